@@ -1,0 +1,629 @@
+//! The client: authenticated calls, paging, and the typed endpoints.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use bytes::Bytes;
+use futures::stream::{self, Stream, StreamExt, TryStreamExt};
+use reqwest::Method;
+use serde::de::DeserializeOwned;
+use serde_json::{json, Value};
+
+use crate::auth::{Credentials, TokenCache};
+use crate::envelope::{self, Opened};
+use crate::error::{excerpt, Error};
+use crate::http::{Expect, Limits, RawResponse, Transport};
+use crate::models::{Company, CompanyDto, Page, TargetUser};
+use crate::resolve::resolve_company;
+use crate::CompanyId;
+
+const COMPANIES_SEARCH: &str = "/api/companies/search";
+const USERS_SEARCH: &str = "/api/target-users/search";
+const USERS_EXPORT: &str = "/api/target-users/search/export";
+const COUNT_SUMMARY: &str = "/api/target-users/count-summary";
+
+/// Page size asked of `companies/search`; the server may answer with fewer.
+const COMPANY_PAGE_SIZE: u32 = 50;
+/// A guard against a server that keeps reporting more pages forever.
+const MAX_PAGES: u64 = 1_000_000;
+
+/// Builds a [`Client`].
+#[derive(Debug)]
+pub struct ClientBuilder {
+    base_url: String,
+    credentials: Option<Credentials>,
+    limits: Limits,
+    user_agent: String,
+}
+
+impl ClientBuilder {
+    /// The credentials to authenticate with (required).
+    pub fn credentials(mut self, credentials: Credentials) -> Self {
+        self.credentials = Some(credentials);
+        self
+    }
+
+    /// How long to wait for a TCP/TLS connection (default 10 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.connect_timeout = timeout;
+        self
+    }
+
+    /// How long one request may take from send to the end of its body (default 120 s).
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.request_timeout = timeout;
+        self
+    }
+
+    /// The `User-Agent` header (default `keepnet-api/<version>`).
+    pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
+        self.user_agent = user_agent.into();
+        self
+    }
+
+    /// Checks the settings and builds the client. Fails on a base URL that is not `https://`
+    /// (plain `http://` is allowed on loopback only) or when credentials are missing.
+    pub fn build(self) -> Result<Client, Error> {
+        let credentials = self.credentials.ok_or_else(|| {
+            Error::Config(
+                "no credentials: set KEEPNET_CLIENT_ID and KEEPNET_CLIENT_SECRET".to_owned(),
+            )
+        })?;
+        if credentials.client_id().trim().is_empty() {
+            return Err(Error::Config("the client id is empty".to_owned()));
+        }
+        let transport = Transport::new(&self.base_url, self.limits, &self.user_agent)?;
+        Ok(Client {
+            inner: Arc::new(Inner {
+                transport,
+                auth: TokenCache::new(credentials),
+            }),
+        })
+    }
+}
+
+/// Options of `companies/search`.
+#[derive(Debug, Clone, Default)]
+pub struct CompanyQuery {
+    /// Only companies whose target users exceed their licence.
+    pub exceeding_limit: bool,
+}
+
+/// Options of a target-user search.
+#[derive(Debug, Clone)]
+pub struct UserQuery {
+    /// Free-text search over name, e-mail and department (`SearchInputTextValue`).
+    pub search: Option<String>,
+    /// The API field to order by, e.g. `CreateTime` or `Email`.
+    pub order_by: String,
+    /// Ascending order when true.
+    pub ascending: bool,
+    /// Users asked per page; the server may cap it, and paging follows what it answers.
+    pub page_size: u32,
+}
+
+impl Default for UserQuery {
+    /// Oldest first by `CreateTime`, 100 per page: users added during a run land on later pages
+    /// instead of shifting the ones not yet read.
+    fn default() -> Self {
+        Self {
+            search: None,
+            order_by: "CreateTime".to_owned(),
+            ascending: true,
+            page_size: 100,
+        }
+    }
+}
+
+impl UserQuery {
+    fn body(&self, page_number: u64) -> Value {
+        json!({
+            "pageNumber": page_number,
+            "pageSize": self.page_size,
+            "orderBy": self.order_by,
+            "ascending": self.ascending,
+            "filter": minimal_filter(self.search.as_deref()),
+        })
+    }
+}
+
+/// The filter Keepnet requires on every search: never null, values `""` rather than null.
+fn minimal_filter(search: Option<&str>) -> Value {
+    json!({"Condition": "AND", "SearchInputTextValue": search.unwrap_or("")})
+}
+
+/// The file format of a server-side export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFormat {
+    /// Comma-separated values.
+    Csv,
+    /// An Excel workbook (XLSX).
+    Excel,
+}
+
+impl ExportFormat {
+    fn wire_name(self) -> &'static str {
+        match self {
+            ExportFormat::Csv => "CSV",
+            ExportFormat::Excel => "Excel",
+        }
+    }
+}
+
+/// A file produced by the server-side export.
+#[derive(Debug, Clone)]
+pub struct ExportFile {
+    /// The file name the server suggested, if any.
+    pub file_name: Option<String>,
+    /// The content type the server declared, if any.
+    pub content_type: Option<String>,
+    /// The file's bytes.
+    pub bytes: Bytes,
+}
+
+/// A Keepnet API client. Cheap to clone: clones share the connection pool and token cache.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    transport: Transport,
+    auth: TokenCache,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("base_url", &self.inner.transport.base().as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// Starts building a client for `base_url` (e.g. [`crate::DEFAULT_BASE_URL`]).
+    pub fn builder(base_url: impl Into<String>) -> ClientBuilder {
+        ClientBuilder {
+            base_url: base_url.into(),
+            credentials: None,
+            limits: Limits::default(),
+            user_agent: concat!("keepnet-api/", env!("CARGO_PKG_VERSION")).to_owned(),
+        }
+    }
+
+    /// The base URL the client talks to.
+    pub fn base_url(&self) -> &str {
+        self.inner.transport.base().as_str()
+    }
+
+    /// How many access tokens this client has obtained.
+    pub fn tokens_issued(&self) -> u64 {
+        self.inner.auth.tokens_issued()
+    }
+
+    /// Every company the credential manages, across all pages, children flattened after their
+    /// parent (depth-first).
+    pub async fn companies(&self, query: &CompanyQuery) -> Result<Vec<Company>, Error> {
+        let mut companies = Vec::new();
+        let mut page_number = 1;
+        loop {
+            let mut body = json!({
+                "pageNumber": page_number,
+                "pageSize": COMPANY_PAGE_SIZE,
+                "orderBy": "CreateTime",
+                "ascending": true,
+                "filter": minimal_filter(None),
+            });
+            if query.exceeding_limit {
+                body["isTargetUserCountExceededLimit"] = Value::Bool(true);
+            }
+            let page: Page<CompanyDto> = self.search(COMPANIES_SEARCH, None, &body).await?;
+            let last = page.total_number_of_pages;
+            let empty = page.results.is_empty();
+            for dto in page.results {
+                dto.flatten_into(None, 0, &mut companies);
+            }
+            if empty || page_number >= last || page_number >= MAX_PAGES {
+                break;
+            }
+            page_number += 1;
+        }
+        Ok(companies)
+    }
+
+    /// Finds the company `query` names (an exact id, else a case-insensitive exact name).
+    pub async fn resolve_company(&self, query: &str) -> Result<Company, Error> {
+        let companies = self.companies(&CompanyQuery::default()).await?;
+        Ok(resolve_company(&companies, query)?.clone())
+    }
+
+    /// The count summary of `company`'s target users, as the server returned it (`null` when it
+    /// sent no data).
+    pub async fn count_summary(&self, company: &CompanyId) -> Result<Value, Error> {
+        let response = self
+            .call(
+                Method::GET,
+                COUNT_SUMMARY,
+                Some(company),
+                None,
+                Expect::Json,
+            )
+            .await?;
+        Ok(open_data::<Value>(COUNT_SUMMARY, &response)?.unwrap_or(Value::Null))
+    }
+
+    /// One page of `company`'s target users.
+    pub async fn users_page(
+        &self,
+        company: &CompanyId,
+        query: &UserQuery,
+        page_number: u64,
+    ) -> Result<Page<TargetUser>, Error> {
+        self.search(USERS_SEARCH, Some(company), &query.body(page_number))
+            .await
+    }
+
+    /// `company`'s target users page by page, following the server's `totalNumberOfPages`.
+    /// The stream ends after the last page, or after the first error.
+    pub fn user_pages(
+        &self,
+        company: &CompanyId,
+        query: UserQuery,
+    ) -> impl Stream<Item = Result<Page<TargetUser>, Error>> + Send + 'static {
+        struct State {
+            client: Client,
+            company: CompanyId,
+            query: UserQuery,
+            next: u64,
+            last: u64,
+        }
+        let state = State {
+            client: self.clone(),
+            company: company.clone(),
+            query,
+            next: 1,
+            last: 1,
+        };
+        stream::try_unfold(state, |mut s| async move {
+            if s.next > s.last || s.next > MAX_PAGES {
+                return Ok(None);
+            }
+            let page = s.client.users_page(&s.company, &s.query, s.next).await?;
+            // Follow the latest total: a tenant that grows mid-run gains pages.
+            s.last = if page.results.is_empty() {
+                0
+            } else {
+                page.total_number_of_pages
+            };
+            s.next += 1;
+            Ok(Some((page, s)))
+        })
+    }
+
+    /// `company`'s target users, one at a time, over all pages.
+    pub fn users(
+        &self,
+        company: &CompanyId,
+        query: UserQuery,
+    ) -> impl Stream<Item = Result<TargetUser, Error>> + Send + 'static {
+        self.user_pages(company, query)
+            .map_ok(|page| stream::iter(page.results.into_iter().map(Ok)))
+            .try_flatten()
+            .boxed()
+    }
+
+    /// The server-side export of `company`'s target users (every page), as the server built it.
+    pub async fn export(
+        &self,
+        company: &CompanyId,
+        format: ExportFormat,
+        query: &UserQuery,
+    ) -> Result<ExportFile, Error> {
+        let mut body = query.body(1);
+        body["reportAllPages"] = Value::Bool(true);
+        body["exportType"] = Value::String(format.wire_name().to_owned());
+        let response = self
+            .call(
+                Method::POST,
+                USERS_EXPORT,
+                Some(company),
+                Some(&body),
+                Expect::File,
+            )
+            .await?;
+        let content_type = header_text(&response, reqwest::header::CONTENT_TYPE);
+        let file = if content_type.as_deref().is_some_and(|t| t.contains("json")) {
+            export_from_json(&response.body)?
+        } else {
+            ExportFile {
+                file_name: header_text(&response, reqwest::header::CONTENT_DISPOSITION)
+                    .and_then(|v| content_disposition_filename(&v)),
+                content_type,
+                bytes: response.body,
+            }
+        };
+        if file.bytes.is_empty() {
+            return Err(Error::Malformed {
+                endpoint: USERS_EXPORT.into(),
+                problem: "the export is empty".into(),
+                excerpt: String::new(),
+            });
+        }
+        Ok(file)
+    }
+
+    /// POSTs a search body and opens the paged `data` it returns.
+    async fn search<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        company: Option<&CompanyId>,
+        body: &Value,
+    ) -> Result<T, Error> {
+        // Searches are POSTs that only read: safe to send again.
+        let response = self
+            .call(Method::POST, path, company, Some(body), Expect::Json)
+            .await?;
+        open_data(path, &response)?.ok_or_else(|| Error::Malformed {
+            endpoint: path.into(),
+            problem: "the response has no data".into(),
+            excerpt: excerpt(&response.body),
+        })
+    }
+
+    /// An authenticated call. A 401 invalidates the token and the call is made once more with
+    /// a fresh one; any other non-2xx becomes a typed error.
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        company: Option<&CompanyId>,
+        body: Option<&Value>,
+        expect: Expect,
+    ) -> Result<RawResponse, Error> {
+        let inner = &self.inner;
+        let mut renewed = false;
+        loop {
+            let token = inner.auth.token(&inner.transport).await?;
+            let started = std::time::Instant::now();
+            let response = inner
+                .transport
+                .call(method.clone(), path, token.secret(), company, body, expect)
+                .await?;
+            tracing::debug!(
+                %method,
+                path,
+                company = company.map(CompanyId::as_str),
+                status = response.status,
+                bytes = response.body.len(),
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "api call"
+            );
+            match response.status {
+                200..=299 => return Ok(response),
+                401 if !renewed => {
+                    tracing::debug!(path, "401: renewing the access token once");
+                    inner.auth.invalidate(&token).await;
+                    renewed = true;
+                }
+                401 => return Err(Error::Unauthorized),
+                _ => return Err(status_error(path, company, &response)),
+            }
+        }
+    }
+}
+
+/// Opens the envelope of a 2xx JSON response.
+fn open_data<T: DeserializeOwned>(path: &str, response: &RawResponse) -> Result<Option<T>, Error> {
+    let malformed = |problem: String| Error::Malformed {
+        endpoint: path.into(),
+        problem,
+        excerpt: excerpt(&response.body),
+    };
+    match envelope::parse::<T>(&response.body) {
+        Ok(Opened::Success(data)) => Ok(data),
+        Ok(Opened::Failure { status, message }) => Err(Error::Envelope {
+            endpoint: path.into(),
+            status,
+            message,
+        }),
+        Ok(Opened::NotAnEnvelope) => Err(malformed("not a Keepnet response envelope".into())),
+        Err(e) => Err(malformed(format!("invalid JSON ({e})"))),
+    }
+}
+
+/// Maps a non-2xx, non-401 response to a typed error.
+fn status_error(path: &str, company: Option<&CompanyId>, response: &RawResponse) -> Error {
+    let server_message = envelope::error_message(&response.body);
+    let message_or_excerpt = || {
+        server_message
+            .clone()
+            .unwrap_or_else(|| match excerpt(&response.body) {
+                e if e.is_empty() => "empty body".to_owned(),
+                e => e,
+            })
+    };
+    match (response.status, company) {
+        (400, Some(id))
+            if server_message
+                .as_deref()
+                .is_some_and(|m| m.to_ascii_lowercase().contains("company")) =>
+        {
+            Error::CompanyNotFound {
+                company: id.to_string(),
+                status: 400,
+                message: server_message,
+            }
+        }
+        (400, _) => Error::BadRequest {
+            message: message_or_excerpt(),
+        },
+        (403, company) => Error::Forbidden {
+            company: company.map(ToString::to_string),
+            message: server_message,
+        },
+        (404, Some(id)) => Error::CompanyNotFound {
+            company: id.to_string(),
+            status: 404,
+            message: server_message,
+        },
+        (404, None) => Error::Server {
+            status: 404,
+            endpoint: path.into(),
+            message: "endpoint not found; check the base URL".into(),
+        },
+        (429, _) => Error::RateLimited {
+            retry_after: response.retry_after,
+        },
+        (status, _) => Error::Server {
+            status,
+            endpoint: path.into(),
+            message: message_or_excerpt(),
+        },
+    }
+}
+
+fn header_text(response: &RawResponse, name: reqwest::header::HeaderName) -> Option<String> {
+    response
+        .headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// Reads the JSON `ExportServiceResult` shape (`fileName`, base64 `byteArray`), at the top level
+/// or inside an envelope's `data`.
+fn export_from_json(body: &[u8]) -> Result<ExportFile, Error> {
+    let malformed = |problem: &str| Error::Malformed {
+        endpoint: USERS_EXPORT.into(),
+        problem: problem.into(),
+        excerpt: excerpt(body),
+    };
+    let value: Value =
+        serde_json::from_slice(body).map_err(|_| malformed("invalid JSON export result"))?;
+    let holder = get_ci(&value, "data")
+        .filter(|d| d.is_object())
+        .unwrap_or(&value);
+    let Some(encoded) = get_ci(holder, "byteArray").and_then(Value::as_str) else {
+        if let Ok(Opened::Failure { status, message }) = envelope::parse::<Value>(body) {
+            return Err(Error::Envelope {
+                endpoint: USERS_EXPORT.into(),
+                status,
+                message,
+            });
+        }
+        return Err(malformed("the export result has no byteArray"));
+    };
+    let compact: String = encoded.chars().filter(|c| !c.is_whitespace()).collect();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(compact)
+        .map_err(|_| malformed("byteArray is not valid base64"))?;
+    Ok(ExportFile {
+        file_name: get_ci(holder, "fileName")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        content_type: None,
+        bytes: Bytes::from(bytes),
+    })
+}
+
+/// An object member by case-insensitive key.
+fn get_ci<'a>(value: &'a Value, key: &str) -> Option<&'a Value> {
+    value
+        .as_object()?
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(key))
+        .map(|(_, v)| v)
+}
+
+/// The file name of a `Content-Disposition` header: `filename*` (RFC 5987, UTF-8) preferred,
+/// else `filename`.
+fn content_disposition_filename(header: &str) -> Option<String> {
+    let mut plain = None;
+    for part in header.split(';').map(str::trim) {
+        let Some((key, value)) = part.split_once('=') else {
+            continue;
+        };
+        let key = key.trim().to_ascii_lowercase();
+        let value = value.trim();
+        if key == "filename*" {
+            let (charset, rest) = value.split_once('\'')?;
+            let (_language, encoded) = rest.split_once('\'')?;
+            if charset.eq_ignore_ascii_case("utf-8") {
+                if let Some(decoded) = percent_decode(encoded) {
+                    return Some(decoded);
+                }
+            }
+        } else if key == "filename" {
+            plain = Some(value.trim_matches('"').to_owned());
+        }
+    }
+    plain.filter(|p| !p.is_empty())
+}
+
+fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = text.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_disposition_prefers_utf8_name() {
+        let h = r#"attachment; filename="TargetUsers_M__teri.csv"; filename*=UTF-8''TargetUsers_M%C3%BC%C5%9Fteri.csv"#;
+        assert_eq!(
+            content_disposition_filename(h).as_deref(),
+            Some("TargetUsers_Müşteri.csv")
+        );
+        assert_eq!(
+            content_disposition_filename("attachment; filename=plain.xlsx").as_deref(),
+            Some("plain.xlsx")
+        );
+        assert_eq!(content_disposition_filename("inline"), None);
+    }
+
+    #[test]
+    fn export_json_shape_is_decoded() {
+        let body = json!({"status": "SUCCESS", "message": null, "filePath": null,
+                          "fileName": "a.csv", "byteArray": "aGVsbG8="});
+        let file = export_from_json(body.to_string().as_bytes()).unwrap();
+        assert_eq!(file.file_name.as_deref(), Some("a.csv"));
+        assert_eq!(&file.bytes[..], b"hello");
+        let wrapped =
+            json!({"data": {"FileName": "b.xlsx", "ByteArray": "UEs="}, "status": "SUCCESS"});
+        let file = export_from_json(wrapped.to_string().as_bytes()).unwrap();
+        assert_eq!(&file.bytes[..], b"PK");
+        let failed = json!({"status": "INTERNAL_SERVER_ERROR", "message": "export failed"});
+        assert!(matches!(
+            export_from_json(failed.to_string().as_bytes()),
+            Err(Error::Envelope { .. })
+        ));
+    }
+
+    #[test]
+    fn search_bodies_carry_required_fields_and_a_non_null_filter() {
+        let body = UserQuery::default().body(3);
+        assert_eq!(body["pageNumber"], 3);
+        assert_eq!(body["pageSize"], 100);
+        assert_eq!(body["orderBy"], "CreateTime");
+        assert_eq!(body["ascending"], true);
+        assert_eq!(
+            body["filter"],
+            json!({"Condition": "AND", "SearchInputTextValue": ""})
+        );
+    }
+}

@@ -1,0 +1,192 @@
+//! The one error type of the crate. Every variant says what happened and what to do next.
+
+use std::time::Duration;
+
+use crate::resolve::ResolveError;
+
+/// Broad class of an [`Error`], for callers that map failures to exit codes or retries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The caller's configuration is unusable (bad base URL, bad company id).
+    Usage,
+    /// The credentials were refused.
+    Authentication,
+    /// Not permitted (403), or the company does not exist, is not managed by this credential,
+    /// or is ambiguous.
+    Company,
+    /// The API answered with an error, or the network failed.
+    Api,
+}
+
+/// Errors of the Keepnet client.
+///
+/// Messages never contain the client secret or a token.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The base URL or another client setting is invalid.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+
+    /// A company id given by the caller is not a valid id.
+    #[error(transparent)]
+    InvalidCompanyId(#[from] crate::InvalidCompanyId),
+
+    /// `/connect/token` refused the client id or secret.
+    #[error(
+        "authentication failed: the token endpoint rejected the client credentials ({detail}); \
+         check KEEPNET_CLIENT_ID and KEEPNET_CLIENT_SECRET, and whether the credential is \
+         IP-restricted in Keepnet (Company Settings > REST API)"
+    )]
+    InvalidCredentials {
+        /// The server's error code or message, e.g. `invalid_client`.
+        detail: String,
+    },
+
+    /// A call was answered 401 even with a freshly issued token.
+    #[error(
+        "the API rejected a freshly issued token (401 Unauthorized); the credential may be \
+         IP-restricted or disabled in Keepnet (Company Settings > REST API)"
+    )]
+    Unauthorized,
+
+    /// 403: the credential is not a Reseller, or the company is not one it manages.
+    #[error("{}", forbidden_message(.company.as_deref(), .message.as_deref()))]
+    Forbidden {
+        /// The company the call was scoped to, if any.
+        company: Option<String>,
+        /// The server's message, if it gave one.
+        message: Option<String>,
+    },
+
+    /// 404 (or a 400 about the company id): the company id is unknown to the server.
+    #[error(
+        "company {company} was not found by the API (HTTP {status}){}; list the companies you \
+         manage with `keepnet-export companies`",
+        .message.as_deref().map(|m| format!(": {m}")).unwrap_or_default()
+    )]
+    CompanyNotFound {
+        /// The company id that was sent.
+        company: String,
+        /// The HTTP status (404 or 400).
+        status: u16,
+        /// The server's message, if it gave one.
+        message: Option<String>,
+    },
+
+    /// The company argument matched no company, or several.
+    #[error(transparent)]
+    Resolve(#[from] ResolveError),
+
+    /// 400 for a reason other than the company id.
+    #[error("the API refused the request as invalid (HTTP 400): {message}")]
+    BadRequest {
+        /// The server's messages, joined.
+        message: String,
+    },
+
+    /// 429: too many requests.
+    #[error(
+        "rate limited by the API (HTTP 429){}; wait and run again, or lower the request rate",
+        .retry_after.map(|d| format!(", server asked to retry after {}s", d.as_secs())).unwrap_or_default()
+    )]
+    RateLimited {
+        /// The delay the server asked for in `Retry-After`, if any.
+        retry_after: Option<Duration>,
+    },
+
+    /// A 5xx or other unexpected HTTP status.
+    #[error("the API failed with HTTP {status} on {endpoint}: {message}")]
+    Server {
+        /// HTTP status code.
+        status: u16,
+        /// The endpoint path that failed.
+        endpoint: String,
+        /// The server's message, or a short excerpt of the body.
+        message: String,
+    },
+
+    /// HTTP 200 whose envelope reports failure.
+    #[error("the API reported failure on {endpoint} (status {status}): {message}")]
+    Envelope {
+        /// The endpoint path.
+        endpoint: String,
+        /// The envelope's status text, e.g. `INTERNAL_SERVER_ERROR`.
+        status: String,
+        /// The server's messages, joined.
+        message: String,
+    },
+
+    /// The network failed: connection refused, reset, DNS or timeout.
+    #[error("network error talking to the Keepnet API at {url}: {detail}")]
+    Network {
+        /// The URL without query string.
+        url: String,
+        /// What went wrong, with the cause chain.
+        detail: String,
+        /// Whether the request timed out.
+        timeout: bool,
+    },
+
+    /// The response could not be understood.
+    #[error("malformed response from {endpoint}: {problem}; the body began with: {excerpt:?}")]
+    Malformed {
+        /// The endpoint path.
+        endpoint: String,
+        /// What was wrong with it.
+        problem: String,
+        /// The first bytes of the body, lossily decoded.
+        excerpt: String,
+    },
+}
+
+fn forbidden_message(company: Option<&str>, message: Option<&str>) -> String {
+    let what = match company {
+        Some(id) => format!(
+            "access denied (HTTP 403): the credential is not a Reseller, or company {id} is not \
+             one it manages"
+        ),
+        None => "access denied (HTTP 403): the credential lacks permission for this call; \
+                 resellers need a credential with Client Role = Reseller"
+            .to_owned(),
+    };
+    match message {
+        Some(m) if !m.is_empty() => format!("{what} (server said: {m})"),
+        _ => what,
+    }
+}
+
+impl Error {
+    /// The broad class of this error.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Config(_) | Error::InvalidCompanyId(_) => ErrorKind::Usage,
+            Error::InvalidCredentials { .. } | Error::Unauthorized => ErrorKind::Authentication,
+            Error::Forbidden { .. } | Error::CompanyNotFound { .. } | Error::Resolve(_) => {
+                ErrorKind::Company
+            }
+            Error::BadRequest { .. }
+            | Error::RateLimited { .. }
+            | Error::Server { .. }
+            | Error::Envelope { .. }
+            | Error::Network { .. }
+            | Error::Malformed { .. } => ErrorKind::Api,
+        }
+    }
+}
+
+/// A short, printable excerpt of a response body for error messages.
+pub(crate) fn excerpt(body: &[u8]) -> String {
+    const MAX: usize = 160;
+    let text = String::from_utf8_lossy(&body[..body.len().min(MAX * 4)]);
+    let mut out: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(MAX)
+        .collect();
+    if text.chars().count() > MAX || body.len() > MAX * 4 {
+        out.push('…');
+    }
+    out
+}

@@ -1,0 +1,46 @@
+//! Typed async client for the Keepnet Labs reseller API.
+//!
+//! The client covers what a reseller needs to list and export one customer's target users:
+//! OAuth2 client-credentials auth with a cached token ([`auth`]), the managed company tree
+//! ([`Client::companies`], [`resolve_company`]), target users as an async stream over all pages
+//! ([`Client::users`]), the count summary and the server-side export.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), keepnet_api::Error> {
+//! use futures::TryStreamExt;
+//! use keepnet_api::{Client, Credentials, UserQuery};
+//!
+//! let client = Client::builder("https://api.keepnetlabs.com")
+//!     .credentials(Credentials::new("my-client-id", "my-secret"))
+//!     .build()?;
+//! let company = client.resolve_company("Acme Holdings").await?;
+//! let mut users = client.users(&company.id()?, UserQuery::default());
+//! while let Some(user) = users.try_next().await? {
+//!     println!("{}", user.email.as_deref().unwrap_or(""));
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! The crate knows nothing about output formats: it hands typed values to whoever composes it.
+
+pub mod auth;
+mod client;
+mod company_id;
+mod envelope;
+mod error;
+mod http;
+pub mod models;
+mod resolve;
+
+pub use auth::Credentials;
+pub use client::{Client, ClientBuilder, CompanyQuery, ExportFile, ExportFormat, UserQuery};
+pub use company_id::{CompanyId, InvalidCompanyId};
+pub use error::{Error, ErrorKind};
+pub use models::{Company, CustomFieldValue, Page, TargetUser};
+pub use resolve::{resolve_company, Candidate, ResolveError};
+
+/// The production base URL of the Keepnet API.
+pub const DEFAULT_BASE_URL: &str = "https://api.keepnetlabs.com";
+
+/// The header that scopes a reseller's call to one managed customer company.
+pub const COMPANY_HEADER: &str = "X-KEEPNET-Company-Id";

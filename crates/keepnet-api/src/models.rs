@@ -1,0 +1,253 @@
+//! Typed shapes of what the API returns.
+//!
+//! Field names follow the API (camelCase on the wire). Almost everything is nullable in
+//! Keepnet's schema, so almost everything here is an `Option`. Date-times are kept as the text
+//! the server sent: Keepnet mixes ISO 8601 with `dd/MM/yyyy HH:mm:ss`, and interpreting them is
+//! the output's business, not the client's.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// One page of a paged search result (`data` of a search response).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", bound = "T: Deserialize<'de>")]
+pub struct Page<T> {
+    /// 1-based page number the server answered.
+    #[serde(default)]
+    pub page_number: u64,
+    /// The page size the server actually used (may be lower than requested).
+    #[serde(default)]
+    pub page_size: u64,
+    /// Number of pages at the server's page size.
+    #[serde(default)]
+    pub total_number_of_pages: u64,
+    /// Number of records matching the search.
+    #[serde(default)]
+    pub total_number_of_records: u64,
+    /// The items of this page.
+    #[serde(default = "Vec::new", deserialize_with = "null_as_empty")]
+    pub results: Vec<T>,
+}
+
+fn null_as_empty<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
+}
+
+/// A target user (learner), as `TargetUserSearchView` of the API.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct TargetUser {
+    /// The user's resource id: unique within the platform.
+    pub resource_id: Option<String>,
+    /// E-mail address.
+    pub email: Option<String>,
+    /// First name.
+    pub first_name: Option<String>,
+    /// Last name.
+    pub last_name: Option<String>,
+    /// Department.
+    pub department: Option<String>,
+    /// Priority, e.g. `Low`, `High`.
+    pub priority: Option<String>,
+    /// Status, e.g. `Active`.
+    pub status: Option<String>,
+    /// Values of the company's custom fields for this user.
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub custom_field_values: Vec<CustomFieldValue>,
+    /// Creation time, as sent.
+    pub create_time: Option<String>,
+    /// Last update time, as sent.
+    pub update_time: Option<String>,
+    /// Whether the user can be edited in Keepnet (false for directory-synced users).
+    pub is_editable: Option<bool>,
+    /// SCIM setting that provisioned the user.
+    pub scim_setting_name: Option<String>,
+    /// LDAP configuration that provisioned the user.
+    pub ldap_config_name: Option<String>,
+    /// Phone number, kept as text (leading zeros and `+` matter).
+    pub phone_number: Option<String>,
+    /// IANA or Windows time zone name.
+    pub time_zone: Option<String>,
+    /// Preferred language code.
+    pub preferred_language: Option<String>,
+}
+
+/// The value of one custom field for one user.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct CustomFieldValue {
+    /// The custom field's resource id.
+    pub resource_id: Option<String>,
+    /// The custom field's name, e.g. `Employee Number`.
+    pub name: Option<String>,
+    /// The field's data type, e.g. `String` or `DateTime`.
+    pub data_type: Option<String>,
+    /// The value as text.
+    pub value: Option<String>,
+    /// The value of a date-time field, as sent.
+    pub timestamp_value: Option<String>,
+}
+
+/// A company the credential manages, flattened out of the nested tree `companies/search`
+/// returns.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Company {
+    /// The company's resource id: the value of `X-KEEPNET-Company-Id`.
+    pub resource_id: String,
+    /// The company's name.
+    pub name: String,
+    /// The parent company's resource id, for a nested company.
+    #[serde(rename = "parent")]
+    pub parent_id: Option<String>,
+    /// The parent company's name, for a nested company.
+    pub parent_name: Option<String>,
+    /// 0 for a top-level company, 1 for its children, and so on.
+    pub depth: usize,
+    /// Number of target users.
+    pub target_user_count: Option<u64>,
+    /// Number of inactive target users.
+    pub inactive_target_user_count: Option<u64>,
+    /// Number of deleted target users.
+    pub deleted_target_user_count: Option<u64>,
+    /// Monthly active users.
+    pub monthly_active_user_count: Option<u64>,
+    /// Licence type.
+    pub license_type_name: Option<String>,
+    /// Whether the licence has expired.
+    pub licence_expired: Option<bool>,
+    /// End of the licence, as sent.
+    pub license_end_date: Option<String>,
+    /// Whether the number of users is limited by the licence.
+    pub is_number_of_users_limited: Option<bool>,
+    /// Licensed number of users (the API sends it as a string).
+    pub number_of_users: Option<String>,
+    /// Industry.
+    pub industry_name: Option<String>,
+    /// Reseller that manages the company.
+    pub reseller_name: Option<String>,
+    /// Creation time, as sent.
+    pub create_time: Option<String>,
+    /// Tags.
+    pub tags: Vec<String>,
+}
+
+impl Company {
+    /// The company's id, validated for use in the scoping header.
+    pub fn id(&self) -> Result<crate::CompanyId, crate::InvalidCompanyId> {
+        crate::CompanyId::parse(&self.resource_id)
+    }
+}
+
+/// `SearchCompanyDto` as it comes off the wire. The docs' prose and the spec disagree on the id
+/// and name keys, so both spellings are read and neither is required.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct CompanyDto {
+    company_resource_id: Option<String>,
+    resource_id: Option<String>,
+    company_name: Option<String>,
+    name: Option<String>,
+    target_user_count: Option<u64>,
+    inactive_target_user_count: Option<u64>,
+    deleted_target_user_count: Option<u64>,
+    monthly_active_user_count: Option<u64>,
+    license_type_name: Option<String>,
+    licence_expired: Option<bool>,
+    license_end_date: Option<String>,
+    is_number_of_users_limited: Option<bool>,
+    number_of_users: Option<Value>,
+    industry_name: Option<String>,
+    reseller_name: Option<String>,
+    create_time: Option<String>,
+    #[serde(default, deserialize_with = "null_as_empty")]
+    tags: Vec<String>,
+    #[serde(default, deserialize_with = "null_as_empty")]
+    children: Vec<CompanyDto>,
+}
+
+impl CompanyDto {
+    /// Appends this company and, depth-first, its children to `out`. Items without an id are
+    /// skipped (they cannot be addressed); a missing name becomes empty.
+    pub(crate) fn flatten_into(
+        self,
+        parent: Option<(&str, &str)>,
+        depth: usize,
+        out: &mut Vec<Company>,
+    ) {
+        let Some(id) = self.company_resource_id.or(self.resource_id) else {
+            return;
+        };
+        let name = self.company_name.or(self.name).unwrap_or_default();
+        let number_of_users = match self.number_of_users {
+            Some(Value::String(s)) => Some(s),
+            Some(Value::Number(n)) => Some(n.to_string()),
+            _ => None,
+        };
+        out.push(Company {
+            resource_id: id.clone(),
+            name: name.clone(),
+            parent_id: parent.map(|(id, _)| id.to_owned()),
+            parent_name: parent.map(|(_, name)| name.to_owned()),
+            depth,
+            target_user_count: self.target_user_count,
+            inactive_target_user_count: self.inactive_target_user_count,
+            deleted_target_user_count: self.deleted_target_user_count,
+            monthly_active_user_count: self.monthly_active_user_count,
+            license_type_name: self.license_type_name,
+            licence_expired: self.licence_expired,
+            license_end_date: self.license_end_date,
+            is_number_of_users_limited: self.is_number_of_users_limited,
+            number_of_users,
+            industry_name: self.industry_name,
+            reseller_name: self.reseller_name,
+            create_time: self.create_time,
+            tags: self.tags,
+        });
+        for child in self.children {
+            child.flatten_into(Some((&id, &name)), depth + 1, out);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flattens_children_with_both_key_spellings() {
+        let json = r#"[
+          {"companyResourceId":"A1","companyName":"Acme","targetUserCount":3,"numberOfUsers":"100",
+           "children":[{"resourceId":"B2","name":"Acme EU","children":[{"resourceId":"C3","name":"Deep","children":null}]}]},
+          {"resourceId":"D4","name":"Solo","numberOfUsers":50}
+        ]"#;
+        let dtos: Vec<CompanyDto> = serde_json::from_str(json).unwrap();
+        let mut flat = Vec::new();
+        for dto in dtos {
+            dto.flatten_into(None, 0, &mut flat);
+        }
+        let ids: Vec<_> = flat.iter().map(|c| c.resource_id.as_str()).collect();
+        assert_eq!(ids, ["A1", "B2", "C3", "D4"]);
+        assert_eq!(flat[1].parent_id.as_deref(), Some("A1"));
+        assert_eq!(flat[2].parent_name.as_deref(), Some("Acme EU"));
+        assert_eq!(flat[2].depth, 2);
+        assert_eq!(flat[0].number_of_users.as_deref(), Some("100"));
+        assert_eq!(flat[3].number_of_users.as_deref(), Some("50"));
+    }
+
+    #[test]
+    fn user_round_trips_with_api_field_names() {
+        let json = r#"{"resourceId":"u1","email":"a@b.c","firstName":"İsmail","lastName":null,
+            "customFieldValues":null,"createTime":"2024-01-01T00:00:00Z","phoneNumber":"0532"}"#;
+        let user: TargetUser = serde_json::from_str(json).unwrap();
+        assert_eq!(user.first_name.as_deref(), Some("İsmail"));
+        assert!(user.custom_field_values.is_empty());
+        let back = serde_json::to_value(&user).unwrap();
+        assert_eq!(back["phoneNumber"], "0532");
+        assert_eq!(back["resourceId"], "u1");
+    }
+}

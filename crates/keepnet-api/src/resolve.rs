@@ -1,0 +1,255 @@
+//! Turning one user argument (an id or a name) into exactly one company.
+
+use std::fmt;
+
+use crate::models::Company;
+
+/// A company that matched, shown in an ambiguity error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    /// The company's name.
+    pub name: String,
+    /// The company's resource id.
+    pub resource_id: String,
+    /// The parent's name, for a nested company.
+    pub parent_name: Option<String>,
+}
+
+impl fmt::Display for Candidate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} (id {}", self.name, self.resource_id)?;
+        if let Some(parent) = &self.parent_name {
+            write!(f, ", under {parent}")?;
+        }
+        f.write_str(")")
+    }
+}
+
+/// Why a company argument did not resolve to exactly one company.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ResolveError {
+    /// No company has that id or name.
+    #[error("no managed company has the id or name {query:?}{}", suggest(.suggestions))]
+    NoMatch {
+        /// What the user asked for.
+        query: String,
+        /// The closest names, best first (at most 3).
+        suggestions: Vec<String>,
+    },
+    /// Several companies have that name.
+    #[error(
+        "{} companies are named {query:?}: {}; pass the id instead",
+        .candidates.len(),
+        .candidates.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+    )]
+    Ambiguous {
+        /// What the user asked for.
+        query: String,
+        /// Every company with that name.
+        candidates: Vec<Candidate>,
+    },
+}
+
+fn suggest(suggestions: &[String]) -> String {
+    match suggestions {
+        [] => "; list them with `keepnet-export companies`".to_owned(),
+        names => format!(
+            "; did you mean {}?",
+            names
+                .iter()
+                .map(|n| format!("{n:?}"))
+                .collect::<Vec<_>>()
+                .join(" or ")
+        ),
+    }
+}
+
+/// Finds the one company `query` names: an exact resource id first, else a case-insensitive
+/// exact name anywhere in the (flattened) tree.
+pub fn resolve_company<'a>(
+    companies: &'a [Company],
+    query: &str,
+) -> Result<&'a Company, ResolveError> {
+    let query = query.trim();
+    if let Some(c) = companies.iter().find(|c| c.resource_id == query) {
+        return Ok(c);
+    }
+    let wanted = fold(query);
+    let matches: Vec<&Company> = companies
+        .iter()
+        .filter(|c| fold(&c.name) == wanted)
+        .collect();
+    match matches.as_slice() {
+        [one] => Ok(one),
+        [] => Err(ResolveError::NoMatch {
+            query: query.to_owned(),
+            suggestions: closest_names(companies, &wanted),
+        }),
+        many => Err(ResolveError::Ambiguous {
+            query: query.to_owned(),
+            candidates: many
+                .iter()
+                .map(|c| Candidate {
+                    name: c.name.clone(),
+                    resource_id: c.resource_id.clone(),
+                    parent_name: c.parent_name.clone(),
+                })
+                .collect(),
+        }),
+    }
+}
+
+/// Case folding for name comparison: lowercase, with whitespace runs collapsed.
+fn fold(text: &str) -> String {
+    text.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+}
+
+/// Up to three names close to `wanted`: names containing it (or contained in it) first, then
+/// by edit distance when it is within a third of the name's length.
+fn closest_names(companies: &[Company], wanted: &str) -> Vec<String> {
+    let mut scored: Vec<(usize, &str)> = companies
+        .iter()
+        .filter_map(|c| {
+            let name = fold(&c.name);
+            if name.is_empty() || wanted.is_empty() {
+                return None;
+            }
+            if name.contains(wanted) || wanted.contains(&name) {
+                return Some((0, c.name.as_str()));
+            }
+            let distance = levenshtein(&name, wanted);
+            let allowed = name.chars().count().max(wanted.chars().count()) / 3;
+            (distance <= allowed.max(1)).then_some((distance, c.name.as_str()))
+        })
+        .collect();
+    scored.sort();
+    let mut names: Vec<String> = Vec::new();
+    for (_, name) in scored {
+        if !names.iter().any(|n| n == name) {
+            names.push(name.to_owned());
+        }
+        if names.len() == 3 {
+            break;
+        }
+    }
+    names
+}
+
+fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = if ca == *cb {
+                diagonal
+            } else {
+                1 + diagonal.min(above).min(row[j])
+            };
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn company(id: &str, name: &str, parent: Option<&str>) -> Company {
+        Company {
+            resource_id: id.into(),
+            name: name.into(),
+            parent_id: parent.map(|p| format!("{p}-id")),
+            parent_name: parent.map(Into::into),
+            depth: usize::from(parent.is_some()),
+            target_user_count: None,
+            inactive_target_user_count: None,
+            deleted_target_user_count: None,
+            monthly_active_user_count: None,
+            license_type_name: None,
+            licence_expired: None,
+            license_end_date: None,
+            is_number_of_users_limited: None,
+            number_of_users: None,
+            industry_name: None,
+            reseller_name: None,
+            create_time: None,
+            tags: vec![],
+        }
+    }
+
+    fn tree() -> Vec<Company> {
+        vec![
+            company("AAA111", "Acme Holdings", None),
+            company("BBB222", "Acme Europe", Some("Acme Holdings")),
+            company("CCC333", "Müşteri A.Ş.", None),
+            company("DDD444", "Support", Some("Globex")),
+            company("EEE555", "Support", Some("Initech")),
+            company("Acme", "Named Like An Id", None),
+        ]
+    }
+
+    #[test]
+    fn exact_id_wins_over_names() {
+        let t = tree();
+        assert_eq!(resolve_company(&t, "BBB222").unwrap().name, "Acme Europe");
+        // "Acme" is an id here: the id rule comes first.
+        assert_eq!(resolve_company(&t, "Acme").unwrap().resource_id, "Acme");
+    }
+
+    #[test]
+    fn name_is_case_insensitive_and_finds_nested() {
+        let t = tree();
+        assert_eq!(
+            resolve_company(&t, "acme europe").unwrap().resource_id,
+            "BBB222"
+        );
+        assert_eq!(
+            resolve_company(&t, "  MÜŞTERI A.Ş. ").unwrap().resource_id,
+            "CCC333"
+        );
+    }
+
+    #[test]
+    fn ambiguous_lists_every_candidate() {
+        let t = tree();
+        let err = resolve_company(&t, "support").unwrap_err();
+        let ResolveError::Ambiguous { candidates, .. } = &err else {
+            panic!("expected ambiguity, got {err:?}");
+        };
+        assert_eq!(candidates.len(), 2);
+        let text = err.to_string();
+        assert!(text.contains("DDD444") && text.contains("EEE555"), "{text}");
+        assert!(
+            text.contains("under Globex") && text.contains("under Initech"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn no_match_suggests_close_names() {
+        let t = tree();
+        let err = resolve_company(&t, "Acme Holding").unwrap_err();
+        let ResolveError::NoMatch { suggestions, .. } = &err else {
+            panic!("expected no match");
+        };
+        assert_eq!(suggestions[0], "Acme Holdings");
+        let err = resolve_company(&t, "Zzzzzzzz").unwrap_err();
+        assert!(err.to_string().contains("keepnet-export companies"));
+        let err = resolve_company(&t, "Musteri A.S.").unwrap_err();
+        assert!(err.to_string().contains("Müşteri A.Ş."), "{err}");
+    }
+
+    #[test]
+    fn levenshtein_basics() {
+        assert_eq!(levenshtein("kitten", "sitting"), 3);
+        assert_eq!(levenshtein("", "abc"), 3);
+        assert_eq!(levenshtein("şş", "ss"), 2);
+    }
+}

@@ -1,0 +1,136 @@
+//! The client against the sandbox over real HTTP: auth lifecycle and company-scoped errors.
+
+use std::time::Duration;
+
+use futures::TryStreamExt;
+use keepnet_api::{Client, CompanyId, Credentials, Error, UserQuery};
+use keepnet_sandbox::{Config, Sandbox};
+
+async fn sandbox(config: Config) -> (Sandbox, Client) {
+    let sandbox = Sandbox::start(config).await.unwrap();
+    let creds = sandbox.reseller();
+    let client = Client::builder(sandbox.base_url())
+        .credentials(Credentials::new(creds.client_id, creds.client_secret))
+        .build()
+        .unwrap();
+    (sandbox, client)
+}
+
+fn small() -> Config {
+    Config {
+        users_per_company: 6,
+        page_cap: 4,
+        ..Config::default()
+    }
+}
+
+#[tokio::test]
+async fn token_is_cached_then_renewed_before_expiry() {
+    let (sandbox, client) = sandbox(Config {
+        token_lifetime: Duration::from_secs(1),
+        ..small()
+    })
+    .await;
+    client.companies(&Default::default()).await.unwrap();
+    client.companies(&Default::default()).await.unwrap();
+    assert_eq!(client.tokens_issued(), 1, "cached within its lifetime");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    client.companies(&Default::default()).await.unwrap();
+    assert_eq!(client.tokens_issued(), 2, "renewed once expired");
+    assert_eq!(
+        sandbox.stats().unauthorized,
+        0,
+        "renewed before the server had to refuse it"
+    );
+}
+
+#[tokio::test]
+async fn a_401_renews_the_token_once_and_the_call_succeeds() {
+    let (sandbox, client) = sandbox(small()).await;
+    client.companies(&Default::default()).await.unwrap();
+    sandbox.revoke_tokens();
+    let companies = client.companies(&Default::default()).await.unwrap();
+    assert!(!companies.is_empty());
+    assert_eq!(client.tokens_issued(), 2);
+    assert_eq!(sandbox.stats().unauthorized, 1);
+}
+
+#[tokio::test]
+async fn concurrent_calls_share_one_token_request() {
+    let (sandbox, client) = sandbox(small()).await;
+    let calls = (0..8).map(|_| {
+        let client = client.clone();
+        tokio::spawn(async move { client.companies(&Default::default()).await })
+    });
+    for call in calls {
+        call.await.unwrap().unwrap();
+    }
+    assert_eq!(sandbox.stats().token_requests, 1);
+}
+
+#[tokio::test]
+async fn scoped_calls_map_403_and_404_to_company_errors() {
+    let (sandbox, client) = sandbox(small()).await;
+    let unmanaged = CompanyId::parse(sandbox.dataset().unmanaged_company_id()).unwrap();
+    let err = client.count_summary(&unmanaged).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Forbidden {
+                company: Some(_),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("not one it manages"));
+
+    let unknown = CompanyId::parse("ZZZZZZZZZZZZ").unwrap();
+    let err = client
+        .users(&unknown, UserQuery::default())
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::CompanyNotFound { status: 404, .. }),
+        "{err:?}"
+    );
+    assert_eq!(err.kind(), keepnet_api::ErrorKind::Company);
+}
+
+#[tokio::test]
+async fn the_scoping_header_is_what_selects_the_company() {
+    let (sandbox, client) = sandbox(small()).await;
+    let data = sandbox.dataset();
+    for company in data.all_companies() {
+        let id = CompanyId::parse(&company.resource_id).unwrap();
+        let users: Vec<_> = client
+            .users(&id, UserQuery::default())
+            .try_collect()
+            .await
+            .unwrap();
+        let want: Vec<String> = data
+            .users(&company.resource_id)
+            .iter()
+            .map(|u| u.resource_id.clone())
+            .collect();
+        let got: Vec<String> = users.into_iter().map(|u| u.resource_id.unwrap()).collect();
+        assert_eq!(got, want, "{}", company.name);
+    }
+}
+
+#[tokio::test]
+async fn a_bad_request_carries_the_server_messages() {
+    let (_sandbox, client) = sandbox(small()).await;
+    let id = CompanyId::parse(&_sandbox.dataset().find_by_name("Initech")[0].resource_id).unwrap();
+    let query = UserQuery {
+        order_by: "NoSuchField".into(),
+        ..UserQuery::default()
+    };
+    let err = client.users_page(&id, &query, 1).await.unwrap_err();
+    assert!(matches!(err, Error::BadRequest { .. }), "{err:?}");
+    assert!(
+        err.to_string().to_lowercase().contains("nosuchfield"),
+        "{err}"
+    );
+}

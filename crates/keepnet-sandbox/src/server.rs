@@ -1,0 +1,1097 @@
+//! HTTP routes, authentication, scoping, envelopes and fault injection.
+
+// Early-return `Result<_, Response>` helpers run once per request; boxing
+// the response would only add an allocation.
+#![allow(clippy::result_large_err)]
+
+use std::borrow::Cow;
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use serde::ser::{SerializeMap, Serializer};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::data::{Company, Dataset, User, GLOBEX_ORD, RESELLER_NAME, RESELLER_ORD, UNMANAGED_ORD};
+use crate::query::{self, Field, Filter, InputError};
+use crate::rng::{key, Rng};
+use crate::{export, time};
+use crate::{CompanyKeys, Config, Credentials, EnvelopeStyle, ExportStyle, Faults, Stats};
+
+type Shared = Arc<AppState>;
+
+const PERMISSIONS: [&str; 4] = [
+    "companies/search|POST",
+    "target-users/search|POST",
+    "target-users/search/export|POST",
+    "target-users/count-summary|GET",
+];
+
+#[derive(Default)]
+pub(crate) struct Counters {
+    requests: AtomicU64,
+    token_requests: AtomicU64,
+    tokens_issued: AtomicU64,
+    unauthorized: AtomicU64,
+    faults_injected: AtomicU64,
+    user_search_requests: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn snapshot(&self) -> Stats {
+        Stats {
+            requests: self.requests.load(Ordering::Relaxed),
+            token_requests: self.token_requests.load(Ordering::Relaxed),
+            tokens_issued: self.tokens_issued.load(Ordering::Relaxed),
+            unauthorized: self.unauthorized.load(Ordering::Relaxed),
+            faults_injected: self.faults_injected.load(Ordering::Relaxed),
+            user_search_requests: self.user_search_requests.load(Ordering::Relaxed),
+        }
+    }
+}
+
+fn bump(c: &AtomicU64) {
+    c.fetch_add(1, Ordering::Relaxed);
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Principal {
+    Reseller,
+    CompanyAdmin,
+}
+
+struct Session {
+    principal: Principal,
+    expires: Instant,
+}
+
+type Selection = (String, Arc<Vec<u32>>);
+
+/// Shared server state.
+pub(crate) struct AppState {
+    config: Config,
+    pub(crate) dataset: Arc<Dataset>,
+    pub(crate) faults: RwLock<Faults>,
+    pub(crate) stats: Counters,
+    pub(crate) reseller: Credentials,
+    pub(crate) admin: Credentials,
+    rng: Mutex<Rng>,
+    sessions: Mutex<HashMap<String, Session>>,
+    token_serial: AtomicU64,
+    cache: Mutex<VecDeque<Selection>>,
+    issuer: String,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl AppState {
+    pub(crate) fn revoke_tokens(&self) {
+        lock(&self.sessions).clear();
+    }
+
+    pub(crate) fn new(config: Config, dataset: Arc<Dataset>, addr: SocketAddr) -> AppState {
+        let mut cred_rng = Rng::new(key(&[config.seed, 0xC4ED]));
+        let reseller = Credentials {
+            client_id: cred_rng.alnum(24),
+            client_secret: cred_rng.alnum(40),
+        };
+        let admin = Credentials {
+            client_id: cred_rng.alnum(24),
+            client_secret: cred_rng.alnum(40),
+        };
+        AppState {
+            faults: RwLock::new(config.faults.clone()),
+            rng: Mutex::new(Rng::new(key(&[config.seed, 0xFA17]))),
+            config,
+            dataset,
+            stats: Counters::default(),
+            reseller,
+            admin,
+            sessions: Mutex::new(HashMap::new()),
+            token_serial: AtomicU64::new(0),
+            cache: Mutex::new(VecDeque::new()),
+            issuer: format!("http://{addr}"),
+        }
+    }
+
+    fn faults(&self) -> Faults {
+        self.faults
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn page_cap(&self) -> u32 {
+        self.config.page_cap.max(1)
+    }
+}
+
+/// Build the router.
+pub(crate) fn router(state: Shared) -> Router {
+    Router::new()
+        .route("/connect/token", post(token))
+        .route("/api/companies/search", post(companies_search))
+        .route("/api/target-users/search", post(users_search))
+        .route("/api/target-users/search/export", post(users_export))
+        .route("/api/target-users/count-summary", get(count_summary))
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), every_request))
+        .with_state(state)
+}
+
+async fn every_request(State(st): State<Shared>, req: Request, next: Next) -> Response {
+    bump(&st.stats.requests);
+    let mut delay = st.config.latency;
+    if !st.config.jitter.is_zero() {
+        let u = lock(&st.rng).unit();
+        delay += st.config.jitter.mul_f64(u);
+    }
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    next.run(req).await
+}
+
+async fn not_found() -> Response {
+    plain(StatusCode::NOT_FOUND, "text/plain", String::new())
+}
+
+// ---------------------------------------------------------------- responses
+
+fn plain(status: StatusCode, content_type: &str, body: impl Into<Body>) -> Response {
+    let mut r = Response::new(body.into());
+    *r.status_mut() = status;
+    if let Ok(v) = HeaderValue::from_str(content_type) {
+        r.headers_mut().insert(header::CONTENT_TYPE, v);
+    }
+    r
+}
+
+fn json_response(status: StatusCode, body: String) -> Response {
+    plain(status, "application/json; charset=utf-8", body)
+}
+
+fn js(s: &str) -> String {
+    serde_json::to_string(s).expect("string serialises")
+}
+
+fn envelope(
+    style: EnvelopeStyle,
+    ok: bool,
+    status: &str,
+    data: &str,
+    message: Option<&str>,
+    validation: &[String],
+) -> String {
+    let msg = message.map_or_else(|| "null".to_string(), js);
+    let val = if validation.is_empty() {
+        "null".to_string()
+    } else {
+        serde_json::to_string(validation).expect("strings serialise")
+    };
+    match style {
+        EnvelopeStyle::Spec => format!(
+            r#"{{"data":{data},"status":{},"message":{msg},"validationMessages":{val}}}"#,
+            js(status)
+        ),
+        EnvelopeStyle::Pascal => format!(
+            r#"{{"Data":{data},"Status":{},"Message":{msg},"ValidationMessages":{val}}}"#,
+            js(status)
+        ),
+        EnvelopeStyle::Quickstart => {
+            let mut messages: Vec<&str> = message.into_iter().collect();
+            messages.extend(validation.iter().map(String::as_str));
+            format!(
+                r#"{{"isSuccess":{ok},"data":{data},"messages":{}}}"#,
+                serde_json::to_string(&messages).expect("strings serialise")
+            )
+        }
+    }
+}
+
+fn success(st: &AppState, data: String) -> Response {
+    json_response(
+        StatusCode::OK,
+        envelope(st.config.envelope, true, "SUCCESS", &data, None, &[]),
+    )
+}
+
+fn failure(
+    st: &AppState,
+    http: StatusCode,
+    status: &str,
+    message: &str,
+    validation: &[String],
+) -> Response {
+    json_response(
+        http,
+        envelope(
+            st.config.envelope,
+            false,
+            status,
+            "null",
+            Some(message),
+            validation,
+        ),
+    )
+}
+
+fn input_error(st: &AppState, e: InputError) -> Response {
+    failure(
+        st,
+        StatusCode::BAD_REQUEST,
+        "INPUT_ERROR",
+        &e.message,
+        &e.validation,
+    )
+}
+
+fn unauthorized(st: &AppState) -> Response {
+    bump(&st.stats.unauthorized);
+    let mut r = plain(StatusCode::UNAUTHORIZED, "text/plain", Body::empty());
+    r.headers_mut().remove(header::CONTENT_TYPE);
+    r.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer error=\"invalid_token\""),
+    );
+    r
+}
+
+// ---------------------------------------------------------------- faults
+
+fn draw_fault(st: &AppState) -> Option<Response> {
+    let faults = st.faults();
+    if faults.rate <= 0.0 {
+        return None;
+    }
+    let defaults = [429u16, 500, 502, 503];
+    let statuses: &[u16] = if faults.statuses.is_empty() {
+        &defaults
+    } else {
+        &faults.statuses
+    };
+    let code = {
+        let mut rng = lock(&st.rng);
+        if rng.unit() >= faults.rate {
+            return None;
+        }
+        *rng.pick(statuses)
+    };
+    bump(&st.stats.faults_injected);
+    Some(fault_response(st, code, faults.retry_after))
+}
+
+fn fault_response(st: &AppState, code: u16, retry_after: Option<Duration>) -> Response {
+    match code {
+        200 => failure(
+            st,
+            StatusCode::OK,
+            "INTERNAL_SERVER_ERROR",
+            "Simulated failure",
+            &[],
+        ),
+        429 => {
+            let mut r = plain(
+                StatusCode::TOO_MANY_REQUESTS,
+                "text/plain; charset=utf-8",
+                "Too Many Requests: rate limit exceeded, retry later.",
+            );
+            let secs = retry_after.map_or(1, |d| d.as_secs());
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            r
+        }
+        500 => failure(
+            st,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "INTERNAL_SERVER_ERROR",
+            "Simulated failure",
+            &[],
+        ),
+        502 => plain(
+            StatusCode::BAD_GATEWAY,
+            "text/html",
+            "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n\
+             <center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n\
+             </body>\r\n</html>\r\n",
+        ),
+        503 => plain(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "text/html; charset=us-ascii",
+            "<!DOCTYPE HTML PUBLIC \"-//W3C//DTD HTML 4.01//EN\">\r\n<HTML><HEAD>\
+             <TITLE>Service Unavailable</TITLE></HEAD>\r\n<BODY><h2>Service Unavailable</h2>\r\n\
+             <hr><p>HTTP Error 503. The service is unavailable.</p>\r\n</BODY></HTML>\r\n",
+        ),
+        other => {
+            let status = StatusCode::from_u16(other).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            plain(status, "text/plain", format!("Simulated HTTP {other}"))
+        }
+    }
+}
+
+// ---------------------------------------------------------------- auth
+
+fn authenticate(st: &AppState, headers: &HeaderMap) -> Result<Principal, Response> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let (scheme, rest) = v.trim().split_once(' ')?;
+            scheme
+                .eq_ignore_ascii_case("bearer")
+                .then(|| rest.trim().to_string())
+        });
+    let Some(token) = token else {
+        return Err(unauthorized(st));
+    };
+    let now = Instant::now();
+    let sessions = lock(&st.sessions);
+    match sessions.get(&token) {
+        Some(s) if s.expires > now => Ok(s.principal),
+        _ => {
+            drop(sessions);
+            Err(unauthorized(st))
+        }
+    }
+}
+
+/// Auth then random fault: the start of every `/api/*` handler.
+fn enter(
+    st: &AppState,
+    headers: &HeaderMap,
+    on_auth: impl FnOnce(),
+) -> Result<Principal, Response> {
+    let p = authenticate(st, headers)?;
+    on_auth();
+    if let Some(f) = draw_fault(st) {
+        return Err(f);
+    }
+    Ok(p)
+}
+
+fn valid_company_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// Resolve the company a request acts on, as a dataset ordinal.
+fn scope(st: &AppState, p: Principal, headers: &HeaderMap, uri: &Uri) -> Result<usize, Response> {
+    let from_header = headers
+        .get("x-keepnet-company-id")
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_string());
+    let requested = from_header.or_else(|| {
+        uri.query().and_then(|q| {
+            parse_form(q)
+                .into_iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("companyId"))
+                .map(|(_, v)| v)
+        })
+    });
+    let Some(id) = requested else {
+        return Ok(match p {
+            Principal::Reseller => RESELLER_ORD,
+            Principal::CompanyAdmin => GLOBEX_ORD,
+        });
+    };
+    if !valid_company_id(&id) {
+        return Err(failure(
+            st,
+            StatusCode::BAD_REQUEST,
+            "INPUT_ERROR",
+            "Invalid Company ID",
+            &["X-KEEPNET-Company-Id must match ^[A-Za-z0-9_-]{1,64}$.".to_string()],
+        ));
+    }
+    let Some(ord) = st.dataset.ordinal_of(&id) else {
+        return Err(failure(
+            st,
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            "Company not found",
+            &[],
+        ));
+    };
+    let allowed = match p {
+        Principal::Reseller => ord != UNMANAGED_ORD,
+        Principal::CompanyAdmin => ord == GLOBEX_ORD,
+    };
+    if !allowed {
+        return Err(failure(
+            st,
+            StatusCode::FORBIDDEN,
+            "FORBIDDEN",
+            "You are not authorized to access this company.",
+            &[],
+        ));
+    }
+    Ok(ord)
+}
+
+// ---------------------------------------------------------------- token
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < b.len() => {
+                match std::str::from_utf8(&b[i + 1..i + 3])
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                {
+                    Some(v) => {
+                        out.push(v);
+                        i += 2;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn parse_form(s: &str) -> Vec<(String, String)> {
+    s.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect()
+}
+
+fn oauth_error(code: &str) -> Response {
+    json_response(
+        StatusCode::BAD_REQUEST,
+        json!({ "error": code }).to_string(),
+    )
+}
+
+async fn token(State(st): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    bump(&st.stats.token_requests);
+    if st.faults().include_token_endpoint {
+        if let Some(f) = draw_fault(&st) {
+            return f;
+        }
+    }
+    let is_form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|m| {
+            m.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        });
+    if !is_form {
+        return plain(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "text/plain",
+            "An unhandled exception occurred while processing the request.",
+        );
+    }
+    let fields = parse_form(&String::from_utf8_lossy(&body));
+    let field = |name: &str| {
+        fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .filter(|v| !v.is_empty())
+    };
+    let (Some(grant), Some(id), Some(secret), Some(scope)) = (
+        field("grant_type"),
+        field("client_id"),
+        field("client_secret"),
+        field("scope"),
+    ) else {
+        return oauth_error("invalid_request");
+    };
+    if grant != "client_credentials" {
+        return oauth_error("unsupported_grant_type");
+    }
+    let principal = if id == st.reseller.client_id && secret == st.reseller.client_secret {
+        Principal::Reseller
+    } else if id == st.admin.client_id && secret == st.admin.client_secret {
+        Principal::CompanyAdmin
+    } else {
+        return oauth_error("invalid_client");
+    };
+    if scope != "api1" {
+        return oauth_error("invalid_scope");
+    }
+    let lifetime = st.config.token_lifetime;
+    let serial = st.token_serial.fetch_add(1, Ordering::Relaxed);
+    let (sig, nonce) = {
+        let mut rng = lock(&st.rng);
+        (rng.bytes(256), rng.next_u64())
+    };
+    let company = st
+        .dataset
+        .company_by_ordinal(match principal {
+            Principal::Reseller => RESELLER_ORD,
+            Principal::CompanyAdmin => GLOBEX_ORD,
+        })
+        .expect("credential company exists");
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let header_json = json!({"alg": "RS256", "kid": "5A1D8C0E3B7F4A2D", "typ": "at+jwt"});
+    let claims = json!({
+        "iss": st.issuer,
+        "nbf": now,
+        "iat": now,
+        "exp": now + lifetime.as_secs().max(1),
+        "aud": "api1",
+        "scope": ["api1"],
+        "client_id": id,
+        "role": match principal { Principal::Reseller => "Reseller", Principal::CompanyAdmin => "Company Admin" },
+        "reseller_access": if principal == Principal::Reseller { "true" } else { "false" },
+        "user_company_resourceid": company.resource_id,
+        "user_company_name": company.name,
+        "jti": format!("{nonce:016X}{serial:08X}"),
+    });
+    let token = format!(
+        "{}.{}.{}",
+        URL_SAFE_NO_PAD.encode(header_json.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string()),
+        URL_SAFE_NO_PAD.encode(sig)
+    );
+    {
+        let now = Instant::now();
+        let mut sessions = lock(&st.sessions);
+        if sessions.len() > 10_000 {
+            sessions.retain(|_, s| s.expires > now);
+        }
+        sessions.insert(
+            token.clone(),
+            Session {
+                principal,
+                expires: now + lifetime,
+            },
+        );
+    }
+    bump(&st.stats.tokens_issued);
+    let body = json!({
+        "access_token": token,
+        "expires_in": lifetime.as_secs().max(1),
+        "token_type": "Bearer",
+        "scope": "api1",
+        "permissions": PERMISSIONS,
+    });
+    json_response(StatusCode::OK, body.to_string())
+}
+
+// ---------------------------------------------------------------- companies
+
+struct CompanyView<'a> {
+    c: &'a Company,
+    keys: CompanyKeys,
+}
+
+impl Serialize for CompanyView<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let c = self.c;
+        let (id_key, name_key) = match self.keys {
+            CompanyKeys::Spec => ("companyResourceId", "companyName"),
+            CompanyKeys::Prose => ("resourceId", "name"),
+        };
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry(name_key, &c.name)?;
+        m.serialize_entry(id_key, &c.resource_id)?;
+        m.serialize_entry("resellerName", RESELLER_NAME)?;
+        m.serialize_entry("industryName", &c.industry_name)?;
+        m.serialize_entry("industryResourceId", &c.industry_resource_id)?;
+        m.serialize_entry("licenseTypeName", &c.license_type_name)?;
+        m.serialize_entry("licenseTypeResourceId", &c.license_type_resource_id)?;
+        m.serialize_entry("isNumberOfUsersLimited", &c.license_limit.is_some())?;
+        m.serialize_entry("numberOfUsers", &c.license_limit.map(|n| n.to_string()))?;
+        m.serialize_entry("privacyDurationId", &1)?;
+        m.serialize_entry("licenceExpired", &c.licence_expired)?;
+        m.serialize_entry("licenseEndDate", &c.license_end_date)?;
+        m.serialize_entry("createTime", &c.create_time)?;
+        m.serialize_entry("targetUserCount", &c.user_count)?;
+        let children: Vec<CompanyView<'_>> = c
+            .children
+            .iter()
+            .map(|c| CompanyView { c, keys: self.keys })
+            .collect();
+        m.serialize_entry("children", &children)?;
+        m.serialize_entry("tags", &c.tags)?;
+        m.serialize_entry("deletedTargetUserCount", &c.deleted_user_count)?;
+        m.serialize_entry("inactiveTargetUserCount", &c.inactive_user_count)?;
+        m.serialize_entry("monthlyActiveUserCount", &c.monthly_active_user_count)?;
+        m.end()
+    }
+}
+
+#[derive(Clone, Copy)]
+enum CompanyOrder {
+    CreateTime,
+    Name,
+    TargetUserCount,
+}
+
+fn page_bounds(total: usize, page: u32, size: u32) -> (usize, usize, u64) {
+    let pages = (total as u64).div_ceil(u64::from(size));
+    let start = (u64::from(page) - 1) * u64::from(size);
+    let start = start.min(total as u64) as usize;
+    let end = (start + size as usize).min(total);
+    (start, end, pages)
+}
+
+async fn companies_search(State(st): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    let p = match enter(&st, &headers, || {}) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    if p != Principal::Reseller {
+        return failure(
+            &st,
+            StatusCode::FORBIDDEN,
+            "FORBIDDEN",
+            "Only Reseller credentials may search companies.",
+            &[],
+        );
+    }
+    match companies_page(&st, &body) {
+        Ok(data) => success(&st, data),
+        Err(e) => input_error(&st, e),
+    }
+}
+
+fn companies_page(st: &AppState, body: &[u8]) -> Result<String, InputError> {
+    let map = query::parse_body(body)?;
+    let missing: Vec<String> = ["pageNumber", "pageSize", "orderBy", "ascending", "filter"]
+        .iter()
+        .filter(|k| query::present(&map, k).is_none())
+        .map(|k| format!("The {k} field is required."))
+        .collect();
+    if !missing.is_empty() {
+        return Err(InputError {
+            message: "One or more validation errors occurred.".into(),
+            validation: missing,
+        });
+    }
+    let (page, size) = query::paging(&map, 10)?;
+    let order_name = query::get_str(&map, "orderBy")?.unwrap_or("");
+    let order = match order_name.trim().to_ascii_lowercase().as_str() {
+        "createtime" => CompanyOrder::CreateTime,
+        "companyname" | "name" => CompanyOrder::Name,
+        "targetusercount" => CompanyOrder::TargetUserCount,
+        _ => {
+            return Err(InputError {
+                message: "One or more validation errors occurred.".into(),
+                validation: vec![format!(
+                    "orderBy: Unsupported orderBy value '{order_name}'."
+                )],
+            })
+        }
+    };
+    let ascending = query::get_bool(&map, "ascending")?.unwrap_or(false);
+    let filter = query::required_filter(&map)?;
+    let search = query::get_str(filter, "searchInputTextValue")?
+        .unwrap_or("")
+        .trim()
+        .to_lowercase();
+    let exceeded_only = query::get_bool(&map, "isTargetUserCountExceededLimit")?.unwrap_or(false);
+    let all = st.dataset.all_companies();
+    let exceeded_count = all.iter().filter(|c| c.over_license_limit()).count();
+    let mut list: Vec<&Company> = if exceeded_only {
+        all.into_iter().filter(|c| c.over_license_limit()).collect()
+    } else {
+        st.dataset.companies().iter().collect()
+    };
+    if !search.is_empty() {
+        list.retain(|c| c.name.to_lowercase().contains(&search));
+    }
+    list.sort_by(|a, b| {
+        let primary = match order {
+            CompanyOrder::CreateTime => a.create_time.cmp(&b.create_time),
+            CompanyOrder::Name => a.name.to_lowercase().cmp(&b.name.to_lowercase()),
+            CompanyOrder::TargetUserCount => a.user_count.cmp(&b.user_count),
+        };
+        primary.then_with(|| a.resource_id.cmp(&b.resource_id))
+    });
+    if !ascending {
+        list.reverse();
+    }
+    let size = size.min(st.page_cap());
+    let (start, end, pages) = page_bounds(list.len(), page, size);
+    let results: Vec<CompanyView<'_>> = list[start..end]
+        .iter()
+        .map(|c| CompanyView {
+            c,
+            keys: st.config.company_keys,
+        })
+        .collect();
+    Ok(format!(
+        r#"{{"limitExceededCompanyCount":{exceeded_count},"pageNumber":{page},"pageSize":{size},"totalNumberOfPages":{pages},"totalNumberOfRecords":{},"results":{}}}"#,
+        list.len(),
+        serde_json::to_string(&results).expect("companies serialise")
+    ))
+}
+
+// ---------------------------------------------------------------- target users
+
+struct UserQuery {
+    page: u32,
+    size: u32,
+    order: Field,
+    ascending: bool,
+    filter: Filter,
+}
+
+fn parse_user_query(
+    map: &serde_json::Map<String, serde_json::Value>,
+) -> Result<UserQuery, InputError> {
+    let (page, size) = query::paging(map, 10)?;
+    let order = query::parse_user_order(query::get_str(map, "orderBy")?)?;
+    let ascending = query::get_bool(map, "ascending")?.unwrap_or(false);
+    let filter = Filter::parse(query::required_filter(map)?)?;
+    query::get_bool(map, "newVersion")?;
+    Ok(UserQuery {
+        page,
+        size,
+        order,
+        ascending,
+        filter,
+    })
+}
+
+/// Matching user indices in order, with a small cache so paging through a
+/// huge tenant does not re-filter and re-sort on every page.
+fn selection(st: &AppState, ord: usize, q: &UserQuery) -> Arc<Vec<u32>> {
+    let cache_key = format!("{ord}|{:?}|{}|{:?}", q.order, q.ascending, q.filter);
+    {
+        let cache = lock(&st.cache);
+        if let Some((_, v)) = cache.iter().find(|(k, _)| *k == cache_key) {
+            return v.clone();
+        }
+    }
+    let users = st.dataset.users_of(ord);
+    let v = Arc::new(query::select(users, &q.filter, q.order, q.ascending));
+    let mut cache = lock(&st.cache);
+    if cache.len() >= 16 {
+        cache.pop_front();
+    }
+    cache.push_back((cache_key, v.clone()));
+    v
+}
+
+/// The users one request returns, in order, as positions in the company's
+/// creation-ordered user list.
+enum Picked {
+    /// The default query (no filter, CreateTime order): pure arithmetic,
+    /// so a huge tenant is never materialised for it.
+    Creation {
+        start: usize,
+        end: usize,
+        total: usize,
+        ascending: bool,
+    },
+    /// A filtered and/or sorted selection.
+    Selected {
+        sel: Arc<Vec<u32>>,
+        start: usize,
+        end: usize,
+    },
+}
+
+impl Picked {
+    fn len(&self) -> usize {
+        match self {
+            Picked::Creation { start, end, .. } | Picked::Selected { start, end, .. } => {
+                end - start
+            }
+        }
+    }
+
+    fn total(&self) -> usize {
+        match self {
+            Picked::Creation { total, .. } => *total,
+            Picked::Selected { sel, .. } => sel.len(),
+        }
+    }
+
+    fn index(&self, k: usize) -> usize {
+        match self {
+            Picked::Creation {
+                start,
+                total,
+                ascending,
+                ..
+            } => {
+                if *ascending {
+                    start + k
+                } else {
+                    total - 1 - (start + k)
+                }
+            }
+            Picked::Selected { sel, start, .. } => sel[start + k] as usize,
+        }
+    }
+
+    /// The picked users, generated one at a time when not materialised.
+    fn users<'a>(
+        &'a self,
+        ds: &'a Dataset,
+        ord: usize,
+    ) -> impl Iterator<Item = Cow<'a, User>> + 'a {
+        (0..self.len()).map(move |k| ds.user_at(ord, self.index(k)))
+    }
+}
+
+/// Pick one page (`range`) or every matching user (`None`).
+fn pick(st: &AppState, ord: usize, q: &UserQuery, range: Option<(u32, u32)>) -> Picked {
+    let window = |total: usize| match range {
+        Some((page, size)) => {
+            let (s, e, _) = page_bounds(total, page, size);
+            (s, e)
+        }
+        None => (0, total),
+    };
+    if q.filter.is_trivial() && q.order == Field::CreateTime {
+        let total = st.dataset.user_count_of(ord);
+        let (start, end) = window(total);
+        return Picked::Creation {
+            start,
+            end,
+            total,
+            ascending: q.ascending,
+        };
+    }
+    let sel = selection(st, ord, q);
+    let (start, end) = window(sel.len());
+    Picked::Selected { sel, start, end }
+}
+
+async fn users_search(
+    State(st): State<Shared>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Bytes,
+) -> Response {
+    let p = match enter(&st, &headers, || bump(&st.stats.user_search_requests)) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let ord = match scope(&st, p, &headers, &uri) {
+        Ok(o) => o,
+        Err(r) => return r,
+    };
+    let q = match query::parse_body(&body).and_then(|m| parse_user_query(&m)) {
+        Ok(q) => q,
+        Err(e) => return input_error(&st, e),
+    };
+    if let Some(from) = st.faults().fail_user_pages_from {
+        if q.page >= from {
+            bump(&st.stats.faults_injected);
+            return fault_response(&st, 500, None);
+        }
+    }
+    let st2 = st.clone();
+    let job = tokio::task::spawn_blocking(move || {
+        let size = q.size.min(st2.page_cap());
+        let picked = pick(&st2, ord, &q, Some((q.page, size)));
+        let total = picked.total();
+        let mut results = String::from("[");
+        for (i, u) in picked.users(&st2.dataset, ord).enumerate() {
+            if i > 0 {
+                results.push(',');
+            }
+            results.push_str(&serde_json::to_string(u.as_ref()).expect("user serialises"));
+        }
+        results.push(']');
+        let pages = (total as u64).div_ceil(u64::from(size));
+        format!(
+            r#"{{"pageNumber":{},"pageSize":{size},"totalNumberOfPages":{pages},"totalNumberOfRecords":{total},"results":{results}}}"#,
+            q.page
+        )
+    });
+    match job.await {
+        Ok(data) => success(&st, data),
+        Err(_) => failure(
+            &st,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "INTERNAL_SERVER_ERROR",
+            "Search failed",
+            &[],
+        ),
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Csv,
+    Excel,
+}
+
+async fn users_export(
+    State(st): State<Shared>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Bytes,
+) -> Response {
+    let p = match enter(&st, &headers, || {}) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let ord = match scope(&st, p, &headers, &uri) {
+        Ok(o) => o,
+        Err(r) => return r,
+    };
+    let parsed = query::parse_body(&body).and_then(|m| {
+        let q = parse_user_query(&m)?;
+        let all = query::get_bool(&m, "reportAllPages")?.unwrap_or(false);
+        let format = match query::get_str(&m, "exportType")? {
+            Some(t) if t.trim().eq_ignore_ascii_case("csv") => Format::Csv,
+            Some(t) if t.trim().eq_ignore_ascii_case("excel") => Format::Excel,
+            other => {
+                return Err(InputError {
+                    message: "One or more validation errors occurred.".into(),
+                    validation: vec![format!(
+                        "exportType: '{}' is not a valid export type; use CSV or Excel.",
+                        other.unwrap_or("null")
+                    )],
+                })
+            }
+        };
+        Ok((q, all, format))
+    });
+    let (q, all, format) = match parsed {
+        Ok(v) => v,
+        Err(e) => return input_error(&st, e),
+    };
+    let st2 = st.clone();
+    let job = tokio::task::spawn_blocking(move || {
+        let size = q.size.min(st2.page_cap());
+        let range = (!all).then_some((q.page, size));
+        let picked = pick(&st2, ord, &q, range);
+        let list = picked.users(&st2.dataset, ord);
+        let company = st2.dataset.company_by_ordinal(ord).expect("scoped company");
+        let count = st2.dataset.user_count_of(ord);
+        let stamp = (count > 0)
+            .then(|| st2.dataset.user_at(ord, count - 1))
+            .and_then(|u| time::parse_ms(&u.create_time))
+            .or_else(|| time::parse_ms(&company.create_time))
+            .unwrap_or(0);
+        let ext = if format == Format::Csv { "csv" } else { "xlsx" };
+        let name = format!(
+            "TargetUsers_{}_{}.{ext}",
+            company.name,
+            time::ymd_compact(stamp)
+        );
+        let bytes = match format {
+            Format::Csv => Ok(export::csv_bytes(list)),
+            Format::Excel => export::xlsx_bytes(list, stamp),
+        };
+        bytes.map(|b| (name, b)).map_err(|e| e.to_string())
+    });
+    let (name, bytes) = match job.await {
+        Ok(Ok(v)) => v,
+        Ok(Err(e)) => {
+            return failure(
+                &st,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "INTERNAL_SERVER_ERROR",
+                &e,
+                &[],
+            )
+        }
+        Err(_) => {
+            return failure(
+                &st,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "INTERNAL_SERVER_ERROR",
+                "Export failed",
+                &[],
+            )
+        }
+    };
+    match st.config.export_style {
+        ExportStyle::ServiceResult => {
+            let body = json!({
+                "status": "SUCCESS",
+                "message": null,
+                "filePath": null,
+                "fileName": name,
+                "byteArray": STANDARD.encode(&bytes),
+            });
+            json_response(StatusCode::OK, body.to_string())
+        }
+        ExportStyle::File => {
+            let ct = if format == Format::Csv {
+                "text/csv; charset=utf-8"
+            } else {
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+            };
+            let mut r = plain(StatusCode::OK, ct, bytes);
+            if let Ok(v) = HeaderValue::from_str(&export::content_disposition(&name)) {
+                r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+            }
+            r
+        }
+    }
+}
+
+async fn count_summary(State(st): State<Shared>, headers: HeaderMap, uri: Uri) -> Response {
+    let p = match enter(&st, &headers, || {}) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let ord = match scope(&st, p, &headers, &uri) {
+        Ok(o) => o,
+        Err(r) => return r,
+    };
+    let c = st.dataset.company_by_ordinal(ord).expect("scoped company");
+    let data = json!({
+        "activeTargetUserCount": c.active_user_count,
+        "inactiveTargetUserCount": c.inactive_user_count,
+        "deletedTargetUserCount": c.deleted_user_count,
+        "monthlyActiveUserCount": c.monthly_active_user_count,
+    });
+    success(&st, data.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_decoding() {
+        assert_eq!(
+            parse_form("a=b+c&d=%C3%BC%2B&e"),
+            vec![
+                ("a".into(), "b c".into()),
+                ("d".into(), "ü+".into()),
+                ("e".into(), String::new())
+            ]
+        );
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("%zz"), "%zz");
+        assert!(valid_company_id("abc_-9"));
+        assert!(!valid_company_id("a b"));
+        assert!(!valid_company_id(""));
+    }
+}

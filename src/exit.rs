@@ -1,0 +1,101 @@
+//! Exit codes, named once, and the runner's error type that carries one.
+//!
+//! Every failure maps to exactly one code here, so scripts can rely on them (see `--help`).
+
+use std::fmt;
+
+use keepnet_api::ErrorKind;
+
+/// The run did everything it was asked.
+pub const SUCCESS: u8 = 0;
+/// An unexpected internal error (a bug): please report it.
+pub const INTERNAL: u8 = 1;
+/// The command line or configuration is wrong.
+pub const USAGE: u8 = 2;
+/// The credentials were refused.
+pub const AUTHENTICATION: u8 = 3;
+/// The company was not found, is ambiguous, or is not permitted for this credential.
+pub const COMPANY: u8 = 4;
+/// The API failed or the network did.
+pub const API: u8 = 5;
+/// Writing an output or delivering it failed.
+pub const OUTPUT: u8 = 6;
+
+/// The exit-code table as shown in `--help`.
+pub const HELP: &str = "\
+Exit codes:
+  0  success
+  2  usage: bad flags, configuration or company id
+  3  authentication: the client id or secret was refused
+  4  company not found, ambiguous, or not permitted for this credential
+  5  API or network failure
+  6  output or delivery failure (file, stdout, email)";
+
+/// A failed run: the message to show and the exit code to return.
+pub struct Failure {
+    code: u8,
+    error: anyhow::Error,
+}
+
+impl Failure {
+    /// A failure with an explicit code.
+    pub fn new(code: u8, error: impl Into<anyhow::Error>) -> Self {
+        Self {
+            code,
+            error: error.into(),
+        }
+    }
+
+    /// A usage error (exit 2).
+    pub fn usage(message: impl fmt::Display) -> Self {
+        Self::new(USAGE, anyhow::anyhow!("{message}"))
+    }
+
+    /// An output failure (exit 6) with what was being written.
+    pub fn output(context: impl fmt::Display, error: impl Into<anyhow::Error>) -> Self {
+        Self::new(OUTPUT, error.into().context(context.to_string()))
+    }
+
+    /// Adds a line of context in front of the message, keeping the code.
+    pub fn context_msg(self, context: impl fmt::Display) -> Self {
+        Self {
+            code: self.code,
+            error: self.error.context(context.to_string()),
+        }
+    }
+
+    /// The process exit code.
+    pub fn code(&self) -> u8 {
+        self.code
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:#}", self.error)
+    }
+}
+
+impl fmt::Debug for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Failure({}, {:#})", self.code, self.error)
+    }
+}
+
+impl From<keepnet_api::Error> for Failure {
+    fn from(error: keepnet_api::Error) -> Self {
+        let code = match error.kind() {
+            ErrorKind::Usage => USAGE,
+            ErrorKind::Authentication => AUTHENTICATION,
+            ErrorKind::Company => COMPANY,
+            _ => API,
+        };
+        Self::new(code, error)
+    }
+}
+
+impl From<keepnet_api::InvalidCompanyId> for Failure {
+    fn from(error: keepnet_api::InvalidCompanyId) -> Self {
+        Self::new(USAGE, error)
+    }
+}

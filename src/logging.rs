@@ -1,0 +1,28 @@
+//! stderr logging from `-q` / `-v` flags (or `RUST_LOG`, which wins when set).
+
+use tracing_subscriber::EnvFilter;
+
+/// Installs the global subscriber. Logs go to stderr so stdout stays clean for data.
+pub fn init(verbose: u8, quiet: bool) {
+    let ours = ["keepnet_export", "keepnet_api", "keepnet_sandbox"];
+    let directives = match (quiet, verbose) {
+        (true, _) => "error".to_owned(),
+        (false, 0) => with(&ours, "info", "warn"),
+        (false, 1) => with(&ours, "debug", "warn"),
+        (false, 2) => with(&ours, "trace", "info"),
+        (false, _) => "trace".to_owned(),
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(directives));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(verbose > 0)
+        .without_time()
+        .try_init();
+}
+
+fn with(ours: &[&str], level: &str, rest: &str) -> String {
+    let mut parts: Vec<String> = ours.iter().map(|c| format!("{c}={level}")).collect();
+    parts.push(rest.to_owned());
+    parts.join(",")
+}

@@ -1,0 +1,110 @@
+//! Turns the global flags into a connected API client (or one pointed at the in-process
+//! sandbox), validating them first.
+
+use std::path::Path;
+
+use keepnet_api::{Client, Credentials};
+use keepnet_sandbox::Sandbox;
+
+use crate::cli::GlobalArgs;
+use crate::exit::Failure;
+
+/// A client ready to use, and the in-process sandbox behind it when `--sandbox` was given.
+pub struct Session {
+    /// The API client.
+    pub client: Client,
+    sandbox: Option<Sandbox>,
+}
+
+/// Where the client secret came from, for the process-list warning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretSource {
+    /// `--client-secret` on the command line.
+    CommandLine,
+    /// The environment, a file, or nowhere.
+    Other,
+}
+
+impl Session {
+    /// Builds the client from the flags, or starts the sandbox and uses its credentials.
+    pub async fn connect(
+        global: &GlobalArgs,
+        secret_source: SecretSource,
+    ) -> Result<Self, Failure> {
+        let user_agent = concat!("keepnet-export/", env!("CARGO_PKG_VERSION"));
+        if global.sandbox {
+            let sandbox = Sandbox::start(keepnet_sandbox::Config::default())
+                .await
+                .map_err(|e| {
+                    Failure::new(crate::exit::INTERNAL, e)
+                        .context_msg("cannot start the built-in sandbox")
+                })?;
+            let creds = sandbox.reseller();
+            tracing::info!(base_url = %sandbox.base_url(), "using the built-in sandbox");
+            let client = Client::builder(sandbox.base_url())
+                .credentials(Credentials::new(creds.client_id, creds.client_secret))
+                .user_agent(user_agent)
+                .build()?;
+            return Ok(Self {
+                client,
+                sandbox: Some(sandbox),
+            });
+        }
+        if secret_source == SecretSource::CommandLine {
+            tracing::warn!(
+                "--client-secret on the command line is visible to other users in the process \
+                 list; prefer KEEPNET_CLIENT_SECRET or --client-secret-file"
+            );
+        }
+        let client_id = global
+            .client_id
+            .clone()
+            .filter(|id| !id.trim().is_empty())
+            .ok_or_else(|| {
+                Failure::usage(
+                    "no client id: set KEEPNET_CLIENT_ID or pass --client-id \
+                 (or add --sandbox to try the tool against the built-in sandbox)",
+                )
+            })?;
+        let secret =
+            match (&global.client_secret_file, &global.client_secret) {
+                (Some(path), _) => read_secret_file(path)?,
+                (None, Some(secret)) => secret.clone().into_inner(),
+                (None, None) => return Err(Failure::usage(
+                    "no client secret: set KEEPNET_CLIENT_SECRET or pass --client-secret-file PATH",
+                )),
+            };
+        let client = Client::builder(global.base_url.clone())
+            .credentials(Credentials::new(client_id, secret))
+            .user_agent(user_agent)
+            .build()?;
+        Ok(Self {
+            client,
+            sandbox: None,
+        })
+    }
+
+    /// Stops the in-process sandbox, if any.
+    pub async fn close(self) {
+        if let Some(sandbox) = self.sandbox {
+            sandbox.shutdown().await;
+        }
+    }
+}
+
+fn read_secret_file(path: &Path) -> Result<String, Failure> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Failure::usage(format!(
+            "cannot read the client secret file {}: {e}",
+            path.display()
+        ))
+    })?;
+    let secret = text.lines().next().unwrap_or("").trim().to_owned();
+    if secret.is_empty() {
+        return Err(Failure::usage(format!(
+            "the client secret file {} is empty",
+            path.display()
+        )));
+    }
+    Ok(secret)
+}

@@ -1,0 +1,9 @@
+//! End-to-end tests: the real `keepnet-export` binary against the sandbox over real HTTP.
+//! One test binary (autotests = false) keeps link time down.
+
+mod util;
+
+mod companies;
+mod errors;
+mod export;
+mod users;

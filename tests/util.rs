@@ -1,0 +1,147 @@
+//! The end-to-end harness: a sandbox on a free loopback port, and the real binary driven
+//! against it with a clean environment.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use keepnet_sandbox::{Config, Credentials, Sandbox};
+
+/// A running sandbox, the runtime serving it, and a scratch folder.
+pub struct Env {
+    pub sandbox: Sandbox,
+    pub dir: tempfile::TempDir,
+    // Declared last: dropped after the sandbox, whose tasks it runs.
+    _runtime: tokio::runtime::Runtime,
+}
+
+/// What a run of the binary produced.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn from_output(output: Output) -> Self {
+        Self {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
+            stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
+        }
+    }
+
+    /// Asserts success and returns stdout.
+    #[track_caller]
+    pub fn ok(&self) -> &str {
+        assert_eq!(self.code, 0, "expected success\nstderr:\n{}", self.stderr);
+        &self.stdout
+    }
+
+    /// Asserts the exit code and that stderr mentions every needle (case-insensitive).
+    #[track_caller]
+    pub fn fails_with(&self, code: i32, needles: &[&str]) {
+        assert_eq!(
+            self.code, code,
+            "expected exit {code}\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        let lower = self.stderr.to_lowercase();
+        for needle in needles {
+            assert!(
+                lower.contains(&needle.to_lowercase()),
+                "stderr should mention {needle:?}:\n{}",
+                self.stderr
+            );
+        }
+    }
+
+    /// stdout parsed as JSON Lines.
+    pub fn json_lines(&self) -> Vec<serde_json::Value> {
+        self.ok()
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+            .collect()
+    }
+}
+
+impl Env {
+    /// Starts a sandbox with `config` on a free port.
+    pub fn start(config: Config) -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let sandbox = runtime
+            .block_on(Sandbox::start(config))
+            .expect("sandbox starts");
+        Self {
+            sandbox,
+            dir: tempfile::tempdir().unwrap(),
+            _runtime: runtime,
+        }
+    }
+
+    /// A sandbox with default data but `users` per company and a `page_cap`.
+    pub fn small(users: usize, page_cap: u32) -> Self {
+        Self::start(Config {
+            users_per_company: users,
+            page_cap,
+            ..Config::default()
+        })
+    }
+
+    /// The binary with no inherited Keepnet settings and the given credentials.
+    pub fn command_as(&self, credentials: &Credentials) -> Command {
+        let mut cmd = bare_command();
+        cmd.env("KEEPNET_BASE_URL", self.sandbox.base_url())
+            .env("KEEPNET_CLIENT_ID", &credentials.client_id)
+            .env("KEEPNET_CLIENT_SECRET", &credentials.client_secret)
+            .current_dir(self.dir.path());
+        cmd
+    }
+
+    /// Runs the binary as the sandbox's reseller.
+    pub fn run(&self, args: &[&str]) -> Run {
+        Run::from_output(
+            self.command_as(&self.sandbox.reseller())
+                .args(args)
+                .output()
+                .unwrap(),
+        )
+    }
+
+    /// Runs the binary with a custom command.
+    pub fn run_cmd(mut cmd: Command, args: &[&str]) -> Run {
+        Run::from_output(cmd.args(args).output().unwrap())
+    }
+
+    /// The id of the one company with this name.
+    pub fn company_id(&self, name: &str) -> String {
+        let data = self.sandbox.dataset();
+        let found = data.find_by_name(name);
+        assert_eq!(found.len(), 1, "exactly one company named {name}");
+        found[0].resource_id.clone()
+    }
+
+    /// A path inside the scratch folder.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+}
+
+/// The binary with every `KEEPNET_*` and `RUST_LOG` variable removed.
+pub fn bare_command() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_keepnet-export"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("KEEPNET_") || key == "RUST_LOG" {
+            cmd.env_remove(key);
+        }
+    }
+    cmd
+}
+
+/// Runs the binary with no sandbox and no credentials unless given in `args`.
+pub fn run_bare(args: &[&str], dir: &Path) -> Run {
+    Run::from_output(bare_command().args(args).current_dir(dir).output().unwrap())
+}
