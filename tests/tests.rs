@@ -6,4 +6,5 @@ mod util;
 mod companies;
 mod errors;
 mod export;
+mod sandbox_cmd;
 mod users;

@@ -1,0 +1,51 @@
+//! `sandbox`: serves the sandbox for people, prints how to use it, stops cleanly on Ctrl-C.
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+
+use crate::util::{bare_command, Env, Run};
+
+#[test]
+fn serves_prints_credentials_that_work_and_stops_on_sigint() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = bare_command()
+        .args(["sandbox", "--port", "0", "--users", "7", "--page-cap", "3"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut exports = Vec::new();
+    let mut url = None;
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if let Some(rest) = line.strip_prefix("Keepnet sandbox listening on ") {
+            url = Some(rest.to_owned());
+        }
+        if let Some(pair) = line.trim().strip_prefix("export ") {
+            let (key, value) = pair.split_once('=').unwrap();
+            exports.push((key.to_owned(), value.to_owned()));
+        }
+        if line.contains("Ctrl-C") {
+            break;
+        }
+    }
+    let url = url.expect("the URL is printed");
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    assert_eq!(exports.len(), 3, "{exports:?}");
+
+    let mut cmd = bare_command();
+    cmd.envs(exports.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .current_dir(dir.path());
+    let users = Env::run_cmd(cmd, &["users", "--company", "Initech"]);
+    assert_eq!(users.json_lines().len(), 7);
+
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = child.wait_with_output().unwrap();
+    let run = Run::from_output(output);
+    assert_eq!(run.code, 0, "stops cleanly on SIGINT: {}", run.stderr);
+}
