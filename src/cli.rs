@@ -65,7 +65,8 @@ pub enum Command {
     Companies(CompaniesArgs),
     /// Show a company's target-user count summary.
     Count(CountArgs),
-    /// Stream a company's target users as JSON Lines on stdout.
+    /// Export a company's target users to sinks (CSV, Excel, JSON Lines), or stream them as
+    /// JSON Lines on stdout when no --sink is given.
     Users(UsersArgs),
     /// Save the server-side export (CSV or Excel) of a company's target users.
     Export(ExportArgs),
@@ -113,6 +114,37 @@ pub struct UsersArgs {
     /// Users asked per page (the server may answer with fewer; paging follows it).
     #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub page_size: u32,
+    /// Output, repeatable; every sink is fed from the same single fetch. KIND is csv, xlsx or
+    /// jsonl; TARGET a file path, or - for stdout (csv, jsonl). Without --sink, users stream
+    /// to stdout as JSON Lines exactly as the API returns them.
+    #[arg(long = "sink", value_name = "KIND:TARGET")]
+    pub sinks: Vec<String>,
+    /// Columns to export, in order: API field names (email,firstName,...) and custom:NAME for
+    /// one custom field as its own column. Default: every field, custom fields in one column.
+    #[arg(long, value_name = "LIST")]
+    pub columns: Option<String>,
+    /// Header labels: API field names (firstName) or labels for people (First Name).
+    #[arg(long, value_enum, default_value_t = HeaderArg::Api)]
+    pub header: HeaderArg,
+    /// Write CSV cells raw: no apostrophe before text a spreadsheet would run as a formula.
+    #[arg(long)]
+    pub raw_cells: bool,
+    /// CSV field delimiter: one ASCII character, or `tab`.
+    #[arg(long, value_name = "CHAR", default_value = ",")]
+    pub csv_delimiter: String,
+    /// Start CSV files with a UTF-8 byte-order mark (Excel on Windows needs it for non-Latin
+    /// names).
+    #[arg(long)]
+    pub csv_bom: bool,
+}
+
+/// Header label styles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HeaderArg {
+    /// API field names: firstName.
+    Api,
+    /// Labels for people: First Name.
+    Human,
 }
 
 /// `export` options.

@@ -21,6 +21,9 @@ pub const API: u8 = 5;
 /// Writing an output or delivering it failed.
 pub const OUTPUT: u8 = 6;
 
+/// Interrupted by Ctrl-C (SIGINT): 128 + 2, as shells report it.
+pub const INTERRUPTED: u8 = 130;
+
 /// The exit-code table as shown in `--help`.
 pub const HELP: &str = "\
 Exit codes:
@@ -29,7 +32,8 @@ Exit codes:
   3  authentication: the client id or secret was refused
   4  company not found, ambiguous, or not permitted for this credential
   5  API or network failure
-  6  output or delivery failure (file, stdout, email)";
+  6  output or delivery failure (file, stdout, email)
+  130  interrupted (Ctrl-C): nothing was published";
 
 /// A failed run: the message to show and the exit code to return.
 pub struct Failure {

@@ -3,12 +3,15 @@
 //! `crates/`.
 
 pub mod cli;
+pub mod columns;
 mod commands;
 pub mod exit;
 mod logging;
 mod output;
+pub mod pipeline;
 mod secret;
 pub mod session;
+pub mod sinks;
 
 use std::process::ExitCode;
 

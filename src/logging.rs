@@ -1,5 +1,7 @@
 //! stderr logging from `-q` / `-v` flags (or `RUST_LOG`, which wins when set).
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 /// Installs the global subscriber. Logs go to stderr so stdout stays clean for data.
@@ -16,6 +18,7 @@ pub fn init(verbose: u8, quiet: bool) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(verbose > 0)
         .without_time()
         .try_init();

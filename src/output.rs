@@ -3,6 +3,8 @@
 use std::io::{self, Write};
 use std::path::Path;
 
+use keepnet_sink::AtomicFile;
+
 use crate::exit::Failure;
 
 /// Writes through `write` to a locked, buffered stdout and flushes. A closed pipe (`| head`)
@@ -17,24 +19,13 @@ pub fn to_stdout(write: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> Result
     }
 }
 
-/// Writes `bytes` to `path` atomically: into a temporary file beside it (created readable by
-/// the owner only), then renamed over the target. On any failure the temporary file is removed
-/// and an existing file at `path` is left untouched.
+/// Writes `bytes` to `path` through [`AtomicFile`]: complete or not at all, owner-only, an
+/// earlier file replaced only on success.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
     let context = || format!("cannot write {}", path.display());
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let mut temp = tempfile::Builder::new()
-        .prefix(".keepnet-export-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
+    let mut file = AtomicFile::create(path).map_err(|e| Failure::output(context(), e))?;
+    file.write_all(bytes)
         .map_err(|e| Failure::output(context(), e))?;
-    temp.write_all(bytes)
-        .and_then(|()| temp.as_file().sync_all())
-        .map_err(|e| Failure::output(context(), e))?;
-    temp.persist(path)
-        .map_err(|e| Failure::output(context(), e.error))?;
+    file.commit().map_err(|e| Failure::output(context(), e))?;
     Ok(())
 }

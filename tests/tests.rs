@@ -7,4 +7,5 @@ mod companies;
 mod errors;
 mod export;
 mod sandbox_cmd;
+mod sinks;
 mod users;

@@ -1,0 +1,35 @@
+//! The output plugin contract of `keepnet-export`.
+//!
+//! An output format is a type implementing [`Sink`]. The runner fetches a company's target
+//! users once and feeds every chosen sink the same rows, in one pass:
+//!
+//! ```text
+//! begin(export, columns) -> write_row(row)* -> finish() -> commit()     (success)
+//!                                           \-> abort()                 (any failure anywhere)
+//! ```
+//!
+//! This crate also holds what sinks share, so no sink re-implements it: the column and cell
+//! model ([`Column`], [`Cell`]), the spreadsheet formula guard ([`safety`]), and output files
+//! that appear only when complete ([`AtomicFile`], [`Output`]).
+//!
+//! It has no network or API dependency: a team adding its own format depends on this crate
+//! alone.
+
+mod atomic;
+mod cell;
+mod column;
+#[cfg(feature = "conformance")]
+pub mod conformance;
+mod error;
+mod output;
+pub mod safety;
+mod sink;
+mod time;
+
+pub use atomic::AtomicFile;
+pub use cell::{Cell, Field};
+pub use column::{Column, ColumnKind, HeaderStyle};
+pub use error::SinkError;
+pub use output::Output;
+pub use sink::{Artifact, ExportInfo, Sink};
+pub use time::Timestamp;

@@ -1,0 +1,146 @@
+//! The [`Sink`] trait and what it is told about an export.
+
+use std::path::PathBuf;
+
+use crate::{Cell, Column, SinkError, Timestamp};
+
+/// What is being exported, given to [`Sink::begin`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportInfo {
+    /// The customer company's name.
+    pub company_name: String,
+    /// The customer company's resource id.
+    pub company_id: String,
+    /// When the export started (UTC).
+    pub started_at: Timestamp,
+    /// How many rows the server said there are, when known.
+    pub expected_rows: Option<u64>,
+}
+
+/// A file a sink published, for deliveries (e-mail) and summaries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Artifact {
+    /// Where the file now is.
+    pub path: PathBuf,
+    /// Its media type, e.g. `text/csv`.
+    pub media_type: String,
+    /// Its size in bytes.
+    pub bytes: u64,
+    /// Data rows written (header excluded).
+    pub rows: u64,
+}
+
+/// An output format. One value receives one export, in one pass.
+///
+/// Only [`write_row`](Sink::write_row) is required. The runner calls:
+/// 1. [`begin`](Sink::begin) once, with the export and the selected columns;
+/// 2. [`write_row`](Sink::write_row) once per user, cells in column order;
+/// 3. on success of every sink and of the fetch: [`finish`](Sink::finish) on all sinks (flush,
+///    sync: the step that may still fail), then [`commit`](Sink::commit) on all (publish:
+///    rename into place);
+/// 4. on any failure, instead: [`abort`](Sink::abort), which must leave nothing behind.
+///
+/// A sink that writes a file should write through [`AtomicFile`](crate::AtomicFile) (or
+/// [`Output`](crate::Output)) so that nothing is published before `commit` and an aborted run
+/// leaves any earlier file untouched.
+///
+/// ```
+/// use keepnet_sink::{Artifact, Cell, Column, ExportInfo, Output, Sink, SinkError};
+/// use std::io::Write;
+///
+/// /// Writes one e-mail address per line.
+/// struct EmailList {
+///     out: Option<Output>,
+///     email_column: Option<usize>,
+/// }
+///
+/// impl Sink for EmailList {
+///     fn begin(&mut self, _export: &ExportInfo, columns: &[Column]) -> Result<(), SinkError> {
+///         self.email_column = columns.iter().position(|c| c.key == "email");
+///         Ok(())
+///     }
+///
+///     fn write_row(&mut self, row: &[Cell<'_>]) -> Result<(), SinkError> {
+///         let out = self.out.as_mut().expect("not aborted");
+///         if let Some(Cell::Text(email)) = self.email_column.map(|i| &row[i]) {
+///             writeln!(out, "{email}").map_err(|e| out.error(e))?;
+///         }
+///         Ok(())
+///     }
+///
+///     fn finish(&mut self) -> Result<(), SinkError> {
+///         self.out.as_mut().map_or(Ok(()), Output::finish)
+///     }
+///
+///     fn commit(&mut self) -> Result<Vec<Artifact>, SinkError> {
+///         let out = self.out.take().expect("committed once");
+///         Ok(out.commit("text/plain", 0)?.into_iter().collect())
+///     }
+///
+///     fn abort(&mut self) {
+///         self.out = None; // dropping an uncommitted Output removes its temporary file
+///     }
+/// }
+/// ```
+pub trait Sink: Send {
+    /// Called once before the first row.
+    fn begin(&mut self, export: &ExportInfo, columns: &[Column]) -> Result<(), SinkError> {
+        let _ = (export, columns);
+        Ok(())
+    }
+
+    /// Writes one row: one cell per column given to `begin`, in that order.
+    fn write_row(&mut self, row: &[Cell<'_>]) -> Result<(), SinkError>;
+
+    /// Called after the last row when the whole run succeeded so far: flush and sync
+    /// everything, but publish nothing yet. May fail; then every sink is aborted.
+    fn finish(&mut self) -> Result<(), SinkError> {
+        Ok(())
+    }
+
+    /// Publishes what `finish` prepared (e.g. renames the temporary file into place) and
+    /// returns the files now visible.
+    fn commit(&mut self) -> Result<Vec<Artifact>, SinkError> {
+        Ok(Vec::new())
+    }
+
+    /// The run failed: discard everything this sink wrote. Must not fail and must leave no
+    /// temporary file.
+    fn abort(&mut self) {}
+}
+
+impl<S: Sink + ?Sized> Sink for Box<S> {
+    fn begin(&mut self, export: &ExportInfo, columns: &[Column]) -> Result<(), SinkError> {
+        (**self).begin(export, columns)
+    }
+    fn write_row(&mut self, row: &[Cell<'_>]) -> Result<(), SinkError> {
+        (**self).write_row(row)
+    }
+    fn finish(&mut self) -> Result<(), SinkError> {
+        (**self).finish()
+    }
+    fn commit(&mut self) -> Result<Vec<Artifact>, SinkError> {
+        (**self).commit()
+    }
+    fn abort(&mut self) {
+        (**self).abort()
+    }
+}
+
+impl<S: Sink + ?Sized> Sink for &mut S {
+    fn begin(&mut self, export: &ExportInfo, columns: &[Column]) -> Result<(), SinkError> {
+        (**self).begin(export, columns)
+    }
+    fn write_row(&mut self, row: &[Cell<'_>]) -> Result<(), SinkError> {
+        (**self).write_row(row)
+    }
+    fn finish(&mut self) -> Result<(), SinkError> {
+        (**self).finish()
+    }
+    fn commit(&mut self) -> Result<Vec<Artifact>, SinkError> {
+        (**self).commit()
+    }
+    fn abort(&mut self) {
+        (**self).abort()
+    }
+}

@@ -1,0 +1,247 @@
+//! `--sink KIND:TARGET`: parsing, validation, and the registry that builds sinks by kind.
+//!
+//! Built-in kinds: `csv`, `xlsx`, `jsonl`. A binary embedding this runner can register more
+//! kinds with [`Registry::register`].
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use keepnet_sink::{HeaderStyle, Sink, SinkError};
+use keepnet_sink_csv::{CsvOptions, CsvSink};
+use keepnet_sink_jsonl::JsonlSink;
+use keepnet_sink_xlsx::{XlsxOptions, XlsxSink};
+
+use crate::exit::Failure;
+
+/// One `--sink` argument, split into kind and target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SinkSpec {
+    /// The kind, e.g. `csv`.
+    pub kind: String,
+    /// What follows the first `:`, e.g. a path or `-`.
+    pub target: String,
+}
+
+impl SinkSpec {
+    /// Parses `KIND:TARGET`.
+    pub fn parse(text: &str) -> Result<Self, Failure> {
+        match text.split_once(':') {
+            Some((kind, target)) if !kind.is_empty() && !target.is_empty() => Ok(Self {
+                kind: kind.to_ascii_lowercase(),
+                target: target.to_owned(),
+            }),
+            _ => Err(Failure::usage(format!(
+                "--sink {text:?} is not KIND:TARGET, e.g. csv:users.csv, xlsx:users.xlsx or jsonl:-"
+            ))),
+        }
+    }
+
+    /// The target as a path.
+    pub fn path(&self) -> &Path {
+        Path::new(&self.target)
+    }
+}
+
+impl std::fmt::Display for SinkSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.kind, self.target)
+    }
+}
+
+/// A built sink and the `--sink` argument it came from (for error messages).
+pub type NamedSink = (SinkSpec, Box<dyn Sink>);
+
+/// Options every sink factory can read.
+#[derive(Debug, Clone)]
+pub struct SinkSettings {
+    /// Header labels.
+    pub header: HeaderStyle,
+    /// Write spreadsheet-formula-like text raw in CSV (no guard).
+    pub raw_cells: bool,
+    /// CSV delimiter.
+    pub csv_delimiter: u8,
+    /// Start CSV files with a UTF-8 byte-order mark.
+    pub csv_bom: bool,
+}
+
+/// Builds a sink of one kind from its spec and the shared settings.
+pub type SinkFactory =
+    Box<dyn Fn(&SinkSpec, &SinkSettings) -> Result<Box<dyn Sink>, SinkError> + Send + Sync>;
+
+struct Kind {
+    description: String,
+    stdout: bool,
+    factory: SinkFactory,
+}
+
+/// The sink kinds `--sink` accepts.
+pub struct Registry {
+    kinds: BTreeMap<String, Kind>,
+}
+
+impl Registry {
+    /// The built-in kinds: csv, xlsx, jsonl.
+    pub fn builtin() -> Self {
+        let mut registry = Self {
+            kinds: BTreeMap::new(),
+        };
+        registry.register(
+            "csv",
+            "CSV file (RFC 4180, UTF-8); PATH or - for stdout",
+            true,
+            Box::new(|spec, s| {
+                let options = CsvOptions {
+                    delimiter: s.csv_delimiter,
+                    bom: s.csv_bom,
+                    header: s.header,
+                    guard_formulas: !s.raw_cells,
+                };
+                Ok(Box::new(CsvSink::new(spec.path(), options)))
+            }),
+        );
+        registry.register(
+            "xlsx",
+            "Excel workbook; PATH",
+            false,
+            Box::new(|spec, s| {
+                let options = XlsxOptions {
+                    header: s.header,
+                    ..XlsxOptions::default()
+                };
+                Ok(Box::new(XlsxSink::new(spec.path(), options)))
+            }),
+        );
+        registry.register(
+            "jsonl",
+            "JSON Lines, one object per user; PATH or - for stdout",
+            true,
+            Box::new(|spec, s| Ok(Box::new(JsonlSink::new(spec.path(), s.header)))),
+        );
+        registry
+    }
+
+    /// Adds (or replaces) a kind. `stdout` says whether the target `-` means stdout for it.
+    pub fn register(&mut self, kind: &str, description: &str, stdout: bool, factory: SinkFactory) {
+        self.kinds.insert(
+            kind.to_ascii_lowercase(),
+            Kind {
+                description: description.to_owned(),
+                stdout,
+                factory,
+            },
+        );
+    }
+
+    /// The kinds and their descriptions, for help and errors.
+    pub fn describe(&self) -> String {
+        self.kinds
+            .iter()
+            .map(|(name, kind)| format!("{name}: {}", kind.description))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    /// Checks every spec before any work starts (unknown kind, `-` where stdout is not
+    /// supported or used twice, two sinks on one file) and builds the sinks.
+    pub fn build_all(
+        &self,
+        specs: &[SinkSpec],
+        settings: &SinkSettings,
+    ) -> Result<Vec<NamedSink>, Failure> {
+        let mut seen: Vec<PathBuf> = Vec::new();
+        let mut stdout_used = false;
+        let mut sinks = Vec::with_capacity(specs.len());
+        for spec in specs {
+            let kind = self.kinds.get(&spec.kind).ok_or_else(|| {
+                Failure::usage(format!(
+                    "unknown sink kind {:?} in --sink {spec}; kinds are: {}",
+                    spec.kind,
+                    self.describe()
+                ))
+            })?;
+            if spec.target == "-" {
+                if !kind.stdout {
+                    return Err(Failure::usage(format!(
+                        "--sink {spec}: {} cannot stream to stdout; give a file path",
+                        spec.kind
+                    )));
+                }
+                if std::mem::replace(&mut stdout_used, true) {
+                    return Err(Failure::usage("only one --sink can write to stdout (-)"));
+                }
+            } else {
+                let path = normalise(spec.path());
+                if seen.contains(&path) {
+                    return Err(Failure::usage(format!(
+                        "two --sink arguments write {}; give each its own file",
+                        spec.target
+                    )));
+                }
+                seen.push(path);
+            }
+            let sink = (kind.factory)(spec, settings)
+                .map_err(|e| Failure::usage(format!("--sink {spec}: {e}")))?;
+            sinks.push((spec.clone(), sink));
+        }
+        Ok(sinks)
+    }
+}
+
+/// A path made comparable: absolute, with `.` components dropped.
+fn normalise(path: &Path) -> PathBuf {
+    let absolute = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir().unwrap_or_default().join(path)
+    };
+    absolute
+        .components()
+        .filter(|c| !matches!(c, std::path::Component::CurDir))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> SinkSettings {
+        SinkSettings {
+            header: HeaderStyle::Api,
+            raw_cells: false,
+            csv_delimiter: b',',
+            csv_bom: false,
+        }
+    }
+
+    fn specs(list: &[&str]) -> Vec<SinkSpec> {
+        list.iter().map(|s| SinkSpec::parse(s).unwrap()).collect()
+    }
+
+    #[test]
+    fn parses_kind_and_target() {
+        assert_eq!(
+            SinkSpec::parse("CSV:out/a:b.csv").unwrap(),
+            SinkSpec {
+                kind: "csv".into(),
+                target: "out/a:b.csv".into()
+            }
+        );
+        for bad in ["csv", ":x", "csv:", ""] {
+            assert!(SinkSpec::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn validation_happens_before_any_work() {
+        let r = Registry::builtin();
+        let msg = |list: &[&str]| match r.build_all(&specs(list), &settings()) {
+            Ok(_) => String::new(),
+            Err(e) => e.to_string(),
+        };
+        assert!(msg(&["pdf:x.pdf"]).contains("csv: CSV file"));
+        assert!(msg(&["xlsx:-"]).contains("cannot stream to stdout"));
+        assert!(msg(&["csv:-", "jsonl:-"]).contains("only one"));
+        assert!(msg(&["csv:a.csv", "jsonl:./a.csv"]).contains("two --sink"));
+        assert_eq!(msg(&["csv:a.csv", "xlsx:a.xlsx", "jsonl:-"]), "");
+    }
+}

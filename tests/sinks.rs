@@ -1,0 +1,463 @@
+//! `users --sink`: CSV, XLSX and JSON Lines files read back with real readers and compared cell
+//! by cell with what the sandbox served; atomic publication under failure and Ctrl-C.
+
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use calamine::{Data, Reader, Xlsx};
+use keepnet_sandbox::{Config, Faults};
+use keepnet_sink::{safety, Timestamp};
+use serde_json::Value;
+
+use crate::util::Env;
+
+/// The default columns, in order (API field names).
+const COLUMNS: [&str; 16] = [
+    "email",
+    "firstName",
+    "lastName",
+    "department",
+    "phoneNumber",
+    "priority",
+    "status",
+    "customFieldValues",
+    "createTime",
+    "updateTime",
+    "timeZone",
+    "preferredLanguage",
+    "isEditable",
+    "scimSettingName",
+    "ldapConfigName",
+    "resourceId",
+];
+
+/// The text a served user's field should read as: null is empty, custom fields read
+/// `Name: value; Name: value` (a date field shows its timestamp).
+fn expected_text(user: &Value, key: &str) -> String {
+    match (key, &user[key]) {
+        ("customFieldValues", Value::Array(fields)) => fields
+            .iter()
+            .map(|f| {
+                let value = match (&f["value"], &f["timestampValue"]) {
+                    (Value::String(v), _) => v.clone(),
+                    (Value::Null, Value::String(t)) => t.clone(),
+                    _ => String::new(),
+                };
+                format!("{}: {value}", f["name"].as_str().unwrap_or(""))
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+        (_, Value::Null) => String::new(),
+        (_, Value::String(s)) => s.clone(),
+        (_, Value::Bool(b)) => b.to_string(),
+        (_, other) => other.to_string(),
+    }
+}
+
+/// Excel's serial date (days since 1899-12-30, fraction for the time) of a UTC instant.
+fn excel_serial(at: &Timestamp) -> f64 {
+    let seconds = at.unix_seconds() as f64 + f64::from(at.millisecond) / 1000.0;
+    seconds / 86_400.0 + 25_569.0
+}
+
+fn read_csv(path: &Path) -> Vec<Vec<String>> {
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_path(path)
+        .unwrap()
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_owned).collect())
+        .collect()
+}
+
+fn read_xlsx(path: &Path) -> Vec<Vec<Data>> {
+    let mut book: Xlsx<_> = calamine::open_workbook(path).unwrap();
+    let mut rows = Vec::new();
+    for name in book.sheet_names() {
+        let range = book.worksheet_range(&name).unwrap();
+        let formulas = book.worksheet_formula(&name).unwrap();
+        assert!(
+            formulas.used_cells().all(|(_, _, f)| f.is_empty()),
+            "no formula cells"
+        );
+        for (i, row) in range.rows().enumerate() {
+            if i == 0 && !rows.is_empty() {
+                continue; // the header repeated on a continuation sheet
+            }
+            rows.push(row.to_vec());
+        }
+    }
+    rows
+}
+
+/// What one run wrote, read back, next to what the sandbox served.
+struct Exported {
+    served: Vec<Value>,
+    csv: Vec<Vec<String>>,
+    xlsx: Vec<Vec<Data>>,
+    jsonl: Vec<Value>,
+}
+
+/// The export of `company` to CSV, XLSX and JSON Lines in one run.
+fn export_all(env: &Env, company: &str) -> Exported {
+    let id = env.company_id(company);
+    let csv_path = env.path("users.csv");
+    let xlsx_path = env.path("users.xlsx");
+    let jsonl_path = env.path("users.jsonl");
+    let mut args = vec!["users", "--company", company];
+    let sinks = [
+        format!("csv:{}", csv_path.display()),
+        format!("xlsx:{}", xlsx_path.display()),
+        format!("jsonl:{}", jsonl_path.display()),
+    ];
+    for s in &sinks {
+        args.extend(["--sink", s.as_str()]);
+    }
+    let before = env.sandbox.stats().user_search_requests;
+    let run = env.run(&args);
+    run.ok();
+    let served = env.sandbox.dataset().users_json(&id);
+    let pages = served.len().div_ceil(10).max(1) as u64;
+    assert_eq!(
+        env.sandbox.stats().user_search_requests - before,
+        pages,
+        "one fetch feeds every sink"
+    );
+    let jsonl: Vec<Value> = std::fs::read_to_string(&jsonl_path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    Exported {
+        served,
+        csv: read_csv(&csv_path),
+        xlsx: read_xlsx(&xlsx_path),
+        jsonl,
+    }
+}
+
+fn env() -> Env {
+    Env::small(57, 10)
+}
+
+#[test]
+fn csv_xlsx_and_jsonl_hold_every_user_cell_by_cell() {
+    let env = env();
+    let Exported {
+        served,
+        csv: csv_rows,
+        xlsx: xlsx_rows,
+        jsonl,
+    } = export_all(&env, "Müşteri A.Ş.");
+    assert_eq!(csv_rows[0], COLUMNS, "API header by default");
+    assert_eq!(csv_rows.len(), served.len() + 1);
+    assert_eq!(xlsx_rows.len(), served.len() + 1);
+    assert_eq!(jsonl.len(), served.len());
+    let ids: HashSet<&str> = csv_rows[1..].iter().map(|r| r[15].as_str()).collect();
+    assert_eq!(ids.len(), served.len(), "every user exactly once");
+
+    let (mut guarded, mut dates, mut leading_zero) = (0, 0, 0);
+    for (i, user) in served.iter().enumerate() {
+        for (c, key) in COLUMNS.iter().enumerate() {
+            let want = expected_text(user, key);
+            // CSV: the same text, formula-like text neutralised with a leading apostrophe.
+            let csv_cell = &csv_rows[i + 1][c];
+            assert_eq!(
+                csv_cell,
+                &safety::guard(&want).into_owned(),
+                "CSV row {i} {key}"
+            );
+            if csv_cell.starts_with('\'') && !want.starts_with('\'') {
+                guarded += 1;
+            }
+            // XLSX: text exact (never a formula), dates typed, booleans typed.
+            let cell = &xlsx_rows[i + 1][c];
+            match cell {
+                Data::DateTime(dt) => {
+                    let at = Timestamp::parse(&want).expect("only parsable dates become dates");
+                    assert!(
+                        (dt.as_f64() - excel_serial(&at)).abs() < 0.5 / 86_400_000.0,
+                        "XLSX row {i} {key}: {} vs {want}",
+                        dt.as_f64()
+                    );
+                    dates += 1;
+                }
+                Data::Bool(b) => assert_eq!(b.to_string(), want, "XLSX row {i} {key}"),
+                Data::Empty => assert_eq!(want, "", "XLSX row {i} {key}"),
+                Data::String(s) => {
+                    assert_eq!(s, &want, "XLSX row {i} {key}");
+                    if *key == "phoneNumber" && s.starts_with('0') {
+                        leading_zero += 1;
+                    }
+                }
+                other => panic!("XLSX row {i} {key}: unexpected cell {other:?}"),
+            }
+            // JSON Lines: the API's values; custom fields as an object.
+            let json = &jsonl[i][key];
+            if *key == "customFieldValues" {
+                // An object of the custom fields; null when the user has none.
+                let count = user[key].as_array().map_or(0, Vec::len);
+                assert_eq!(
+                    json.as_object().map_or(0, |o| o.len()),
+                    count,
+                    "JSONL row {i} {key}"
+                );
+                assert_eq!(json.is_null(), count == 0, "JSONL row {i} {key}");
+            } else {
+                assert_eq!(json, &user[*key], "JSONL row {i} {key}");
+            }
+        }
+    }
+    assert!(
+        guarded > 0,
+        "the sandbox served formula-like text and it was neutralised"
+    );
+    assert!(
+        dates > served.len(),
+        "createTime and updateTime are real date-times"
+    );
+    assert!(
+        leading_zero > 0,
+        "phone numbers with leading zeros stay text"
+    );
+    let scripts = ["ş", "İ", "ı"];
+    assert!(scripts
+        .iter()
+        .any(|s| csv_rows.iter().flatten().any(|c| c.contains(s))));
+}
+
+#[test]
+fn columns_custom_fields_human_headers_and_raw_cells() {
+    let env = env();
+    let id = env.company_id("Initech");
+    let path = env.path("picked.csv");
+    let xlsx = env.path("picked.xlsx");
+    env.run(&[
+        "users",
+        "--company",
+        &id,
+        "--columns",
+        "department,custom:Employee Number,email",
+        "--header",
+        "human",
+        "--raw-cells",
+        "--csv-delimiter",
+        ";",
+        "--csv-bom",
+        "--sink",
+        &format!("csv:{}", path.display()),
+        "--sink",
+        &format!("xlsx:{}", xlsx.display()),
+    ])
+    .ok();
+    let bytes = std::fs::read(&path).unwrap();
+    assert!(bytes.starts_with("\u{feff}Department;Employee Number;Email\r\n".as_bytes()));
+    let rows: Vec<Vec<String>> = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .delimiter(b';')
+        .from_reader(&bytes[3..])
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_owned).collect())
+        .collect();
+    let served = env.sandbox.dataset().users_json(&id);
+    assert_eq!(rows.len(), served.len());
+    let mut raw_formulas = 0;
+    for (row, user) in rows.iter().zip(&served) {
+        assert_eq!(
+            row[0],
+            expected_text(user, "department"),
+            "raw: no apostrophe"
+        );
+        if safety::is_dangerous(&row[0]) {
+            raw_formulas += 1;
+        }
+        let employee = user["customFieldValues"]
+            .as_array()
+            .and_then(|f| f.iter().find(|f| f["name"] == "Employee Number"))
+            .and_then(|f| f["value"].as_str())
+            .unwrap_or("");
+        assert_eq!(
+            row[1], employee,
+            "custom field as its own column, leading zeros kept"
+        );
+        assert_eq!(row[2], expected_text(user, "email"));
+    }
+    assert!(
+        raw_formulas > 0,
+        "--raw-cells keeps formula-like text as is"
+    );
+    let sheet = read_xlsx(&xlsx);
+    assert_eq!(
+        sheet[0],
+        [
+            Data::String("Department".into()),
+            Data::String("Employee Number".into()),
+            Data::String("Email".into())
+        ]
+    );
+    assert!(sheet[1..]
+        .iter()
+        .any(|r| matches!(&r[1], Data::String(s) if s.starts_with('0'))));
+}
+
+#[test]
+fn stdout_sinks_and_jsonl_default_with_columns() {
+    let env = env();
+    let run = env.run(&[
+        "users",
+        "--company",
+        "Initech",
+        "--columns",
+        "email,isEditable",
+    ]);
+    let lines = run.json_lines();
+    let served = env.sandbox.dataset().users_json(&env.company_id("Initech"));
+    assert_eq!(lines.len(), served.len());
+    assert_eq!(lines[0].as_object().unwrap().len(), 2);
+    assert_eq!(lines[0]["isEditable"], served[0]["isEditable"]);
+
+    let run = env.run(&[
+        "users",
+        "--company",
+        "Initech",
+        "--sink",
+        "csv:-",
+        "--columns",
+        "email",
+    ]);
+    let out = run.ok();
+    assert!(out.starts_with("email\r\n"), "{out}");
+    assert_eq!(out.lines().count(), served.len() + 1);
+}
+
+#[test]
+fn bad_sink_arguments_fail_before_any_request() {
+    let env = env();
+    let before = env.sandbox.stats().requests;
+    for (args, needle) in [
+        (vec!["--sink", "pdf:x.pdf"], "unknown sink kind"),
+        (vec!["--sink", "xlsx:-"], "cannot stream to stdout"),
+        (vec!["--sink", "csv"], "KIND:TARGET"),
+        (vec!["--sink", "csv:-", "--sink", "jsonl:-"], "only one"),
+        (vec!["--columns", "email,nope"], "unknown column"),
+        (vec!["--csv-delimiter", "ab"], "csv-delimiter"),
+    ] {
+        let mut all = vec!["users", "--company", "Initech"];
+        all.extend(args);
+        env.run(&all).fails_with(2, &[needle]);
+    }
+    assert_eq!(
+        env.sandbox.stats().requests,
+        before,
+        "validation sent nothing"
+    );
+}
+
+fn leftovers(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn a_failure_mid_stream_keeps_the_previous_export_and_leaves_no_temp_file() {
+    let env = Env::start(Config {
+        users_per_company: 57,
+        page_cap: 10,
+        faults: Faults {
+            fail_user_pages_from: Some(4),
+            ..Faults::default()
+        },
+        ..Config::default()
+    });
+    let out = env.path("out");
+    std::fs::create_dir(&out).unwrap();
+    let (csv_path, xlsx_path) = (out.join("users.csv"), out.join("users.xlsx"));
+    std::fs::write(&csv_path, "previous good export\n").unwrap();
+    std::fs::write(&xlsx_path, b"PK previous workbook").unwrap();
+    let run = env.run(&[
+        "users",
+        "--company",
+        "Initech",
+        "--sink",
+        &format!("csv:{}", csv_path.display()),
+        "--sink",
+        &format!("xlsx:{}", xlsx_path.display()),
+        "--sink",
+        &format!("jsonl:{}", out.join("new.jsonl").display()),
+    ]);
+    run.fails_with(5, &["HTTP 500"]);
+    assert_eq!(std::fs::read(&csv_path).unwrap(), b"previous good export\n");
+    assert_eq!(std::fs::read(&xlsx_path).unwrap(), b"PK previous workbook");
+    assert_eq!(
+        leftovers(&out),
+        ["users.csv", "users.xlsx"],
+        "nothing new, no temporary file"
+    );
+}
+
+#[test]
+fn ctrl_c_mid_run_publishes_nothing() {
+    let env = Env::start(Config {
+        users_per_company: 200,
+        page_cap: 5,
+        latency: Duration::from_millis(40),
+        ..Config::default()
+    });
+    let out = env.path("out");
+    std::fs::create_dir(&out).unwrap();
+    let csv_path = out.join("users.csv");
+    std::fs::write(&csv_path, "previous").unwrap();
+    let mut child = env
+        .command_as(&env.sandbox.reseller())
+        .args([
+            "-v",
+            "users",
+            "--company",
+            "Initech",
+            "--sink",
+            &format!("csv:{}", csv_path.display()),
+        ])
+        .args([
+            "--sink",
+            &format!("xlsx:{}", out.join("users.xlsx").display()),
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until pages are flowing (and so temporary files exist), then interrupt.
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while stderr.read_line(&mut line).unwrap() > 0 {
+        if line.contains("page fetched") {
+            break;
+        }
+        line.clear();
+    }
+    let started = std::time::Instant::now();
+    while out.read_dir().unwrap().count() < 3 && started.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(
+        out.read_dir().unwrap().count(),
+        3,
+        "both temporary files exist mid-run"
+    );
+    std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{rest}");
+    assert!(rest.contains("interrupted"), "{rest}");
+    assert_eq!(std::fs::read(&csv_path).unwrap(), b"previous");
+    assert_eq!(leftovers(&out), ["users.csv"]);
+}
