@@ -152,7 +152,12 @@ fn write_all(
     let mut artifacts = Vec::new();
     for (spec, sink) in sinks.iter_mut() {
         match sink.commit() {
-            Ok(mut published) => artifacts.append(&mut published),
+            Ok(mut published) => {
+                artifacts.append(&mut published);
+                for warning in sink.warnings() {
+                    tracing::warn!("--sink {spec}: {warning}");
+                }
+            }
             Err(e) => {
                 let error = failed(spec, e);
                 abort_all(&mut sinks);

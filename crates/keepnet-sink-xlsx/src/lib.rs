@@ -231,16 +231,19 @@ impl Sink for XlsxSink {
     }
 
     fn finish(&mut self) -> Result<(), SinkError> {
-        if !matches!(self.state, State::Writing(_)) {
-            return Err(out_of_order("finish", &self.state));
+        match mem::replace(&mut self.state, State::Closed) {
+            State::Writing(writer) => {
+                // On error the writer is dropped here, which deletes every temporary file.
+                let (file, rows) = guarded(&self.path, || writer.save())?;
+                self.state = State::Finished { file, rows };
+                Ok(())
+            }
+            other => {
+                let error = out_of_order("finish", &other);
+                self.state = other;
+                Err(error)
+            }
         }
-        let State::Writing(writer) = mem::replace(&mut self.state, State::Closed) else {
-            unreachable!("checked above");
-        };
-        // On error the writer is dropped here, which deletes every temporary file.
-        let (file, rows) = guarded(&self.path, || writer.save())?;
-        self.state = State::Finished { file, rows };
-        Ok(())
     }
 
     fn commit(&mut self) -> Result<Vec<Artifact>, SinkError> {
@@ -266,6 +269,16 @@ impl Sink for XlsxSink {
         // Dropping the writer closes rust_xlsxwriter's unnamed spill files (the OS frees them)
         // and the uncommitted AtomicFile deletes its temporary file.
         self.state = State::Closed;
+    }
+
+    fn warnings(&self) -> Vec<String> {
+        match self.truncated {
+            0 => Vec::new(),
+            n => vec![format!(
+                "{}: {n} cell(s) were longer than Excel's {MAX_CELL_TEXT} characters and were cut to fit",
+                self.path.display()
+            )],
+        }
     }
 }
 

@@ -538,6 +538,9 @@ fn over_long_text_is_cut_and_counted() {
         &rows,
     );
     assert_eq!(sink.truncated_cells(), 3);
+    let warnings = keepnet_sink::Sink::warnings(&sink);
+    assert_eq!(warnings.len(), 1);
+    assert!(warnings[0].contains("3 cell(s)"), "{warnings:?}");
 
     let (_, grid) = read_sheets(&path).remove(0);
     let back: Vec<String> = grid[1..].iter().map(|r| text(&r[0])).collect();

@@ -107,6 +107,12 @@ pub trait Sink: Send {
     /// The run failed: discard everything this sink wrote. Must not fail and must leave no
     /// temporary file.
     fn abort(&mut self) {}
+
+    /// Things the user should know about a successful export, e.g. cells a format had to
+    /// shorten. Asked after `commit`.
+    fn warnings(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 impl<S: Sink + ?Sized> Sink for Box<S> {
@@ -125,6 +131,9 @@ impl<S: Sink + ?Sized> Sink for Box<S> {
     fn abort(&mut self) {
         (**self).abort()
     }
+    fn warnings(&self) -> Vec<String> {
+        (**self).warnings()
+    }
 }
 
 impl<S: Sink + ?Sized> Sink for &mut S {
@@ -142,5 +151,8 @@ impl<S: Sink + ?Sized> Sink for &mut S {
     }
     fn abort(&mut self) {
         (**self).abort()
+    }
+    fn warnings(&self) -> Vec<String> {
+        (**self).warnings()
     }
 }
