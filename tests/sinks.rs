@@ -461,3 +461,30 @@ fn ctrl_c_mid_run_publishes_nothing() {
     assert_eq!(std::fs::read(&csv_path).unwrap(), b"previous");
     assert_eq!(leftovers(&out), ["users.csv"]);
 }
+
+#[test]
+fn a_disk_error_mid_stream_aborts_every_sink_and_keeps_the_previous_export() {
+    let env = env();
+    let out = env.path("out");
+    std::fs::create_dir(&out).unwrap();
+    let csv_path = out.join("users.csv");
+    std::fs::write(&csv_path, "previous").unwrap();
+    // A file-size limit makes writes past 4 KiB fail with EFBIG, as a full disk would (the
+    // signal that would otherwise kill the process is ignored, so the error reaches the sink).
+    let cmd = env.command_after("trap '' XFSZ; ulimit -f 8");
+    let run = Env::run_cmd(
+        cmd,
+        &[
+            "users",
+            "--company",
+            "Initech",
+            "--sink",
+            &format!("csv:{}", csv_path.display()),
+            "--sink",
+            &format!("jsonl:{}", out.join("users.jsonl").display()),
+        ],
+    );
+    run.fails_with(6, &["--sink", "users.csv", "file too large"]);
+    assert_eq!(std::fs::read(&csv_path).unwrap(), b"previous");
+    assert_eq!(leftovers(&out), ["users.csv"], "no temporary or new file");
+}

@@ -101,6 +101,22 @@ impl Env {
         cmd
     }
 
+    /// The binary as the sandbox's reseller, started through `sh -c "<setup>; exec binary"` so
+    /// the setup (a trap, a ulimit) applies to it.
+    pub fn command_after(&self, setup: &str) -> Command {
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c")
+            .arg(format!("{setup}; exec \"$0\" \"$@\""))
+            .arg(env!("CARGO_BIN_EXE_keepnet-export"));
+        scrub(&mut cmd);
+        let reseller = self.sandbox.reseller();
+        cmd.env("KEEPNET_BASE_URL", self.sandbox.base_url())
+            .env("KEEPNET_CLIENT_ID", reseller.client_id)
+            .env("KEEPNET_CLIENT_SECRET", reseller.client_secret)
+            .current_dir(self.dir.path());
+        cmd
+    }
+
     /// Runs the binary as the sandbox's reseller.
     pub fn run(&self, args: &[&str]) -> Run {
         Run::from_output(
@@ -133,12 +149,17 @@ impl Env {
 /// The binary with every `KEEPNET_*` and `RUST_LOG` variable removed.
 pub fn bare_command() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_keepnet-export"));
+    scrub(&mut cmd);
+    cmd
+}
+
+/// Removes inherited `KEEPNET_*` and `RUST_LOG` settings.
+fn scrub(cmd: &mut Command) {
     for (key, _) in std::env::vars() {
         if key.starts_with("KEEPNET_") || key == "RUST_LOG" {
             cmd.env_remove(key);
         }
     }
-    cmd
 }
 
 /// Runs the binary with no sandbox and no credentials unless given in `args`.
