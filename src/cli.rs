@@ -49,6 +49,38 @@ pub struct GlobalArgs {
     #[arg(long, global = true)]
     pub sandbox: bool,
 
+    /// Retries of a call that failed transiently (429, 408, 5xx, network); 0 disables.
+    #[arg(long, value_name = "N", default_value_t = 8, global = true)]
+    pub retries: u32,
+
+    /// First retry waits up to this long (ms); the bound doubles each retry (full jitter).
+    #[arg(long, value_name = "MS", default_value_t = 250, global = true)]
+    pub retry_initial_backoff_ms: u64,
+
+    /// Longest single wait between retries (s), the server's Retry-After included.
+    #[arg(long, value_name = "SECS", default_value_t = 30, global = true)]
+    pub retry_max_backoff: u64,
+
+    /// Longest total wait for one call across its retries (s).
+    #[arg(long, value_name = "SECS", default_value_t = 120, global = true)]
+    pub retry_max_elapsed: u64,
+
+    /// Longest time for one request, from sending to the end of the answer (s).
+    #[arg(long, value_name = "SECS", default_value_t = 120, global = true)]
+    pub timeout: u64,
+
+    /// Most user pages fetched at once; halves on HTTP 429 and recovers gradually.
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256), global = true)]
+    pub concurrency: u16,
+
+    /// At most this many API requests per second (for credentials with a known rate limit).
+    #[arg(long, value_name = "RPS", global = true)]
+    pub max_rps: Option<f64>,
+
+    /// Longest time to establish a connection (s).
+    #[arg(long, value_name = "SECS", default_value_t = 10, global = true)]
+    pub connect_timeout: u64,
+
     /// More detail on stderr: -v debug, -vv trace, -vvv trace of dependencies too.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
@@ -67,7 +99,7 @@ pub enum Command {
     Count(CountArgs),
     /// Export a company's target users to sinks (CSV, Excel, JSON Lines), or stream them as
     /// JSON Lines on stdout when no --sink is given.
-    Users(UsersArgs),
+    Users(Box<UsersArgs>),
     /// Save the server-side export (CSV or Excel) of a company's target users.
     Export(ExportArgs),
     /// Serve the sandbox API on 127.0.0.1 for trying the tool by hand.
@@ -114,6 +146,10 @@ pub struct UsersArgs {
     /// Users asked per page (the server may answer with fewer; paging follows it).
     #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub page_size: u32,
+    /// Fail (exit 7, nothing published) instead of warning when users changed during the run
+    /// and the export may be incomplete.
+    #[arg(long)]
+    pub strict: bool,
     /// Output, repeatable; every sink is fed from the same single fetch. KIND is csv, xlsx or
     /// jsonl; TARGET a file path, or - for stdout (csv, jsonl). Without --sink, users stream
     /// to stdout as JSON Lines exactly as the API returns them.
@@ -136,6 +172,61 @@ pub struct UsersArgs {
     /// names).
     #[arg(long)]
     pub csv_bom: bool,
+    /// E-mail delivery settings (for `--sink email:ADDR[,ADDR...]`).
+    #[command(flatten)]
+    pub email: EmailArgs,
+}
+
+/// Settings of `--sink email:...`. The password comes from KEEPNET_SMTP_PASSWORD or
+/// --smtp-password-file, never from the command line.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "E-mail delivery (--sink email:ADDR[,ADDR...])")]
+pub struct EmailArgs {
+    /// SMTP server host.
+    #[arg(long, env = "KEEPNET_SMTP_HOST", value_name = "HOST")]
+    pub smtp_host: Option<String>,
+    /// SMTP port [default: 587 for starttls, 465 for tls, 25 for none].
+    #[arg(long, env = "KEEPNET_SMTP_PORT", value_name = "PORT")]
+    pub smtp_port: Option<u16>,
+    /// Transport security: STARTTLS required (no downgrade), implicit TLS, or none (loopback
+    /// hosts only).
+    #[arg(long, value_enum, default_value_t = SmtpTlsArg::Starttls)]
+    pub smtp_tls: SmtpTlsArg,
+    /// SMTP user name (AUTH only ever happens over TLS).
+    #[arg(long, env = "KEEPNET_SMTP_USER", value_name = "USER")]
+    pub smtp_user: Option<String>,
+    /// Read the SMTP password from this file (first line); otherwise KEEPNET_SMTP_PASSWORD.
+    #[arg(long, value_name = "PATH")]
+    pub smtp_password_file: Option<PathBuf>,
+    /// Extra trusted CA certificate(s), PEM, for a relay with a private CA.
+    #[arg(long, value_name = "PATH")]
+    pub smtp_ca_file: Option<PathBuf>,
+    /// The From address, e.g. "Reports <reports@mssp.example>".
+    #[arg(long, env = "KEEPNET_MAIL_FROM", value_name = "ADDR")]
+    pub mail_from: Option<String>,
+    /// Subject; placeholders {company}, {company_id}, {date}, {rows}.
+    #[arg(long, value_name = "TEXT", default_value = keepnet_sink_email::DEFAULT_SUBJECT)]
+    pub mail_subject: String,
+    /// Cc recipients (repeatable, or comma-separated).
+    #[arg(long, value_name = "ADDR", value_delimiter = ',')]
+    pub mail_cc: Vec<String>,
+    /// Bcc recipients (repeatable, or comma-separated); never shown in the message.
+    #[arg(long, value_name = "ADDR", value_delimiter = ',')]
+    pub mail_bcc: Vec<String>,
+    /// Largest total size of the attachments, in MiB, checked before connecting.
+    #[arg(long, value_name = "MIB", default_value_t = 20)]
+    pub mail_max_attachment_mib: u64,
+}
+
+/// `--smtp-tls` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SmtpTlsArg {
+    /// STARTTLS, required: the run fails rather than send in clear.
+    Starttls,
+    /// Implicit TLS (SMTPS, usually port 465).
+    Tls,
+    /// No TLS: refused unless the host is loopback; never with a password.
+    None,
 }
 
 /// Header label styles.

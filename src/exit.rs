@@ -21,6 +21,9 @@ pub const API: u8 = 5;
 /// Writing an output or delivering it failed.
 pub const OUTPUT: u8 = 6;
 
+/// `--strict`: the users changed during the run, so the export may be incomplete.
+pub const INCOMPLETE: u8 = 7;
+
 /// Interrupted by Ctrl-C (SIGINT): 128 + 2, as shells report it.
 pub const INTERRUPTED: u8 = 130;
 
@@ -33,6 +36,7 @@ Exit codes:
   4  company not found, ambiguous, or not permitted for this credential
   5  API or network failure
   6  output or delivery failure (file, stdout, email)
+  7  with --strict: users changed during the run, the export may be incomplete
   130  interrupted (Ctrl-C): nothing was published";
 
 /// A failed run: the message to show and the exit code to return.

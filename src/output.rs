@@ -29,3 +29,30 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
     file.commit().map_err(|e| Failure::output(context(), e))?;
     Ok(())
 }
+
+/// A name reduced to one safe file-name component: no path separators, no characters Windows
+/// forbids, no control characters, no leading dots.
+pub fn safe_file_name(name: &str) -> String {
+    let cleaned: String = name
+        .chars()
+        .map(|c| match c {
+            '/' | '\\' | ':' | '*' | '?' | '"' | '<' | '>' | '|' => '_',
+            c if c.is_control() => '_',
+            c => c,
+        })
+        .collect();
+    cleaned.trim_start_matches('.').trim().to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_file_name;
+
+    #[test]
+    fn names_cannot_escape_the_folder() {
+        assert_eq!(safe_file_name("../../etc/passwd"), "_.._etc_passwd");
+        assert_eq!(safe_file_name("Müşteri A.Ş..csv"), "Müşteri A.Ş..csv");
+        assert_eq!(safe_file_name(".hidden"), "hidden");
+        assert_eq!(safe_file_name("a\\b:c\n"), "a_b_c_");
+    }
+}

@@ -6,17 +6,15 @@
 //! every sink finishes, then every sink commits; on any failure (API error, sink error,
 //! Ctrl-C) every sink aborts and nothing is published.
 
-use std::pin::pin;
 use std::thread;
 
-use futures::TryStreamExt;
-use keepnet_api::{Client, Company, CompanyId, Page, TargetUser, UserQuery};
-use keepnet_sink::{Artifact, ExportInfo, Sink, SinkError, Timestamp};
+use keepnet_api::{Client, Company, CompanyId, Page, PagingReport, TargetUser, UserQuery};
+use keepnet_sink::{Artifact, ExportInfo, Report, Sink, SinkError, Timestamp};
 use tokio::sync::mpsc;
 
 use crate::columns::Layout;
 use crate::exit::{self, Failure};
-use crate::sinks::{NamedSink, SinkSpec};
+use crate::sinks::{NamedDelivery, NamedSink, Plan, SinkSpec};
 
 /// Pages buffered between the fetch and the sinks.
 const PAGES_IN_FLIGHT: usize = 4;
@@ -26,10 +24,12 @@ const PAGES_IN_FLIGHT: usize = 4;
 pub struct Outcome {
     /// Users written to every sink.
     pub rows: u64,
-    /// Pages fetched.
-    pub pages: u64,
+    /// What paging saw (pages, totals, duplicates).
+    pub paging: PagingReport,
     /// Files published.
     pub artifacts: Vec<Artifact>,
+    /// One line per delivery done.
+    pub delivered: Vec<String>,
 }
 
 enum Message {
@@ -44,8 +44,14 @@ pub async fn run(
     id: &CompanyId,
     query: UserQuery,
     layout: Layout,
-    sinks: Vec<NamedSink>,
+    plan: Plan,
+    strict: bool,
 ) -> Result<Outcome, Failure> {
+    let Plan {
+        sinks,
+        deliveries,
+        scratch,
+    } = plan;
     let export = ExportInfo {
         company_name: company.name.clone(),
         company_id: company.resource_id.clone(),
@@ -53,16 +59,15 @@ pub async fn run(
         expected_rows: None,
     };
     let (tx, rx) = mpsc::channel::<Message>(PAGES_IN_FLIGHT);
+    let export_for_deliveries = export.clone();
     let writer = thread::Builder::new()
         .name("keepnet-sinks".into())
         .spawn(move || write_all(rx, export, layout, sinks))
         .map_err(|e| Failure::new(exit::INTERNAL, e))?;
 
     let fetch = async {
-        let mut pages = pin!(client.user_pages(id, query));
-        let mut count = 0u64;
-        while let Some(page) = pages.try_next().await? {
-            count += 1;
+        let mut pager = client.pager(id, query);
+        while let Some(page) = pager.next_page().await? {
             tracing::debug!(
                 page = page.page_number,
                 of = page.total_number_of_pages,
@@ -73,10 +78,10 @@ pub async fn run(
                 break;
             }
         }
-        Ok::<u64, keepnet_api::Error>(count)
+        Ok::<PagingReport, keepnet_api::Error>(pager.report().clone())
     };
     let fetched = tokio::select! {
-        result = fetch => result.map_err(Failure::from),
+        result = fetch => result.map_err(Failure::from).and_then(|report| check_complete(report, strict)),
         _ = tokio::signal::ctrl_c() => Err(Failure::new(
             exit::INTERRUPTED,
             anyhow::anyhow!("interrupted: nothing was published, earlier files are untouched"),
@@ -91,13 +96,140 @@ pub async fn run(
         .await
         .map_err(|e| Failure::new(exit::INTERNAL, e))?
         .map_err(|_| Failure::new(exit::INTERNAL, anyhow::anyhow!("the sink thread panicked")))?;
-    let pages = fetched?;
+    let paging = fetched?;
     let (rows, artifacts) = written?;
+    let scratch_path = scratch.as_ref().map(|d| d.path().to_path_buf());
+    for artifact in &artifacts {
+        if !scratch_path
+            .as_ref()
+            .is_some_and(|s| artifact.path.starts_with(s))
+        {
+            tracing::info!(path = %artifact.path.display(), rows = artifact.rows, bytes = artifact.bytes, "file written");
+        }
+    }
+    let kept = if scratch.is_some() {
+        "the CSV made for the e-mail was discarded; add --sink csv:PATH to keep a copy".to_owned()
+    } else {
+        format!(
+            "the exported files are still on disk: {}",
+            artifacts
+                .iter()
+                .map(|a| a.path.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    let delivered = deliver_all(
+        client,
+        id,
+        export_for_deliveries,
+        rows,
+        &artifacts,
+        deliveries,
+        kept,
+    )
+    .await;
+    drop(scratch);
+    let delivered = delivered?;
     Ok(Outcome {
         rows,
-        pages,
+        paging,
         artifacts,
+        delivered,
     })
+}
+
+/// Warns when the users read may differ from the server's; under `--strict` that is a failure
+/// (and nothing is published).
+pub fn check_complete(report: PagingReport, strict: bool) -> Result<PagingReport, Failure> {
+    if !report.may_be_incomplete() {
+        return Ok(report);
+    }
+    let message = format!(
+        "the export may be incomplete: the server reported {} users at the start and {} at the \
+         end; {} were read and {} duplicate(s) dropped (users changed during the run; offset \
+         paging can then skip users)",
+        report.first_total, report.last_total, report.users, report.duplicates
+    );
+    if strict {
+        return Err(Failure::new(
+            exit::INCOMPLETE,
+            anyhow::anyhow!(
+                "{message}; nothing was published (--strict). Run again when the data is stable."
+            ),
+        ));
+    }
+    tracing::warn!("{message}; run again, or pass --strict to fail in this case");
+    Ok(report)
+}
+
+/// Runs every delivery once the files are published. The count summary is fetched for them;
+/// without it they still run.
+async fn deliver_all(
+    client: &Client,
+    id: &CompanyId,
+    mut export: ExportInfo,
+    rows: u64,
+    artifacts: &[Artifact],
+    deliveries: Vec<NamedDelivery>,
+    kept: String,
+) -> Result<Vec<String>, Failure> {
+    if deliveries.is_empty() {
+        return Ok(Vec::new());
+    }
+    export.expected_rows = Some(rows);
+    let summary = match client.count_summary(id).await {
+        Ok(value) => summary_pairs(&value),
+        Err(e) => {
+            tracing::warn!("count summary unavailable for the e-mail: {e}");
+            Vec::new()
+        }
+    };
+    let artifacts = artifacts.to_vec();
+    tokio::task::spawn_blocking(move || {
+        let report = Report {
+            export: &export,
+            rows,
+            artifacts: &artifacts,
+            summary: &summary,
+        };
+        let mut done = Vec::new();
+        for (spec, mut delivery) in deliveries {
+            match delivery.deliver(&report) {
+                Ok(line) => {
+                    tracing::info!("--sink {spec}: {line}");
+                    done.push(line);
+                }
+                Err(e) => {
+                    return Err(Failure::new(
+                        exit::OUTPUT,
+                        anyhow::anyhow!("delivery failed: --sink {spec}: {e}; {kept}"),
+                    ));
+                }
+            }
+        }
+        Ok(done)
+    })
+    .await
+    .map_err(|e| Failure::new(exit::INTERNAL, e))?
+}
+
+/// The count summary as label/value pairs, as the API sent them.
+fn summary_pairs(value: &serde_json::Value) -> Vec<(String, String)> {
+    match value {
+        serde_json::Value::Object(map) => map
+            .iter()
+            .map(|(k, v)| {
+                let shown = match v {
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                (k.clone(), shown)
+            })
+            .collect(),
+        serde_json::Value::Null => Vec::new(),
+        other => vec![("summary".to_owned(), other.to_string())],
+    }
 }
 
 /// The sink thread: begin, rows, then finish + commit all, or abort all.

@@ -3,7 +3,9 @@
 
 use std::path::Path;
 
-use keepnet_api::{Client, Credentials};
+use std::time::Duration;
+
+use keepnet_api::{Client, ClientBuilder, Credentials, RetryPolicy};
 use keepnet_sandbox::Sandbox;
 
 use crate::cli::GlobalArgs;
@@ -41,7 +43,7 @@ impl Session {
                 })?;
             let creds = sandbox.reseller();
             tracing::info!(base_url = %sandbox.base_url(), "using the built-in sandbox");
-            let client = Client::builder(sandbox.base_url())
+            let client = configure(Client::builder(sandbox.base_url()), global)
                 .credentials(Credentials::new(creds.client_id, creds.client_secret))
                 .user_agent(user_agent)
                 .build()?;
@@ -74,7 +76,7 @@ impl Session {
                     "no client secret: set KEEPNET_CLIENT_SECRET or pass --client-secret-file PATH",
                 )),
             };
-        let client = Client::builder(global.base_url.clone())
+        let client = configure(Client::builder(global.base_url.clone()), global)
             .credentials(Credentials::new(client_id, secret))
             .user_agent(user_agent)
             .build()?;
@@ -92,17 +94,33 @@ impl Session {
     }
 }
 
-fn read_secret_file(path: &Path) -> Result<String, Failure> {
+/// Timeouts and retries from the flags.
+fn configure(builder: ClientBuilder, global: &GlobalArgs) -> ClientBuilder {
+    builder
+        .retry(RetryPolicy {
+            max_retries: global.retries,
+            initial_backoff: Duration::from_millis(global.retry_initial_backoff_ms),
+            max_backoff: Duration::from_secs(global.retry_max_backoff),
+            max_elapsed: Duration::from_secs(global.retry_max_elapsed),
+        })
+        .concurrency(usize::from(global.concurrency))
+        .max_rps(global.max_rps)
+        .request_timeout(Duration::from_secs(global.timeout.max(1)))
+        .connect_timeout(Duration::from_secs(global.connect_timeout.max(1)))
+}
+
+/// The first line of a secret file, trimmed; an unreadable or empty file is a usage error.
+pub(crate) fn read_secret_file(path: &Path) -> Result<String, Failure> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         Failure::usage(format!(
-            "cannot read the client secret file {}: {e}",
+            "cannot read the secret file {}: {e}",
             path.display()
         ))
     })?;
     let secret = text.lines().next().unwrap_or("").trim().to_owned();
     if secret.is_empty() {
         return Err(Failure::usage(format!(
-            "the client secret file {} is empty",
+            "the secret file {} is empty",
             path.display()
         )));
     }

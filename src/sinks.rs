@@ -1,13 +1,16 @@
 //! `--sink KIND:TARGET`: parsing, validation, and the registry that builds sinks by kind.
 //!
-//! Built-in kinds: `csv`, `xlsx`, `jsonl`. A binary embedding this runner can register more
-//! kinds with [`Registry::register`].
+//! Built-in kinds: the sinks `csv`, `xlsx`, `jsonl`, which receive rows while the export
+//! streams, and the delivery `email`, which runs once every file is published. A binary
+//! embedding this runner can register more kinds of either with [`Registry::register`] and
+//! [`Registry::register_delivery`].
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use keepnet_sink::{HeaderStyle, Sink, SinkError};
+use keepnet_sink::{Delivery, HeaderStyle, Sink, SinkError};
 use keepnet_sink_csv::{CsvOptions, CsvSink};
+use keepnet_sink_email::{EmailDelivery, MailSettings, SmtpSettings};
 use keepnet_sink_jsonl::JsonlSink;
 use keepnet_sink_xlsx::{XlsxOptions, XlsxSink};
 
@@ -51,6 +54,26 @@ impl std::fmt::Display for SinkSpec {
 /// A built sink and the `--sink` argument it came from (for error messages).
 pub type NamedSink = (SinkSpec, Box<dyn Sink>);
 
+/// A built delivery and the `--sink` argument it came from.
+pub type NamedDelivery = (SinkSpec, Box<dyn Delivery>);
+
+/// Everything `--sink` asked for, built and validated.
+pub struct Plan {
+    /// Row sinks, in `--sink` order.
+    pub sinks: Vec<NamedSink>,
+    /// Deliveries, run after the sinks' files are published.
+    pub deliveries: Vec<NamedDelivery>,
+    /// A private folder for files made only to be delivered (removed when the plan is dropped).
+    pub scratch: Option<tempfile::TempDir>,
+}
+
+impl Plan {
+    /// Whether some sink writes a file (as opposed to stdout only).
+    pub fn has_file_sink(&self) -> bool {
+        self.sinks.iter().any(|(spec, _)| spec.target != "-")
+    }
+}
+
 /// Options every sink factory can read.
 #[derive(Debug, Clone)]
 pub struct SinkSettings {
@@ -62,16 +85,28 @@ pub struct SinkSettings {
     pub csv_delimiter: u8,
     /// Start CSV files with a UTF-8 byte-order mark.
     pub csv_bom: bool,
+    /// SMTP settings for e-mail deliveries, when `--smtp-host` was given.
+    pub smtp: Option<SmtpSettings>,
+    /// Message settings for e-mail deliveries; `to` is filled from each `--sink email:`.
+    pub mail: MailSettings,
 }
 
 /// Builds a sink of one kind from its spec and the shared settings.
 pub type SinkFactory =
     Box<dyn Fn(&SinkSpec, &SinkSettings) -> Result<Box<dyn Sink>, SinkError> + Send + Sync>;
 
+/// Builds a delivery of one kind from its spec and the shared settings.
+pub type DeliveryFactory =
+    Box<dyn Fn(&SinkSpec, &SinkSettings) -> Result<Box<dyn Delivery>, SinkError> + Send + Sync>;
+
+enum Factory {
+    Sink { stdout: bool, build: SinkFactory },
+    Delivery(DeliveryFactory),
+}
+
 struct Kind {
     description: String,
-    stdout: bool,
-    factory: SinkFactory,
+    factory: Factory,
 }
 
 /// The sink kinds `--sink` accepts.
@@ -117,17 +152,51 @@ impl Registry {
             true,
             Box::new(|spec, s| Ok(Box::new(JsonlSink::new(spec.path(), s.header)))),
         );
+        registry.register_delivery(
+            "email",
+            "e-mail the run's files once published; ADDR[,ADDR...]",
+            Box::new(|spec, s| {
+                let smtp = s.smtp.clone().ok_or_else(|| {
+                    SinkError::Invalid("e-mail needs an SMTP server: add --smtp-host HOST".into())
+                })?;
+                let to = spec
+                    .target
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|a| !a.is_empty())
+                    .map(str::to_owned)
+                    .collect();
+                let mail = MailSettings {
+                    to,
+                    ..s.mail.clone()
+                };
+                Ok(Box::new(EmailDelivery::new(smtp, mail)?))
+            }),
+        );
         registry
     }
 
-    /// Adds (or replaces) a kind. `stdout` says whether the target `-` means stdout for it.
+    /// Adds (or replaces) a sink kind. `stdout` says whether the target `-` means stdout for it.
     pub fn register(&mut self, kind: &str, description: &str, stdout: bool, factory: SinkFactory) {
         self.kinds.insert(
             kind.to_ascii_lowercase(),
             Kind {
                 description: description.to_owned(),
-                stdout,
-                factory,
+                factory: Factory::Sink {
+                    stdout,
+                    build: factory,
+                },
+            },
+        );
+    }
+
+    /// Adds (or replaces) a delivery kind.
+    pub fn register_delivery(&mut self, kind: &str, description: &str, factory: DeliveryFactory) {
+        self.kinds.insert(
+            kind.to_ascii_lowercase(),
+            Kind {
+                description: description.to_owned(),
+                factory: Factory::Delivery(factory),
             },
         );
     }
@@ -142,15 +211,15 @@ impl Registry {
     }
 
     /// Checks every spec before any work starts (unknown kind, `-` where stdout is not
-    /// supported or used twice, two sinks on one file) and builds the sinks.
-    pub fn build_all(
-        &self,
-        specs: &[SinkSpec],
-        settings: &SinkSettings,
-    ) -> Result<Vec<NamedSink>, Failure> {
+    /// supported or used twice, two sinks on one file, delivery settings) and builds them.
+    pub fn build_all(&self, specs: &[SinkSpec], settings: &SinkSettings) -> Result<Plan, Failure> {
         let mut seen: Vec<PathBuf> = Vec::new();
         let mut stdout_used = false;
-        let mut sinks = Vec::with_capacity(specs.len());
+        let mut plan = Plan {
+            sinks: Vec::new(),
+            deliveries: Vec::new(),
+            scratch: None,
+        };
         for spec in specs {
             let kind = self.kinds.get(&spec.kind).ok_or_else(|| {
                 Failure::usage(format!(
@@ -159,31 +228,39 @@ impl Registry {
                     self.describe()
                 ))
             })?;
-            if spec.target == "-" {
-                if !kind.stdout {
-                    return Err(Failure::usage(format!(
-                        "--sink {spec}: {} cannot stream to stdout; give a file path",
-                        spec.kind
-                    )));
+            let invalid = |e: SinkError| Failure::usage(format!("--sink {spec}: {e}"));
+            match &kind.factory {
+                Factory::Delivery(build) => {
+                    plan.deliveries
+                        .push((spec.clone(), build(spec, settings).map_err(invalid)?));
                 }
-                if std::mem::replace(&mut stdout_used, true) {
-                    return Err(Failure::usage("only one --sink can write to stdout (-)"));
+                Factory::Sink { stdout, build } => {
+                    if spec.target == "-" {
+                        if !stdout {
+                            return Err(Failure::usage(format!(
+                                "--sink {spec}: {} cannot stream to stdout; give a file path",
+                                spec.kind
+                            )));
+                        }
+                        if std::mem::replace(&mut stdout_used, true) {
+                            return Err(Failure::usage("only one --sink can write to stdout (-)"));
+                        }
+                    } else {
+                        let path = normalise(spec.path());
+                        if seen.contains(&path) {
+                            return Err(Failure::usage(format!(
+                                "two --sink arguments write {}; give each its own file",
+                                spec.target
+                            )));
+                        }
+                        seen.push(path);
+                    }
+                    plan.sinks
+                        .push((spec.clone(), build(spec, settings).map_err(invalid)?));
                 }
-            } else {
-                let path = normalise(spec.path());
-                if seen.contains(&path) {
-                    return Err(Failure::usage(format!(
-                        "two --sink arguments write {}; give each its own file",
-                        spec.target
-                    )));
-                }
-                seen.push(path);
             }
-            let sink = (kind.factory)(spec, settings)
-                .map_err(|e| Failure::usage(format!("--sink {spec}: {e}")))?;
-            sinks.push((spec.clone(), sink));
         }
-        Ok(sinks)
+        Ok(plan)
     }
 }
 
@@ -210,6 +287,8 @@ mod tests {
             raw_cells: false,
             csv_delimiter: b',',
             csv_bom: false,
+            smtp: Some(SmtpSettings::new("smtp.example.com")),
+            mail: MailSettings::new("reports@mssp.example", Vec::new()),
         }
     }
 
@@ -243,5 +322,12 @@ mod tests {
         assert!(msg(&["csv:-", "jsonl:-"]).contains("only one"));
         assert!(msg(&["csv:a.csv", "jsonl:./a.csv"]).contains("two --sink"));
         assert_eq!(msg(&["csv:a.csv", "xlsx:a.xlsx", "jsonl:-"]), "");
+        assert_eq!(msg(&["csv:a.csv", "email:a@b.example,c@d.example"]), "");
+        assert!(msg(&["email:not-an-address"]).contains("--sink email:not-an-address"));
+        let plan = r
+            .build_all(&specs(&["email:a@b.example", "jsonl:-"]), &settings())
+            .unwrap();
+        assert_eq!((plan.sinks.len(), plan.deliveries.len()), (1, 1));
+        assert!(!plan.has_file_sink());
     }
 }

@@ -78,7 +78,17 @@ fn rate_limit_and_server_errors_are_api_failures() {
             statuses: vec![status],
             ..Faults::default()
         });
-        env.run(&["companies"]).fails_with(5, &[needle]);
+        let before = env.sandbox.stats().requests;
+        let run = env.run(&["--retries", "2", "--retry-max-backoff", "0", "companies"]);
+        run.fails_with(5, &[needle]);
+        let sent = env.sandbox.stats().requests - before;
+        if status == 200 {
+            // A failure reported inside a 200 is not transient: no retry.
+            assert_eq!(sent, 2, "token + one call");
+        } else {
+            run.fails_with(5, &["gave up after 3 attempts"]);
+            assert_eq!(sent, 4, "token + three attempts");
+        }
     }
 }
 
@@ -93,8 +103,23 @@ fn failure_on_a_later_page_fails_the_run() {
         },
         ..Config::default()
     });
-    let run = env.run(&["users", "--company", "Initech"]);
-    run.fails_with(5, &["HTTP 500", "/api/target-users/search"]);
+    let run = env.run(&[
+        "--retries",
+        "1",
+        "--retry-max-backoff",
+        "0",
+        "users",
+        "--company",
+        "Initech",
+    ]);
+    run.fails_with(
+        5,
+        &[
+            "HTTP 500",
+            "/api/target-users/search",
+            "gave up after 2 attempts",
+        ],
+    );
     assert_eq!(
         run.stdout.lines().count(),
         10,
@@ -122,7 +147,7 @@ fn unreachable_server_is_a_network_error() {
         ],
         dir.path(),
     )
-    .fails_with(2, &["client secret file", "empty"]);
+    .fails_with(2, &["secret file", "empty"]);
     let secret = dir.path().join("secret");
     std::fs::write(&secret, "s\n").unwrap();
     run_bare(
@@ -133,11 +158,15 @@ fn unreachable_server_is_a_network_error() {
             "x",
             "--client-secret-file",
             secret.to_str().unwrap(),
+            "--retries",
+            "1",
+            "--retry-max-backoff",
+            "0",
             "companies",
         ],
         dir.path(),
     )
-    .fails_with(5, &["network error", &url]);
+    .fails_with(5, &["network error", &url, "gave up after 2 attempts"]);
 }
 
 #[test]

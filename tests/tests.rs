@@ -6,6 +6,7 @@ mod util;
 mod companies;
 mod errors;
 mod export;
+mod paging;
 mod sandbox_cmd;
 mod sinks;
 mod users;

@@ -22,7 +22,7 @@ pub async fn run(client: &Client, args: &ExportArgs) -> Result<(), Failure> {
         let name = file
             .file_name
             .as_deref()
-            .map(safe_file_name)
+            .map(output::safe_file_name)
             .filter(|n| !n.is_empty())
             .unwrap_or_else(|| format!("target-users-{}.{extension}", company.resource_id));
         args.out.join(name)
@@ -37,29 +37,4 @@ pub async fn run(client: &Client, args: &ExportArgs) -> Result<(), Failure> {
         "server-side export saved"
     );
     Ok(())
-}
-
-/// A server-suggested file name reduced to one safe path component.
-fn safe_file_name(name: &str) -> String {
-    let cleaned: String = name
-        .chars()
-        .map(|c| match c {
-            '/' | '\\' | ':' | '*' | '?' | '"' | '<' | '>' | '|' => '_',
-            c if c.is_control() => '_',
-            c => c,
-        })
-        .collect();
-    cleaned.trim_start_matches('.').trim().to_owned()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::safe_file_name;
-
-    #[test]
-    fn server_file_names_cannot_escape_the_folder() {
-        assert_eq!(safe_file_name("../../etc/passwd"), "_.._etc_passwd");
-        assert_eq!(safe_file_name("Müşteri A.Ş..csv"), "Müşteri A.Ş..csv");
-        assert_eq!(safe_file_name(".hidden"), "hidden");
-    }
 }

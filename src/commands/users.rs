@@ -2,11 +2,12 @@
 
 use std::io::Write;
 
-use futures::TryStreamExt;
 use keepnet_api::{Client, CompanyId, UserQuery};
 use keepnet_sink::HeaderStyle;
+use keepnet_sink_email::{MailSettings, SmtpSettings, SmtpTls};
+use secrecy::SecretString;
 
-use crate::cli::{HeaderArg, UsersArgs};
+use crate::cli::{EmailArgs, HeaderArg, SmtpTlsArg, UsersArgs};
 use crate::columns::Layout;
 use crate::exit::Failure;
 use crate::pipeline;
@@ -27,8 +28,9 @@ pub async fn run(client: &Client, args: &UsersArgs) -> Result<(), Failure> {
         (None, false) => Layout::all(),
         (None, true) => {
             let (company, id) = super::company(client, &args.company).await?;
-            let (users, pages) = stream_raw(client, &id, query).await?;
+            let (users, pages) = stream_raw(client, &id, query, args.strict).await?;
             tracing::info!(company = %company.name, id = %company.resource_id, users, pages, "users exported");
+            log_api_usage(client);
             return Ok(());
         }
     };
@@ -40,6 +42,7 @@ pub async fn run(client: &Client, args: &UsersArgs) -> Result<(), Failure> {
             .map(|s| SinkSpec::parse(s))
             .collect::<Result<_, _>>()?
     };
+    let (smtp, mail) = email_settings(&args.email)?;
     let settings = SinkSettings {
         header: match args.header {
             HeaderArg::Api => HeaderStyle::Api,
@@ -48,26 +51,88 @@ pub async fn run(client: &Client, args: &UsersArgs) -> Result<(), Failure> {
         raw_cells: args.raw_cells,
         csv_delimiter,
         csv_bom: args.csv_bom,
+        smtp,
+        mail,
     };
-    let sinks = Registry::builtin().build_all(&specs, &settings)?;
+    let registry = Registry::builtin();
+    let mut plan = registry.build_all(&specs, &settings)?;
     let (company, id) = super::company(client, &args.company).await?;
-    let outcome = pipeline::run(client, &company, &id, query, layout, sinks).await?;
-    for artifact in &outcome.artifacts {
-        tracing::info!(
-            path = %artifact.path.display(),
-            rows = artifact.rows,
-            bytes = artifact.bytes,
-            "file written"
-        );
+    if !plan.deliveries.is_empty() && !plan.has_file_sink() {
+        // Nothing to attach: make the CSV the csv sink would make, in a private folder.
+        let scratch = tempfile::Builder::new()
+            .prefix("keepnet-export-mail-")
+            .tempdir()
+            .map_err(|e| Failure::output("cannot create a folder for the e-mail attachment", e))?;
+        let date = keepnet_sink::Timestamp::now();
+        let name = crate::output::safe_file_name(&format!(
+            "{} target users {:04}-{:02}-{:02}.csv",
+            company.name, date.year, date.month, date.day
+        ));
+        let spec = SinkSpec::parse(&format!("csv:{}", scratch.path().join(name).display()))?;
+        let mut extra = registry.build_all(std::slice::from_ref(&spec), &settings)?;
+        plan.sinks.append(&mut extra.sinks);
+        plan.scratch = Some(scratch);
     }
+    let outcome = pipeline::run(client, &company, &id, query, layout, plan, args.strict).await?;
     tracing::info!(
         company = %company.name,
         id = %company.resource_id,
         users = outcome.rows,
-        pages = outcome.pages,
+        pages = outcome.paging.pages,
         "users exported"
     );
+    log_api_usage(client);
     Ok(())
+}
+
+/// One line on how hard the API was worked: requests, retries, token renewals, throttling.
+fn log_api_usage(client: &Client) {
+    let stats = client.stats();
+    tracing::info!(
+        requests = stats.requests,
+        retries = stats.retries,
+        tokens = stats.tokens,
+        throttled = stats.throttled,
+        concurrency = stats.concurrency,
+        lowest_concurrency = stats.lowest_concurrency,
+        "api usage"
+    );
+}
+
+/// SMTP and message settings from the flags; the password from KEEPNET_SMTP_PASSWORD or
+/// --smtp-password-file (never a flag value: it would show in the process list).
+fn email_settings(args: &EmailArgs) -> Result<(Option<SmtpSettings>, MailSettings), Failure> {
+    let password = match &args.smtp_password_file {
+        Some(path) => Some(crate::session::read_secret_file(path)?),
+        None => std::env::var("KEEPNET_SMTP_PASSWORD")
+            .ok()
+            .filter(|p| !p.is_empty()),
+    };
+    let smtp = args.smtp_host.as_ref().map(|host| SmtpSettings {
+        port: args.smtp_port,
+        tls: match args.smtp_tls {
+            SmtpTlsArg::Starttls => SmtpTls::StartTls,
+            SmtpTlsArg::Tls => SmtpTls::Tls,
+            SmtpTlsArg::None => SmtpTls::None,
+        },
+        user: args.smtp_user.clone(),
+        password: password.map(SecretString::from),
+        ca_file: args.smtp_ca_file.clone(),
+        ..SmtpSettings::new(host.clone())
+    });
+    let from = args
+        .mail_from
+        .clone()
+        .or_else(|| args.smtp_user.clone().filter(|u| u.contains('@')))
+        .unwrap_or_default();
+    let mail = MailSettings {
+        cc: args.mail_cc.clone(),
+        bcc: args.mail_bcc.clone(),
+        subject: args.mail_subject.clone(),
+        max_attachment_bytes: args.mail_max_attachment_mib.saturating_mul(1024 * 1024),
+        ..MailSettings::new(from, Vec::new())
+    };
+    Ok((smtp, mail))
 }
 
 /// `,` `;` `|` or `tab`: one ASCII character.
@@ -86,13 +151,14 @@ async fn stream_raw(
     client: &Client,
     id: &CompanyId,
     query: UserQuery,
+    strict: bool,
 ) -> Result<(u64, u64), Failure> {
-    let mut pages = std::pin::pin!(client.user_pages(id, query));
+    let mut pager = client.pager(id, query);
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(64 * 1024, stdout.lock());
     let (mut users, mut page_count) = (0u64, 0u64);
     let mut line = Vec::with_capacity(1024);
-    while let Some(page) = pages.try_next().await? {
+    while let Some(page) = pager.next_page().await? {
         page_count += 1;
         for user in &page.results {
             line.clear();
@@ -108,6 +174,8 @@ async fn stream_raw(
     if let Err(e) = out.flush() {
         stdout_error(e)?;
     }
+    // Stdout cannot be taken back; --strict still turns the warning into a failure exit.
+    pipeline::check_complete(pager.report().clone(), strict)?;
     Ok((users, page_count))
 }
 

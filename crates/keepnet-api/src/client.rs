@@ -1,7 +1,8 @@
 //! The client: authenticated calls, paging, and the typed endpoints.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use bytes::Bytes;
@@ -13,9 +14,12 @@ use serde_json::{json, Value};
 use crate::auth::{Credentials, TokenCache};
 use crate::envelope::{self, Opened};
 use crate::error::{excerpt, Error};
+use crate::flow::Flow;
 use crate::http::{Expect, Limits, RawResponse, Transport};
 use crate::models::{Company, CompanyDto, Page, TargetUser};
+use crate::pager::UserPager;
 use crate::resolve::resolve_company;
+use crate::retry::{Jitter, RetryPolicy};
 use crate::CompanyId;
 
 const COMPANIES_SEARCH: &str = "/api/companies/search";
@@ -25,8 +29,8 @@ const COUNT_SUMMARY: &str = "/api/target-users/count-summary";
 
 /// Page size asked of `companies/search`; the server may answer with fewer.
 const COMPANY_PAGE_SIZE: u32 = 50;
-/// A guard against a server that keeps reporting more pages forever.
-const MAX_PAGES: u64 = 1_000_000;
+/// A guard against a server that keeps reporting more company pages forever.
+const MAX_PAGES: u64 = 100_000;
 
 /// Builds a [`Client`].
 #[derive(Debug)]
@@ -35,6 +39,9 @@ pub struct ClientBuilder {
     credentials: Option<Credentials>,
     limits: Limits,
     user_agent: String,
+    retry: RetryPolicy,
+    concurrency: usize,
+    max_rps: Option<f64>,
 }
 
 impl ClientBuilder {
@@ -53,6 +60,25 @@ impl ClientBuilder {
     /// How long one request may take from send to the end of its body (default 120 s).
     pub fn request_timeout(mut self, timeout: Duration) -> Self {
         self.limits.request_timeout = timeout;
+        self
+    }
+
+    /// How transient failures are retried (default [`RetryPolicy::default`]).
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// Most user pages fetched at once (default 8); lowered automatically on 429.
+    pub fn concurrency(mut self, pages: usize) -> Self {
+        self.concurrency = pages.max(1);
+        self
+    }
+
+    /// At most this many requests per second (default: no cap), for credentials with a known
+    /// rate limit.
+    pub fn max_rps(mut self, rps: Option<f64>) -> Self {
+        self.max_rps = rps;
         self
     }
 
@@ -78,6 +104,10 @@ impl ClientBuilder {
             inner: Arc::new(Inner {
                 transport,
                 auth: TokenCache::new(credentials),
+                retry: self.retry,
+                flow: Flow::new(self.concurrency, self.max_rps),
+                jitter: Mutex::new(Jitter::from_clock()),
+                retries: AtomicU64::new(0),
             }),
         })
     }
@@ -171,6 +201,27 @@ pub struct Client {
 struct Inner {
     transport: Transport,
     auth: TokenCache,
+    retry: RetryPolicy,
+    flow: Flow,
+    jitter: Mutex<Jitter>,
+    retries: AtomicU64,
+}
+
+/// Counters of one client (and its clones) since it was built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ClientStats {
+    /// HTTP requests sent, every attempt and token request included.
+    pub requests: u64,
+    /// Attempts that were retries of a failed one.
+    pub retries: u64,
+    /// Access tokens obtained.
+    pub tokens: u64,
+    /// 429 answers received.
+    pub throttled: u64,
+    /// The configured page concurrency.
+    pub concurrency: usize,
+    /// The lowest page concurrency adaptive flow control went down to.
+    pub lowest_concurrency: usize,
 }
 
 impl std::fmt::Debug for Client {
@@ -189,7 +240,27 @@ impl Client {
             credentials: None,
             limits: Limits::default(),
             user_agent: concat!("keepnet-api/", env!("CARGO_PKG_VERSION")).to_owned(),
+            retry: RetryPolicy::default(),
+            concurrency: 8,
+            max_rps: None,
         }
+    }
+
+    /// Requests, retries and tokens so far.
+    pub fn stats(&self) -> ClientStats {
+        ClientStats {
+            requests: self.inner.transport.requests_sent(),
+            retries: self.inner.retries.load(Ordering::Relaxed),
+            tokens: self.inner.auth.tokens_issued(),
+            throttled: self.inner.flow.throttled(),
+            concurrency: self.inner.flow.max(),
+            lowest_concurrency: self.inner.flow.lowest(),
+        }
+    }
+
+    /// Page fetches allowed at once right now (adaptive).
+    pub(crate) fn concurrency_now(&self) -> usize {
+        self.inner.flow.limit()
     }
 
     /// The base URL the client talks to.
@@ -264,40 +335,21 @@ impl Client {
             .await
     }
 
-    /// `company`'s target users page by page, following the server's `totalNumberOfPages`.
+    /// A pager over all of `company`'s users: concurrent, in order, deduplicated; see
+    /// [`UserPager`].
+    pub fn pager(&self, company: &CompanyId, query: UserQuery) -> UserPager {
+        UserPager::new(self.clone(), company.clone(), query)
+    }
+
+    /// `company`'s users page by page, as a stream (a [`UserPager`] without its report).
     /// The stream ends after the last page, or after the first error.
     pub fn user_pages(
         &self,
         company: &CompanyId,
         query: UserQuery,
     ) -> impl Stream<Item = Result<Page<TargetUser>, Error>> + Send + 'static {
-        struct State {
-            client: Client,
-            company: CompanyId,
-            query: UserQuery,
-            next: u64,
-            last: u64,
-        }
-        let state = State {
-            client: self.clone(),
-            company: company.clone(),
-            query,
-            next: 1,
-            last: 1,
-        };
-        stream::try_unfold(state, |mut s| async move {
-            if s.next > s.last || s.next > MAX_PAGES {
-                return Ok(None);
-            }
-            let page = s.client.users_page(&s.company, &s.query, s.next).await?;
-            // Follow the latest total: a tenant that grows mid-run gains pages.
-            s.last = if page.results.is_empty() {
-                0
-            } else {
-                page.total_number_of_pages
-            };
-            s.next += 1;
-            Ok(Some((page, s)))
+        stream::try_unfold(self.pager(company, query), |mut pager| async move {
+            Ok(pager.next_page().await?.map(|page| (page, pager)))
         })
     }
 
@@ -371,9 +423,63 @@ impl Client {
         })
     }
 
-    /// An authenticated call. A 401 invalidates the token and the call is made once more with
-    /// a fresh one; any other non-2xx becomes a typed error.
+    /// An authenticated call, retried per the [`RetryPolicy`] while it fails transiently.
     async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        company: Option<&CompanyId>,
+        body: Option<&Value>,
+        expect: Expect,
+    ) -> Result<RawResponse, Error> {
+        let policy = &self.inner.retry;
+        let started = Instant::now();
+        let mut retries = 0;
+        loop {
+            let error = match self
+                .attempt(method.clone(), path, company, body, expect)
+                .await
+            {
+                Ok(response) => {
+                    self.inner.flow.on_success();
+                    return Ok(response);
+                }
+                Err(error) => error,
+            };
+            if matches!(error, Error::RateLimited { .. }) {
+                self.inner.flow.on_throttle();
+            }
+            let Some(retry_after) = error.transient() else {
+                return Err(error);
+            };
+            let unit = self
+                .inner
+                .jitter
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .unit();
+            let wait = policy.wait(retries, retry_after, unit);
+            if retries >= policy.max_retries || started.elapsed() + wait > policy.max_elapsed {
+                return Err(if retries == 0 {
+                    error
+                } else {
+                    Error::GaveUp {
+                        attempts: retries + 1,
+                        elapsed: started.elapsed(),
+                        source: Box::new(error),
+                    }
+                });
+            }
+            retries += 1;
+            self.inner.retries.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(path, retry = retries, wait_ms = wait.as_millis() as u64, %error, "retrying");
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// One authenticated attempt. A 401 invalidates the token and the call is made once more
+    /// with a fresh one; any other non-2xx becomes a typed error.
+    async fn attempt(
         &self,
         method: Method,
         path: &str,
@@ -385,7 +491,8 @@ impl Client {
         let mut renewed = false;
         loop {
             let token = inner.auth.token(&inner.transport).await?;
-            let started = std::time::Instant::now();
+            inner.flow.pace().await;
+            let started = Instant::now();
             let response = inner
                 .transport
                 .call(method.clone(), path, token.secret(), company, body, expect)

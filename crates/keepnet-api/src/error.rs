@@ -129,6 +129,17 @@ pub enum Error {
         timeout: bool,
     },
 
+    /// A transient failure that persisted through every retry.
+    #[error("{source} (gave up after {attempts} attempts in {:.1}s)", .elapsed.as_secs_f64())]
+    GaveUp {
+        /// Attempts made, the first included.
+        attempts: u32,
+        /// Time from the first attempt to giving up.
+        elapsed: Duration,
+        /// The last attempt's error.
+        source: Box<Error>,
+    },
+
     /// The response could not be understood.
     #[error("malformed response from {endpoint}: {problem}; the body began with: {excerpt:?}")]
     Malformed {
@@ -161,6 +172,7 @@ impl Error {
     /// The broad class of this error.
     pub fn kind(&self) -> ErrorKind {
         match self {
+            Error::GaveUp { source, .. } => source.kind(),
             Error::Config(_) | Error::InvalidCompanyId(_) => ErrorKind::Usage,
             Error::InvalidCredentials { .. } | Error::Unauthorized => ErrorKind::Authentication,
             Error::Forbidden { .. } | Error::CompanyNotFound { .. } | Error::Resolve(_) => {
@@ -172,6 +184,19 @@ impl Error {
             | Error::Envelope { .. }
             | Error::Network { .. }
             | Error::Malformed { .. } => ErrorKind::Api,
+        }
+    }
+}
+
+impl Error {
+    /// `Some(retry_after)` when the failure is transient and worth retrying: network failures,
+    /// 408, 429 (with the server's delay, if any), 500, 502, 503, 504.
+    pub(crate) fn transient(&self) -> Option<Option<Duration>> {
+        match self {
+            Error::Network { .. } => Some(None),
+            Error::RateLimited { retry_after } => Some(*retry_after),
+            Error::Server { status, .. } if crate::retry::retryable_status(*status) => Some(None),
+            _ => None,
         }
     }
 }

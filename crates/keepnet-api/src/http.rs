@@ -53,6 +53,7 @@ pub(crate) struct Transport {
     client: reqwest::Client,
     base: Url,
     limits: Limits,
+    sent: std::sync::atomic::AtomicU64,
 }
 
 impl Transport {
@@ -70,11 +71,17 @@ impl Transport {
             client,
             base,
             limits,
+            sent: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
     pub(crate) fn base(&self) -> &Url {
         &self.base
+    }
+
+    /// HTTP requests sent so far (every attempt counts).
+    pub(crate) fn requests_sent(&self) -> u64 {
+        self.sent.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn url(&self, path: &str) -> Url {
@@ -136,6 +143,7 @@ impl Transport {
             detail: error_chain(&e),
             timeout: e.is_timeout(),
         };
+        self.sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut response = request.send().await.map_err(network)?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
@@ -156,8 +164,7 @@ impl Transport {
         let retry_after = headers
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+            .and_then(|v| crate::retry::parse_retry_after(v, std::time::SystemTime::now()));
         Ok(RawResponse {
             status,
             headers,

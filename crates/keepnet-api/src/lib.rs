@@ -28,16 +28,23 @@ mod client;
 mod company_id;
 mod envelope;
 mod error;
+mod flow;
 mod http;
 pub mod models;
+mod pager;
 mod resolve;
+mod retry;
 
 pub use auth::Credentials;
-pub use client::{Client, ClientBuilder, CompanyQuery, ExportFile, ExportFormat, UserQuery};
+pub use client::{
+    Client, ClientBuilder, ClientStats, CompanyQuery, ExportFile, ExportFormat, UserQuery,
+};
 pub use company_id::{CompanyId, InvalidCompanyId};
 pub use error::{Error, ErrorKind};
 pub use models::{Company, CustomFieldValue, Page, TargetUser};
+pub use pager::{PagingReport, UserPager};
 pub use resolve::{resolve_company, Candidate, ResolveError};
+pub use retry::RetryPolicy;
 
 /// The production base URL of the Keepnet API.
 pub const DEFAULT_BASE_URL: &str = "https://api.keepnetlabs.com";

@@ -74,7 +74,8 @@ pub struct Company {
     pub parent: Option<String>,
     /// Child companies in creation order.
     pub children: Vec<Company>,
-    /// Number of target users returned by the search endpoint.
+    /// Number of target users returned by the search endpoint (as
+    /// generated; [`crate::Faults::churn`] changes the served count only).
     pub user_count: usize,
     /// Licensed number of users; `None` means unlimited.
     pub license_limit: Option<u32>,
@@ -491,6 +492,10 @@ impl Dataset {
     }
 
     /// Users of a company in creation order; empty for an unknown id.
+    ///
+    /// This is always the originally generated data: changes made by
+    /// [`crate::Faults::churn`] are not reflected here (use
+    /// [`crate::Sandbox::current_users_json`] for what the server serves now).
     pub fn users(&self, company_id: &str) -> &[User] {
         match self.by_id.get(company_id) {
             Some(&ord) => self.users_of(ord),
@@ -498,7 +503,8 @@ impl Dataset {
         }
     }
 
-    /// Each user of a company as the search endpoint serialises it.
+    /// Each user of a company as the search endpoint serialises it (the
+    /// originally generated data, like [`Dataset::users`]).
     pub fn users_json(&self, company_id: &str) -> Vec<serde_json::Value> {
         self.users(company_id)
             .iter()
@@ -508,6 +514,18 @@ impl Dataset {
 
     pub(crate) fn ordinal_of(&self, company_id: &str) -> Option<usize> {
         self.by_id.get(company_id).copied()
+    }
+
+    /// Number of companies (ordinals run over `0..company_count()`).
+    pub(crate) fn company_count(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// The user a company would have at creation index `i`, generated like
+    /// every other one; also valid past the company's generated count (new
+    /// users of [`crate::Faults::churn`]), where indices give unique emails.
+    pub(crate) fn generate_user(&self, ord: usize, i: usize) -> User {
+        gen_user(self.seed, ord, i, self.slots[ord].base_ms, DEFS[ord].domain)
     }
 
     pub(crate) fn user_count_of(&self, ord: usize) -> usize {

@@ -11,8 +11,10 @@
 //! # Ok(()) }
 //! ```
 
+mod conn;
 mod data;
 mod export;
+mod live;
 mod query;
 mod rng;
 mod server;
@@ -79,8 +81,53 @@ pub struct Faults {
     /// When `Some(n)`, every target-users/search with pageNumber >= n
     /// answers 500 (deterministic, independent of `rate`).
     pub fail_user_pages_from: Option<u32>,
-    /// Whether `/connect/token` also draws faults (default false).
+    /// Whether `/connect/token` also draws faults and latency spikes
+    /// (default false).
     pub include_token_endpoint: bool,
+    /// Fraction in [0, 1] of `/api/*` requests (and `/connect/token` ones
+    /// when `include_token_endpoint`) held back by an extra `spike_delay`
+    /// before being handled, on top of `Config::latency`/`jitter`, so a
+    /// client with a shorter timeout gives up and retries. Drawn from a
+    /// seeded PRNG of its own, so enabling spikes leaves the fault draws
+    /// unchanged. Counted in [`Stats::spikes`]. Default 0 (off).
+    pub spike_rate: f64,
+    /// Delay of a latency spike (default zero, which disables spikes).
+    pub spike_delay: Duration,
+    /// When `Some`, the users of a company change after every successful
+    /// (HTTP 200) target-users/search of it: see [`Churn`]. Changes are
+    /// permanent: setting `None` later stops further changes but does not
+    /// restore the generated data.
+    pub churn: Option<Churn>,
+}
+
+/// Data changing between pages: after answering each successful
+/// target-users/search for a company, the sandbox mutates that company's
+/// users (and only that company's).
+///
+/// First `removes_per_search` users are removed, each chosen pseudo-randomly
+/// anywhere in the list (fewer if the company runs out). Then
+/// `inserts_per_search` new users are added, generated like the others
+/// (fresh, never reused resourceIds and unique emails), each with a
+/// createTime drawn uniformly within the company's createTime range as it
+/// was before this step, so under CreateTime ordering they land both before
+/// and after a client's paging offset (offset paging then skips and repeats
+/// users). Every later search, export, count-summary and companies/search
+/// (`targetUserCount` and the counts) sees the new state; removed users are
+/// added to the deleted count. The sequence is deterministic per seed and
+/// company for a given order of searches. Churning searches of one company
+/// are serialised (each answers from the state left by every search answered
+/// before it, and its own mutation is complete before its response is sent);
+/// exports, count-summary and companies/search read one consistent snapshot
+/// without waiting for them.
+///
+/// [`Dataset::users`] keeps returning the generated data; use
+/// [`Sandbox::current_users_json`] for the current state.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Churn {
+    /// New users added after each search.
+    pub inserts_per_search: usize,
+    /// Existing users removed after each search.
+    pub removes_per_search: usize,
 }
 
 /// Shape of the JSON response envelope.
@@ -148,12 +195,20 @@ pub struct Stats {
     pub faults_injected: u64,
     /// Authenticated requests to `target-users/search`, faulted ones included.
     pub user_search_requests: u64,
+    /// Requests held back by a latency spike ([`Faults::spike_rate`]).
+    pub spikes: u64,
+    /// Users added by [`Faults::churn`].
+    pub users_inserted: u64,
+    /// Users removed by [`Faults::churn`].
+    pub users_removed: u64,
 }
 
 /// A running sandbox server.
 pub struct Sandbox {
     addr: SocketAddr,
     state: Arc<server::AppState>,
+    conns: Arc<conn::Connections>,
+    abort: tokio::task::AbortHandle,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -179,6 +234,8 @@ impl Sandbox {
         let dataset = Arc::new(Dataset::generate(config.seed, config.users_per_company));
         let state = Arc::new(server::AppState::new(config, dataset, addr));
         let app = server::router(state.clone());
+        let conns = Arc::new(conn::Connections::default());
+        let listener = conn::TrackedListener::new(listener, conns.clone());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
@@ -191,6 +248,8 @@ impl Sandbox {
         Ok(Sandbox {
             addr,
             state,
+            conns,
+            abort: task.abort_handle(),
             stop: Some(tx),
             task: Some(task),
         })
@@ -239,6 +298,50 @@ impl Sandbox {
     /// Snapshot of the counters.
     pub fn stats(&self) -> Stats {
         self.state.stats.snapshot()
+    }
+
+    /// The users of a company that target-users/search would serve now, in
+    /// default order (createTime ascending, resourceId tie-break), each
+    /// exactly as the search endpoint serialises it. Equals
+    /// [`Dataset::users_json`] until [`Faults::churn`] changes the company;
+    /// empty for an unknown id.
+    pub fn current_users_json(&self, company_id: &str) -> Vec<serde_json::Value> {
+        let Some(ord) = self.state.dataset.ordinal_of(company_id) else {
+            return Vec::new();
+        };
+        match self.state.live.users(ord) {
+            Some(users) => users
+                .iter()
+                .map(|u| serde_json::to_value(u).expect("user serialises"))
+                .collect(),
+            None => self.state.dataset.users_json(company_id),
+        }
+    }
+
+    /// The server goes away abruptly, without draining, while this handle
+    /// stays usable ([`Sandbox::stats`], [`Sandbox::current_users_json`]).
+    ///
+    /// Every open connection, idle keep-alive or with a request in flight,
+    /// is shut down at once (both directions), so a client sees a closed
+    /// connection or a reset instead of waiting for an answer; in-flight
+    /// requests never get one. The server task is aborted, which closes the
+    /// listening socket: new connections are refused (one the kernel had
+    /// already queued is reset, and one accepted in the meantime is closed
+    /// straight away). The port is released as soon as the aborted task is
+    /// next polled; [`Sandbox::kill`] also waits for that.
+    pub fn stop_accepting(&self) {
+        self.conns.kill();
+        self.abort.abort();
+    }
+
+    /// [`Sandbox::stop_accepting`], then wait until the server task (and so
+    /// the listening socket) is gone: when this returns, a connection
+    /// attempt to [`Sandbox::addr`] is refused.
+    pub async fn kill(mut self) {
+        self.stop_accepting();
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
     }
 
     /// Stop accepting connections, finish in-flight requests (up to 5 s),

@@ -25,6 +25,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::data::{Company, Dataset, User, GLOBEX_ORD, RESELLER_NAME, RESELLER_ORD, UNMANAGED_ORD};
+use crate::live::Live;
 use crate::query::{self, Field, Filter, InputError};
 use crate::rng::{key, Rng};
 use crate::{export, time};
@@ -47,6 +48,9 @@ pub(crate) struct Counters {
     unauthorized: AtomicU64,
     faults_injected: AtomicU64,
     user_search_requests: AtomicU64,
+    spikes: AtomicU64,
+    users_inserted: AtomicU64,
+    users_removed: AtomicU64,
 }
 
 impl Counters {
@@ -58,6 +62,9 @@ impl Counters {
             unauthorized: self.unauthorized.load(Ordering::Relaxed),
             faults_injected: self.faults_injected.load(Ordering::Relaxed),
             user_search_requests: self.user_search_requests.load(Ordering::Relaxed),
+            spikes: self.spikes.load(Ordering::Relaxed),
+            users_inserted: self.users_inserted.load(Ordering::Relaxed),
+            users_removed: self.users_removed.load(Ordering::Relaxed),
         }
     }
 }
@@ -88,6 +95,8 @@ pub(crate) struct AppState {
     pub(crate) reseller: Credentials,
     pub(crate) admin: Credentials,
     rng: Mutex<Rng>,
+    spike_rng: Mutex<Rng>,
+    pub(crate) live: Live,
     sessions: Mutex<HashMap<String, Session>>,
     token_serial: AtomicU64,
     cache: Mutex<VecDeque<Selection>>,
@@ -116,6 +125,8 @@ impl AppState {
         AppState {
             faults: RwLock::new(config.faults.clone()),
             rng: Mutex::new(Rng::new(key(&[config.seed, 0xFA17]))),
+            spike_rng: Mutex::new(Rng::new(key(&[config.seed, 0x5B1E]))),
+            live: Live::new(config.seed, dataset.company_count()),
             config,
             dataset,
             stats: Counters::default(),
@@ -160,10 +171,28 @@ async fn every_request(State(st): State<Shared>, req: Request, next: Next) -> Re
         let u = lock(&st.rng).unit();
         delay += st.config.jitter.mul_f64(u);
     }
+    delay += spike(&st, req.uri().path());
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
     next.run(req).await
+}
+
+/// The extra delay of a latency spike for this request, if one is drawn.
+fn spike(st: &AppState, path: &str) -> Duration {
+    let (rate, delay, token_too) = {
+        let f = st.faults.read().unwrap_or_else(PoisonError::into_inner);
+        (f.spike_rate, f.spike_delay, f.include_token_endpoint)
+    };
+    if rate <= 0.0 || delay.is_zero() {
+        return Duration::ZERO;
+    }
+    let eligible = path.starts_with("/api/") || (token_too && path == "/connect/token");
+    if !eligible || lock(&st.spike_rng).unit() >= rate {
+        return Duration::ZERO;
+    }
+    bump(&st.stats.spikes);
+    delay
 }
 
 async fn not_found() -> Response {
@@ -604,9 +633,43 @@ async fn token(State(st): State<Shared>, headers: HeaderMap, body: Bytes) -> Res
 
 // ---------------------------------------------------------------- companies
 
+/// A company's user counts as served now: generated, or changed by churn.
+struct Counts {
+    total: usize,
+    active: usize,
+    inactive: usize,
+    deleted: usize,
+    monthly_active: usize,
+}
+
+fn counts(st: &AppState, c: &Company) -> Counts {
+    match st.live.counts(c.ordinal) {
+        Some(l) => Counts {
+            total: l.total,
+            active: l.active,
+            inactive: l.total - l.active,
+            deleted: c.deleted_user_count + l.removed,
+            monthly_active: l.active * 3 / 5,
+        },
+        None => Counts {
+            total: c.user_count,
+            active: c.active_user_count,
+            inactive: c.inactive_user_count,
+            deleted: c.deleted_user_count,
+            monthly_active: c.monthly_active_user_count,
+        },
+    }
+}
+
+fn over_license_limit(st: &AppState, c: &Company) -> bool {
+    c.license_limit
+        .is_some_and(|limit| counts(st, c).total > limit as usize)
+}
+
 struct CompanyView<'a> {
     c: &'a Company,
     keys: CompanyKeys,
+    st: &'a AppState,
 }
 
 impl Serialize for CompanyView<'_> {
@@ -630,17 +693,22 @@ impl Serialize for CompanyView<'_> {
         m.serialize_entry("licenceExpired", &c.licence_expired)?;
         m.serialize_entry("licenseEndDate", &c.license_end_date)?;
         m.serialize_entry("createTime", &c.create_time)?;
-        m.serialize_entry("targetUserCount", &c.user_count)?;
+        let n = counts(self.st, c);
+        m.serialize_entry("targetUserCount", &n.total)?;
         let children: Vec<CompanyView<'_>> = c
             .children
             .iter()
-            .map(|c| CompanyView { c, keys: self.keys })
+            .map(|c| CompanyView {
+                c,
+                keys: self.keys,
+                st: self.st,
+            })
             .collect();
         m.serialize_entry("children", &children)?;
         m.serialize_entry("tags", &c.tags)?;
-        m.serialize_entry("deletedTargetUserCount", &c.deleted_user_count)?;
-        m.serialize_entry("inactiveTargetUserCount", &c.inactive_user_count)?;
-        m.serialize_entry("monthlyActiveUserCount", &c.monthly_active_user_count)?;
+        m.serialize_entry("deletedTargetUserCount", &n.deleted)?;
+        m.serialize_entry("inactiveTargetUserCount", &n.inactive)?;
+        m.serialize_entry("monthlyActiveUserCount", &n.monthly_active)?;
         m.end()
     }
 }
@@ -716,9 +784,11 @@ fn companies_page(st: &AppState, body: &[u8]) -> Result<String, InputError> {
         .to_lowercase();
     let exceeded_only = query::get_bool(&map, "isTargetUserCountExceededLimit")?.unwrap_or(false);
     let all = st.dataset.all_companies();
-    let exceeded_count = all.iter().filter(|c| c.over_license_limit()).count();
+    let exceeded_count = all.iter().filter(|c| over_license_limit(st, c)).count();
     let mut list: Vec<&Company> = if exceeded_only {
-        all.into_iter().filter(|c| c.over_license_limit()).collect()
+        all.into_iter()
+            .filter(|c| over_license_limit(st, c))
+            .collect()
     } else {
         st.dataset.companies().iter().collect()
     };
@@ -729,7 +799,7 @@ fn companies_page(st: &AppState, body: &[u8]) -> Result<String, InputError> {
         let primary = match order {
             CompanyOrder::CreateTime => a.create_time.cmp(&b.create_time),
             CompanyOrder::Name => a.name.to_lowercase().cmp(&b.name.to_lowercase()),
-            CompanyOrder::TargetUserCount => a.user_count.cmp(&b.user_count),
+            CompanyOrder::TargetUserCount => counts(st, a).total.cmp(&counts(st, b).total),
         };
         primary.then_with(|| a.resource_id.cmp(&b.resource_id))
     });
@@ -743,6 +813,7 @@ fn companies_page(st: &AppState, body: &[u8]) -> Result<String, InputError> {
         .map(|c| CompanyView {
             c,
             keys: st.config.company_keys,
+            st,
         })
         .collect();
     Ok(format!(
@@ -816,14 +887,21 @@ enum Picked {
         start: usize,
         end: usize,
     },
+    /// A selection from a snapshot of a company changed by churn.
+    Live {
+        users: Arc<Vec<User>>,
+        sel: Vec<u32>,
+        start: usize,
+        end: usize,
+    },
 }
 
 impl Picked {
     fn len(&self) -> usize {
         match self {
-            Picked::Creation { start, end, .. } | Picked::Selected { start, end, .. } => {
-                end - start
-            }
+            Picked::Creation { start, end, .. }
+            | Picked::Selected { start, end, .. }
+            | Picked::Live { start, end, .. } => end - start,
         }
     }
 
@@ -831,10 +909,12 @@ impl Picked {
         match self {
             Picked::Creation { total, .. } => *total,
             Picked::Selected { sel, .. } => sel.len(),
+            Picked::Live { sel, .. } => sel.len(),
         }
     }
 
-    fn index(&self, k: usize) -> usize {
+    /// The `k`-th picked user.
+    fn user<'a>(&'a self, ds: &'a Dataset, ord: usize, k: usize) -> Cow<'a, User> {
         match self {
             Picked::Creation {
                 start,
@@ -842,13 +922,17 @@ impl Picked {
                 ascending,
                 ..
             } => {
-                if *ascending {
+                let i = if *ascending {
                     start + k
                 } else {
                     total - 1 - (start + k)
-                }
+                };
+                ds.user_at(ord, i)
             }
-            Picked::Selected { sel, start, .. } => sel[start + k] as usize,
+            Picked::Selected { sel, start, .. } => ds.user_at(ord, sel[start + k] as usize),
+            Picked::Live {
+                users, sel, start, ..
+            } => Cow::Borrowed(&users[sel[start + k] as usize]),
         }
     }
 
@@ -858,7 +942,7 @@ impl Picked {
         ds: &'a Dataset,
         ord: usize,
     ) -> impl Iterator<Item = Cow<'a, User>> + 'a {
-        (0..self.len()).map(move |k| ds.user_at(ord, self.index(k)))
+        (0..self.len()).map(move |k| self.user(ds, ord, k))
     }
 }
 
@@ -871,6 +955,17 @@ fn pick(st: &AppState, ord: usize, q: &UserQuery, range: Option<(u32, u32)>) -> 
         }
         None => (0, total),
     };
+    if let Some(users) = st.live.users(ord) {
+        // Changed data: no cache, every request may see a new state.
+        let sel = query::select(&users, &q.filter, q.order, q.ascending);
+        let (start, end) = window(sel.len());
+        return Picked::Live {
+            users,
+            sel,
+            start,
+            end,
+        };
+    }
     if q.filter.is_trivial() && q.order == Field::CreateTime {
         let total = st.dataset.user_count_of(ord);
         let (start, end) = window(total);
@@ -910,8 +1005,11 @@ async fn users_search(
             return fault_response(&st, 500, None);
         }
     }
+    let churn = st.faults().churn;
     let st2 = st.clone();
     let job = tokio::task::spawn_blocking(move || {
+        // Under churn, read and mutate as one step per company.
+        let turn = churn.is_some().then(|| st2.live.turn(ord));
         let size = q.size.min(st2.page_cap());
         let picked = pick(&st2, ord, &q, Some((q.page, size)));
         let total = picked.total();
@@ -924,6 +1022,18 @@ async fn users_search(
         }
         results.push(']');
         let pages = (total as u64).div_ceil(u64::from(size));
+        drop(picked);
+        if let Some(churn) = churn {
+            // The page is built: change the data before it is sent.
+            let done = st2.live.churn(&st2.dataset, ord, &churn);
+            st2.stats
+                .users_inserted
+                .fetch_add(done.inserted as u64, Ordering::Relaxed);
+            st2.stats
+                .users_removed
+                .fetch_add(done.removed as u64, Ordering::Relaxed);
+        }
+        drop(turn);
         format!(
             r#"{{"pageNumber":{},"pageSize":{size},"totalNumberOfPages":{pages},"totalNumberOfRecords":{total},"results":{results}}}"#,
             q.page
@@ -990,10 +1100,16 @@ async fn users_export(
         let picked = pick(&st2, ord, &q, range);
         let list = picked.users(&st2.dataset, ord);
         let company = st2.dataset.company_by_ordinal(ord).expect("scoped company");
-        let count = st2.dataset.user_count_of(ord);
-        let stamp = (count > 0)
-            .then(|| st2.dataset.user_at(ord, count - 1))
-            .and_then(|u| time::parse_ms(&u.create_time))
+        let newest = match &picked {
+            Picked::Live { users, .. } => users.last().map(|u| time::parse_ms(&u.create_time)),
+            _ => {
+                let count = st2.dataset.user_count_of(ord);
+                (count > 0)
+                    .then(|| time::parse_ms(&st2.dataset.user_at(ord, count - 1).create_time))
+            }
+        };
+        let stamp = newest
+            .flatten()
             .or_else(|| time::parse_ms(&company.create_time))
             .unwrap_or(0);
         let ext = if format == Format::Csv { "csv" } else { "xlsx" };
@@ -1065,11 +1181,12 @@ async fn count_summary(State(st): State<Shared>, headers: HeaderMap, uri: Uri) -
         Err(r) => return r,
     };
     let c = st.dataset.company_by_ordinal(ord).expect("scoped company");
+    let n = counts(&st, c);
     let data = json!({
-        "activeTargetUserCount": c.active_user_count,
-        "inactiveTargetUserCount": c.inactive_user_count,
-        "deletedTargetUserCount": c.deleted_user_count,
-        "monthlyActiveUserCount": c.monthly_active_user_count,
+        "activeTargetUserCount": n.active,
+        "inactiveTargetUserCount": n.inactive,
+        "deletedTargetUserCount": n.deleted,
+        "monthlyActiveUserCount": n.monthly_active,
     });
     success(&st, data.to_string())
 }

@@ -912,3 +912,430 @@ async fn latency_is_applied() {
     assert!(t.elapsed() >= Duration::from_millis(120));
     sb.shutdown().await;
 }
+
+async fn count_summary_status(
+    c: &Client,
+    sb: &Sandbox,
+    tok: &str,
+) -> Result<StatusCode, reqwest::Error> {
+    c.get(format!("{}/api/target-users/count-summary", sb.base_url()))
+        .bearer_auth(tok)
+        .send()
+        .await
+        .map(|r| r.status())
+}
+
+#[tokio::test]
+async fn latency_spikes_make_short_timeouts_fire() {
+    let spike_delay = Duration::from_millis(400);
+    let sb = Sandbox::start(Config {
+        faults: Faults {
+            spike_rate: 0.3,
+            spike_delay,
+            ..Faults::default()
+        },
+        ..small()
+    })
+    .await
+    .unwrap();
+    // The token endpoint is not spiked by default.
+    let patient = Client::new();
+    let tok = token(&patient, &sb, &sb.reseller()).await;
+    assert_eq!(sb.stats().spikes, 0);
+
+    let hasty = Client::builder()
+        .timeout(Duration::from_millis(150))
+        .build()
+        .unwrap();
+    let n = 40;
+    let mut timeouts = 0;
+    for _ in 0..n {
+        match count_summary_status(&hasty, &sb, &tok).await {
+            Ok(s) => assert_eq!(s, 200),
+            Err(e) => {
+                assert!(e.is_timeout(), "{e}");
+                timeouts += 1;
+            }
+        }
+    }
+    let spikes = sb.stats().spikes;
+    assert_eq!(timeouts, spikes, "every spike and only spikes time out");
+    assert!(
+        (6..=20).contains(&spikes),
+        "{spikes} spikes of {n} at rate 0.3"
+    );
+
+    // A patient client just waits the spike out.
+    sb.set_faults(Faults {
+        spike_rate: 1.0,
+        spike_delay,
+        ..Faults::default()
+    });
+    let t = std::time::Instant::now();
+    assert_eq!(
+        count_summary_status(&patient, &sb, &tok).await.unwrap(),
+        200
+    );
+    assert!(t.elapsed() >= spike_delay);
+    // Still not the token endpoint...
+    let t = std::time::Instant::now();
+    let _ = token(&patient, &sb, &sb.reseller()).await;
+    assert!(t.elapsed() < spike_delay);
+    // ...unless asked.
+    sb.set_faults(Faults {
+        spike_rate: 1.0,
+        spike_delay,
+        include_token_endpoint: true,
+        ..Faults::default()
+    });
+    let t = std::time::Instant::now();
+    let _ = token(&patient, &sb, &sb.reseller()).await;
+    assert!(t.elapsed() >= spike_delay);
+    assert_eq!(sb.stats().spikes, spikes + 2);
+    sb.shutdown().await;
+}
+
+fn ids(users: &[Value]) -> Vec<String> {
+    users
+        .iter()
+        .map(|u| u["resourceId"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn churn_changes_users_between_pages() {
+    let size = 10usize;
+    let sb = Sandbox::start(Config {
+        users_per_company: 60,
+        page_cap: size as u32,
+        faults: Faults {
+            churn: Some(keepnet_sandbox::Churn {
+                inserts_per_search: 3,
+                removes_per_search: 2,
+            }),
+            ..Faults::default()
+        },
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    let c = Client::new();
+    let tok = token(&c, &sb, &sb.reseller()).await;
+    let ds = sb.dataset();
+    let globex = ds.find_by_name("Globex Corporation")[0].resource_id.clone();
+    let acme = ds.find_by_name("Acme Holdings")[0].resource_id.clone();
+    assert_eq!(sb.current_users_json(&globex), ds.users_json(&globex));
+    assert!(sb.current_users_json("nope").is_empty());
+
+    let body = |page: usize| {
+        json!({"pageNumber": page, "pageSize": size, "orderBy": "CreateTime", "ascending": true,
+               "filter": {"Condition": "AND", "SearchInputTextValue": ""}})
+    };
+    let mut ever: HashSet<String> = ids(&ds.users_json(&globex)).into_iter().collect();
+    let mut removed_all: HashSet<String> = HashSet::new();
+    let mut paged: Vec<String> = Vec::new();
+    let (mut before_offset, mut after_offset) = (0, 0);
+    let mut page = 1;
+    loop {
+        let before = sb.current_users_json(&globex);
+        let (s, v) = post(
+            &c,
+            &sb,
+            "/api/target-users/search",
+            &tok,
+            Some(&globex),
+            body(page),
+        )
+        .await;
+        assert_eq!(s, 200, "{v}");
+        let d = &v["data"];
+        // The answer is the state before this search...
+        assert_eq!(d["totalNumberOfRecords"], before.len());
+        let offset = (page - 1) * size;
+        let want = &before[offset.min(before.len())..(offset + size).min(before.len())];
+        assert_eq!(d["results"].as_array().unwrap().as_slice(), want);
+        // ...and the data has changed once it arrives.
+        let after = sb.current_users_json(&globex);
+        assert_eq!(after.len(), before.len() + 1);
+        let before_ids: HashSet<String> = ids(&before).into_iter().collect();
+        let after_ids = ids(&after);
+        let inserted: Vec<(usize, &String)> = after_ids
+            .iter()
+            .enumerate()
+            .filter(|(_, id)| !before_ids.contains(*id))
+            .collect();
+        let after_set: HashSet<&String> = after_ids.iter().collect();
+        let removed: Vec<&String> = before_ids
+            .iter()
+            .filter(|id| !after_set.contains(id))
+            .collect();
+        assert_eq!((inserted.len(), removed.len()), (3, 2));
+        for (pos, id) in &inserted {
+            assert!(ever.insert((*id).clone()), "resourceId {id} reused");
+            if *pos < page * size {
+                before_offset += 1;
+            } else {
+                after_offset += 1;
+            }
+        }
+        removed_all.extend(removed.into_iter().cloned());
+        // Default order holds, emails stay unique.
+        for w in after.windows(2) {
+            let key = |u: &Value| {
+                (
+                    u["createTime"].as_str().unwrap().to_string(),
+                    u["resourceId"].as_str().unwrap().to_string(),
+                )
+            };
+            assert!(key(&w[0]) < key(&w[1]));
+        }
+        let emails: HashSet<&str> = after.iter().map(|u| u["email"].as_str().unwrap()).collect();
+        assert_eq!(emails.len(), after.len());
+        let results = d["results"].as_array().unwrap();
+        if results.is_empty() {
+            break;
+        }
+        paged.extend(ids(results));
+        page += 1;
+    }
+    assert!(
+        before_offset > 0 && after_offset > 0,
+        "{before_offset}/{after_offset}"
+    );
+    let final_ids: HashSet<String> = ids(&sb.current_users_json(&globex)).into_iter().collect();
+    assert!(removed_all.iter().all(|id| !final_ids.contains(id)));
+    // Offset paging over changing data both repeats and skips users.
+    let unique: HashSet<&String> = paged.iter().collect();
+    assert!(unique.len() < paged.len(), "some user was served twice");
+    assert!(
+        final_ids.iter().any(|id| !unique.contains(id)),
+        "some user was never served"
+    );
+    let st = sb.stats();
+    assert_eq!(st.users_inserted, 3 * page as u64);
+    assert_eq!(st.users_removed, 2 * page as u64);
+
+    // Exports, count-summary and companies/search see the same state.
+    let current = sb.current_users_json(&globex);
+    let export = json!({"pageNumber": 1, "pageSize": 10, "orderBy": "CreateTime", "ascending": true,
+        "reportAllPages": true, "exportType": "CSV", "filter": {"condition": "AND", "searchInputTextValue": ""}});
+    let r = c
+        .post(format!("{}/api/target-users/search/export", sb.base_url()))
+        .bearer_auth(&tok)
+        .header("X-KEEPNET-Company-Id", &globex)
+        .json(&export)
+        .send()
+        .await
+        .unwrap();
+    let bytes = r.bytes().await.unwrap();
+    let emails: Vec<String> = csv::Reader::from_reader(bytes.as_ref())
+        .records()
+        .map(|r| r.unwrap()[2].to_string())
+        .collect();
+    let want: Vec<String> = current
+        .iter()
+        .map(|u| u["email"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(emails, want);
+    let r = c
+        .get(format!("{}/api/target-users/count-summary", sb.base_url()))
+        .bearer_auth(&tok)
+        .header("X-KEEPNET-Company-Id", &globex)
+        .send()
+        .await
+        .unwrap();
+    let v: Value = r.json().await.unwrap();
+    let active = current.iter().filter(|u| u["status"] == "Active").count();
+    assert_eq!(v["data"]["activeTargetUserCount"], active);
+    assert_eq!(v["data"]["inactiveTargetUserCount"], current.len() - active);
+    let (_, v) = post(
+        &c,
+        &sb,
+        "/api/companies/search",
+        &tok,
+        None,
+        company_body(1, 10),
+    )
+    .await;
+    let g = v["data"]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["companyResourceId"] == globex.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(g["targetUserCount"], current.len());
+    // None of that changed anything; neither did other companies change.
+    assert_eq!(sb.current_users_json(&globex), current);
+    assert_eq!(sb.current_users_json(&acme), ds.users_json(&acme));
+
+    // A faulted search does not churn; a churned company keeps its state
+    // once churn is switched off.
+    sb.set_faults(Faults {
+        fail_user_pages_from: Some(1),
+        churn: Some(keepnet_sandbox::Churn {
+            inserts_per_search: 1,
+            removes_per_search: 1,
+        }),
+        ..Faults::default()
+    });
+    let (s, _) = post(
+        &c,
+        &sb,
+        "/api/target-users/search",
+        &tok,
+        Some(&globex),
+        body(1),
+    )
+    .await;
+    assert_eq!(s, 500);
+    sb.set_faults(Faults::default());
+    let (_, v) = post(
+        &c,
+        &sb,
+        "/api/target-users/search",
+        &tok,
+        Some(&globex),
+        body(1),
+    )
+    .await;
+    assert_eq!(v["data"]["totalNumberOfRecords"], current.len());
+    assert_eq!(sb.current_users_json(&globex), current);
+    assert_eq!(sb.stats().users_inserted, 3 * page as u64);
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn churn_is_consistent_under_concurrent_searches() {
+    let sb = Sandbox::start(Config {
+        users_per_company: 80,
+        page_cap: 20,
+        faults: Faults {
+            churn: Some(keepnet_sandbox::Churn {
+                inserts_per_search: 2,
+                removes_per_search: 1,
+            }),
+            ..Faults::default()
+        },
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    let c = Client::new();
+    let tok = token(&c, &sb, &sb.reseller()).await;
+    let globex = sb.dataset().find_by_name("Globex Corporation")[0]
+        .resource_id
+        .clone();
+    let mut tasks = Vec::new();
+    for i in 0..16u32 {
+        let (c, tok, globex, url) = (c.clone(), tok.clone(), globex.clone(), sb.base_url());
+        tasks.push(tokio::spawn(async move {
+            let r = c
+                .post(format!("{url}/api/target-users/search"))
+                .bearer_auth(&tok)
+                .header("X-KEEPNET-Company-Id", &globex)
+                .json(&user_body(i % 4 + 1, 20))
+                .send()
+                .await
+                .unwrap();
+            let v: Value = r.json().await.unwrap();
+            v["data"]["totalNumberOfRecords"].as_u64().unwrap()
+        }));
+    }
+    let mut totals = Vec::new();
+    for t in tasks {
+        totals.push(t.await.unwrap());
+    }
+    // Each search saw one state: 80 + k for k searches before it.
+    totals.sort_unstable();
+    assert_eq!(totals, (80..96).collect::<Vec<u64>>());
+    let current = sb.current_users_json(&globex);
+    assert_eq!(current.len(), 96);
+    let unique: HashSet<&str> = current
+        .iter()
+        .map(|u| u["resourceId"].as_str().unwrap())
+        .collect();
+    assert_eq!(unique.len(), 96);
+    let st = sb.stats();
+    assert_eq!((st.users_inserted, st.users_removed), (32, 16));
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn kill_drops_every_connection_and_refuses_new_ones() {
+    let sb = Sandbox::start(small()).await.unwrap();
+    let addr = sb.addr();
+    let idle = Client::new();
+    let tok = token(&idle, &sb, &sb.reseller()).await;
+    // A keep-alive connection left idle in `idle`'s pool.
+    assert_eq!(count_summary_status(&idle, &sb, &tok).await.unwrap(), 200);
+    // A request in flight, held by a long spike.
+    sb.set_faults(Faults {
+        spike_rate: 1.0,
+        spike_delay: Duration::from_secs(30),
+        ..Faults::default()
+    });
+    let busy = Client::new();
+    let url = format!("{}/api/target-users/count-summary", sb.base_url());
+    let tok2 = tok.clone();
+    let in_flight = tokio::spawn(async move {
+        busy.get(url)
+            .bearer_auth(tok2)
+            .send()
+            .await
+            .map(|r| r.status())
+    });
+    while sb.stats().spikes == 0 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let t = std::time::Instant::now();
+    sb.kill().await;
+    let fast = Duration::from_secs(2);
+    let r = tokio::time::timeout(fast, in_flight)
+        .await
+        .expect("in-flight request fails fast")
+        .unwrap();
+    assert!(r.is_err(), "{r:?}");
+    let r = tokio::time::timeout(fast, async {
+        idle.get(format!("http://{addr}/api/target-users/count-summary"))
+            .bearer_auth(&tok)
+            .send()
+            .await
+    })
+    .await
+    .expect("pooled connection fails fast");
+    assert!(r.is_err(), "{r:?}");
+    let e = tokio::time::timeout(fast, Client::new().get(format!("http://{addr}/")).send())
+        .await
+        .expect("new connection fails fast")
+        .unwrap_err();
+    assert!(e.is_connect(), "{e}");
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+    assert!(t.elapsed() < fast);
+}
+
+#[tokio::test]
+async fn stop_accepting_keeps_the_handle_usable() {
+    let sb = Sandbox::start(small()).await.unwrap();
+    let c = Client::new();
+    let tok = token(&c, &sb, &sb.reseller()).await;
+    assert_eq!(count_summary_status(&c, &sb, &tok).await.unwrap(), 200);
+    sb.stop_accepting();
+    let r = tokio::time::timeout(Duration::from_secs(2), count_summary_status(&c, &sb, &tok))
+        .await
+        .expect("fails fast");
+    assert!(r.is_err(), "{r:?}");
+    let r = tokio::time::timeout(
+        Duration::from_secs(2),
+        count_summary_status(&Client::new(), &sb, &tok),
+    )
+    .await
+    .expect("fails fast");
+    assert!(r.is_err(), "{r:?}");
+    assert_eq!(sb.stats().tokens_issued, 1);
+    let globex = sb.dataset().find_by_name("Globex Corporation")[0]
+        .resource_id
+        .clone();
+    assert_eq!(sb.current_users_json(&globex).len(), 40);
+    sb.shutdown().await;
+}

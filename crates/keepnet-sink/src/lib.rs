@@ -12,6 +12,9 @@
 //! model ([`Column`], [`Cell`]), the spreadsheet formula guard ([`safety`]), and output files
 //! that appear only when complete ([`AtomicFile`], [`Output`]).
 //!
+//! Outputs that act after the files are published (e-mail) implement [`Delivery`] instead: they
+//! receive the published [`Artifact`]s, not rows.
+//!
 //! It has no network or API dependency: a team adding its own format depends on this crate
 //! alone.
 
@@ -20,6 +23,7 @@ mod cell;
 mod column;
 #[cfg(feature = "conformance")]
 pub mod conformance;
+mod delivery;
 mod error;
 mod output;
 pub mod safety;
@@ -29,6 +33,7 @@ mod time;
 pub use atomic::AtomicFile;
 pub use cell::{Cell, Field};
 pub use column::{Column, ColumnKind, HeaderStyle};
+pub use delivery::{Delivery, Report};
 pub use error::SinkError;
 pub use output::Output;
 pub use sink::{Artifact, ExportInfo, Sink};
