@@ -213,9 +213,10 @@ pub struct EmailArgs {
     /// Bcc recipients (repeatable, or comma-separated); never shown in the message.
     #[arg(long, value_name = "ADDR", value_delimiter = ',')]
     pub mail_bcc: Vec<String>,
-    /// Largest total size of the attachments, in MiB, checked before connecting.
-    #[arg(long, value_name = "MIB", default_value_t = 20)]
-    pub mail_max_attachment_mib: u64,
+    /// Largest total size of the attachments, checked before connecting: a number of bytes
+    /// or with a unit (KB, KiB, MB, MiB, GB, GiB).
+    #[arg(long, value_name = "SIZE", default_value = "20MiB", value_parser = parse_size)]
+    pub mail_max_attachment_size: u64,
 }
 
 /// `--smtp-tls` values.
@@ -305,4 +306,51 @@ pub enum ExportKind {
     Csv,
     /// Excel workbook (XLSX).
     Excel,
+}
+
+/// `20MiB`, `500 KB`, `1048576`: a size in bytes.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size like 20MiB or 500KB"))?;
+    let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kb" => 1_000,
+        "kib" | "k" => 1 << 10,
+        "mb" => 1_000_000,
+        "mib" | "m" => 1 << 20,
+        "gb" => 1_000_000_000,
+        "gib" | "g" => 1 << 30,
+        other => {
+            return Err(format!(
+                "unknown size unit {other:?}; use B, KB, KiB, MB, MiB, GB or GiB"
+            ))
+        }
+    };
+    let bytes = number * factor as f64;
+    if !(1.0..=u64::MAX as f64).contains(&bytes) {
+        return Err(format!("{text:?} must be at least 1 byte"));
+    }
+    Ok(bytes as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("20MiB"), Ok(20 << 20));
+        assert_eq!(parse_size("1.5 KB"), Ok(1500));
+        assert_eq!(parse_size("1048576"), Ok(1 << 20));
+        assert_eq!(parse_size("2g"), Ok(2 << 30));
+        for bad in ["", "MiB", "0", "5 parsecs", "-1"] {
+            assert!(parse_size(bad).is_err(), "{bad:?}");
+        }
+    }
 }

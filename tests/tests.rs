@@ -1,9 +1,13 @@
 //! End-to-end tests: the real `keepnet-export` binary against the sandbox over real HTTP.
 //! One test binary (autotests = false) keeps link time down.
 
+#[path = "support/smtp.rs"]
+#[allow(dead_code)]
+mod smtp;
 mod util;
 
 mod companies;
+mod email;
 mod errors;
 mod export;
 mod paging;

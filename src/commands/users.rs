@@ -129,7 +129,7 @@ fn email_settings(args: &EmailArgs) -> Result<(Option<SmtpSettings>, MailSetting
         cc: args.mail_cc.clone(),
         bcc: args.mail_bcc.clone(),
         subject: args.mail_subject.clone(),
-        max_attachment_bytes: args.mail_max_attachment_mib.saturating_mul(1024 * 1024),
+        max_attachment_bytes: args.mail_max_attachment_size,
         ..MailSettings::new(from, Vec::new())
     };
     Ok((smtp, mail))

@@ -63,7 +63,7 @@ fn too_big(total: u64, limit: u64) -> SinkError {
     SinkError::Invalid(format!(
         "the files to e-mail total {}, over the attachment limit of {}; nothing was sent. \
          Make the export smaller with fewer columns (--columns) or a search filter (--search), \
-         raise the limit (--mail-max-attachment-mib) if the mail server accepts larger messages, \
+         raise the limit (--mail-max-attachment-size) if the mail server accepts larger messages, \
          or send a link to a file sink's output instead",
         size_text(total),
         size_text(limit)

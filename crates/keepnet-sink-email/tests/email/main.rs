@@ -1,6 +1,7 @@
 //! `EmailDelivery` against a real SMTP server (aiosmtpd): plain, STARTTLS, implicit TLS, AUTH,
 //! envelopes, refusals, message contents, limits and validation.
 
+#[path = "../../../../tests/support/smtp.rs"]
 mod server;
 
 use std::path::PathBuf;
@@ -459,7 +460,7 @@ fn the_size_limit_is_checked_before_connecting() {
         "limit of 100 bytes",
         "--columns",
         "--search",
-        "--mail-max-attachment-mib",
+        "--mail-max-attachment-size",
         "link",
     ] {
         assert!(text.contains(needle), "{needle:?} missing: {text}");

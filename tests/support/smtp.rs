@@ -1,5 +1,6 @@
-//! A real SMTP server for the tests: the workspace's `tests/support/smtp_server.py` (aiosmtpd),
-//! started on a free port and killed on drop.
+//! A real SMTP server for the tests: `tests/support/smtp_server.py` (aiosmtpd), started on a
+//! free port and killed on drop. Shared by the e-mail crate's tests and the end-to-end tests
+//! (each includes this file with `#[path]`), so there is one harness.
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::TcpListener;
@@ -8,9 +9,13 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-/// The workspace's `tests/support` folder.
+/// The workspace's `tests/support` folder, found upwards from the package being tested.
 pub fn support() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/support")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .map(|dir| dir.join("tests/support"))
+        .find(|dir| dir.join("smtp_server.py").exists())
+        .expect("tests/support/smtp_server.py above the package")
 }
 
 /// The test server certificate (CN/SAN localhost and 127.0.0.1).
