@@ -15,7 +15,7 @@ use serde_json::Value;
 use crate::util::Env;
 
 /// The default columns, in order (API field names).
-const COLUMNS: [&str; 16] = [
+pub const COLUMNS: [&str; 16] = [
     "email",
     "firstName",
     "lastName",
@@ -36,7 +36,7 @@ const COLUMNS: [&str; 16] = [
 
 /// The text a served user's field should read as: null is empty, custom fields read
 /// `Name: value; Name: value` (a date field shows its timestamp).
-fn expected_text(user: &Value, key: &str) -> String {
+pub fn expected_text(user: &Value, key: &str) -> String {
     match (key, &user[key]) {
         ("customFieldValues", Value::Array(fields)) => fields
             .iter()
@@ -63,7 +63,7 @@ fn excel_serial(at: &Timestamp) -> f64 {
     seconds / 86_400.0 + 25_569.0
 }
 
-fn read_csv(path: &Path) -> Vec<Vec<String>> {
+pub fn read_csv(path: &Path) -> Vec<Vec<String>> {
     csv::ReaderBuilder::new()
         .has_headers(false)
         .from_path(path)
@@ -356,7 +356,7 @@ fn bad_sink_arguments_fail_before_any_request() {
     );
 }
 
-fn leftovers(dir: &Path) -> Vec<String> {
+pub fn leftovers(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

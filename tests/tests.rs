@@ -10,6 +10,7 @@ mod companies;
 mod email;
 mod errors;
 mod export;
+mod faults;
 mod paging;
 mod sandbox_cmd;
 mod sinks;

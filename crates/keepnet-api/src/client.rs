@@ -466,7 +466,7 @@ impl Client {
                     Error::GaveUp {
                         attempts: retries + 1,
                         elapsed: started.elapsed(),
-                        source: Box::new(error),
+                        last: Box::new(error),
                     }
                 });
             }

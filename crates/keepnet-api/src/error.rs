@@ -130,14 +130,14 @@ pub enum Error {
     },
 
     /// A transient failure that persisted through every retry.
-    #[error("{source} (gave up after {attempts} attempts in {:.1}s)", .elapsed.as_secs_f64())]
+    #[error("{last} (gave up after {attempts} attempts in {:.1}s)", .elapsed.as_secs_f64())]
     GaveUp {
         /// Attempts made, the first included.
         attempts: u32,
         /// Time from the first attempt to giving up.
         elapsed: Duration,
-        /// The last attempt's error.
-        source: Box<Error>,
+        /// The last attempt's error (shown in the message, so not also chained as a source).
+        last: Box<Error>,
     },
 
     /// The response could not be understood.
@@ -172,7 +172,7 @@ impl Error {
     /// The broad class of this error.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::GaveUp { source, .. } => source.kind(),
+            Error::GaveUp { last, .. } => last.kind(),
             Error::Config(_) | Error::InvalidCompanyId(_) => ErrorKind::Usage,
             Error::InvalidCredentials { .. } | Error::Unauthorized => ErrorKind::Authentication,
             Error::Forbidden { .. } | Error::CompanyNotFound { .. } | Error::Resolve(_) => {
