@@ -59,9 +59,11 @@ fn company_admin_credential_is_not_a_reseller() {
 #[test]
 fn header_breaking_company_text_is_never_sent() {
     let env = Env::small(3, 50);
-    // Text that cannot be an id and is no company's name.
+    // Text that could break a header is refused before anything is sent.
+    let before = env.sandbox.stats().requests;
     env.run(&["users", "--company", "a\r\nX-Evil: 1"])
-        .fails_with(4, &["no managed company"]);
+        .fails_with(2, &["neither a company id nor a name"]);
+    assert_eq!(env.sandbox.stats().requests, before);
 }
 
 #[test]
@@ -193,6 +195,30 @@ fn non_json_answer_is_malformed_with_an_excerpt() {
         .current_dir(dir.path());
     let run = Env::run_cmd(cmd, &["--base-url", &url, "--client-id", "x", "companies"]);
     run.fails_with(5, &["malformed response", "/connect/token"]);
+}
+
+#[test]
+fn a_huge_answer_is_refused_without_reading_it() {
+    // A server that announces a 3 GB JSON body: the client must not try to hold it.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(4) {
+            let mut stream = stream.unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 3000000000\r\n\r\n{{\"access_token\":\""
+            );
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = crate::util::bare_command();
+    cmd.env("KEEPNET_CLIENT_SECRET", "s")
+        .current_dir(dir.path());
+    let run = Env::run_cmd(cmd, &["--base-url", &url, "--client-id", "x", "companies"]);
+    run.fails_with(5, &["larger than the 64 MiB limit", "/connect/token"]);
 }
 
 #[test]

@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use futures::TryStreamExt;
-use keepnet_api::{Client, CompanyId, Credentials, Error, UserQuery};
-use keepnet_sandbox::{Config, Sandbox};
+use keepnet_api::{Client, CompanyId, Credentials, Error, RetryPolicy, UserQuery};
+use keepnet_sandbox::{Config, Faults, Sandbox};
 
 async fn sandbox(config: Config) -> (Sandbox, Client) {
     let sandbox = Sandbox::start(config).await.unwrap();
@@ -133,4 +133,71 @@ async fn a_bad_request_carries_the_server_messages() {
         err.to_string().to_lowercase().contains("nosuchfield"),
         "{err}"
     );
+}
+
+#[tokio::test]
+async fn retry_after_is_honoured() {
+    let (sandbox, _) = sandbox(small()).await;
+    let creds = sandbox.reseller();
+    // Retries would come every millisecond if the server's Retry-After were ignored.
+    let client = Client::builder(sandbox.base_url())
+        .credentials(Credentials::new(creds.client_id, creds.client_secret))
+        .retry(RetryPolicy {
+            max_retries: 5,
+            initial_backoff: Duration::from_millis(1),
+            max_backoff: Duration::from_secs(5),
+            max_elapsed: Duration::from_secs(10),
+        })
+        .build()
+        .unwrap();
+    client.companies(&Default::default()).await.unwrap();
+    sandbox.set_faults(Faults {
+        rate: 1.0,
+        statuses: vec![429],
+        retry_after: Some(Duration::from_secs(1)),
+        ..Faults::default()
+    });
+    let started = std::time::Instant::now();
+    let call = tokio::spawn({
+        let client = client.clone();
+        async move { client.companies(&Default::default()).await }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    sandbox.set_faults(Faults::default());
+    call.await.unwrap().unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "waited for Retry-After"
+    );
+    assert_eq!(
+        sandbox.stats().faults_injected,
+        1,
+        "one 429, then one successful retry"
+    );
+    assert_eq!(client.stats().retries, 1);
+    assert_eq!(client.stats().throttled, 1);
+}
+
+#[tokio::test]
+async fn many_requests_hitting_401_at_once_cause_exactly_one_refresh() {
+    let (sandbox, client) = sandbox(small()).await;
+    client.companies(&Default::default()).await.unwrap();
+    let before = sandbox.stats().token_requests;
+    sandbox.revoke_tokens();
+    let id = CompanyId::parse(&sandbox.dataset().find_by_name("Initech")[0].resource_id).unwrap();
+    let calls: Vec<_> = (0..16)
+        .map(|_| {
+            let (client, id) = (client.clone(), id.clone());
+            tokio::spawn(async move { client.users_page(&id, &UserQuery::default(), 1).await })
+        })
+        .collect();
+    for call in calls {
+        assert_eq!(
+            call.await.unwrap().unwrap().results.len(),
+            4,
+            "no request lost"
+        );
+    }
+    assert_eq!(sandbox.stats().token_requests - before, 1, "single flight");
+    assert_eq!(client.stats().tokens, 2);
 }
