@@ -14,30 +14,121 @@ use crate::exit::Failure;
 /// Prefix that selects one custom field as its own column.
 const CUSTOM_PREFIX: &str = "custom:";
 
-/// Every standard column: (API field name, label, kind), in default order.
-const STANDARD: [(&str, &str, ColumnKind); 16] = [
-    ("email", "Email", ColumnKind::Text),
-    ("firstName", "First Name", ColumnKind::Text),
-    ("lastName", "Last Name", ColumnKind::Text),
-    ("department", "Department", ColumnKind::Text),
-    ("phoneNumber", "Phone Number", ColumnKind::Identifier),
-    ("priority", "Priority", ColumnKind::Text),
-    ("status", "Status", ColumnKind::Text),
-    ("customFieldValues", "Custom Fields", ColumnKind::Fields),
-    ("createTime", "Created", ColumnKind::DateTime),
-    ("updateTime", "Updated", ColumnKind::DateTime),
-    ("timeZone", "Time Zone", ColumnKind::Text),
-    ("preferredLanguage", "Preferred Language", ColumnKind::Text),
-    ("isEditable", "Editable", ColumnKind::Bool),
-    ("scimSettingName", "SCIM Setting", ColumnKind::Text),
-    ("ldapConfigName", "LDAP Configuration", ColumnKind::Text),
-    ("resourceId", "Resource ID", ColumnKind::Identifier),
+/// A field of the API's user view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum UserField {
+    Email,
+    FirstName,
+    LastName,
+    Department,
+    PhoneNumber,
+    Priority,
+    Status,
+    CustomFieldValues,
+    CreateTime,
+    UpdateTime,
+    TimeZone,
+    PreferredLanguage,
+    IsEditable,
+    ScimSettingName,
+    LdapConfigName,
+    ResourceId,
+}
+
+/// Every standard column: (API field name, label, kind, field), in default order.
+const STANDARD: [(&str, &str, ColumnKind, UserField); 16] = [
+    ("email", "Email", ColumnKind::Text, UserField::Email),
+    (
+        "firstName",
+        "First Name",
+        ColumnKind::Text,
+        UserField::FirstName,
+    ),
+    (
+        "lastName",
+        "Last Name",
+        ColumnKind::Text,
+        UserField::LastName,
+    ),
+    (
+        "department",
+        "Department",
+        ColumnKind::Text,
+        UserField::Department,
+    ),
+    (
+        "phoneNumber",
+        "Phone Number",
+        ColumnKind::Identifier,
+        UserField::PhoneNumber,
+    ),
+    (
+        "priority",
+        "Priority",
+        ColumnKind::Text,
+        UserField::Priority,
+    ),
+    ("status", "Status", ColumnKind::Text, UserField::Status),
+    (
+        "customFieldValues",
+        "Custom Fields",
+        ColumnKind::Fields,
+        UserField::CustomFieldValues,
+    ),
+    (
+        "createTime",
+        "Created",
+        ColumnKind::DateTime,
+        UserField::CreateTime,
+    ),
+    (
+        "updateTime",
+        "Updated",
+        ColumnKind::DateTime,
+        UserField::UpdateTime,
+    ),
+    (
+        "timeZone",
+        "Time Zone",
+        ColumnKind::Text,
+        UserField::TimeZone,
+    ),
+    (
+        "preferredLanguage",
+        "Preferred Language",
+        ColumnKind::Text,
+        UserField::PreferredLanguage,
+    ),
+    (
+        "isEditable",
+        "Editable",
+        ColumnKind::Bool,
+        UserField::IsEditable,
+    ),
+    (
+        "scimSettingName",
+        "SCIM Setting",
+        ColumnKind::Text,
+        UserField::ScimSettingName,
+    ),
+    (
+        "ldapConfigName",
+        "LDAP Configuration",
+        ColumnKind::Text,
+        UserField::LdapConfigName,
+    ),
+    (
+        "resourceId",
+        "Resource ID",
+        ColumnKind::Identifier,
+        UserField::ResourceId,
+    ),
 ];
 
 /// Which value a column takes from a user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Source {
-    Standard(usize),
+    Standard(UserField),
     Custom(String),
 }
 
@@ -51,7 +142,7 @@ pub struct Layout {
 impl Layout {
     /// Every standard column.
     pub fn all() -> Self {
-        Self::from_sources((0..STANDARD.len()).map(Source::Standard).collect())
+        Self::from_sources(STANDARD.iter().map(|s| Source::Standard(s.3)).collect())
     }
 
     /// Columns from a comma-separated list of API field names and `custom:NAME` entries.
@@ -66,16 +157,17 @@ impl Layout {
                 }
                 Source::Custom(custom.trim().to_owned())
             } else {
-                let index = STANDARD
+                let field = STANDARD
                     .iter()
-                    .position(|(key, _, _)| key.eq_ignore_ascii_case(name))
+                    .find(|(key, ..)| key.eq_ignore_ascii_case(name))
+                    .map(|s| s.3)
                     .ok_or_else(|| {
                         Failure::usage(format!(
                             "unknown column {name:?}; columns are {}, or custom:NAME for one custom field",
-                            STANDARD.iter().map(|(k, _, _)| *k).collect::<Vec<_>>().join(", ")
+                            STANDARD.iter().map(|(k, ..)| *k).collect::<Vec<_>>().join(", ")
                         ))
                     })?;
-                Source::Standard(index)
+                Source::Standard(field)
             };
             if sources.contains(&source) {
                 return Err(Failure::usage(format!("column {name:?} is listed twice")));
@@ -92,9 +184,12 @@ impl Layout {
         let columns = sources
             .iter()
             .map(|s| match s {
-                Source::Standard(i) => {
-                    let (key, label, kind) = STANDARD[*i];
-                    Column::new(key, label, kind)
+                Source::Standard(field) => {
+                    let (key, label, kind, _) = STANDARD
+                        .iter()
+                        .find(|s| s.3 == *field)
+                        .expect("every field has a column");
+                    Column::new(*key, *label, *kind)
                 }
                 Source::Custom(name) => Column::new(
                     format!("{CUSTOM_PREFIX}{name}"),
@@ -113,9 +208,12 @@ impl Layout {
 
     /// Whether any column reads custom fields (so they are worth preparing).
     fn uses_custom_fields(&self) -> bool {
-        self.sources
-            .iter()
-            .any(|s| matches!(s, Source::Custom(_)) || *s == Source::Standard(7))
+        self.sources.iter().any(|s| {
+            matches!(
+                s,
+                Source::Custom(_) | Source::Standard(UserField::CustomFieldValues)
+            )
+        })
     }
 
     /// The custom fields of `user`, prepared for [`Layout::row`].
@@ -140,7 +238,7 @@ impl Layout {
         row.clear();
         for source in &self.sources {
             row.push(match source {
-                Source::Standard(i) => standard(*i, user, fields),
+                Source::Standard(field) => standard(*field, user, fields),
                 Source::Custom(name) => fields
                     .iter()
                     .find(|f| f.name == name)
@@ -150,27 +248,26 @@ impl Layout {
     }
 }
 
-fn standard<'a>(index: usize, u: &'a TargetUser, fields: &'a [Field<'a>]) -> Cell<'a> {
+fn standard<'a>(field: UserField, u: &'a TargetUser, fields: &'a [Field<'a>]) -> Cell<'a> {
     let t = |v: &'a Option<String>| Cell::text(v.as_deref());
-    match STANDARD[index].0 {
-        "email" => t(&u.email),
-        "firstName" => t(&u.first_name),
-        "lastName" => t(&u.last_name),
-        "department" => t(&u.department),
-        "phoneNumber" => t(&u.phone_number),
-        "priority" => t(&u.priority),
-        "status" => t(&u.status),
-        "customFieldValues" if fields.is_empty() => Cell::Null,
-        "customFieldValues" => Cell::Fields(fields),
-        "createTime" => Cell::date_time(u.create_time.as_deref()),
-        "updateTime" => Cell::date_time(u.update_time.as_deref()),
-        "timeZone" => t(&u.time_zone),
-        "preferredLanguage" => t(&u.preferred_language),
-        "isEditable" => u.is_editable.map_or(Cell::Null, Cell::Bool),
-        "scimSettingName" => t(&u.scim_setting_name),
-        "ldapConfigName" => t(&u.ldap_config_name),
-        "resourceId" => t(&u.resource_id),
-        other => unreachable!("column {other} has no source"),
+    match field {
+        UserField::Email => t(&u.email),
+        UserField::FirstName => t(&u.first_name),
+        UserField::LastName => t(&u.last_name),
+        UserField::Department => t(&u.department),
+        UserField::PhoneNumber => t(&u.phone_number),
+        UserField::Priority => t(&u.priority),
+        UserField::Status => t(&u.status),
+        UserField::CustomFieldValues if fields.is_empty() => Cell::Null,
+        UserField::CustomFieldValues => Cell::Fields(fields),
+        UserField::CreateTime => Cell::date_time(u.create_time.as_deref()),
+        UserField::UpdateTime => Cell::date_time(u.update_time.as_deref()),
+        UserField::TimeZone => t(&u.time_zone),
+        UserField::PreferredLanguage => t(&u.preferred_language),
+        UserField::IsEditable => u.is_editable.map_or(Cell::Null, Cell::Bool),
+        UserField::ScimSettingName => t(&u.scim_setting_name),
+        UserField::LdapConfigName => t(&u.ldap_config_name),
+        UserField::ResourceId => t(&u.resource_id),
     }
 }
 

@@ -33,7 +33,7 @@ pub fn main() -> ExitCode {
         Err(e) => e.exit(),
     };
     logging::init(cli.global.verbose, cli.global.quiet);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {

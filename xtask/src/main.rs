@@ -2,17 +2,20 @@
 //!
 //! - `ci`: everything CI checks, in the order that fails fastest: formatting, clippy with
 //!   warnings as errors, then the whole test suite.
+//! - `bench`: the release binary against the sandbox process; prints the performance table.
 
 use std::process::{Command, ExitCode};
 
 use anyhow::{bail, Context, Result};
 
+mod bench;
 mod ci;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci::run(&args[1..]),
+        Some("bench") => bench::run(&args[1..]),
         Some("-h" | "--help") | None => {
             println!("{USAGE}");
             Ok(())
@@ -32,7 +35,8 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  ci    cargo fmt --check, cargo clippy --all-targets -D warnings, cargo test --workspace";
+  ci     cargo fmt --check, cargo clippy --all-targets -D warnings, cargo test --workspace
+  bench  [--runs N] [--quick]: release binary vs the sandbox process; prints the table";
 
 /// Runs `cargo <args>` from the workspace root, failing if it fails.
 pub(crate) fn cargo(args: &[&str]) -> Result<()> {

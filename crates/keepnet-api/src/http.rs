@@ -154,7 +154,12 @@ impl Transport {
         if response.content_length().is_some_and(|n| n > limit as u64) {
             return Err(too_large(url, limit));
         }
-        let mut body = BytesMut::new();
+        let mut body = BytesMut::with_capacity(
+            response
+                .content_length()
+                .map_or(0, |n| n as usize)
+                .min(limit),
+        );
         while let Some(chunk) = response.chunk().await.map_err(network)? {
             if body.len() + chunk.len() > limit {
                 return Err(too_large(url, limit));

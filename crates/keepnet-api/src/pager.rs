@@ -13,7 +13,7 @@
 //! from what the server holds.
 
 use std::collections::HashSet;
-use std::hash::{DefaultHasher, Hash, Hasher};
+use std::hash::{BuildHasherDefault, DefaultHasher, Hash, Hasher};
 
 use futures::future::BoxFuture;
 use futures::stream::{FuturesOrdered, StreamExt};
@@ -55,7 +55,7 @@ pub struct UserPager {
     next_to_request: u64,
     last_page: u64,
     window: FuturesOrdered<PageFuture>,
-    seen: HashSet<u64>,
+    seen: HashSet<u64, BuildHasherDefault<Fingerprinted>>,
     report: PagingReport,
     state: State,
 }
@@ -76,7 +76,7 @@ impl UserPager {
             next_to_request: 1,
             last_page: 1,
             window: FuturesOrdered::new(),
-            seen: HashSet::new(),
+            seen: HashSet::default(),
             report: PagingReport::default(),
             state: State::New,
         }
@@ -105,6 +105,10 @@ impl UserPager {
                 self.state = State::Paging;
                 let page = self.fetch(1).await?;
                 self.report.first_total = page.total_number_of_records;
+                // Sized once from the total: growing a large set would briefly hold the old
+                // and the new table together.
+                let expected = usize::try_from(page.total_number_of_records).unwrap_or(0);
+                self.seen.reserve(expected.min(50_000_000));
                 self.next_to_request = 2;
                 return Ok(Some(self.accept(page)));
             }
@@ -175,4 +179,26 @@ fn fingerprint(id: &str) -> u64 {
     let mut hasher = DefaultHasher::new();
     id.hash(&mut hasher);
     hasher.finish()
+}
+
+/// The set's hasher: fingerprints are already uniformly distributed hashes, so hashing them
+/// again (SipHash, the default) only costs time.
+#[derive(Default)]
+struct Fingerprinted(u64);
+
+impl Hasher for Fingerprinted {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only u64 fingerprints are hashed; fold anything else in for completeness.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.0 = value;
+    }
 }

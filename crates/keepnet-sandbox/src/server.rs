@@ -6,6 +6,7 @@
 
 use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
+use std::io::Write as _;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
@@ -1013,15 +1014,22 @@ async fn users_search(
         let size = q.size.min(st2.page_cap());
         let picked = pick(&st2, ord, &q, Some((q.page, size)));
         let total = picked.total();
-        let mut results = String::from("[");
+        let pages = (total as u64).div_ceil(u64::from(size));
+        // One buffer, sized for the page, written in place: no per-user strings or copies.
+        let mut data = Vec::with_capacity(256 + size as usize * 1536);
+        write!(
+            data,
+            r#"{{"pageNumber":{},"pageSize":{size},"totalNumberOfPages":{pages},"totalNumberOfRecords":{total},"results":["#,
+            q.page
+        )
+        .expect("writing to a Vec cannot fail");
         for (i, u) in picked.users(&st2.dataset, ord).enumerate() {
             if i > 0 {
-                results.push(',');
+                data.push(b',');
             }
-            results.push_str(&serde_json::to_string(u.as_ref()).expect("user serialises"));
+            serde_json::to_writer(&mut data, u.as_ref()).expect("user serialises");
         }
-        results.push(']');
-        let pages = (total as u64).div_ceil(u64::from(size));
+        data.extend_from_slice(b"]}");
         drop(picked);
         if let Some(churn) = churn {
             // The page is built: change the data before it is sent.
@@ -1034,10 +1042,7 @@ async fn users_search(
                 .fetch_add(done.removed as u64, Ordering::Relaxed);
         }
         drop(turn);
-        format!(
-            r#"{{"pageNumber":{},"pageSize":{size},"totalNumberOfPages":{pages},"totalNumberOfRecords":{total},"results":{results}}}"#,
-            q.page
-        )
+        String::from_utf8(data).expect("serde_json writes UTF-8")
     });
     match job.await {
         Ok(data) => success(&st, data),
