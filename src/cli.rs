@@ -172,6 +172,9 @@ pub struct UsersArgs {
     /// names).
     #[arg(long)]
     pub csv_bom: bool,
+    /// XLSX deflate level: 1 fastest .. 9 smallest.
+    #[arg(long, value_name = "1-9", default_value_t = keepnet_sink_xlsx::DEFAULT_COMPRESSION, value_parser = clap::value_parser!(u8).range(1..=9))]
+    pub xlsx_compression: u8,
     /// E-mail delivery settings (for `--sink email:ADDR[,ADDR...]`).
     #[command(flatten)]
     pub email: EmailArgs,

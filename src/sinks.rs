@@ -85,6 +85,8 @@ pub struct SinkSettings {
     pub csv_delimiter: u8,
     /// Start CSV files with a UTF-8 byte-order mark.
     pub csv_bom: bool,
+    /// XLSX deflate level, 1 to 9.
+    pub xlsx_compression: u8,
     /// SMTP settings for e-mail deliveries, when `--smtp-host` was given.
     pub smtp: Option<SmtpSettings>,
     /// Message settings for e-mail deliveries; `to` is filled from each `--sink email:`.
@@ -141,6 +143,7 @@ impl Registry {
             Box::new(|spec, s| {
                 let options = XlsxOptions {
                     header: s.header,
+                    compression: s.xlsx_compression,
                     ..XlsxOptions::default()
                 };
                 Ok(Box::new(XlsxSink::new(spec.path(), options)))
@@ -287,6 +290,7 @@ mod tests {
             raw_cells: false,
             csv_delimiter: b',',
             csv_bom: false,
+            xlsx_compression: 2,
             smtp: Some(SmtpSettings::new("smtp.example.com")),
             mail: MailSettings::new("reports@mssp.example", Vec::new()),
         }

@@ -51,6 +51,7 @@ pub async fn run(client: &Client, args: &UsersArgs) -> Result<(), Failure> {
         raw_cells: args.raw_cells,
         csv_delimiter,
         csv_bom: args.csv_bom,
+        xlsx_compression: args.xlsx_compression,
         smtp,
         mail,
     };

@@ -47,6 +47,7 @@ fn parse(args: &[String]) -> Result<Options> {
 struct Sandbox {
     child: Child,
     env: Vec<(String, String)>,
+    page_cap: u32,
 }
 
 impl Sandbox {
@@ -81,7 +82,11 @@ impl Sandbox {
         if env.len() != 3 {
             bail!("the sandbox did not print its URL and credentials");
         }
-        Ok(Self { child, env })
+        Ok(Self {
+            child,
+            env,
+            page_cap,
+        })
     }
 }
 
@@ -190,7 +195,8 @@ impl Bench {
         let mut samples = Vec::new();
         for _ in 0..bench.runs {
             let mut args: Vec<String> = client_args.iter().map(|s| s.to_string()).collect();
-            args.extend(["users", "--company", "Initech"].map(String::from));
+            args.extend(["users", "--company", "Initech", "--page-size"].map(String::from));
+            args.push(sandbox.page_cap.to_string());
             for sink in sinks {
                 args.push("--sink".into());
                 args.push(format!(
@@ -245,19 +251,18 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     let latency_ms = 20;
     let page_cap = 100;
     let sandbox = Sandbox::start(&binary, net_users, page_cap, latency_ms)?;
-    let net = ["--page-size", "100"];
     let concurrent = bench.scenario(
         &sandbox,
         "network-bound, concurrency 8, csv+xlsx",
         net_users,
-        &[&net[..], &["--concurrency", "8"]].concat(),
+        &["--concurrency", "8"],
         &["csv", "xlsx"],
     )?;
     let serial = bench.scenario(
         &sandbox,
         "network-bound, concurrency 1, csv+xlsx",
         net_users,
-        &[&net[..], &["--concurrency", "1"]].concat(),
+        &["--concurrency", "1"],
         &["csv", "xlsx"],
     )?;
     drop(sandbox);
@@ -266,15 +271,14 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
 
     // CPU-bound: no latency, large pages.
     let sandbox = Sandbox::start(&binary, cpu_users, 1000, 0)?;
-    let cpu = ["--page-size", "1000"];
-    let jsonl = bench.scenario(&sandbox, "cpu-bound, jsonl", cpu_users, &cpu, &["jsonl"])?;
-    let csv = bench.scenario(&sandbox, "cpu-bound, csv", cpu_users, &cpu, &["csv"])?;
-    let xlsx = bench.scenario(&sandbox, "cpu-bound, xlsx", cpu_users, &cpu, &["xlsx"])?;
+    let jsonl = bench.scenario(&sandbox, "cpu-bound, jsonl", cpu_users, &[], &["jsonl"])?;
+    let csv = bench.scenario(&sandbox, "cpu-bound, csv", cpu_users, &[], &["csv"])?;
+    let xlsx = bench.scenario(&sandbox, "cpu-bound, xlsx", cpu_users, &[], &["xlsx"])?;
     let both = bench.scenario(
         &sandbox,
         "cpu-bound, csv+xlsx",
         cpu_users,
-        &cpu,
+        &[],
         &["csv", "xlsx"],
     )?;
     drop(sandbox);
@@ -284,7 +288,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         &sandbox,
         "memory, csv+xlsx at a tenth",
         cpu_users / 10,
-        &cpu,
+        &[],
         &["csv", "xlsx"],
     )?;
     drop(sandbox);

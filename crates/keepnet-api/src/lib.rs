@@ -34,6 +34,7 @@ pub mod models;
 mod pager;
 mod resolve;
 mod retry;
+mod seen;
 
 pub use auth::Credentials;
 pub use client::{

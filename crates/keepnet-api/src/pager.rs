@@ -12,14 +12,14 @@
 //! once more. [`PagingReport::may_be_incomplete`] then says whether what was read can differ
 //! from what the server holds.
 
-use std::collections::HashSet;
-use std::hash::{BuildHasherDefault, DefaultHasher, Hash, Hasher};
+use std::hash::{DefaultHasher, Hash, Hasher};
 
 use futures::future::BoxFuture;
 use futures::stream::{FuturesOrdered, StreamExt};
 
 use crate::client::{Client, UserQuery};
 use crate::models::{Page, TargetUser};
+use crate::seen::Fingerprints;
 use crate::{CompanyId, Error};
 
 /// What a finished paging run saw.
@@ -55,7 +55,7 @@ pub struct UserPager {
     next_to_request: u64,
     last_page: u64,
     window: FuturesOrdered<PageFuture>,
-    seen: HashSet<u64, BuildHasherDefault<Fingerprinted>>,
+    seen: Fingerprints,
     report: PagingReport,
     state: State,
 }
@@ -76,7 +76,7 @@ impl UserPager {
             next_to_request: 1,
             last_page: 1,
             window: FuturesOrdered::new(),
-            seen: HashSet::default(),
+            seen: Fingerprints::default(),
             report: PagingReport::default(),
             state: State::New,
         }
@@ -179,26 +179,4 @@ fn fingerprint(id: &str) -> u64 {
     let mut hasher = DefaultHasher::new();
     id.hash(&mut hasher);
     hasher.finish()
-}
-
-/// The set's hasher: fingerprints are already uniformly distributed hashes, so hashing them
-/// again (SipHash, the default) only costs time.
-#[derive(Default)]
-struct Fingerprinted(u64);
-
-impl Hasher for Fingerprinted {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        // Only u64 fingerprints are hashed; fold anything else in for completeness.
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-
-    fn write_u64(&mut self, value: u64) {
-        self.0 = value;
-    }
 }

@@ -37,6 +37,12 @@ impl JsonlSink {
     }
 }
 
+/// Appends `row` to `out` as one JSON object keyed by `keys` (no newline): the encoding this
+/// sink writes, shared with other sinks that speak JSON (the exec plugin protocol).
+pub fn encode_row(out: &mut Vec<u8>, keys: &[String], row: &[Cell<'_>]) -> Result<(), SinkError> {
+    serde_json::to_writer(out, &RowJson { keys, cells: row }).map_err(SinkError::other)
+}
+
 /// A row as a JSON object.
 struct RowJson<'r, 'a> {
     keys: &'r [String],
@@ -88,14 +94,7 @@ impl Sink for JsonlSink {
             .as_mut()
             .ok_or_else(|| SinkError::Invalid("JSON Lines sink used out of order".into()))?;
         self.line.clear();
-        serde_json::to_writer(
-            &mut self.line,
-            &RowJson {
-                keys: &self.keys,
-                cells: row,
-            },
-        )
-        .map_err(SinkError::other)?;
+        encode_row(&mut self.line, &self.keys, row)?;
         self.line.push(b'\n');
         out.write_all(&self.line).map_err(|e| out.error(e))?;
         self.rows += 1;

@@ -340,6 +340,7 @@ fn human_headers_and_a_custom_sheet_name() {
     let options = XlsxOptions {
         header: HeaderStyle::Human,
         sheet_name: "Hedef Kullanıcılar".into(),
+        compression: 9,
     };
     write(
         XlsxSink::new(&path, options),
