@@ -1,11 +1,13 @@
 //! One company's users, fetched once, fed to every sink in one pass.
 //!
-//! The fetch runs on the async runtime; the sinks run on one dedicated thread, fed pages
-//! through a small bounded channel, so the network never waits for file writing (or Excel
-//! compression) and file writing never blocks the runtime. Publication is all-or-nothing:
+//! The fetch runs on the async runtime; each sink runs on a thread of its own, fed the same
+//! shared pages through a small bounded channel, so the network never waits for file writing
+//! (or Excel compression), file writing never blocks the runtime, and a fast sink (CSV) does
+//! not wait for a slow one (XLSX). Publication is all-or-nothing:
 //! every sink finishes, then every sink commits; on any failure (API error, sink error,
 //! Ctrl-C) every sink aborts and nothing is published.
 
+use std::sync::Arc;
 use std::thread;
 
 use keepnet_api::{Client, Company, CompanyId, Page, PagingReport, TargetUser, UserQuery};
@@ -14,7 +16,7 @@ use tokio::sync::mpsc;
 
 use crate::columns::Layout;
 use crate::exit::{self, Failure};
-use crate::sinks::{NamedDelivery, NamedSink, Plan, SinkSpec};
+use crate::sinks::{NamedDelivery, NamedSink, Plan};
 
 /// Pages buffered between the fetch and the sinks (on top of the fetch window).
 const PAGES_IN_FLIGHT: usize = 2;
@@ -32,8 +34,11 @@ pub struct Outcome {
     pub delivered: Vec<String>,
 }
 
+/// A page shared by every sink thread.
+type SharedPage = Arc<Page<TargetUser>>;
+
 enum Message {
-    Page(Page<TargetUser>),
+    Page(SharedPage),
     Done,
 }
 
@@ -58,16 +63,22 @@ pub async fn run(
         started_at: Timestamp::now(),
         expected_rows: None,
     };
-    let (tx, rx) = mpsc::channel::<Message>(PAGES_IN_FLIGHT);
     // Written pages come back to be freed on the thread that allocated them: freeing them on
-    // the sink thread made glibc's malloc contend for its arena locks (a fifth of the CPU time
+    // the sink threads made glibc's malloc contend for its arena locks (a fifth of the CPU time
     // of a large export, measured with perf).
-    let (recycle_tx, recycle_rx) = std::sync::mpsc::channel::<Page<TargetUser>>();
-    let export_for_deliveries = export.clone();
-    let writer = thread::Builder::new()
-        .name("keepnet-sinks".into())
-        .spawn(move || write_all(rx, recycle_tx, export, layout, sinks))
-        .map_err(|e| Failure::new(exit::INTERNAL, e))?;
+    let (recycle_tx, recycle_rx) = std::sync::mpsc::channel::<SharedPage>();
+    let layout = Arc::new(layout);
+    let mut lanes = Vec::with_capacity(sinks.len());
+    for named in sinks {
+        let (tx, rx) = mpsc::channel::<Message>(PAGES_IN_FLIGHT);
+        let (recycle, export, layout) = (recycle_tx.clone(), export.clone(), layout.clone());
+        let handle = thread::Builder::new()
+            .name(format!("sink {}", named.0))
+            .spawn(move || lane(rx, recycle, export, &layout, named))
+            .map_err(|e| Failure::new(exit::INTERNAL, e))?;
+        lanes.push((tx, handle));
+    }
+    drop(recycle_tx);
 
     let fetch = async {
         let mut pager = client.pager(id, query);
@@ -77,34 +88,69 @@ pub async fn run(
                 of = page.total_number_of_pages,
                 "page fetched"
             );
-            if tx.send(Message::Page(page)).await.is_err() {
-                // The writer stopped on an error; its error is the one to report.
-                break;
+            let page = Arc::new(page);
+            for (tx, _) in &lanes {
+                if tx.send(Message::Page(page.clone())).await.is_err() {
+                    // A sink stopped on an error; its error is the one to report.
+                    return Ok(None);
+                }
             }
+            drop(page);
             while let Ok(written) = recycle_rx.try_recv() {
                 drop(written);
             }
         }
-        Ok::<PagingReport, keepnet_api::Error>(pager.report().clone())
+        Ok::<_, keepnet_api::Error>(Some(pager.report().clone()))
     };
-    let fetched = tokio::select! {
-        result = fetch => result.map_err(Failure::from).and_then(|report| check_complete(report, strict)),
+    // Ok(None): a sink stopped the fetch by failing.
+    let fetched: Result<Option<PagingReport>, Failure> = tokio::select! {
+        result = fetch => match result {
+            Ok(Some(report)) => check_complete(report, strict).map(Some),
+            Ok(None) => Ok(None),
+            Err(e) => Err(Failure::from(e)),
+        },
         _ = tokio::signal::ctrl_c() => Err(Failure::new(
             exit::INTERRUPTED,
             anyhow::anyhow!("interrupted: nothing was published, earlier files are untouched"),
         )),
     };
-    if fetched.is_ok() {
-        // Ignored if the writer already stopped: its error is reported below.
-        let _ = tx.send(Message::Done).await;
+    let mut handles = Vec::with_capacity(lanes.len());
+    for (tx, handle) in lanes {
+        if matches!(fetched, Ok(Some(_))) {
+            // Ignored if the sink already stopped: its error is reported below.
+            let _ = tx.send(Message::Done).await;
+        }
+        handles.push(handle);
     }
-    drop(tx);
-    let written = tokio::task::spawn_blocking(move || writer.join())
-        .await
-        .map_err(|e| Failure::new(exit::INTERNAL, e))?
-        .map_err(|_| Failure::new(exit::INTERNAL, anyhow::anyhow!("the sink thread panicked")))?;
-    let paging = fetched?;
-    let (rows, artifacts) = written?;
+    let finished = tokio::task::spawn_blocking(move || {
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().map_err(|_| {
+                    Failure::new(exit::INTERNAL, anyhow::anyhow!("a sink thread panicked"))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()
+    })
+    .await
+    .map_err(|e| Failure::new(exit::INTERNAL, e))??;
+    drop(recycle_rx);
+    let sink_failed = finished.iter().any(|(_, result)| result.is_err());
+    let paging = match fetched {
+        Ok(Some(paging)) if !sink_failed => paging,
+        outcome => {
+            // The fetch's own failure first; else the first sink's.
+            let mut error = outcome.err();
+            for ((_, mut sink), result) in finished {
+                sink.abort();
+                if let Err(e) = result {
+                    error.get_or_insert(e);
+                }
+            }
+            return Err(error.expect("a failure is why we are here"));
+        }
+    };
+    let (artifacts, rows) = commit_all(finished, paging.users)?;
     let scratch_path = scratch.as_ref().map(|d| d.path().to_path_buf());
     for artifact in &artifacts {
         if !scratch_path
@@ -129,7 +175,7 @@ pub async fn run(
     let delivered = deliver_all(
         client,
         id,
-        export_for_deliveries,
+        export.clone(),
         rows,
         &artifacts,
         deliveries,
@@ -146,28 +192,33 @@ pub async fn run(
     })
 }
 
-/// Warns when the users read may differ from the server's; under `--strict` that is a failure
-/// (and nothing is published).
-pub fn check_complete(report: PagingReport, strict: bool) -> Result<PagingReport, Failure> {
-    if !report.may_be_incomplete() {
-        return Ok(report);
+/// Publishes every finished sink (rename into place), in `--sink` order; if one cannot
+/// publish, the ones not yet published are aborted.
+fn commit_all(
+    finished: Vec<(NamedSink, Result<(), Failure>)>,
+    rows: u64,
+) -> Result<(Vec<Artifact>, u64), Failure> {
+    let mut artifacts = Vec::new();
+    let mut sinks: Vec<NamedSink> = finished.into_iter().map(|(sink, _)| sink).collect();
+    for i in 0..sinks.len() {
+        let (spec, sink) = &mut sinks[i];
+        match sink.commit() {
+            Ok(mut published) => {
+                artifacts.append(&mut published);
+                for warning in sink.warnings() {
+                    tracing::warn!("--sink {spec}: {warning}");
+                }
+            }
+            Err(e) => {
+                let error = Failure::output(format!("--sink {spec}"), e);
+                for (_, rest) in sinks.iter_mut().skip(i + 1) {
+                    rest.abort();
+                }
+                return Err(error);
+            }
+        }
     }
-    let message = format!(
-        "the export may be incomplete: the server reported {} users at the start and {} at the \
-         end; {} were read and {} duplicate(s) dropped (users changed during the run; offset \
-         paging can then skip users)",
-        report.first_total, report.last_total, report.users, report.duplicates
-    );
-    if strict {
-        return Err(Failure::new(
-            exit::INCOMPLETE,
-            anyhow::anyhow!(
-                "{message}; nothing was published (--strict). Run again when the data is stable."
-            ),
-        ));
-    }
-    tracing::warn!("{message}; run again, or pass --strict to fail in this case");
-    Ok(report)
+    Ok((artifacts, rows))
 }
 
 /// Runs every delivery once the files are published. The count summary is fetched for them;
@@ -239,99 +290,88 @@ fn summary_pairs(value: &serde_json::Value) -> Vec<(String, String)> {
     }
 }
 
-/// The sink thread: begin, rows, then finish + commit all, or abort all.
-fn write_all(
+/// One sink's thread: begin at the first page, write every page, finish at the end. On any
+/// failure (its own, or the fetch stopping without `Done`) the sink aborts here; on success it
+/// is handed back unpublished, for the all-or-nothing commit.
+fn lane(
     mut rx: mpsc::Receiver<Message>,
-    recycle: std::sync::mpsc::Sender<Page<TargetUser>>,
+    recycle: std::sync::mpsc::Sender<SharedPage>,
     mut export: ExportInfo,
-    layout: Layout,
-    mut sinks: Vec<NamedSink>,
-) -> Result<(u64, Vec<Artifact>), Failure> {
-    let failed = |spec: &SinkSpec, e: SinkError| Failure::output(format!("--sink {spec}"), e);
-    let abort_all = |sinks: &mut Vec<NamedSink>| {
-        for (_, sink) in sinks.iter_mut() {
-            sink.abort();
-        }
-    };
+    layout: &Layout,
+    (spec, mut sink): NamedSink,
+) -> (NamedSink, Result<(), Failure>) {
+    let failed = |e: SinkError| Failure::output(format!("--sink {spec}"), e);
     let mut begun = false;
-    let mut rows = 0u64;
-    let result: Result<(), Failure> = loop {
+    let result = loop {
         let message = rx.blocking_recv();
         if !begun {
             if let Some(Message::Page(page)) = &message {
                 export.expected_rows = Some(page.total_number_of_records);
             }
-            if let Some(e) = begin_all(&mut sinks, &export, &layout).err() {
-                break Err(e);
+            if let Err(e) = sink.begin(&export, layout.columns()) {
+                break Err(failed(e));
             }
             begun = true;
         }
         match message {
             Some(Message::Page(page)) => {
-                if let Err(e) = write_page(&page, &layout, &mut sinks) {
-                    break Err(e);
+                if let Err(e) = write_page(&page, layout, sink.as_mut()) {
+                    break Err(failed(e));
                 }
-                rows += page.results.len() as u64;
                 // Freed by the fetch side (or here, if it is gone).
                 let _ = recycle.send(page);
             }
-            Some(Message::Done) => break Ok(()),
+            Some(Message::Done) => break sink.finish().map_err(failed),
             // The fetch failed or was interrupted: the runner reports why.
-            None => break Err(Failure::new(exit::API, anyhow::anyhow!("fetch stopped"))),
+            None => {
+                break Err(Failure::new(
+                    exit::API,
+                    anyhow::anyhow!("the fetch stopped"),
+                ))
+            }
         }
     };
-    if let Err(e) = result {
-        abort_all(&mut sinks);
-        return Err(e);
+    if result.is_err() {
+        sink.abort();
     }
-    for (spec, sink) in sinks.iter_mut() {
-        if let Err(e) = sink.finish() {
-            let error = failed(spec, e);
-            abort_all(&mut sinks);
-            return Err(error);
-        }
-    }
-    let mut artifacts = Vec::new();
-    for (spec, sink) in sinks.iter_mut() {
-        match sink.commit() {
-            Ok(mut published) => {
-                artifacts.append(&mut published);
-                for warning in sink.warnings() {
-                    tracing::warn!("--sink {spec}: {warning}");
-                }
-            }
-            Err(e) => {
-                let error = failed(spec, e);
-                abort_all(&mut sinks);
-                return Err(error);
-            }
-        }
-    }
-    Ok((rows, artifacts))
-}
-
-fn begin_all(sinks: &mut [NamedSink], export: &ExportInfo, layout: &Layout) -> Result<(), Failure> {
-    for (spec, sink) in sinks.iter_mut() {
-        sink.begin(export, layout.columns())
-            .map_err(|e| Failure::output(format!("--sink {spec}"), e))?;
-    }
-    Ok(())
+    ((spec, sink), result)
 }
 
 fn write_page(
     page: &Page<TargetUser>,
     layout: &Layout,
-    sinks: &mut [NamedSink],
-) -> Result<(), Failure> {
+    sink: &mut dyn Sink,
+) -> Result<(), SinkError> {
     let width = layout.columns().len();
     for user in &page.results {
         let fields = layout.fields(user);
         let mut row = Vec::with_capacity(width);
         layout.row(user, &fields, &mut row);
-        for (spec, sink) in sinks.iter_mut() {
-            sink.write_row(&row)
-                .map_err(|e| Failure::output(format!("--sink {spec}"), e))?;
-        }
+        sink.write_row(&row)?;
     }
     Ok(())
+}
+
+/// Warns when the users read may differ from the server's; under `--strict` that is a failure
+/// (and nothing is published).
+pub fn check_complete(report: PagingReport, strict: bool) -> Result<PagingReport, Failure> {
+    if !report.may_be_incomplete() {
+        return Ok(report);
+    }
+    let message = format!(
+        "the export may be incomplete: the server reported {} users at the start and {} at the \
+         end; {} were read and {} duplicate(s) dropped (users changed during the run; offset \
+         paging can then skip users)",
+        report.first_total, report.last_total, report.users, report.duplicates
+    );
+    if strict {
+        return Err(Failure::new(
+            exit::INCOMPLETE,
+            anyhow::anyhow!(
+                "{message}; nothing was published (--strict). Run again when the data is stable."
+            ),
+        ));
+    }
+    tracing::warn!("{message}; run again, or pass --strict to fail in this case");
+    Ok(report)
 }
