@@ -131,9 +131,20 @@ pub struct CountArgs {
 /// `users` options.
 #[derive(Debug, Args)]
 pub struct UsersArgs {
-    /// The company: its resource id, or its exact name (case-insensitive).
-    #[arg(long, value_name = "ID|NAME")]
-    pub company: String,
+    /// The company: its resource id or exact name (case-insensitive); repeat for several, or
+    /// `all` for every managed company (file targets then need {company} or {company_id}).
+    #[arg(long, value_name = "ID|NAME|all", required = true)]
+    pub company: Vec<String>,
+    /// Companies exported at once (with several companies).
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub company_concurrency: u16,
+    /// Stop at the first company that fails (default: export the others, then report).
+    #[arg(long)]
+    pub fail_fast: bool,
+    /// Write a machine-readable summary (per company: rows, files with SHA-256, e-mails,
+    /// retries, warnings, duration, outcome) to PATH, or - for stdout.
+    #[arg(long, value_name = "PATH")]
+    pub summary_json: Option<std::path::PathBuf>,
     /// Free-text search over name, e-mail and department.
     #[arg(long, value_name = "TEXT")]
     pub search: Option<String>,

@@ -2,6 +2,7 @@
 //! with an output. It holds no API or format logic of its own; those live in the crates under
 //! `crates/`.
 
+mod batch;
 pub mod cli;
 pub mod columns;
 mod commands;
@@ -12,6 +13,8 @@ pub mod pipeline;
 mod secret;
 pub mod session;
 pub mod sinks;
+mod summary;
+mod templates;
 
 use std::process::ExitCode;
 
@@ -20,40 +23,114 @@ use clap::{CommandFactory, FromArgMatches};
 use crate::cli::{Cli, Command};
 use crate::exit::Failure;
 use crate::session::{SecretSource, Session};
+use crate::sinks::Registry;
 
-/// Runs the command line of this process and returns its exit code.
-pub fn main() -> ExitCode {
-    let matches = Cli::command().get_matches();
-    let secret_source = match matches.value_source("client_secret") {
-        Some(clap::parser::ValueSource::CommandLine) => SecretSource::CommandLine,
-        _ => SecretSource::Other,
-    };
-    let cli = match Cli::from_arg_matches(&matches) {
-        Ok(cli) => cli,
-        Err(e) => e.exit(),
-    };
-    logging::init(cli.global.verbose, cli.global.quiet);
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(exit::INTERNAL);
+/// The `keepnet-export` command line with the output kinds it knows.
+///
+/// A team's own binary registers extra sink kinds and keeps every built-in command and flag:
+///
+/// ```no_run
+/// use keepnet_export::Runner;
+/// use keepnet_sink_jsonl::JsonlSink;
+///
+/// fn main() -> std::process::ExitCode {
+///     Runner::new()
+///         .sink("ndjson", "JSON Lines under another name; PATH or -", true, Box::new(|spec, settings| {
+///             Ok(Box::new(JsonlSink::new(spec.path(), settings.header)))
+///         }))
+///         .main()
+/// }
+/// ```
+/// `examples/markdown-sink` is a complete crate built this way.
+pub struct Runner {
+    registry: Registry,
+}
+
+impl Default for Runner {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Runner {
+    /// The built-in kinds: csv, xlsx, jsonl, email, exec.
+    pub fn new() -> Self {
+        Self {
+            registry: Registry::builtin(),
         }
-    };
-    match runtime.block_on(run(cli, secret_source)) {
-        Ok(()) => ExitCode::from(exit::SUCCESS),
-        Err(failure) => {
-            eprintln!("error: {failure}");
-            ExitCode::from(failure.code())
+    }
+
+    /// Adds a sink kind for `--sink KIND:TARGET`; `stdout` says whether the target `-` means
+    /// stdout for it.
+    pub fn sink(
+        mut self,
+        kind: &str,
+        description: &str,
+        stdout: bool,
+        factory: sinks::SinkFactory,
+    ) -> Self {
+        self.registry.register(kind, description, stdout, factory);
+        self
+    }
+
+    /// Adds a delivery kind (runs after every file is published).
+    pub fn delivery(
+        mut self,
+        kind: &str,
+        description: &str,
+        factory: sinks::DeliveryFactory,
+    ) -> Self {
+        self.registry.register_delivery(kind, description, factory);
+        self
+    }
+
+    /// Runs this process's command line and returns its exit code.
+    pub fn main(self) -> ExitCode {
+        let matches = Cli::command().get_matches();
+        let secret_source = match matches.value_source("client_secret") {
+            Some(clap::parser::ValueSource::CommandLine) => SecretSource::CommandLine,
+            _ => SecretSource::Other,
+        };
+        let cli = match Cli::from_arg_matches(&matches) {
+            Ok(cli) => cli,
+            Err(e) => e.exit(),
+        };
+        logging::init(cli.global.verbose, cli.global.quiet);
+        // One runtime thread for the network (and JSON parsing); each sink has a thread of its
+        // own. More runtime threads only added allocator contention (see BENCHMARKS.md).
+        let runtime = match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt,
+            Err(e) => {
+                eprintln!("error: cannot start the async runtime: {e}");
+                return ExitCode::from(exit::INTERNAL);
+            }
+        };
+        match runtime.block_on(run(cli, secret_source, self.registry)) {
+            Ok(()) => ExitCode::from(exit::SUCCESS),
+            Err(failure) => {
+                eprintln!("error: {failure}");
+                ExitCode::from(failure.code())
+            }
         }
     }
 }
 
+/// Runs this process's command line with the built-in kinds.
+pub fn main() -> ExitCode {
+    Runner::new().main()
+}
+
+/// What a command runs with: the connected client and the output kinds.
+pub(crate) struct Context<'a> {
+    pub(crate) client: &'a keepnet_api::Client,
+    pub(crate) registry: &'a Registry,
+}
+
 /// Runs one parsed command.
-async fn run(cli: Cli, secret_source: SecretSource) -> Result<(), Failure> {
+async fn run(cli: Cli, secret_source: SecretSource, registry: Registry) -> Result<(), Failure> {
     if let Command::Sandbox(args) = &cli.command {
         return commands::sandbox::run(args).await;
     }
@@ -61,7 +138,13 @@ async fn run(cli: Cli, secret_source: SecretSource) -> Result<(), Failure> {
     let result = match &cli.command {
         Command::Companies(args) => commands::companies::run(&session.client, args).await,
         Command::Count(args) => commands::count::run(&session.client, args).await,
-        Command::Users(args) => commands::users::run(&session.client, args).await,
+        Command::Users(args) => {
+            let ctx = Context {
+                client: &session.client,
+                registry: &registry,
+            };
+            commands::users::run(&ctx, args).await
+        }
         Command::Export(args) => commands::export::run(&session.client, args).await,
         Command::Sandbox(_) => unreachable!("handled above"),
     };

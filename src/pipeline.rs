@@ -32,6 +32,8 @@ pub struct Outcome {
     pub artifacts: Vec<Artifact>,
     /// One line per delivery done.
     pub delivered: Vec<String>,
+    /// What the user should know: a possibly incomplete export, cells a format had to cut.
+    pub warnings: Vec<String>,
 }
 
 /// A page shared by every sink thread.
@@ -150,7 +152,11 @@ pub async fn run(
             return Err(error.expect("a failure is why we are here"));
         }
     };
-    let (artifacts, rows) = commit_all(finished, paging.users)?;
+    let (artifacts, mut warnings) = commit_all(finished)?;
+    let rows = paging.users;
+    if paging.may_be_incomplete() {
+        warnings.insert(0, incomplete_message(&paging));
+    }
     let scratch_path = scratch.as_ref().map(|d| d.path().to_path_buf());
     for artifact in &artifacts {
         if !scratch_path
@@ -189,6 +195,7 @@ pub async fn run(
         paging,
         artifacts,
         delivered,
+        warnings,
     })
 }
 
@@ -196,9 +203,9 @@ pub async fn run(
 /// publish, the ones not yet published are aborted.
 fn commit_all(
     finished: Vec<(NamedSink, Result<(), Failure>)>,
-    rows: u64,
-) -> Result<(Vec<Artifact>, u64), Failure> {
+) -> Result<(Vec<Artifact>, Vec<String>), Failure> {
     let mut artifacts = Vec::new();
+    let mut warnings = Vec::new();
     let mut sinks: Vec<NamedSink> = finished.into_iter().map(|(sink, _)| sink).collect();
     for i in 0..sinks.len() {
         let (spec, sink) = &mut sinks[i];
@@ -207,6 +214,7 @@ fn commit_all(
                 artifacts.append(&mut published);
                 for warning in sink.warnings() {
                     tracing::warn!("--sink {spec}: {warning}");
+                    warnings.push(format!("--sink {spec}: {warning}"));
                 }
             }
             Err(e) => {
@@ -218,7 +226,7 @@ fn commit_all(
             }
         }
     }
-    Ok((artifacts, rows))
+    Ok((artifacts, warnings))
 }
 
 /// Runs every delivery once the files are published. The count summary is fetched for them;
@@ -358,12 +366,7 @@ pub fn check_complete(report: PagingReport, strict: bool) -> Result<PagingReport
     if !report.may_be_incomplete() {
         return Ok(report);
     }
-    let message = format!(
-        "the export may be incomplete: the server reported {} users at the start and {} at the \
-         end; {} were read and {} duplicate(s) dropped (users changed during the run; offset \
-         paging can then skip users)",
-        report.first_total, report.last_total, report.users, report.duplicates
-    );
+    let message = incomplete_message(&report);
     if strict {
         return Err(Failure::new(
             exit::INCOMPLETE,
@@ -374,4 +377,14 @@ pub fn check_complete(report: PagingReport, strict: bool) -> Result<PagingReport
     }
     tracing::warn!("{message}; run again, or pass --strict to fail in this case");
     Ok(report)
+}
+
+/// The numbers behind a possibly incomplete export.
+fn incomplete_message(report: &PagingReport) -> String {
+    format!(
+        "the export may be incomplete: the server reported {} users at the start and {} at the \
+         end; {} were read and {} duplicate(s) dropped (users changed during the run; offset \
+         paging can then skip users)",
+        report.first_total, report.last_total, report.users, report.duplicates
+    )
 }

@@ -204,6 +204,16 @@ impl Registry {
         );
     }
 
+    /// Whether `kind` is a row sink (as opposed to a delivery or unknown).
+    pub fn is_sink(&self, kind: &str) -> bool {
+        matches!(
+            self.kinds
+                .get(&kind.to_ascii_lowercase())
+                .map(|k| &k.factory),
+            Some(Factory::Sink { .. })
+        )
+    }
+
     /// The kinds and their descriptions, for help and errors.
     pub fn describe(&self) -> String {
         self.kinds

@@ -10,6 +10,7 @@ mod companies;
 mod email;
 mod errors;
 mod export;
+mod fanout;
 mod faults;
 mod paging;
 mod sandbox_cmd;

@@ -6,7 +6,7 @@ pub mod export;
 pub mod sandbox;
 pub mod users;
 
-use keepnet_api::{Client, Company, CompanyId};
+use keepnet_api::{Client, Company, CompanyId, CompanyQuery};
 
 use crate::exit::Failure;
 
@@ -29,4 +29,40 @@ async fn company(client: &Client, query: &str) -> Result<(Company, CompanyId), F
         )
     })?;
     Ok((company, id))
+}
+
+/// Whether a `--company` value means every managed company.
+pub(crate) fn is_all(query: &str) -> bool {
+    query.trim().eq_ignore_ascii_case("all")
+}
+
+/// The companies `--company` names: `all`, or each id or name (resolved against one listing),
+/// without repeats, in the order given.
+pub(crate) async fn select(client: &Client, queries: &[String]) -> Result<Vec<Company>, Failure> {
+    for query in queries {
+        if query.trim().is_empty() || query.chars().any(char::is_control) {
+            return Err(Failure::usage(format!(
+                "--company {query:?} is neither a company id nor a name: give the id \\
+                 (letters, digits, '-', '_') or the exact name"
+            )));
+        }
+    }
+    let all = client.companies(&CompanyQuery::default()).await?;
+    if queries.iter().any(|q| is_all(q)) {
+        if queries.len() > 1 {
+            return Err(Failure::usage(
+                "--company all cannot be combined with other companies",
+            ));
+        }
+        return Ok(all);
+    }
+    let mut chosen: Vec<Company> = Vec::new();
+    for query in queries {
+        let company =
+            keepnet_api::resolve_company(&all, query).map_err(keepnet_api::Error::from)?;
+        if !chosen.iter().any(|c| c.resource_id == company.resource_id) {
+            chosen.push(company.clone());
+        }
+    }
+    Ok(chosen)
 }

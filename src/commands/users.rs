@@ -7,14 +7,19 @@ use keepnet_sink::HeaderStyle;
 use keepnet_sink_email::{MailSettings, SmtpSettings, SmtpTls};
 use secrecy::SecretString;
 
+use crate::batch::Batch;
 use crate::cli::{EmailArgs, HeaderArg, SmtpTlsArg, UsersArgs};
 use crate::columns::Layout;
 use crate::exit::Failure;
 use crate::pipeline;
-use crate::sinks::{Registry, SinkSettings, SinkSpec};
+use crate::sinks::{SinkSettings, SinkSpec};
+use crate::summary;
+use crate::Context;
 
-/// Runs `users`: validates every output option, then fetches once.
-pub async fn run(client: &Client, args: &UsersArgs) -> Result<(), Failure> {
+/// Runs `users`: validates every output option, then fetches each company once.
+pub async fn run(ctx: &Context<'_>, args: &UsersArgs) -> Result<(), Failure> {
+    let client = ctx.client;
+    let started = keepnet_sink::Timestamp::now();
     let query = UserQuery {
         search: args.search.clone(),
         order_by: args.order_by.clone(),
@@ -23,11 +28,17 @@ pub async fn run(client: &Client, args: &UsersArgs) -> Result<(), Failure> {
     };
     // Everything the user typed is checked before the first request.
     let csv_delimiter = parse_delimiter(&args.csv_delimiter)?;
+    let several = args.company.len() > 1 || args.company.iter().any(|c| super::is_all(c));
     let layout = match (&args.columns, args.sinks.is_empty()) {
         (Some(list), _) => Layout::parse(list)?,
         (None, false) => Layout::all(),
+        (None, true) if several => {
+            return Err(Failure::usage(
+                "several companies need outputs: add --sink KIND:PATH with {company} in the path",
+            ))
+        }
         (None, true) => {
-            let (company, id) = super::company(client, &args.company).await?;
+            let (company, id) = super::company(client, &args.company[0]).await?;
             let (users, pages) = stream_raw(client, &id, query, args.strict).await?;
             tracing::info!(company = %company.name, id = %company.resource_id, users, pages, "users exported");
             log_api_usage(client);
@@ -55,39 +66,33 @@ pub async fn run(client: &Client, args: &UsersArgs) -> Result<(), Failure> {
         smtp,
         mail,
     };
-    let registry = Registry::builtin();
-    let mut plan = registry.build_all(&specs, &settings)?;
-    let (company, id) = super::company(client, &args.company).await?;
-    if !plan.deliveries.is_empty() && !plan.has_file_sink() {
-        // Nothing to attach: make the CSV the csv sink would make, in a private folder.
-        let scratch = tempfile::Builder::new()
-            .prefix("keepnet-export-mail-")
-            .tempdir()
-            .map_err(|e| Failure::output("cannot create a folder for the e-mail attachment", e))?;
-        let date = keepnet_sink::Timestamp::now();
-        let name = crate::output::safe_file_name(&format!(
-            "{} target users {:04}-{:02}-{:02}.csv",
-            company.name, date.year, date.month, date.day
-        ));
-        let spec = SinkSpec::parse(&format!("csv:{}", scratch.path().join(name).display()))?;
-        let mut extra = registry.build_all(std::slice::from_ref(&spec), &settings)?;
-        plan.sinks.append(&mut extra.sinks);
-        plan.scratch = Some(scratch);
+    let batch = Batch {
+        client,
+        registry: ctx.registry,
+        query,
+        layout,
+        specs,
+        settings,
+        strict: args.strict,
+        fail_fast: args.fail_fast,
+        concurrency: usize::from(args.company_concurrency),
+        recipients: None,
+    };
+    batch.validate(several)?;
+    if let Some(path) = &args.summary_json {
+        summary::check_target(path)?;
     }
-    let outcome = pipeline::run(client, &company, &id, query, layout, plan, args.strict).await?;
-    tracing::info!(
-        company = %company.name,
-        id = %company.resource_id,
-        users = outcome.rows,
-        pages = outcome.paging.pages,
-        "users exported"
-    );
+    let companies = super::select(client, &args.company).await?;
+    let results = batch.run(companies).await;
     log_api_usage(client);
-    Ok(())
+    if let Some(path) = &args.summary_json {
+        summary::write(path, started, &results, client)?;
+    }
+    summary::outcome(results)
 }
 
 /// One line on how hard the API was worked: requests, retries, token renewals, throttling.
-fn log_api_usage(client: &Client) {
+pub(crate) fn log_api_usage(client: &Client) {
     let stats = client.stats();
     tracing::info!(
         requests = stats.requests,
@@ -102,7 +107,9 @@ fn log_api_usage(client: &Client) {
 
 /// SMTP and message settings from the flags; the password from KEEPNET_SMTP_PASSWORD or
 /// --smtp-password-file (never a flag value: it would show in the process list).
-fn email_settings(args: &EmailArgs) -> Result<(Option<SmtpSettings>, MailSettings), Failure> {
+pub(crate) fn email_settings(
+    args: &EmailArgs,
+) -> Result<(Option<SmtpSettings>, MailSettings), Failure> {
     let password = match &args.smtp_password_file {
         Some(path) => Some(crate::session::read_secret_file(path)?),
         None => std::env::var("KEEPNET_SMTP_PASSWORD")
@@ -137,7 +144,7 @@ fn email_settings(args: &EmailArgs) -> Result<(Option<SmtpSettings>, MailSetting
 }
 
 /// `,` `;` `|` or `tab`: one ASCII character.
-fn parse_delimiter(text: &str) -> Result<u8, Failure> {
+pub(crate) fn parse_delimiter(text: &str) -> Result<u8, Failure> {
     match text {
         "tab" | "\\t" | "\t" => Ok(b'\t'),
         t if t.len() == 1 && t.is_ascii() && !matches!(t, "\"" | "\r" | "\n") => Ok(t.as_bytes()[0]),

@@ -331,8 +331,34 @@ impl Client {
         query: &UserQuery,
         page_number: u64,
     ) -> Result<Page<TargetUser>, Error> {
-        self.search(USERS_SEARCH, Some(company), &query.body(page_number))
-            .await
+        Ok(self
+            .users_page_counted(company, query, page_number)
+            .await?
+            .0)
+    }
+
+    /// One page and the number of retries it took.
+    pub(crate) async fn users_page_counted(
+        &self,
+        company: &CompanyId,
+        query: &UserQuery,
+        page_number: u64,
+    ) -> Result<(Page<TargetUser>, u32), Error> {
+        let (response, retries) = self
+            .call_counted(
+                Method::POST,
+                USERS_SEARCH,
+                Some(company),
+                Some(&query.body(page_number)),
+                Expect::Json,
+            )
+            .await?;
+        let page = open_data(USERS_SEARCH, &response)?.ok_or_else(|| Error::Malformed {
+            endpoint: USERS_SEARCH.into(),
+            problem: "the response has no data".into(),
+            excerpt: excerpt(&response.body),
+        })?;
+        Ok((page, retries))
     }
 
     /// A pager over all of `company`'s users: concurrent, in order, deduplicated; see
@@ -432,6 +458,21 @@ impl Client {
         body: Option<&Value>,
         expect: Expect,
     ) -> Result<RawResponse, Error> {
+        Ok(self
+            .call_counted(method, path, company, body, expect)
+            .await?
+            .0)
+    }
+
+    /// [`Client::call`], also saying how many retries it took.
+    async fn call_counted(
+        &self,
+        method: Method,
+        path: &str,
+        company: Option<&CompanyId>,
+        body: Option<&Value>,
+        expect: Expect,
+    ) -> Result<(RawResponse, u32), Error> {
         let policy = &self.inner.retry;
         let started = Instant::now();
         let mut retries = 0;
@@ -442,7 +483,7 @@ impl Client {
             {
                 Ok(response) => {
                     self.inner.flow.on_success();
-                    return Ok(response);
+                    return Ok((response, retries));
                 }
                 Err(error) => error,
             };

@@ -35,6 +35,8 @@ pub struct PagingReport {
     pub users: u64,
     /// Users the server sent more than once, dropped.
     pub duplicates: u64,
+    /// Page requests that had to be retried (429, 5xx, network).
+    pub retries: u64,
 }
 
 impl PagingReport {
@@ -45,7 +47,8 @@ impl PagingReport {
     }
 }
 
-type PageFuture = BoxFuture<'static, Result<Page<TargetUser>, Error>>;
+/// A page and how many retries it took.
+type PageFuture = BoxFuture<'static, Result<(Page<TargetUser>, u32), Error>>;
 
 /// Pulls a company's users page by page; see the module documentation.
 pub struct UserPager {
@@ -104,6 +107,7 @@ impl UserPager {
             State::New => {
                 self.state = State::Paging;
                 let page = self.fetch(1).await?;
+                let page = self.count_retries(page);
                 self.report.first_total = page.total_number_of_records;
                 // Sized once from the total: growing a large set would briefly hold the old
                 // and the new table together.
@@ -116,7 +120,10 @@ impl UserPager {
         }
         self.fill_window();
         match self.window.next().await {
-            Some(page) => Ok(Some(self.accept(page?))),
+            Some(page) => {
+                let page = self.count_retries(page?);
+                Ok(Some(self.accept(page)))
+            }
             None => {
                 // Ask once more how many users there are now.
                 let probe = UserQuery {
@@ -137,7 +144,12 @@ impl UserPager {
             self.company.clone(),
             self.query.clone(),
         );
-        Box::pin(async move { client.users_page(&company, &query, number).await })
+        Box::pin(async move { client.users_page_counted(&company, &query, number).await })
+    }
+
+    fn count_retries(&mut self, (page, retries): (Page<TargetUser>, u32)) -> Page<TargetUser> {
+        self.report.retries += u64::from(retries);
+        page
     }
 
     /// Keeps as many page requests in flight as the flow control allows.

@@ -298,6 +298,7 @@ const DEFS: &[Def] = &[
 
 struct Slot {
     count: usize,
+    domain: String,
     base_ms: i64,
     users: OnceLock<Vec<User>>,
 }
@@ -333,10 +334,34 @@ impl Dataset {
     /// Build the dataset for `seed`, with `users_per_company` users in each
     /// ordinary customer company.
     pub fn generate(seed: u64, users_per_company: usize) -> Dataset {
-        let mut ids: Vec<String> = Vec::with_capacity(DEFS.len());
-        let mut flat: Vec<Company> = Vec::with_capacity(DEFS.len());
-        let mut slots = Vec::with_capacity(DEFS.len());
-        for (ord, def) in DEFS.iter().enumerate() {
+        Self::generate_with(seed, users_per_company, &[])
+    }
+
+    /// Like [`Dataset::generate`], plus top-level customer companies with the given names
+    /// (e.g. hostile ones such as `../x` or `CON`), each with `users_per_company` users,
+    /// created after the built-in companies.
+    pub fn generate_with(seed: u64, users_per_company: usize, extra: &[String]) -> Dataset {
+        let template = DEFS
+            .iter()
+            .find(|d| d.name == "Initech")
+            .expect("the Initech definition");
+        let extra_domains: Vec<String> = (0..extra.len())
+            .map(|i| format!("customer-{}.example", i + 1))
+            .collect();
+        let entries: Vec<(&str, &Def, &str)> = DEFS
+            .iter()
+            .map(|d| (d.name, d, d.domain))
+            .chain(
+                extra
+                    .iter()
+                    .zip(&extra_domains)
+                    .map(|(name, domain)| (name.as_str(), template, domain.as_str())),
+            )
+            .collect();
+        let mut ids: Vec<String> = Vec::with_capacity(entries.len());
+        let mut flat: Vec<Company> = Vec::with_capacity(entries.len());
+        let mut slots = Vec::with_capacity(entries.len());
+        for (ord, &(name, def, domain)) in entries.iter().enumerate() {
             let mut rng = Rng::new(key(&[seed, 0xC0C0, ord as u64]));
             let mut id = rng.alnum(12);
             while ids.contains(&id) {
@@ -370,7 +395,7 @@ impl Dataset {
                 Rng::new(key(&[seed, 0x11C, fnv(def.license)])).alnum(12);
             flat.push(Company {
                 resource_id: id,
-                name: def.name.to_string(),
+                name: name.to_string(),
                 parent: def.parent.map(|p| ids[p].clone()),
                 children: Vec::new(),
                 user_count: count,
@@ -387,11 +412,12 @@ impl Dataset {
                 licence_expired: def.expired,
                 license_end_date: Some(end),
                 tags: def.tags.iter().map(|t| t.to_string()).collect(),
-                email_domain: def.domain.to_string(),
+                email_domain: domain.to_string(),
                 ordinal: ord,
             });
             slots.push(Slot {
                 count,
+                domain: domain.to_string(),
                 base_ms: time::ms_from(2022, 1, 3, 8, 0, 0) + ord as i64 * 2 * 86_400_000,
                 users: OnceLock::new(),
             });
@@ -404,8 +430,8 @@ impl Dataset {
         // Assemble the tree bottom-up: later ordinals are never parents of
         // earlier ones, so walking backwards moves every child into place.
         let mut nodes: Vec<Option<Company>> = flat.into_iter().map(Some).collect();
-        for ord in (0..DEFS.len()).rev() {
-            if let Some(parent) = DEFS[ord].parent {
+        for ord in (0..entries.len()).rev() {
+            if let Some(parent) = entries[ord].1.parent {
                 let child = nodes[ord].take().expect("child present");
                 let p = nodes[parent].as_mut().expect("parent present");
                 p.children.insert(0, child);
@@ -525,7 +551,13 @@ impl Dataset {
     /// every other one; also valid past the company's generated count (new
     /// users of [`crate::Faults::churn`]), where indices give unique emails.
     pub(crate) fn generate_user(&self, ord: usize, i: usize) -> User {
-        gen_user(self.seed, ord, i, self.slots[ord].base_ms, DEFS[ord].domain)
+        gen_user(
+            self.seed,
+            ord,
+            i,
+            self.slots[ord].base_ms,
+            &self.slots[ord].domain,
+        )
     }
 
     pub(crate) fn user_count_of(&self, ord: usize) -> usize {
@@ -540,14 +572,14 @@ impl Dataset {
         match slot.users.get() {
             Some(users) => std::borrow::Cow::Borrowed(&users[i]),
             None => {
-                std::borrow::Cow::Owned(gen_user(self.seed, ord, i, slot.base_ms, DEFS[ord].domain))
+                std::borrow::Cow::Owned(gen_user(self.seed, ord, i, slot.base_ms, &slot.domain))
             }
         }
     }
 
     pub(crate) fn users_of(&self, ord: usize) -> &[User] {
         let slot = &self.slots[ord];
-        let domain = DEFS[ord].domain;
+        let domain = self.slots[ord].domain.as_str();
         slot.users.get_or_init(|| {
             let gen = |range: std::ops::Range<usize>| -> Vec<User> {
                 range

@@ -49,6 +49,9 @@ pub struct Config {
     pub company_keys: CompanyKeys,
     /// How the export endpoint returns the file (default [`ExportStyle::File`]).
     pub export_style: ExportStyle,
+    /// Extra top-level customer companies by name (default none), created after the
+    /// built-in ones with `users_per_company` users each: for hostile names in tests.
+    pub extra_companies: Vec<String>,
 }
 
 impl Default for Config {
@@ -64,6 +67,7 @@ impl Default for Config {
             envelope: EnvelopeStyle::default(),
             company_keys: CompanyKeys::default(),
             export_style: ExportStyle::default(),
+            extra_companies: Vec::new(),
         }
     }
 }
@@ -231,7 +235,11 @@ impl Sandbox {
     pub async fn start_on(config: Config, addr: SocketAddr) -> std::io::Result<Sandbox> {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
-        let dataset = Arc::new(Dataset::generate(config.seed, config.users_per_company));
+        let dataset = Arc::new(Dataset::generate_with(
+            config.seed,
+            config.users_per_company,
+            &config.extra_companies,
+        ));
         let state = Arc::new(server::AppState::new(config, dataset, addr));
         let app = server::router(state.clone());
         let conns = Arc::new(conn::Connections::default());

@@ -1,0 +1,182 @@
+//! Exports for one company or many: the same outputs, with `{company}`-style targets filled in
+//! per company, run with bounded concurrency. One company's failure does not stop the others
+//! (unless fail-fast).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::stream::{self, StreamExt};
+use keepnet_api::{Client, Company, UserQuery};
+use keepnet_sink::Timestamp;
+
+use crate::columns::Layout;
+use crate::exit::Failure;
+use crate::pipeline::{self, Outcome};
+use crate::sinks::{Plan, Registry, SinkSettings, SinkSpec};
+use crate::templates;
+
+/// Per-company e-mail recipients (from a job file); `None` uses the `email:` targets as given.
+pub type Recipients = Arc<dyn Fn(&Company) -> Vec<String> + Send + Sync>;
+
+/// What to export for every company.
+pub struct Batch<'a> {
+    /// The API client.
+    pub client: &'a Client,
+    /// Sink and delivery kinds.
+    pub registry: &'a Registry,
+    /// Search, order and page size.
+    pub query: UserQuery,
+    /// The columns.
+    pub layout: Layout,
+    /// `--sink` arguments, targets possibly with placeholders.
+    pub specs: Vec<SinkSpec>,
+    /// Options the sinks read.
+    pub settings: SinkSettings,
+    /// Fail instead of warning when users changed during a run.
+    pub strict: bool,
+    /// Stop starting companies after the first failure.
+    pub fail_fast: bool,
+    /// Companies exported at once.
+    pub concurrency: usize,
+    /// Per-company recipients for an `email:` delivery whose target is empty.
+    pub recipients: Option<Recipients>,
+}
+
+/// How one company's export ended.
+pub struct CompanyResult {
+    /// The company.
+    pub company: Company,
+    /// What was written, or why not; `None` when it was skipped (fail-fast).
+    pub outcome: Option<Result<Outcome, Failure>>,
+    /// How long it took.
+    pub duration: Duration,
+}
+
+impl Batch<'_> {
+    /// Checks the outputs once, before anything is fetched: kinds, addresses, placeholders,
+    /// and that several companies do not write one file.
+    pub fn validate(&self, several: bool) -> Result<(), Failure> {
+        for spec in &self.specs {
+            templates::check(&spec.target)
+                .map_err(|e| Failure::usage(format!("--sink {spec}: {e}")))?;
+            let writes_file = spec.target != "-" && self.registry.is_sink(&spec.kind);
+            if several && spec.target == "-" && self.registry.is_sink(&spec.kind) {
+                return Err(Failure::usage(format!(
+                    "--sink {spec}: several companies cannot share stdout; write files with {{company}} in the path"
+                )));
+            }
+            if several && writes_file && !templates::names_company(&spec.target) {
+                return Err(Failure::usage(format!(
+                    "--sink {spec}: with several companies every file needs {{company}} or {{company_id}} in its path, e.g. out/{{company}}-{{date}}.{}",
+                    spec.kind
+                )));
+            }
+        }
+        // Build once for a stand-in company: settings and addresses fail here, not mid-run.
+        let probe = self.specs_for("Company", "ID", &["probe@example.com".to_owned()]);
+        self.registry.build_all(&probe, &self.settings).map(drop)
+    }
+
+    fn specs_for(&self, name: &str, id: &str, recipients: &[String]) -> Vec<SinkSpec> {
+        let date = Timestamp::now();
+        self.specs
+            .iter()
+            .map(|spec| {
+                let target = match (&self.recipients, self.registry.is_sink(&spec.kind)) {
+                    (Some(_), false) if spec.target.is_empty() => recipients.join(","),
+                    _ => templates::expand(&spec.target, name, id, &date),
+                };
+                SinkSpec {
+                    kind: spec.kind.clone(),
+                    target,
+                }
+            })
+            .collect()
+    }
+
+    /// Exports every company; results in the companies' order.
+    pub async fn run(&self, companies: Vec<Company>) -> Vec<CompanyResult> {
+        let names = templates::safe_names(&companies);
+        let failed = std::sync::atomic::AtomicBool::new(false);
+        let mut results: Vec<(usize, CompanyResult)> = stream::iter(companies.into_iter().zip(names).enumerate())
+            .map(|(index, (company, name))| {
+                let failed = &failed;
+                async move {
+                    let started = Instant::now();
+                    if self.fail_fast && failed.load(std::sync::atomic::Ordering::Relaxed) {
+                        return (index, CompanyResult { company, outcome: None, duration: Duration::ZERO });
+                    }
+                    let outcome = self.one(&company, &name).await;
+                    if let Err(e) = &outcome {
+                        failed.store(true, std::sync::atomic::Ordering::Relaxed);
+                        tracing::error!(company = %company.name, id = %company.resource_id, "export failed: {e}");
+                    }
+                    (index, CompanyResult { company, outcome: Some(outcome), duration: started.elapsed() })
+                }
+            })
+            .buffer_unordered(self.concurrency.max(1))
+            .collect()
+            .await;
+        results.sort_by_key(|(index, _)| *index);
+        results.into_iter().map(|(_, result)| result).collect()
+    }
+
+    /// One company: its outputs built from the templates, then the pipeline.
+    async fn one(&self, company: &Company, file_name: &str) -> Result<Outcome, Failure> {
+        let id = company.id().map_err(|e| {
+            Failure::new(
+                crate::exit::API,
+                anyhow::anyhow!(
+                    "the API returned an unusable company id for {:?}: {e}",
+                    company.name
+                ),
+            )
+        })?;
+        let recipients = self
+            .recipients
+            .as_ref()
+            .map(|r| r(company))
+            .unwrap_or_default();
+        let mut specs = self.specs_for(file_name, &company.resource_id, &recipients);
+        if self.recipients.is_some() {
+            // A job-file e-mail with nobody to send this company's files to is skipped.
+            specs.retain(|s| self.registry.is_sink(&s.kind) || !s.target.is_empty());
+        }
+        let mut plan = self.registry.build_all(&specs, &self.settings)?;
+        self.add_mail_attachment(&mut plan, company)?;
+        pipeline::run(
+            self.client,
+            company,
+            &id,
+            self.query.clone(),
+            self.layout.clone(),
+            plan,
+            self.strict,
+        )
+        .await
+    }
+
+    /// With deliveries but no file sink, adds the CSV sink into a private folder so the e-mail
+    /// attaches exactly what `--sink csv:` makes.
+    fn add_mail_attachment(&self, plan: &mut Plan, company: &Company) -> Result<(), Failure> {
+        if plan.deliveries.is_empty() || plan.has_file_sink() {
+            return Ok(());
+        }
+        let scratch = tempfile::Builder::new()
+            .prefix("keepnet-export-mail-")
+            .tempdir()
+            .map_err(|e| Failure::output("cannot create a folder for the e-mail attachment", e))?;
+        let date = Timestamp::now();
+        let name = crate::output::safe_file_name(&format!(
+            "{} target users {:04}-{:02}-{:02}.csv",
+            company.name, date.year, date.month, date.day
+        ));
+        let spec = SinkSpec::parse(&format!("csv:{}", scratch.path().join(name).display()))?;
+        let mut extra = self
+            .registry
+            .build_all(std::slice::from_ref(&spec), &self.settings)?;
+        plan.sinks.append(&mut extra.sinks);
+        plan.scratch = Some(scratch);
+        Ok(())
+    }
+}

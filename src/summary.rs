@@ -1,0 +1,166 @@
+//! `--summary-json`: a machine-readable record of a run, one entry per company. The field
+//! names are a stable interface, documented in docs/summary-json.md (version 1).
+
+use std::io::Read;
+use std::path::Path;
+
+use keepnet_api::Client;
+use keepnet_sink::Timestamp;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use crate::batch::CompanyResult;
+use crate::exit::Failure;
+
+/// Version of the summary's shape; bumped on any incompatible change.
+pub const VERSION: u32 = 1;
+
+/// Fails early when the summary could not be written later (a folder as target).
+pub fn check_target(path: &Path) -> Result<(), Failure> {
+    if path != Path::new("-") && path.is_dir() {
+        return Err(Failure::usage(format!(
+            "--summary-json {}: is a folder; give a file path",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+/// The summary document.
+pub fn document(started: Timestamp, results: &[CompanyResult], client: &Client) -> Value {
+    let stats = client.stats();
+    let companies: Vec<Value> = results.iter().map(company_entry).collect();
+    let count = |outcome: &str| companies.iter().filter(|c| c["outcome"] == outcome).count();
+    json!({
+        "version": VERSION,
+        "tool": concat!("keepnet-export ", env!("CARGO_PKG_VERSION")),
+        "startedAt": started.to_string(),
+        "finishedAt": Timestamp::now().to_string(),
+        "totals": {
+            "companies": companies.len(),
+            "succeeded": count("succeeded"),
+            "failed": count("failed"),
+            "skipped": count("skipped"),
+            "rows": companies.iter().map(|c| c["rows"].as_u64().unwrap_or(0)).sum::<u64>(),
+            "requests": stats.requests,
+            "retries": stats.retries,
+            "throttled": stats.throttled,
+        },
+        "companies": companies,
+    })
+}
+
+fn company_entry(result: &CompanyResult) -> Value {
+    let company = json!({"name": result.company.name, "resourceId": result.company.resource_id});
+    let duration_ms = result.duration.as_millis() as u64;
+    match &result.outcome {
+        None => json!({
+            "company": company, "outcome": "skipped", "exitCode": null, "error": "not started: an earlier company failed (--fail-fast)",
+            "rows": 0, "pages": 0, "duplicatesDropped": 0, "retries": 0, "files": [], "emails": [], "warnings": [], "durationMs": duration_ms,
+        }),
+        Some(Err(failure)) => json!({
+            "company": company, "outcome": "failed", "exitCode": failure.code(), "error": failure.to_string(),
+            "rows": 0, "pages": 0, "duplicatesDropped": 0, "retries": 0, "files": [], "emails": [], "warnings": [], "durationMs": duration_ms,
+        }),
+        Some(Ok(outcome)) => json!({
+            "company": company,
+            "outcome": "succeeded",
+            "exitCode": 0,
+            "error": null,
+            "rows": outcome.rows,
+            "pages": outcome.paging.pages,
+            "duplicatesDropped": outcome.paging.duplicates,
+            "retries": outcome.paging.retries,
+            "files": outcome.artifacts.iter().filter(|a| a.path.exists()).map(|a| json!({
+                "path": a.path.display().to_string(),
+                "mediaType": a.media_type,
+                "bytes": a.bytes,
+                "rows": a.rows,
+                "sha256": sha256_hex(&a.path).unwrap_or_default(),
+            })).collect::<Vec<_>>(),
+            "emails": outcome.delivered,
+            "warnings": outcome.warnings,
+            "durationMs": duration_ms,
+        }),
+    }
+}
+
+fn sha256_hex(path: &Path) -> std::io::Result<String> {
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
+}
+
+/// Writes the summary to `path` (atomically) or stdout (`-`).
+pub fn write(
+    path: &Path,
+    started: Timestamp,
+    results: &[CompanyResult],
+    client: &Client,
+) -> Result<(), Failure> {
+    let mut text = serde_json::to_string_pretty(&document(started, results, client))
+        .map_err(|e| Failure::output("cannot encode the summary", e))?;
+    text.push('\n');
+    if path == Path::new("-") {
+        crate::output::to_stdout(|out| out.write_all(text.as_bytes()))
+    } else {
+        crate::output::write_atomically(path, text.as_bytes())
+    }
+}
+
+/// The run's result: success, the one company's failure, or a failure naming every company
+/// that failed (with the first one's exit code).
+pub fn outcome(results: Vec<CompanyResult>) -> Result<(), Failure> {
+    let total = results.len();
+    let mut failures: Vec<(String, Failure)> = Vec::new();
+    let mut skipped = 0;
+    for result in results {
+        match result.outcome {
+            Some(Ok(outcome)) => tracing::info!(
+                company = %result.company.name,
+                id = %result.company.resource_id,
+                users = outcome.rows,
+                pages = outcome.paging.pages,
+                "users exported"
+            ),
+            Some(Err(failure)) => failures.push((result.company.name, failure)),
+            None => skipped += 1,
+        }
+    }
+    if failures.is_empty() {
+        return Ok(());
+    }
+    if total == 1 {
+        return Err(failures.remove(0).1);
+    }
+    let code = failures[0].1.code();
+    let list = failures
+        .iter()
+        .map(|(name, f)| format!("  {name}: {f}"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let skipped = if skipped > 0 {
+        format!(" ({skipped} not started: --fail-fast)")
+    } else {
+        String::new()
+    };
+    Err(Failure::new(
+        code,
+        anyhow::anyhow!(
+            "{} of {total} companies failed{skipped}:\n{list}",
+            failures.len()
+        ),
+    ))
+}

@@ -1,0 +1,165 @@
+//! Path templates (`out/{company}-{date}.xlsx`) and safe, collision-free file names for
+//! company names.
+
+use keepnet_api::Company;
+use keepnet_sink::Timestamp;
+
+use crate::output::safe_file_name;
+
+/// The placeholders a sink target may use.
+pub const PLACEHOLDERS: [&str; 3] = ["{company}", "{company_id}", "{date}"];
+
+/// Checks that every `{...}` in `text` is a known placeholder.
+pub fn check(text: &str) -> Result<(), String> {
+    let mut rest = text;
+    while let Some(start) = rest.find('{') {
+        let Some(len) = rest[start..].find('}') else {
+            return Err(format!("{text:?} has a `{{` without `}}`"));
+        };
+        let placeholder = &rest[start..start + len + 1];
+        if !PLACEHOLDERS.contains(&placeholder) {
+            return Err(format!(
+                "{text:?} uses the unknown placeholder {placeholder}; use {}",
+                PLACEHOLDERS.join(", ")
+            ));
+        }
+        rest = &rest[start + len + 1..];
+    }
+    Ok(())
+}
+
+/// Whether `text` names the company, so that several companies get several files.
+pub fn names_company(text: &str) -> bool {
+    text.contains("{company}") || text.contains("{company_id}")
+}
+
+/// `text` with the placeholders filled in for one company.
+pub fn expand(text: &str, file_name: &str, company_id: &str, date: &Timestamp) -> String {
+    text.replace("{company}", file_name)
+        .replace("{company_id}", company_id)
+        .replace(
+            "{date}",
+            &format!("{:04}-{:02}-{:02}", date.year, date.month, date.day),
+        )
+}
+
+/// A file-name-safe name for each company, in order: no path separators or `..`, no names
+/// Windows reserves (`CON`, `NUL`, `COM1`...), and never two alike: companies whose safe names
+/// would collide (case-insensitively, as on macOS and Windows) get their id appended.
+pub fn safe_names(companies: &[Company]) -> Vec<String> {
+    let base: Vec<String> = companies
+        .iter()
+        .map(|c| safe_component(&c.name, &c.resource_id))
+        .collect();
+    base.iter()
+        .zip(companies)
+        .map(|(name, company)| {
+            let clashes = base
+                .iter()
+                .filter(|other| other.to_lowercase() == name.to_lowercase())
+                .count();
+            if clashes > 1 {
+                format!("{name}-{}", company.resource_id)
+            } else {
+                name.clone()
+            }
+        })
+        .collect()
+}
+
+/// One company name as a file-name component.
+fn safe_component(name: &str, fallback: &str) -> String {
+    let mut safe = safe_file_name(name);
+    // Trailing dots and spaces vanish on Windows; a lone "." or ".." is a path.
+    safe = safe.trim_end_matches(['.', ' ']).to_owned();
+    if safe.is_empty() {
+        return fallback.to_owned();
+    }
+    if safe.len() > 100 {
+        let mut cut = 100;
+        while !safe.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        safe.truncate(cut);
+    }
+    let stem = safe.split('.').next().unwrap_or("").to_ascii_uppercase();
+    let reserved = matches!(stem.as_str(), "CON" | "PRN" | "AUX" | "NUL")
+        || ((stem.starts_with("COM") || stem.starts_with("LPT"))
+            && stem.len() == 4
+            && stem.as_bytes()[3].is_ascii_digit());
+    if reserved {
+        safe.push('_');
+    }
+    safe
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn company(id: &str, name: &str) -> Company {
+        Company {
+            resource_id: id.into(),
+            name: name.into(),
+            parent_id: None,
+            parent_name: None,
+            depth: 0,
+            target_user_count: None,
+            inactive_target_user_count: None,
+            deleted_target_user_count: None,
+            monthly_active_user_count: None,
+            license_type_name: None,
+            licence_expired: None,
+            license_end_date: None,
+            is_number_of_users_limited: None,
+            number_of_users: None,
+            industry_name: None,
+            reseller_name: None,
+            create_time: None,
+            tags: vec![],
+        }
+    }
+
+    #[test]
+    fn hostile_names_become_safe_and_distinct() {
+        let companies = [
+            company("id1", "../x"),
+            company("id2", "a/b"),
+            company("id3", "CON"),
+            company("id4", "Acme: Europe"),
+            company("id5", "acme? europe"),
+            company("id6", "Müşteri A.Ş."),
+            company("id7", ".."),
+            company("id8", "lpt1.txt"),
+        ];
+        let names = safe_names(&companies);
+        assert_eq!(names[0], "_x");
+        assert_eq!(names[1], "a_b");
+        assert_eq!(names[2], "CON_");
+        assert_eq!(names[3], "Acme_ Europe-id4");
+        assert_eq!(names[4], "acme_ europe-id5");
+        assert_eq!(names[5], "Müşteri A.Ş");
+        assert_eq!(names[6], "id7");
+        assert_eq!(names[7], "lpt1.txt_");
+        for name in &names {
+            assert!(
+                !name.contains('/') && !name.contains('\\') && name != ".." && !name.is_empty()
+            );
+        }
+    }
+
+    #[test]
+    fn placeholders() {
+        assert!(check("out/{company}-{date}.xlsx").is_ok());
+        assert!(check("out/{companyname}.xlsx")
+            .unwrap_err()
+            .contains("{companyname}"));
+        assert!(check("out/{company.xlsx").is_err());
+        assert!(names_company("x/{company_id}.csv") && !names_company("x/{date}.csv"));
+        let date = Timestamp::parse("2026-11-27T10:00:00Z").unwrap();
+        assert_eq!(
+            expand("o/{company}-{company_id}-{date}.csv", "Acme", "A1", &date),
+            "o/Acme-A1-2026-11-27.csv"
+        );
+    }
+}
