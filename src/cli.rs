@@ -104,6 +104,28 @@ pub enum Command {
     Export(ExportArgs),
     /// Serve the sandbox API on 127.0.0.1 for trying the tool by hand.
     Sandbox(SandboxArgs),
+    /// Show what the credential is allowed to do (role, company, permissions) before a run.
+    Whoami(WhoamiArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    Completions(CompletionsArgs),
+    /// Print the man page (roff) generated from these same definitions.
+    Man,
+}
+
+/// `whoami` options.
+#[derive(Debug, Args)]
+pub struct WhoamiArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = CountFormat::Table)]
+    pub format: CountFormat,
+}
+
+/// `completions` options.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 /// `companies` options.

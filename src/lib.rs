@@ -131,8 +131,19 @@ pub(crate) struct Context<'a> {
 
 /// Runs one parsed command.
 async fn run(cli: Cli, secret_source: SecretSource, registry: Registry) -> Result<(), Failure> {
-    if let Command::Sandbox(args) = &cli.command {
-        return commands::sandbox::run(args).await;
+    match &cli.command {
+        Command::Sandbox(args) => return commands::sandbox::run(args).await,
+        Command::Completions(args) => {
+            let mut command = Cli::command();
+            return output::to_stdout(|out| {
+                clap_complete::generate(args.shell, &mut command, "keepnet-export", out);
+                Ok(())
+            });
+        }
+        Command::Man => {
+            return output::to_stdout(|out| clap_mangen::Man::new(Cli::command()).render(out));
+        }
+        _ => {}
     }
     let session = Session::connect(&cli.global, secret_source).await?;
     let result = match &cli.command {
@@ -146,7 +157,10 @@ async fn run(cli: Cli, secret_source: SecretSource, registry: Registry) -> Resul
             commands::users::run(&ctx, args).await
         }
         Command::Export(args) => commands::export::run(&session.client, args).await,
-        Command::Sandbox(_) => unreachable!("handled above"),
+        Command::Whoami(args) => commands::whoami::run(&session.client, args).await,
+        Command::Sandbox(_) | Command::Completions(_) | Command::Man => {
+            unreachable!("handled above")
+        }
     };
     session.close().await;
     result

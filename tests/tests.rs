@@ -15,4 +15,5 @@ mod faults;
 mod paging;
 mod sandbox_cmd;
 mod sinks;
+mod tools;
 mod users;

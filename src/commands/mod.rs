@@ -5,6 +5,7 @@ pub mod count;
 pub mod export;
 pub mod sandbox;
 pub mod users;
+pub mod whoami;
 
 use keepnet_api::{Client, Company, CompanyId, CompanyQuery};
 
@@ -42,7 +43,7 @@ pub(crate) async fn select(client: &Client, queries: &[String]) -> Result<Vec<Co
     for query in queries {
         if query.trim().is_empty() || query.chars().any(char::is_control) {
             return Err(Failure::usage(format!(
-                "--company {query:?} is neither a company id nor a name: give the id \\
+                "--company {query:?} is neither a company id nor a name: give the id \
                  (letters, digits, '-', '_') or the exact name"
             )));
         }

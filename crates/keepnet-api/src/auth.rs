@@ -77,6 +77,45 @@ impl fmt::Debug for Token {
 struct TokenResponse {
     access_token: Option<String>,
     expires_in: Option<u64>,
+    scope: Option<String>,
+    permissions: Option<Vec<String>>,
+}
+
+/// What the last token says about the credential: never the token itself.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TokenInfo {
+    /// The JWT's claims (`role`, `reseller_access`, `user_company_resourceid`,
+    /// `user_company_name`, `exp`, ...), empty if the token is not a JWT.
+    pub claims: serde_json::Map<String, serde_json::Value>,
+    /// The token response's `permissions` (`"target-users/search|POST"`, ...), if sent.
+    pub permissions: Option<Vec<String>>,
+    /// The token response's `scope`.
+    pub scope: Option<String>,
+    /// Lifetime in seconds.
+    pub expires_in: u64,
+}
+
+impl TokenInfo {
+    /// A claim as text (strings as they are, other values as JSON).
+    pub fn claim(&self, name: &str) -> Option<String> {
+        self.claims.get(name).map(|v| match v {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })
+    }
+}
+
+/// The claims of a JWT (the middle, base64url part), without verifying it: the server does.
+fn jwt_claims(token: &str) -> serde_json::Map<String, serde_json::Value> {
+    use base64::Engine as _;
+    let Some(payload) = token.split('.').nth(1) else {
+        return serde_json::Map::new();
+    };
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .unwrap_or_default()
 }
 
 /// The token endpoint's error body (RFC 6749 section 5.2).
@@ -97,6 +136,7 @@ pub(crate) struct TokenCache {
     credentials: Credentials,
     current: Mutex<Option<Token>>,
     issued: AtomicU64,
+    info: std::sync::Mutex<TokenInfo>,
 }
 
 impl TokenCache {
@@ -105,7 +145,16 @@ impl TokenCache {
             credentials,
             current: Mutex::new(None),
             issued: AtomicU64::new(0),
+            info: std::sync::Mutex::new(TokenInfo::default()),
         }
+    }
+
+    /// What the latest token says about the credential.
+    pub(crate) fn info(&self) -> TokenInfo {
+        self.info
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// Number of tokens obtained so far.
@@ -170,6 +219,15 @@ impl TokenCache {
                     excerpt: "[token response withheld]".into(),
                 })?;
             let lifetime = Duration::from_secs(parsed.expires_in.unwrap_or(3600).max(1));
+            *self
+                .info
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = TokenInfo {
+                claims: jwt_claims(&access_token),
+                permissions: parsed.permissions,
+                scope: parsed.scope,
+                expires_in: lifetime.as_secs(),
+            };
             let generation = self.issued.fetch_add(1, Ordering::Relaxed) + 1;
             return Ok(Token {
                 value: Arc::new(SecretString::from(access_token)),
@@ -216,6 +274,16 @@ mod tests {
         let shown = format!("{c:?}");
         assert!(shown.contains("id-1"));
         assert!(!shown.contains("s3cr3t"));
+    }
+
+    #[test]
+    fn jwt_claims_are_read_without_the_signature() {
+        // {"alg":"none"}.{"role":"Reseller","exp":1}.sig
+        let token = "eyJhbGciOiJub25lIn0.eyJyb2xlIjoiUmVzZWxsZXIiLCJleHAiOjF9.c2ln";
+        let claims = jwt_claims(token);
+        assert_eq!(claims["role"], "Reseller");
+        assert_eq!(claims["exp"], 1);
+        assert!(jwt_claims("opaque-token").is_empty());
     }
 
     #[test]

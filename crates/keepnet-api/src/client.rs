@@ -258,6 +258,13 @@ impl Client {
         }
     }
 
+    /// What the credential's token says (role, company, permissions), obtaining a token if
+    /// none is cached. The token itself is never exposed.
+    pub async fn token_info(&self) -> Result<crate::auth::TokenInfo, Error> {
+        self.inner.auth.token(&self.inner.transport).await?;
+        Ok(self.inner.auth.info())
+    }
+
     /// Page fetches allowed at once right now (adaptive).
     pub(crate) fn concurrency_now(&self) -> usize {
         self.inner.flow.limit()

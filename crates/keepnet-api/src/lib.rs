@@ -36,7 +36,7 @@ mod resolve;
 mod retry;
 mod seen;
 
-pub use auth::Credentials;
+pub use auth::{Credentials, TokenInfo};
 pub use client::{
     Client, ClientBuilder, ClientStats, CompanyQuery, ExportFile, ExportFormat, UserQuery,
 };
