@@ -104,12 +104,31 @@ pub enum Command {
     Export(ExportArgs),
     /// Serve the sandbox API on 127.0.0.1 for trying the tool by hand.
     Sandbox(SandboxArgs),
+    /// Run the jobs of a report file (companies, columns, outputs, e-mail per customer).
+    Run(RunArgs),
     /// Show what the credential is allowed to do (role, company, permissions) before a run.
     Whoami(WhoamiArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
     Completions(CompletionsArgs),
     /// Print the man page (roff) generated from these same definitions.
     Man,
+}
+
+/// `run` options.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The job file (TOML), e.g. reports.toml.
+    #[arg(value_name = "FILE")]
+    pub file: std::path::PathBuf,
+    /// Validate the file and print the plan; call no API.
+    #[arg(long)]
+    pub check: bool,
+    /// Companies exported at once within a job.
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub company_concurrency: u16,
+    /// Write the run's summary (see docs/summary-json.md) to PATH, or - for stdout.
+    #[arg(long, value_name = "PATH")]
+    pub summary_json: Option<std::path::PathBuf>,
 }
 
 /// `whoami` options.

@@ -143,6 +143,7 @@ async fn run(cli: Cli, secret_source: SecretSource, registry: Registry) -> Resul
         Command::Man => {
             return output::to_stdout(|out| clap_mangen::Man::new(Cli::command()).render(out));
         }
+        Command::Run(args) if args.check => return commands::run::check(args, &registry),
         _ => {}
     }
     let session = Session::connect(&cli.global, secret_source).await?;
@@ -158,6 +159,13 @@ async fn run(cli: Cli, secret_source: SecretSource, registry: Registry) -> Resul
         }
         Command::Export(args) => commands::export::run(&session.client, args).await,
         Command::Whoami(args) => commands::whoami::run(&session.client, args).await,
+        Command::Run(args) => {
+            let ctx = Context {
+                client: &session.client,
+                registry: &registry,
+            };
+            commands::run::run(&ctx, args).await
+        }
         Command::Sandbox(_) | Command::Completions(_) | Command::Man => {
             unreachable!("handled above")
         }

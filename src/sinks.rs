@@ -204,6 +204,11 @@ impl Registry {
         );
     }
 
+    /// Whether `kind` is registered (sink or delivery).
+    pub fn knows(&self, kind: &str) -> bool {
+        self.kinds.contains_key(&kind.to_ascii_lowercase())
+    }
+
     /// Whether `kind` is a row sink (as opposed to a delivery or unknown).
     pub fn is_sink(&self, kind: &str) -> bool {
         matches!(

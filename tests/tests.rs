@@ -12,6 +12,7 @@ mod errors;
 mod export;
 mod fanout;
 mod faults;
+mod jobs;
 mod paging;
 mod sandbox_cmd;
 mod sinks;

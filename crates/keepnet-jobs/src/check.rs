@@ -1,0 +1,958 @@
+//! Walks the parsed TOML tree, builds the [`JobFile`] and collects every error.
+
+use std::path::PathBuf;
+
+use toml::de::{DeString, DeTable, DeValue};
+use toml::Spanned;
+
+use crate::text;
+use crate::{Companies, Email, Header, Job, JobError, JobFile, Located, Smtp, Tls};
+
+type Key<'i> = Spanned<DeString<'i>>;
+type Value<'i> = Spanned<DeValue<'i>>;
+
+const ROOT_KEYS: [&str; 2] = ["smtp", "job"];
+const SMTP_KEYS: [&str; 7] = [
+    "host",
+    "port",
+    "tls",
+    "user",
+    "password_env",
+    "from",
+    "ca_file",
+];
+const JOB_KEYS: [&str; 9] = [
+    "name",
+    "companies",
+    "search",
+    "columns",
+    "header",
+    "sinks",
+    "strict",
+    "fail_fast",
+    "email",
+];
+const EMAIL_KEYS: [&str; 5] = ["subject", "cc", "bcc", "default", "to"];
+
+pub(crate) fn parse(text: &str) -> Result<JobFile, Vec<JobError>> {
+    let (root, syntax) = DeTable::parse_recoverable(text);
+    let mut checker = Checker {
+        text,
+        errors: Vec::new(),
+    };
+    let file = if syntax.is_empty() {
+        Some(checker.file(root.get_ref()))
+    } else {
+        for error in &syntax {
+            checker.syntax(error);
+        }
+        None
+    };
+    match file {
+        Some(file) if checker.errors.is_empty() => Ok(file),
+        _ => {
+            checker.errors.sort_by_key(|e| (e.line, e.column));
+            Err(checker.errors)
+        }
+    }
+}
+
+/// How a table's keys turned out: the suggestions made for unknown keys.
+struct Keys {
+    suggested: Vec<&'static str>,
+}
+
+impl Keys {
+    fn suggested(&self, key: &str) -> bool {
+        self.suggested.contains(&key)
+    }
+}
+
+struct Checker<'t> {
+    text: &'t str,
+    errors: Vec<JobError>,
+}
+
+impl Checker<'_> {
+    fn at(&mut self, offset: usize, message: impl Into<String>) {
+        let (line, column) = text::position(self.text, offset);
+        self.errors.push(JobError {
+            line,
+            column,
+            message: message.into(),
+        });
+    }
+
+    fn line(&self, offset: usize) -> usize {
+        text::position(self.text, offset).0
+    }
+
+    fn located<T>(&self, offset: usize, value: T) -> Located<T> {
+        let (line, column) = text::position(self.text, offset);
+        Located {
+            value,
+            line,
+            column,
+        }
+    }
+
+    /// Byte offset in the file of byte `index` of a string value's content, when the
+    /// string is written without escapes; else the value's start.
+    fn inside(&self, value: &Value<'_>, content: &str, index: usize) -> usize {
+        let span = value.span();
+        let raw = self.text.get(span.clone()).unwrap_or("");
+        let plain = raw.len() == content.len() + 2 && raw.get(1..raw.len() - 1) == Some(content);
+        if plain {
+            span.start + 1 + index
+        } else {
+            span.start
+        }
+    }
+
+    fn syntax(&mut self, error: &toml::de::Error) {
+        let span = error.span().unwrap_or(0..0);
+        let message = if error.message() == "duplicate key" {
+            let key = self.text.get(span.clone()).unwrap_or("").trim();
+            format!(
+                "duplicate key `{key}`: a key or [table] may appear only once; write [[job]] (double brackets) for each job"
+            )
+        } else {
+            format!("TOML syntax error: {}", error.message())
+        };
+        self.at(span.start, message);
+    }
+
+    /// Reports keys of `table` not in `known`, suggesting the closest known one.
+    fn keys(&mut self, table: &DeTable<'_>, known: &[&'static str], section: &str) -> Keys {
+        let mut suggested = Vec::new();
+        for (key, _) in table.iter() {
+            let name: &str = key.get_ref();
+            if known.contains(&name) {
+                continue;
+            }
+            if section == "[smtp]" && name == "password" {
+                self.at(
+                    key.span().start,
+                    "a literal `password` is not allowed in a job file (secrets never belong in files): \
+                     put the password in an environment variable and write password_env = \"KEEPNET_SMTP_PASSWORD\"",
+                );
+                continue;
+            }
+            if section != "the file" && ROOT_KEYS.contains(&name) {
+                self.at(
+                    key.span().start,
+                    format!(
+                        "unknown key `{name}` in {section}: everything after the {section} header belongs to {section}; \
+                         move `{name}` above it, or write [[job]] for a job"
+                    ),
+                );
+                continue;
+            }
+            let message = match text::suggest(name, known) {
+                Some(best) => {
+                    suggested.push(best);
+                    format!("unknown key `{name}` in {section}: did you mean `{best}`?")
+                }
+                None => format!(
+                    "unknown key `{name}` in {section}; known keys: {}",
+                    known.join(", ")
+                ),
+            };
+            self.at(key.span().start, message);
+        }
+        Keys { suggested }
+    }
+
+    fn type_error(&mut self, value: &Value<'_>, key: &str, expected: &str) {
+        let found = type_name(value.get_ref());
+        self.at(
+            value.span().start,
+            format!("`{key}` must be {expected}, found {found}"),
+        );
+    }
+
+    fn string(&mut self, value: &Value<'_>, key: &str) -> Option<String> {
+        match value.get_ref() {
+            DeValue::String(s) => Some(s.to_string()),
+            _ => {
+                self.type_error(value, key, "a string");
+                None
+            }
+        }
+    }
+
+    fn boolean(&mut self, value: &Value<'_>, key: &str) -> Option<bool> {
+        match value.get_ref() {
+            DeValue::Boolean(b) => Some(*b),
+            _ => {
+                self.type_error(value, key, "true or false");
+                None
+            }
+        }
+    }
+
+    /// An array of strings, each with its value (for positions); `example` shows the form.
+    fn strings<'a, 'i>(
+        &mut self,
+        value: &'a Value<'i>,
+        key: &str,
+        example: &str,
+    ) -> Option<Vec<(String, &'a Value<'i>)>> {
+        let DeValue::Array(items) = value.get_ref() else {
+            let hint = match value.get_ref() {
+                DeValue::String(s) => format!("; write {key} = [{s:?}]"),
+                _ => format!(", e.g. {key} = {example}"),
+            };
+            let found = type_name(value.get_ref());
+            self.at(
+                value.span().start,
+                format!("`{key}` must be an array of strings, found {found}{hint}"),
+            );
+            return None;
+        };
+        let mut out = Vec::new();
+        let mut ok = true;
+        for item in items.iter() {
+            match item.get_ref() {
+                DeValue::String(s) => out.push((s.to_string(), item)),
+                other => {
+                    ok = false;
+                    let found = type_name(other);
+                    self.at(
+                        item.span().start,
+                        format!("each entry of `{key}` must be a string, found {found}"),
+                    );
+                }
+            }
+        }
+        ok.then_some(out)
+    }
+
+    /// An array of e-mail addresses, each checked.
+    fn addresses(&mut self, value: &Value<'_>, key: &str) -> Option<Vec<String>> {
+        let items = self.strings(value, key, "[\"it@acme.example\"]")?;
+        let mut ok = true;
+        for (address, item) in &items {
+            if let Err(message) = text::check_address(address) {
+                ok = false;
+                self.at(item.span().start, message);
+            }
+        }
+        ok.then(|| items.into_iter().map(|(s, _)| s).collect())
+    }
+
+    fn file(&mut self, root: &DeTable<'_>) -> JobFile {
+        self.keys(root, &ROOT_KEYS, "the file");
+        let smtp_entry = entry(root, "smtp");
+        let smtp = smtp_entry.and_then(|(key, value)| self.smtp(key, value));
+        let mut jobs = Vec::new();
+        match entry(root, "job") {
+            None => self.at(
+                0,
+                "no jobs: add at least one [[job]] with name, companies and sinks",
+            ),
+            Some((key, value)) => match value.get_ref() {
+                DeValue::Array(items) if !items.is_empty() => {
+                    let mut names = Vec::new();
+                    for item in items.iter() {
+                        if let Some(job) = self.job(item, smtp_entry.is_some(), &mut names) {
+                            jobs.push(job);
+                        }
+                    }
+                }
+                DeValue::Table(_) => self.at(
+                    anchor(key, value),
+                    "`job` must be written [[job]] (double brackets), once per job",
+                ),
+                _ => self.at(
+                    value.span().start,
+                    "no jobs: add at least one [[job]] with name, companies and sinks",
+                ),
+            },
+        }
+        JobFile { smtp, jobs }
+    }
+
+    fn smtp(&mut self, key: &Key<'_>, value: &Value<'_>) -> Option<Smtp> {
+        let start = anchor(key, value);
+        let DeValue::Table(table) = value.get_ref() else {
+            self.type_error(value, "smtp", "a table ([smtp])");
+            return None;
+        };
+        let keys = self.keys(table, &SMTP_KEYS, "[smtp]");
+        let mut ok = true;
+
+        let host = match entry(table, "host") {
+            Some((_, v)) => self.string(v, "host").and_then(|host| {
+                let port_inside = host
+                    .rsplit_once(':')
+                    .is_some_and(|(h, p)| !h.contains(':') && p.parse::<u16>().is_ok());
+                if host.trim().is_empty() || host.contains(char::is_whitespace) {
+                    self.at(
+                        v.span().start,
+                        "`host` must be a host name, e.g. host = \"smtp.mssp.example\"",
+                    );
+                    None
+                } else if host.contains("://") || port_inside {
+                    self.at(
+                        v.span().start,
+                        "`host` is a bare host name: no scheme, and the port goes in port = 587",
+                    );
+                    None
+                } else {
+                    Some(host)
+                }
+            }),
+            None => {
+                if !keys.suggested("host") {
+                    self.at(
+                        start,
+                        "[smtp] has no `host`: add host = \"smtp.mssp.example\"",
+                    );
+                }
+                None
+            }
+        };
+        ok &= host.is_some();
+
+        let mut port = None;
+        if let Some((_, v)) = entry(table, "port") {
+            match v.get_ref() {
+                DeValue::Integer(i) => match i64::from_str_radix(i.as_str(), i.radix()) {
+                    Ok(n) if (1..=65535).contains(&n) => port = u16::try_from(n).ok(),
+                    _ => {
+                        ok = false;
+                        self.at(
+                            v.span().start,
+                            "`port` must be between 1 and 65535, e.g. port = 587",
+                        );
+                    }
+                },
+                _ => {
+                    ok = false;
+                    self.type_error(v, "port", "an integer, e.g. port = 587");
+                }
+            }
+        }
+
+        let mut tls = Tls::StartTls;
+        let mut tls_offset = None;
+        if let Some((_, v)) = entry(table, "tls") {
+            match self.string(v, "tls").as_deref() {
+                Some("starttls") => tls = Tls::StartTls,
+                Some("tls") => tls = Tls::Tls,
+                Some("none") => {
+                    tls = Tls::None;
+                    tls_offset = Some(v.span().start);
+                }
+                Some(other) => {
+                    ok = false;
+                    self.at(
+                        v.span().start,
+                        format!("`tls` must be \"starttls\", \"tls\" or \"none\", not {other:?}"),
+                    );
+                }
+                None => ok = false,
+            }
+        }
+
+        let user_entry = entry(table, "user");
+        let user = match user_entry {
+            Some((_, v)) => match self.string(v, "user") {
+                Some(user) if user.trim().is_empty() => {
+                    ok = false;
+                    self.at(
+                        v.span().start,
+                        "`user` is empty: remove it, or write the SMTP user name",
+                    );
+                    None
+                }
+                Some(user) => Some(user),
+                None => {
+                    ok = false;
+                    None
+                }
+            },
+            None => None,
+        };
+
+        let password_entry = entry(table, "password_env");
+        let password_env = match password_entry {
+            Some((_, v)) => match v.get_ref() {
+                // The value may be a password pasted by mistake: never echo it.
+                DeValue::String(name) if is_env_name(name) => Some(name.to_string()),
+                DeValue::String(_) => {
+                    ok = false;
+                    self.at(
+                        v.span().start,
+                        "`password_env` must be the NAME of an environment variable (letters, digits and _), \
+                         e.g. password_env = \"KEEPNET_SMTP_PASSWORD\", not the password itself",
+                    );
+                    None
+                }
+                _ => {
+                    ok = false;
+                    self.type_error(v, "password_env", "a string");
+                    None
+                }
+            },
+            None => None,
+        };
+
+        match (user_entry, password_entry) {
+            (Some((k, _)), None) if !keys.suggested("password_env") => {
+                ok = false;
+                self.at(
+                    k.span().start,
+                    "`user` needs a password: add password_env = \"KEEPNET_SMTP_PASSWORD\" (the name of the variable holding it)",
+                );
+            }
+            (None, Some((k, _))) if !keys.suggested("user") => {
+                ok = false;
+                self.at(
+                    k.span().start,
+                    "`password_env` needs a `user`: add user = \"reports@mssp.example\"",
+                );
+            }
+            _ => {}
+        }
+        if let (Some(offset), Some(_)) = (tls_offset, user_entry) {
+            ok = false;
+            self.at(
+                offset,
+                "tls = \"none\" would send the user name and password in clear: use \"starttls\" or \"tls\", or remove user and password_env",
+            );
+        }
+
+        let from = match entry(table, "from") {
+            Some((_, v)) => {
+                self.string(v, "from")
+                    .and_then(|from| match text::check_address(&from) {
+                        Ok(()) => Some(from),
+                        Err(message) => {
+                            self.at(v.span().start, format!("`from`: {message}"));
+                            None
+                        }
+                    })
+            }
+            None => {
+                if !keys.suggested("from") {
+                    self.at(
+                        start,
+                        "[smtp] has no `from`: add from = \"Reports <reports@mssp.example>\"",
+                    );
+                }
+                None
+            }
+        };
+        ok &= from.is_some();
+
+        let ca_file = match entry(table, "ca_file") {
+            Some((_, v)) => match self.string(v, "ca_file") {
+                Some(path) if path.trim().is_empty() => {
+                    ok = false;
+                    self.at(
+                        v.span().start,
+                        "`ca_file` is empty: remove it, or give the path of a PEM file",
+                    );
+                    None
+                }
+                Some(path) => Some(PathBuf::from(path)),
+                None => {
+                    ok = false;
+                    None
+                }
+            },
+            None => None,
+        };
+
+        Some(Smtp {
+            host: host?,
+            port,
+            tls,
+            user,
+            password_env,
+            from: from?,
+            ca_file,
+            line: self.line(start),
+        })
+        .filter(|_| ok)
+    }
+
+    fn job(
+        &mut self,
+        value: &Value<'_>,
+        has_smtp: bool,
+        names: &mut Vec<(String, usize)>,
+    ) -> Option<Job> {
+        let start = value.span().start;
+        let DeValue::Table(table) = value.get_ref() else {
+            self.type_error(value, "job", "a table: write [[job]] followed by its keys");
+            return None;
+        };
+        let keys = self.keys(table, &JOB_KEYS, "[[job]]");
+        let mut ok = true;
+
+        let name = match entry(table, "name") {
+            Some((_, v)) => self
+                .string(v, "name")
+                .and_then(|name| self.job_name(v, name, names)),
+            None => {
+                if !keys.suggested("name") {
+                    self.at(start, "[[job]] has no `name`: add name = \"monthly-report\" (lowercase letters, digits, - and _)");
+                }
+                None
+            }
+        };
+        ok &= name.is_some();
+
+        let companies = match entry(table, "companies") {
+            Some((_, v)) => self.companies(v),
+            None => {
+                if !keys.suggested("companies") {
+                    self.at(
+                        start,
+                        "[[job]] has no `companies`: add companies = \"all\" or companies = [\"Acme Holdings\"]",
+                    );
+                }
+                None
+            }
+        };
+        ok &= companies.is_some();
+        let several = match &companies {
+            Some(Companies::All) => true,
+            Some(Companies::List(list)) => list.len() > 1,
+            None => false,
+        };
+
+        let search = match entry(table, "search") {
+            Some((_, v)) => match self.string(v, "search") {
+                Some(s) => Some(s).filter(|s| !s.is_empty()),
+                None => {
+                    ok = false;
+                    None
+                }
+            },
+            None => None,
+        };
+
+        let columns = match entry(table, "columns") {
+            Some((_, v)) => {
+                match self.strings(v, "columns", "[\"email\", \"firstName\"]") {
+                    Some(items) if items.is_empty() => {
+                        ok = false;
+                        self.at(v.span().start, "`columns` is empty: remove it to export the default columns, or list some");
+                        None
+                    }
+                    Some(items) => {
+                        let mut out = Vec::new();
+                        for (column, item) in items {
+                            if column.trim().is_empty() {
+                                ok = false;
+                                self.at(item.span().start, "empty column name: remove it");
+                            }
+                            out.push(self.located(item.span().start, column));
+                        }
+                        Some(out)
+                    }
+                    None => {
+                        ok = false;
+                        None
+                    }
+                }
+            }
+            None => None,
+        };
+
+        let header = match entry(table, "header") {
+            Some((_, v)) => match self.string(v, "header").as_deref() {
+                Some("api") => Some(Header::Api),
+                Some("human") => Some(Header::Human),
+                Some(other) => {
+                    ok = false;
+                    self.at(
+                        v.span().start,
+                        format!("`header` must be \"api\" or \"human\", not {other:?}"),
+                    );
+                    None
+                }
+                None => {
+                    ok = false;
+                    None
+                }
+            },
+            None => None,
+        };
+
+        let sinks = match entry(table, "sinks") {
+            Some((_, v)) => self.sinks(v, several),
+            None => {
+                if !keys.suggested("sinks") {
+                    self.at(
+                        start,
+                        "[[job]] has no `sinks`: add sinks = [\"csv:out/{company}-{date}.csv\"]",
+                    );
+                }
+                None
+            }
+        };
+        ok &= sinks.is_some();
+
+        let mut flag = |key: &str| match entry(table, key) {
+            Some((_, v)) => {
+                let b = self.boolean(v, key);
+                ok &= b.is_some();
+                b.unwrap_or(false)
+            }
+            None => false,
+        };
+        let strict = flag("strict");
+        let fail_fast = flag("fail_fast");
+
+        let email = match entry(table, "email") {
+            Some((k, v)) => {
+                let email = self.email(k, v, has_smtp);
+                ok &= email.is_some();
+                email
+            }
+            None => None,
+        };
+
+        Some(Job {
+            name: name?,
+            companies: companies?,
+            search,
+            columns,
+            header,
+            sinks: sinks?,
+            strict,
+            fail_fast,
+            email,
+            line: self.line(start),
+        })
+        .filter(|_| ok)
+    }
+
+    fn job_name(
+        &mut self,
+        value: &Value<'_>,
+        name: String,
+        names: &mut Vec<(String, usize)>,
+    ) -> Option<String> {
+        let offset = value.span().start;
+        let valid = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+        if !valid {
+            let slug: String = name
+                .trim()
+                .chars()
+                .map(|c| match c.to_ascii_lowercase() {
+                    c @ ('a'..='z' | '0'..='9' | '_' | '-') => c,
+                    _ => '-',
+                })
+                .collect();
+            let slug = if slug.is_empty() {
+                "monthly-report".to_owned()
+            } else {
+                slug
+            };
+            self.at(
+                offset,
+                format!(
+                    "job name {name:?} may use only lowercase letters, digits, - and _: e.g. name = {slug:?}"
+                ),
+            );
+            return None;
+        }
+        let line = self.line(offset);
+        if let Some((_, first)) = names.iter().find(|(n, _)| *n == name) {
+            let first = *first;
+            self.at(
+                offset,
+                format!("duplicate job name {name:?} (first used on line {first}): give each job its own name"),
+            );
+            return None;
+        }
+        names.push((name.clone(), line));
+        Some(name)
+    }
+
+    fn companies(&mut self, value: &Value<'_>) -> Option<Companies> {
+        match value.get_ref() {
+            DeValue::String(s) if s == "all" => Some(Companies::All),
+            DeValue::String(s) => {
+                self.at(
+                    value.span().start,
+                    format!(
+                        "`companies` must be \"all\" or a list of company ids or names: for one company write companies = [{s:?}]"
+                    ),
+                );
+                None
+            }
+            DeValue::Array(_) => {
+                let items = self.strings(value, "companies", "[\"Acme Holdings\"]")?;
+                if items.is_empty() {
+                    self.at(
+                        value.span().start,
+                        "`companies` is empty: list company ids or names, or write companies = \"all\"",
+                    );
+                    return None;
+                }
+                let mut ok = true;
+                let mut list: Vec<Located<String>> = Vec::new();
+                for (company, item) in items {
+                    let offset = item.span().start;
+                    if company.trim().is_empty() || company.chars().any(char::is_control) {
+                        ok = false;
+                        self.at(
+                            offset,
+                            "a company must be a non-empty id or name without control characters",
+                        );
+                    } else if let Some(first) = list.iter().find(|c| c.value == company) {
+                        ok = false;
+                        let first = first.line;
+                        self.at(
+                            offset,
+                            format!(
+                                "{company:?} is listed twice (first on line {first}): remove one"
+                            ),
+                        );
+                    }
+                    list.push(self.located(offset, company));
+                }
+                ok.then_some(Companies::List(list))
+            }
+            _ => {
+                self.type_error(
+                    value,
+                    "companies",
+                    "\"all\" or an array of company ids or names",
+                );
+                None
+            }
+        }
+    }
+
+    fn sinks(&mut self, value: &Value<'_>, several: bool) -> Option<Vec<Located<String>>> {
+        let items = self.strings(value, "sinks", "[\"csv:out/{company}-{date}.csv\"]")?;
+        if items.is_empty() {
+            self.at(
+                value.span().start,
+                "`sinks` is empty: add at least one, e.g. sinks = [\"csv:out/{company}-{date}.csv\"]",
+            );
+            return None;
+        }
+        let mut ok = true;
+        let mut files: Vec<&str> = Vec::new();
+        let mut out = Vec::new();
+        for (sink, item) in &items {
+            let offset = item.span().start;
+            out.push(self.located(offset, sink.clone()));
+            let Some((kind, target)) = sink.split_once(':') else {
+                ok = false;
+                self.at(
+                    offset,
+                    format!("sink {sink:?} is not KIND:TARGET: write e.g. \"csv:out/{{company}}-{{date}}.csv\", \"xlsx:...\" or \"jsonl:-\""),
+                );
+                continue;
+            };
+            let kind_ok = !kind.is_empty()
+                && kind
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            if !kind_ok || target.is_empty() {
+                ok = false;
+                self.at(
+                    offset,
+                    format!("sink {sink:?} is not KIND:TARGET: write e.g. \"csv:out/{{company}}-{{date}}.csv\", \"xlsx:...\" or \"jsonl:-\""),
+                );
+                continue;
+            }
+            if let Err((index, message)) = text::check_target(target) {
+                ok = false;
+                let at = self.inside(item, sink, kind.len() + 1 + index);
+                self.at(at, message);
+                continue;
+            }
+            if kind.eq_ignore_ascii_case("email") {
+                continue;
+            }
+            if several && target == "-" {
+                ok = false;
+                self.at(
+                    offset,
+                    format!("several companies cannot share stdout: write one file per company, e.g. \"{kind}:out/{{company}}-{{date}}.{kind}\""),
+                );
+            } else if several && !text::names_company(target) {
+                ok = false;
+                self.at(
+                    offset,
+                    format!(
+                        "with several companies every file needs {{company}} or {{company_id}} in its path, or each company overwrites the last: e.g. \"{kind}:out/{{company}}-{{date}}.{kind}\""
+                    ),
+                );
+            } else if target != "-" && files.contains(&target) {
+                ok = false;
+                self.at(
+                    offset,
+                    format!("two sinks write {target:?}: give each sink its own file"),
+                );
+            }
+            files.push(target);
+        }
+        ok.then_some(out)
+    }
+
+    fn email(&mut self, key: &Key<'_>, value: &Value<'_>, has_smtp: bool) -> Option<Email> {
+        let start = anchor(key, value);
+        let DeValue::Table(table) = value.get_ref() else {
+            self.type_error(value, "email", "a table ([job.email])");
+            return None;
+        };
+        let keys = self.keys(table, &EMAIL_KEYS, "[job.email]");
+        let mut ok = true;
+        if !has_smtp {
+            ok = false;
+            self.at(
+                start,
+                "[job.email] needs an [smtp] section: add [smtp] with host and from at the top of the file",
+            );
+        }
+
+        let subject = match entry(table, "subject") {
+            Some((_, v)) => match self.string(v, "subject") {
+                Some(s) if s.trim().is_empty() => {
+                    ok = false;
+                    self.at(
+                        v.span().start,
+                        "`subject` is empty: remove it to use the default subject",
+                    );
+                    None
+                }
+                Some(s) => match text::check_subject(&s) {
+                    Ok(()) => Some(s),
+                    Err((index, message)) => {
+                        ok = false;
+                        let at = self.inside(v, &s, index);
+                        self.at(at, message);
+                        None
+                    }
+                },
+                None => {
+                    ok = false;
+                    None
+                }
+            },
+            None => None,
+        };
+
+        let mut list = |key: &str| match entry(table, key) {
+            Some((_, v)) => {
+                let list = self.addresses(v, key);
+                ok &= list.is_some();
+                list.unwrap_or_default()
+            }
+            None => Vec::new(),
+        };
+        let cc = list("cc");
+        let bcc = list("bcc");
+        let default = list("default");
+
+        let mut to: Vec<(Located<String>, Vec<String>)> = Vec::new();
+        if let Some((_, v)) = entry(table, "to") {
+            match v.get_ref() {
+                DeValue::Table(companies) => {
+                    let mut seen: Vec<Located<String>> = Vec::new();
+                    let mut entries: Vec<(&Key<'_>, &Value<'_>)> = companies.iter().collect();
+                    entries.sort_by_key(|(k, _)| k.span().start);
+                    for (company, recipients) in entries {
+                        let name: &str = company.get_ref();
+                        let offset = company.span().start;
+                        if name.trim().is_empty() {
+                            ok = false;
+                            self.at(offset, "empty company name in [job.email.to]: write the company's name or id");
+                        }
+                        let lower = name.to_lowercase();
+                        let clash = seen.iter().find(|k| k.value.to_lowercase() == lower);
+                        if let Some(first) = clash {
+                            ok = false;
+                            let message = format!(
+                                "{name:?} and {:?} (line {}) name the same company when case is ignored: keep one",
+                                first.value, first.line
+                            );
+                            self.at(offset, message);
+                        }
+                        seen.push(self.located(offset, name.to_owned()));
+                        let label = format!("{name:?}");
+                        match self.addresses(recipients, &label) {
+                            Some(list) => to.push((self.located(offset, name.to_owned()), list)),
+                            None => ok = false,
+                        }
+                    }
+                }
+                _ => {
+                    ok = false;
+                    self.type_error(
+                        v,
+                        "to",
+                        "a table of company = [addresses]: write [job.email.to] then \"Acme Holdings\" = [\"it@acme.example\"]",
+                    );
+                }
+            }
+        }
+
+        if ok
+            && to.is_empty()
+            && default.is_empty()
+            && !keys.suggested("to")
+            && !keys.suggested("default")
+        {
+            ok = false;
+            self.at(
+                start,
+                "[job.email] has no recipients: add [job.email.to] with \"Company\" = [\"addr@example\"] entries, or default = [\"addr@example\"]",
+            );
+        }
+
+        ok.then(|| Email {
+            subject,
+            cc,
+            bcc,
+            default,
+            to,
+            line: self.line(start),
+        })
+    }
+}
+
+/// The entry `key` of `table`, with the key's own span.
+fn entry<'a, 'i>(table: &'a DeTable<'i>, key: &str) -> Option<(&'a Key<'i>, &'a Value<'i>)> {
+    table.iter().find(|(k, _)| k.get_ref() == key)
+}
+
+/// Where a table starts: its `[header]`, or its key for `key = { ... }`.
+fn anchor(key: &Key<'_>, value: &Value<'_>) -> usize {
+    key.span().start.min(value.span().start)
+}
+
+fn is_env_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn type_name(value: &DeValue<'_>) -> &'static str {
+    match value {
+        DeValue::String(_) => "a string",
+        DeValue::Integer(_) => "an integer",
+        DeValue::Float(_) => "a float",
+        DeValue::Boolean(_) => "a boolean",
+        DeValue::Datetime(_) => "a date-time",
+        DeValue::Array(_) => "an array",
+        DeValue::Table(_) => "a table",
+    }
+}

@@ -1,0 +1,284 @@
+//! Job files for `keepnet-export run reports.toml`: recurring reports, parsed and checked.
+//!
+//! [`parse`] reads the file and returns either a [`JobFile`] or **every** error it found,
+//! each with a 1-based line and column (columns count characters, not bytes).
+//! [`render_error`] shows one error like rustc does, and [`plan_summary`] describes what a
+//! run would do (for `run --check`). This crate only reads and checks text: it makes no
+//! request, reads no other file and sends no mail.
+//!
+//! # The file
+//!
+//! ```toml
+//! # reports.toml
+//! [smtp]                                  # optional; needed when a job e-mails
+//! host = "smtp.mssp.example"
+//! port = 587                              # optional (default: 587 starttls, 465 tls, 25 none)
+//! tls = "starttls"                        # optional: starttls (default) | tls | none
+//! user = "reports@mssp.example"           # optional; needs password_env
+//! password_env = "KEEPNET_SMTP_PASSWORD"  # the NAME of an env var; a literal `password` key is an error
+//! from = "MSSP Reports <reports@mssp.example>"
+//! ca_file = "/etc/ssl/mssp-ca.pem"        # optional: extra trusted CA (PEM)
+//!
+//! [[job]]
+//! name = "monthly-all"                    # required, unique, [a-z0-9_-]+
+//! companies = "all"                       # required: "all", or a list of ids/names
+//! search = ""                             # optional search text ("" = no search)
+//! columns = ["email", "firstName", "custom:Employee Number"]   # optional
+//! header = "human"                        # optional: api | human
+//! sinks = ["xlsx:out/{company}-{date}.xlsx", "csv:out/{company}-{date}.csv"]   # required
+//! strict = false                          # optional
+//! fail_fast = false                       # optional
+//!
+//! [job.email]                             # optional: mail each company's files
+//! subject = "Keepnet users of {company} ({date})"   # optional
+//! cc = ["am@mssp.example"]                # optional
+//! bcc = []                                # optional
+//! default = ["security@mssp.example"]     # optional: recipients for companies not listed below
+//! [job.email.to]                          # per-company recipients, by company name or id
+//! "Acme Holdings" = ["it@acme.example", "ciso@acme.example"]
+//! "Müşteri A.Ş." = ["bt@musteri.example"]
+//!
+//! [[job]]
+//! name = "weekly-acme"
+//! companies = ["Acme Holdings"]           # one company: a fixed file name is fine
+//! sinks = ["jsonl:out/acme.jsonl"]
+//! ```
+//!
+//! * `[[job]]` (double brackets) starts each job; jobs run in file order.
+//! * A sink is `KIND:TARGET`, e.g. `csv:out/{company}-{date}.csv` or `jsonl:-` (stdout).
+//!   Targets may use `{company}`, `{company_id}` and `{date}` (no other `{`). The subject
+//!   may use those and `{rows}`; `{{` and `}}` are literal braces there.
+//! * When `companies` is `"all"` or lists several companies, every target that is a file
+//!   (not `-`) must contain `{company}` or `{company_id}`, and `-` is refused: otherwise
+//!   the companies would overwrite one file. `email:` sinks are not files and are exempt.
+//! * E-mail: each company's files go to its entry in `[job.email.to]` (matched by exact
+//!   id first, then by name ignoring case), else to `default`; a company listed with `[]`
+//!   gets no mail. `cc` and `bcc` are added to every message. See [`Email::recipients_for`].
+//! * Addresses are `name@domain` or `Name <name@domain>`, one per string.
+//!
+//! # What is checked
+//!
+//! TOML syntax; unknown keys anywhere (with the closest known key suggested); value types;
+//! required keys (`job.name`, `job.companies`, `job.sinks`, `smtp.host`, `smtp.from`);
+//! at least one job; job names (`[a-z0-9_-]+`, unique); `companies` (`"all"` or a non-empty
+//! list without repeats); sinks (non-empty, `KIND:TARGET`, known placeholders, one file per
+//! company, no two sinks of a job on one file); the subject's placeholders; e-mail
+//! addresses; a `[job.email]` needs `[smtp]` and at least one recipient (`to` or `default`),
+//! and two `to` keys may not differ only by case; `[smtp]`: no literal `password`,
+//! `password_env` is an environment variable name, `user` and `password_env` come together,
+//! `tls = "none"` never with a `user`, `port` in 1..=65535.
+//!
+//! Not checked here (the runner knows them): column names and sink kinds. They are returned
+//! as [`Located`] values so the runner can report them at the right place.
+//!
+//! ```
+//! let text = "[[job]]\nname = \"acme\"\ncompanies = [\"Acme\"]\nsinks = [\"csv:acme.csv\"]\n";
+//! let file = keepnet_jobs::parse(text).unwrap();
+//! assert_eq!(file.jobs[0].sinks[0].value, "csv:acme.csv");
+//! assert_eq!((file.jobs[0].sinks[0].line, file.jobs[0].sinks[0].column), (4, 10));
+//!
+//! let errors = keepnet_jobs::parse("[[job]]\nname = \"acme\"\nsink = []\n").unwrap_err();
+//! assert_eq!(errors[0].to_string(), "1:1: [[job]] has no `companies`: add companies = \"all\" or companies = [\"Acme Holdings\"]");
+//! assert_eq!(errors[1].to_string(), "3:1: unknown key `sink` in [[job]]: did you mean `sinks`?");
+//! assert_eq!(errors.len(), 2); // no second error for the missing `sinks`: the typo explains it
+//! ```
+
+mod check;
+mod plan;
+mod text;
+
+use std::fmt;
+use std::path::PathBuf;
+
+pub use plan::plan_summary;
+
+/// A whole job file: the optional SMTP settings and the jobs, in file order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobFile {
+    /// `[smtp]`, if present.
+    pub smtp: Option<Smtp>,
+    /// Every `[[job]]`, in file order (at least one).
+    pub jobs: Vec<Job>,
+}
+
+/// `[smtp]`: how to send mail. Never holds a password, only the name of its variable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Smtp {
+    /// Relay host name or address.
+    pub host: String,
+    /// Port; `None` means the default for [`Smtp::tls`] (587, 465 or 25).
+    pub port: Option<u16>,
+    /// Transport security (default [`Tls::StartTls`]).
+    pub tls: Tls,
+    /// User name for AUTH; set exactly when [`Smtp::password_env`] is.
+    pub user: Option<String>,
+    /// Name of the environment variable holding the password (not the password).
+    pub password_env: Option<String>,
+    /// Sender, `name@domain` or `Name <name@domain>`.
+    pub from: String,
+    /// Extra trusted CA certificate(s), PEM.
+    pub ca_file: Option<PathBuf>,
+    /// Line of the `[smtp]` header (1-based).
+    pub line: usize,
+}
+
+/// `tls` in `[smtp]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Tls {
+    /// `"starttls"`: plain connection upgraded with STARTTLS, required (the default).
+    StartTls,
+    /// `"tls"`: implicit TLS from the first byte (SMTPS).
+    Tls,
+    /// `"none"`: no encryption; allowed only without credentials.
+    None,
+}
+
+/// One `[[job]]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Job {
+    /// Unique name, `[a-z0-9_-]+`.
+    pub name: String,
+    /// Which companies to export.
+    pub companies: Companies,
+    /// Search text; `None` when absent or empty.
+    pub search: Option<String>,
+    /// Columns as written (not checked here); `None` means the runner's default.
+    pub columns: Option<Vec<Located<String>>>,
+    /// Header labels; `None` means the runner's default.
+    pub header: Option<Header>,
+    /// Sinks as written, `KIND:TARGET` (kinds not checked here); at least one.
+    pub sinks: Vec<Located<String>>,
+    /// `strict` (default false).
+    pub strict: bool,
+    /// `fail_fast` (default false).
+    pub fail_fast: bool,
+    /// `[job.email]`, if present.
+    pub email: Option<Email>,
+    /// Line of the `[[job]]` header (1-based).
+    pub line: usize,
+}
+
+/// `companies` of a job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Companies {
+    /// `"all"`: every company of the reseller.
+    All,
+    /// Company ids or names as written, non-empty, without repeats (not resolved here).
+    List(Vec<Located<String>>),
+}
+
+/// `header` of a job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Header {
+    /// `"api"`: API field names, e.g. `firstName`.
+    Api,
+    /// `"human"`: labels for people, e.g. `First Name`.
+    Human,
+}
+
+/// `[job.email]`: who receives each company's files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email {
+    /// Subject template; `None` means the runner's default.
+    pub subject: Option<String>,
+    /// Copy recipients of every message.
+    pub cc: Vec<String>,
+    /// Blind copy recipients of every message.
+    pub bcc: Vec<String>,
+    /// Recipients of companies not listed in [`Email::to`].
+    pub default: Vec<String>,
+    /// `[job.email.to]`: company name or id (as written) and its recipients, in file order.
+    pub to: Vec<(Located<String>, Vec<String>)>,
+    /// Line of the `[job.email]` header or `email =` key (1-based).
+    pub line: usize,
+}
+
+impl Email {
+    /// The `to` recipients of one company: the entry whose key is exactly `company_id`,
+    /// else the one whose key equals `company_name` ignoring case, else [`Email::default`].
+    /// Empty means: send this company nothing. `cc`/`bcc` are not included.
+    pub fn recipients_for(&self, company_name: &str, company_id: &str) -> Vec<String> {
+        let by_id = self.to.iter().find(|(key, _)| key.value == company_id);
+        let name = company_name.to_lowercase();
+        let by_name = || {
+            self.to
+                .iter()
+                .find(|(key, _)| key.value.to_lowercase() == name)
+        };
+        match by_id.or_else(by_name) {
+            Some((_, recipients)) => recipients.clone(),
+            None => self.default.clone(),
+        }
+    }
+}
+
+/// A value with the 1-based line and column (in characters) where it starts in the file;
+/// for strings, that is the opening quote.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Located<T> {
+    /// The value.
+    pub value: T,
+    /// Line, from 1.
+    pub line: usize,
+    /// Column in characters, from 1.
+    pub column: usize,
+}
+
+/// One problem in a job file. Displays as `LINE:COL: message`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct JobError {
+    /// Line, from 1.
+    pub line: usize,
+    /// Column in characters, from 1.
+    pub column: usize,
+    /// What is wrong and what to do about it.
+    pub message: String,
+}
+
+impl fmt::Display for JobError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}: {}", self.line, self.column, self.message)
+    }
+}
+
+impl std::error::Error for JobError {}
+
+/// Parses and checks a job file. On failure, returns every error found, sorted by
+/// position (after a TOML syntax error, only the syntax errors).
+pub fn parse(text: &str) -> Result<JobFile, Vec<JobError>> {
+    check::parse(text)
+}
+
+/// One error as a person reads it, without a trailing newline:
+///
+/// ```text
+/// reports.toml:12:5: unknown key `sink` in [[job]]: did you mean `sinks`?
+///    |
+/// 12 | sink = ["csv:out.csv"]
+///    | ^
+/// ```
+///
+/// `text` is the file's content; when the line is not in it, only the first line is shown.
+pub fn render_error(path: &str, text: &str, e: &JobError) -> String {
+    let mut out = format!("{path}:{e}");
+    let Some(source) = text.lines().nth(e.line.saturating_sub(1)) else {
+        return out;
+    };
+    let number = e.line.to_string();
+    let gutter = " ".repeat(number.len());
+    // Keep tabs so the caret lines up under tab-indented text.
+    let pad: String = source
+        .chars()
+        .take(e.column.saturating_sub(1))
+        .map(|c| if c == '\t' { '\t' } else { ' ' })
+        .collect();
+    let extra = " ".repeat(
+        e.column
+            .saturating_sub(1)
+            .saturating_sub(pad.chars().count()),
+    );
+    out.push_str(&format!(
+        "\n{gutter} |\n{number} | {source}\n{gutter} | {pad}{extra}^"
+    ));
+    out
+}

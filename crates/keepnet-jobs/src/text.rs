@@ -1,0 +1,234 @@
+//! Small text checks: positions, key suggestions, placeholders, e-mail addresses.
+
+/// The placeholders a sink target may use (the same as `--sink` on the command line).
+pub(crate) const SINK_PLACEHOLDERS: [&str; 3] = ["{company}", "{company_id}", "{date}"];
+
+/// The placeholders a mail subject may use (the e-mail sink also knows `{rows}`).
+pub(crate) const SUBJECT_PLACEHOLDERS: [&str; 4] =
+    ["{company}", "{company_id}", "{date}", "{rows}"];
+
+/// 1-based line and column (in characters) of byte `offset` in `text`.
+pub(crate) fn position(text: &str, offset: usize) -> (usize, usize) {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &text[..offset];
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let line = before.matches('\n').count() + 1;
+    let column = before[line_start..].chars().count() + 1;
+    (line, column)
+}
+
+/// Edit distance where swapping two neighbours counts as one edit.
+fn distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut rows = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in rows.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in rows[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (rows[i - 1][j] + 1)
+                .min(rows[i][j - 1] + 1)
+                .min(rows[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(rows[i - 2][j - 2] + 1);
+            }
+            rows[i][j] = best;
+        }
+    }
+    rows[a.len()][b.len()]
+}
+
+/// The known word closest to `word`, if it is close enough to be a likely typo.
+pub(crate) fn suggest<'k>(word: &str, known: &[&'k str]) -> Option<&'k str> {
+    let lower = word.to_lowercase();
+    let limit = (lower.chars().count() / 3).clamp(1, 3);
+    known
+        .iter()
+        .map(|k| (distance(&lower, k), *k))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+/// Checks the `{...}` placeholders of a sink target; on error, the byte index of the `{`.
+pub(crate) fn check_target(target: &str) -> Result<(), (usize, String)> {
+    let known = SINK_PLACEHOLDERS.join(", ");
+    let mut from = 0;
+    while let Some(rel) = target[from..].find('{') {
+        let start = from + rel;
+        let Some(len) = target[start..].find('}') else {
+            return Err((
+                start,
+                format!("`{{` without a closing `}}` in the sink target; placeholders are {known}"),
+            ));
+        };
+        let placeholder = &target[start..=start + len];
+        if !SINK_PLACEHOLDERS.contains(&placeholder) {
+            return Err((
+                start,
+                format!("unknown placeholder `{placeholder}` in the sink target; use {known}"),
+            ));
+        }
+        from = start + len + 1;
+    }
+    Ok(())
+}
+
+/// Whether a sink target names the company, so several companies write several files.
+pub(crate) fn names_company(target: &str) -> bool {
+    target.contains("{company}") || target.contains("{company_id}")
+}
+
+/// Checks a mail subject template (`{{` and `}}` are literal braces, a lone `}` is literal);
+/// on error, the byte index of the offending `{`.
+pub(crate) fn check_subject(subject: &str) -> Result<(), (usize, String)> {
+    let known = SUBJECT_PLACEHOLDERS.join(", ");
+    let mut i = 0;
+    while let Some(rel) = subject[i..].find(['{', '}']) {
+        let start = i + rel;
+        let tail = &subject[start..];
+        if tail.starts_with("{{") || tail.starts_with("}}") {
+            i = start + 2;
+            continue;
+        }
+        if tail.starts_with('}') {
+            i = start + 1;
+            continue;
+        }
+        let Some(len) = tail.find('}') else {
+            return Err((
+                start,
+                format!(
+                    "`{{` without a closing `}}` in the subject; placeholders are {known}, write {{{{ for a literal brace"
+                ),
+            ));
+        };
+        let placeholder = &tail[..=len];
+        if !SUBJECT_PLACEHOLDERS.contains(&placeholder) {
+            return Err((
+                start,
+                format!(
+                    "unknown placeholder `{placeholder}` in the subject; use {known}, or write {{{{ for a literal brace"
+                ),
+            ));
+        }
+        i = start + len + 1;
+    }
+    Ok(())
+}
+
+/// Rejects obviously broken e-mail addresses: `name@domain` or `Name <name@domain>`.
+pub(crate) fn check_address(raw: &str) -> Result<(), String> {
+    let shown = format!("{raw:?}");
+    if raw.trim().is_empty() {
+        return Err("empty e-mail address: remove it or write name@domain".to_owned());
+    }
+    if raw.contains([',', ';']) {
+        return Err(format!(
+            "{shown} holds several addresses: write one address per string, e.g. [\"a@x.example\", \"b@y.example\"]"
+        ));
+    }
+    let addr = match raw.rfind('<') {
+        Some(open) => match raw[open + 1..].strip_suffix('>') {
+            Some(inner) => inner,
+            None => {
+                return Err(format!(
+                    "{shown} is not an e-mail address: write name@domain or Name <name@domain>"
+                ))
+            }
+        },
+        None => raw,
+    };
+    if addr.chars().any(|c| {
+        c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '"' | '(' | ')' | '\\')
+    }) {
+        return Err(format!(
+            "{shown} is not an e-mail address: it contains a space or a character addresses cannot hold; write name@domain"
+        ));
+    }
+    let Some((local, domain)) = addr.split_once('@') else {
+        return Err(format!(
+            "{shown} is not an e-mail address: it has no `@`; write name@domain"
+        ));
+    };
+    if local.is_empty()
+        || domain.is_empty()
+        || domain.contains('@')
+        || domain.starts_with('.')
+        || domain.ends_with('.')
+        || domain.contains("..")
+    {
+        return Err(format!(
+            "{shown} is not an e-mail address: write name@domain"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_count_characters() {
+        let text = "a = 1\n\"Müşteri\" = 2\n";
+        assert_eq!(position(text, 0), (1, 1));
+        assert_eq!(position(text, 6), (2, 1));
+        let eq = text.find(" = 2").unwrap();
+        assert_eq!(position(text, eq), (2, 10));
+        assert_eq!(position(text, text.len()), (3, 1));
+    }
+
+    #[test]
+    fn suggestions() {
+        let known = ["name", "companies", "sinks", "fail_fast", "header"];
+        assert_eq!(suggest("sink", &known), Some("sinks"));
+        assert_eq!(suggest("companys", &known), Some("companies"));
+        assert_eq!(suggest("failfast", &known), Some("fail_fast"));
+        assert_eq!(suggest("Name", &known), Some("name"));
+        assert_eq!(suggest("smpt", &["smtp", "job"]), Some("smtp"));
+        assert_eq!(suggest("x", &known), None);
+        assert_eq!(suggest("totally", &known), None);
+    }
+
+    #[test]
+    fn targets_and_subjects() {
+        assert!(check_target("out/{company}-{company_id}-{date}.csv").is_ok());
+        assert_eq!(check_target("out/{day}.csv").unwrap_err().0, 4);
+        assert_eq!(check_target("out/{company.csv").unwrap_err().0, 4);
+        assert!(check_subject("{company} {{x}} } {rows} {date}").is_ok());
+        assert_eq!(check_subject("Users of {firm}").unwrap_err().0, 9);
+        assert_eq!(check_subject("a {").unwrap_err().0, 2);
+    }
+
+    #[test]
+    fn addresses() {
+        for ok in [
+            "it@acme.example",
+            "MSSP Reports <r@mssp.example>",
+            "root@localhost",
+        ] {
+            assert!(check_address(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "it.acme.example",
+            "it @acme.example",
+            "a@b.example, c@d.example",
+            "@acme.example",
+            "it@",
+            "it@acme..example",
+            "Name <it@acme.example",
+        ] {
+            assert!(check_address(bad).is_err(), "{bad}");
+        }
+    }
+}

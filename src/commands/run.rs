@@ -1,0 +1,253 @@
+//! `run reports.toml`: recurring reports from a job file; `--check` validates and prints the
+//! plan without calling the API.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use keepnet_api::UserQuery;
+use keepnet_jobs::{Companies, Header, Job, JobFile, Located, Tls};
+use keepnet_sink::HeaderStyle;
+use keepnet_sink_email::{MailSettings, SmtpSettings, SmtpTls};
+use secrecy::SecretString;
+
+use crate::batch::{Batch, CompanyResult};
+use crate::cli::RunArgs;
+use crate::columns::Layout;
+use crate::exit::Failure;
+use crate::sinks::{Registry, SinkSettings, SinkSpec};
+use crate::{summary, Context};
+
+/// Reads and checks the file: every error with its line, all at once.
+fn load(path: &Path, registry: &Registry) -> Result<(JobFile, Vec<Prepared>), Failure> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Failure::usage(format!("cannot read the job file {shown}: {e}")))?;
+    let file = keepnet_jobs::parse(&text).map_err(|errors| {
+        let rendered: Vec<String> = errors
+            .iter()
+            .map(|e| keepnet_jobs::render_error(&shown, &text, e))
+            .collect();
+        Failure::usage(format!(
+            "{} error(s) in {shown}:\n{}",
+            errors.len(),
+            rendered.join("\n")
+        ))
+    })?;
+    let mut errors = Vec::new();
+    let mut prepared = Vec::new();
+    for job in &file.jobs {
+        match prepare(job, &file, registry) {
+            Ok(p) => prepared.push(p),
+            Err(located) => errors.extend(located.into_iter().map(|(line, column, message)| {
+                keepnet_jobs::render_error(
+                    &shown,
+                    &text,
+                    &keepnet_jobs::JobError {
+                        line,
+                        column,
+                        message,
+                    },
+                )
+            })),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Failure::usage(format!(
+            "{} error(s) in {shown}:\n{}",
+            errors.len(),
+            errors.join("\n")
+        )));
+    }
+    Ok((file, prepared))
+}
+
+/// A job turned into what the batch runner takes.
+struct Prepared {
+    layout: Layout,
+    specs: Vec<SinkSpec>,
+    settings: SinkSettings,
+}
+
+type Located3 = (usize, usize, String);
+
+fn at<T>(located: &Located<T>, message: impl Into<String>) -> Located3 {
+    (located.line, located.column, message.into())
+}
+
+/// Checks what the file format leaves to the runner (columns, sink kinds, SMTP settings) and
+/// builds the job's outputs.
+fn prepare(job: &Job, file: &JobFile, registry: &Registry) -> Result<Prepared, Vec<Located3>> {
+    let mut errors = Vec::new();
+    let layout = match &job.columns {
+        None => Some(Layout::all()),
+        Some(columns) => {
+            let list: Vec<&str> = columns.iter().map(|c| c.value.as_str()).collect();
+            match Layout::parse(&list.join(",")) {
+                Ok(layout) => Some(layout),
+                Err(e) => {
+                    let bad = columns
+                        .iter()
+                        .find(|c| Layout::parse(&c.value).is_err())
+                        .unwrap_or(&columns[0]);
+                    errors.push(at(bad, e.to_string()));
+                    None
+                }
+            }
+        }
+    };
+    let mut specs = Vec::new();
+    for sink in &job.sinks {
+        match SinkSpec::parse(&sink.value) {
+            Ok(spec) if registry.knows(&spec.kind) => specs.push(spec),
+            Ok(spec) => errors.push(at(
+                sink,
+                format!(
+                    "unknown sink kind {:?}; kinds are: {}",
+                    spec.kind,
+                    registry.describe()
+                ),
+            )),
+            Err(e) => errors.push(at(sink, e.to_string())),
+        }
+    }
+    let (smtp, mail) = match (&job.email, &file.smtp) {
+        (Some(email), Some(smtp)) => {
+            let password = smtp
+                .password_env
+                .as_ref()
+                .and_then(|name| std::env::var(name).ok())
+                .filter(|p| !p.is_empty());
+            let settings = SmtpSettings {
+                port: smtp.port,
+                tls: match smtp.tls {
+                    Tls::StartTls => SmtpTls::StartTls,
+                    Tls::Tls => SmtpTls::Tls,
+                    Tls::None => SmtpTls::None,
+                },
+                user: smtp.user.clone(),
+                password: password.map(SecretString::from),
+                ca_file: smtp.ca_file.clone(),
+                ..SmtpSettings::new(smtp.host.clone())
+            };
+            let mut mail = MailSettings::new(smtp.from.clone(), Vec::new());
+            mail.cc = email.cc.clone();
+            mail.bcc = email.bcc.clone();
+            if let Some(subject) = &email.subject {
+                mail.subject = subject.clone();
+            }
+            // The e-mail delivery, with recipients filled in per company.
+            specs.push(SinkSpec {
+                kind: "email".into(),
+                target: String::new(),
+            });
+            (Some(settings), mail)
+        }
+        _ => (None, MailSettings::new(String::new(), Vec::new())),
+    };
+    let settings = SinkSettings {
+        header: match job.header {
+            Some(Header::Human) => HeaderStyle::Human,
+            _ => HeaderStyle::Api,
+        },
+        raw_cells: false,
+        csv_delimiter: b',',
+        csv_bom: false,
+        xlsx_compression: keepnet_sink_xlsx::DEFAULT_COMPRESSION,
+        smtp,
+        mail,
+    };
+    // SMTP settings and addresses, checked without sending anything.
+    let several = !matches!(&job.companies, Companies::List(list) if list.len() == 1);
+    let probe = Batch {
+        client: &dummy_client(),
+        registry,
+        query: UserQuery::default(),
+        layout: layout.clone().unwrap_or_else(Layout::all),
+        specs: specs.clone(),
+        settings: settings.clone(),
+        strict: job.strict,
+        fail_fast: job.fail_fast,
+        concurrency: 1,
+        recipients: job
+            .email
+            .as_ref()
+            .map(|_| Arc::new(|_: &keepnet_api::Company| Vec::new()) as crate::batch::Recipients),
+    };
+    if let Err(e) = probe.validate(several) {
+        let line = job.email.as_ref().map_or(job.line, |e| e.line);
+        errors.push((line, 1, e.to_string()));
+    }
+    match (layout, errors.is_empty()) {
+        (Some(layout), true) => Ok(Prepared {
+            layout,
+            specs,
+            settings,
+        }),
+        _ => Err(errors),
+    }
+}
+
+/// A client that is never used to send (validation only).
+fn dummy_client() -> keepnet_api::Client {
+    keepnet_api::Client::builder("https://localhost")
+        .credentials(keepnet_api::Credentials::new("check", "check"))
+        .build()
+        .expect("a fixed, valid configuration")
+}
+
+/// `run --check`: validates the file and prints the plan, calling no API.
+pub fn check(args: &RunArgs, registry: &Registry) -> Result<(), Failure> {
+    let (file, _) = load(&args.file, registry)?;
+    let plan = keepnet_jobs::plan_summary(&file);
+    crate::output::to_stdout(|out| out.write_all(plan.as_bytes()))
+}
+
+/// `run`: every job, every company, then one summary and one exit code.
+pub async fn run(ctx: &Context<'_>, args: &RunArgs) -> Result<(), Failure> {
+    let started = keepnet_sink::Timestamp::now();
+    let (file, prepared) = load(&args.file, ctx.registry)?;
+    if let Some(path) = &args.summary_json {
+        summary::check_target(path)?;
+    }
+    let mut results: Vec<CompanyResult> = Vec::new();
+    for (job, prepared) in file.jobs.iter().zip(prepared) {
+        tracing::info!(job = %job.name, "job started");
+        let queries: Vec<String> = match &job.companies {
+            Companies::All => vec!["all".to_owned()],
+            Companies::List(list) => list.iter().map(|c| c.value.clone()).collect(),
+        };
+        let companies = super::select(ctx.client, &queries).await?;
+        let recipients: Option<crate::batch::Recipients> = job.email.clone().map(|email| {
+            Arc::new(move |c: &keepnet_api::Company| email.recipients_for(&c.name, &c.resource_id))
+                as crate::batch::Recipients
+        });
+        let batch = Batch {
+            client: ctx.client,
+            registry: ctx.registry,
+            query: UserQuery {
+                search: job.search.clone(),
+                ..UserQuery::default()
+            },
+            layout: prepared.layout,
+            specs: prepared.specs,
+            settings: prepared.settings,
+            strict: job.strict,
+            fail_fast: job.fail_fast,
+            concurrency: usize::from(args.company_concurrency),
+            recipients,
+        };
+        let job_results = batch.run(companies).await;
+        let failed = job_results
+            .iter()
+            .any(|r| matches!(r.outcome, Some(Err(_))));
+        results.extend(job_results);
+        if failed && job.fail_fast {
+            break;
+        }
+    }
+    crate::commands::users::log_api_usage(ctx.client);
+    if let Some(path) = &args.summary_json {
+        summary::write(path, started, &results, ctx.client)?;
+    }
+    summary::outcome(results)
+}
