@@ -12,6 +12,7 @@ use keepnet_sink::Timestamp;
 use crate::columns::Layout;
 use crate::exit::Failure;
 use crate::pipeline::{self, Outcome};
+use crate::progress::Progress;
 use crate::sinks::{Plan, Registry, SinkSettings, SinkSpec};
 use crate::templates;
 
@@ -40,6 +41,8 @@ pub struct Batch<'a> {
     pub concurrency: usize,
     /// Per-company recipients for an `email:` delivery whose target is empty.
     pub recipients: Option<Recipients>,
+    /// Progress display.
+    pub progress: &'a Progress,
 }
 
 /// How one company's export ended.
@@ -144,16 +147,16 @@ impl Batch<'_> {
         }
         let mut plan = self.registry.build_all(&specs, &self.settings)?;
         self.add_mail_attachment(&mut plan, company)?;
-        pipeline::run(
-            self.client,
-            company,
-            &id,
-            self.query.clone(),
-            self.layout.clone(),
+        let job = pipeline::Job {
+            query: self.query.clone(),
+            layout: self.layout.clone(),
             plan,
-            self.strict,
-        )
-        .await
+            strict: self.strict,
+        };
+        let mut progress = self.progress.company(&company.name);
+        let outcome = pipeline::run(self.client, company, &id, job, &mut progress).await;
+        progress.finish(outcome.is_ok());
+        outcome
     }
 
     /// With deliveries but no file sink, adds the CSV sink into a private folder so the e-mail

@@ -81,6 +81,10 @@ pub struct GlobalArgs {
     #[arg(long, value_name = "SECS", default_value_t = 10, global = true)]
     pub connect_timeout: u64,
 
+    /// Seconds between progress lines when stderr is not a terminal.
+    #[arg(long, value_name = "SECS", default_value_t = 10.0, global = true)]
+    pub progress_interval: f64,
+
     /// More detail on stderr: -v debug, -vv trace, -vvv trace of dependencies too.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,

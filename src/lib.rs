@@ -10,6 +10,7 @@ pub mod exit;
 mod logging;
 mod output;
 pub mod pipeline;
+mod progress;
 mod secret;
 pub mod session;
 pub mod sinks;
@@ -95,7 +96,8 @@ impl Runner {
             Ok(cli) => cli,
             Err(e) => e.exit(),
         };
-        logging::init(cli.global.verbose, cli.global.quiet);
+        let bars = progress::Progress::bars_wanted(cli.global.quiet, cli.global.verbose);
+        logging::init(cli.global.verbose, cli.global.quiet, bars);
         // One runtime thread for the network (and JSON parsing); each sink has a thread of its
         // own. More runtime threads only added allocator contention (see BENCHMARKS.md).
         let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -127,6 +129,7 @@ pub fn main() -> ExitCode {
 pub(crate) struct Context<'a> {
     pub(crate) client: &'a keepnet_api::Client,
     pub(crate) registry: &'a Registry,
+    pub(crate) progress: &'a progress::Progress,
 }
 
 /// Runs one parsed command.
@@ -147,6 +150,11 @@ async fn run(cli: Cli, secret_source: SecretSource, registry: Registry) -> Resul
         _ => {}
     }
     let session = Session::connect(&cli.global, secret_source).await?;
+    let progress = progress::Progress::new(
+        cli.global.quiet,
+        cli.global.verbose,
+        std::time::Duration::from_secs_f64(cli.global.progress_interval.max(0.05)),
+    );
     let result = match &cli.command {
         Command::Companies(args) => commands::companies::run(&session.client, args).await,
         Command::Count(args) => commands::count::run(&session.client, args).await,
@@ -154,6 +162,7 @@ async fn run(cli: Cli, secret_source: SecretSource, registry: Registry) -> Resul
             let ctx = Context {
                 client: &session.client,
                 registry: &registry,
+                progress: &progress,
             };
             commands::users::run(&ctx, args).await
         }
@@ -163,6 +172,7 @@ async fn run(cli: Cli, secret_source: SecretSource, registry: Registry) -> Resul
             let ctx = Context {
                 client: &session.client,
                 registry: &registry,
+                progress: &progress,
             };
             commands::run::run(&ctx, args).await
         }

@@ -5,10 +5,12 @@ use std::io::IsTerminal;
 use tracing_subscriber::EnvFilter;
 
 /// Installs the global subscriber. Logs go to stderr so stdout stays clean for data.
-pub fn init(verbose: u8, quiet: bool) {
+/// With progress bars on a terminal, routine lines stay out of their way (warnings still show).
+pub fn init(verbose: u8, quiet: bool, bars: bool) {
     let ours = ["keepnet_export", "keepnet_api", "keepnet_sandbox"];
     let directives = match (quiet, verbose) {
         (true, _) => "error".to_owned(),
+        (false, 0) if bars => "warn".to_owned(),
         (false, 0) => with(&ours, "info", "warn"),
         (false, 1) => with(&ours, "debug", "warn"),
         (false, 2) => with(&ours, "trace", "info"),

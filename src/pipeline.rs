@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 
 use crate::columns::Layout;
 use crate::exit::{self, Failure};
+use crate::progress::CompanyProgress;
 use crate::sinks::{NamedDelivery, NamedSink, Plan};
 
 /// Pages buffered between the fetch and the sinks (on top of the fetch window).
@@ -45,15 +46,32 @@ enum Message {
 }
 
 /// Fetches `company`'s users once and writes them to `sinks`.
+/// What to export for one company.
+pub struct Job {
+    /// Search, order and page size.
+    pub query: UserQuery,
+    /// The columns.
+    pub layout: Layout,
+    /// The outputs.
+    pub plan: Plan,
+    /// Fail instead of warning when users changed during the run.
+    pub strict: bool,
+}
+
+/// Fetches `company`'s users once and writes them to every output of `job`.
 pub async fn run(
     client: &Client,
     company: &Company,
     id: &CompanyId,
-    query: UserQuery,
-    layout: Layout,
-    plan: Plan,
-    strict: bool,
+    job: Job,
+    progress: &mut CompanyProgress,
 ) -> Result<Outcome, Failure> {
+    let Job {
+        query,
+        layout,
+        plan,
+        strict,
+    } = job;
     let Plan {
         sinks,
         deliveries,
@@ -85,6 +103,10 @@ pub async fn run(
     let fetch = async {
         let mut pager = client.pager(id, query);
         while let Some(page) = pager.next_page().await? {
+            if page.page_number <= 1 {
+                progress.set_total(page.total_number_of_records);
+            }
+            progress.advance(page.results.len() as u64);
             tracing::debug!(
                 page = page.page_number,
                 of = page.total_number_of_pages,

@@ -52,3 +52,91 @@ fn completions_and_man_page_come_from_the_same_definitions() {
     assert!(page.contains("keepnet\\-export\\-users") || page.contains("users"));
     run_bare(&["completions", "tcsh"], dir.path()).fails_with(2, &["invalid value"]);
 }
+
+fn slow_env() -> Env {
+    Env::start(keepnet_sandbox::Config {
+        users_per_company: 120,
+        page_cap: 10,
+        latency: std::time::Duration::from_millis(40),
+        ..keepnet_sandbox::Config::default()
+    })
+}
+
+#[test]
+fn progress_lines_when_not_a_terminal_and_silence_with_q() {
+    let env = slow_env();
+    let out = env.path("u.csv");
+    let sink = format!("csv:{}", out.display());
+    let run = env.run(&[
+        "--concurrency",
+        "1",
+        "--progress-interval",
+        "0.1",
+        "users",
+        "--company",
+        "Initech",
+        "--sink",
+        &sink,
+    ]);
+    run.ok();
+    let lines: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.contains("progress"))
+        .collect();
+    assert!(lines.len() >= 2, "periodic progress lines:\n{}", run.stderr);
+    assert!(
+        lines
+            .iter()
+            .all(|l| l.contains("company=Initech") && l.contains("of=120") && l.contains("eta=")),
+        "{lines:?}"
+    );
+    let quiet = env.run(&[
+        "-q",
+        "--progress-interval",
+        "0.1",
+        "users",
+        "--company",
+        "Initech",
+        "--sink",
+        &sink,
+    ]);
+    quiet.ok();
+    assert_eq!(quiet.stderr, "", "-q prints nothing on success");
+}
+
+#[test]
+fn a_progress_bar_on_a_terminal() {
+    let env = slow_env();
+    let out = env.path("u.csv");
+    let binary = env!("CARGO_BIN_EXE_keepnet-export");
+    // `script` runs the command under a pseudo-terminal, as a person at a terminal would.
+    let command = format!(
+        "{binary} --concurrency 1 users --company Initech --sink csv:{}",
+        out.display()
+    );
+    let cmd = env.command_as(&env.sandbox.reseller());
+    let output = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .envs(
+            cmd.get_envs()
+                .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v.to_owned()))),
+        )
+        .current_dir(env.dir.path())
+        .output()
+        .unwrap();
+    let screen = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{screen}");
+    assert!(
+        screen.contains("Initech") && screen.contains("120/120 users"),
+        "a bar with counts:\n{screen}"
+    );
+    assert!(
+        screen.contains("=>") || screen.contains("=="),
+        "a drawn bar:\n{screen}"
+    );
+    assert!(
+        !screen.contains("INFO"),
+        "routine log lines stay out of the bar's way:\n{screen}"
+    );
+}

@@ -158,7 +158,9 @@ fn prepare(job: &Job, file: &JobFile, registry: &Registry) -> Result<Prepared, V
     };
     // SMTP settings and addresses, checked without sending anything.
     let several = !matches!(&job.companies, Companies::List(list) if list.len() == 1);
+    let quiet = crate::progress::Progress::new(true, 0, std::time::Duration::from_secs(1));
     let probe = Batch {
+        progress: &quiet,
         client: &dummy_client(),
         registry,
         query: UserQuery::default(),
@@ -235,6 +237,7 @@ pub async fn run(ctx: &Context<'_>, args: &RunArgs) -> Result<(), Failure> {
             fail_fast: job.fail_fast,
             concurrency: usize::from(args.company_concurrency),
             recipients,
+            progress: ctx.progress,
         };
         let job_results = batch.run(companies).await;
         let failed = job_results

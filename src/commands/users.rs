@@ -77,6 +77,7 @@ pub async fn run(ctx: &Context<'_>, args: &UsersArgs) -> Result<(), Failure> {
         fail_fast: args.fail_fast,
         concurrency: usize::from(args.company_concurrency),
         recipients: None,
+        progress: ctx.progress,
     };
     batch.validate(several)?;
     if let Some(path) = &args.summary_json {
