@@ -103,11 +103,7 @@ impl CompanyProgress {
             } else {
                 "-".to_owned()
             };
-            let percent = if self.total > 0 {
-                100 * self.done / self.total
-            } else {
-                100
-            };
+            let percent = (100 * self.done).checked_div(self.total).unwrap_or(100);
             tracing::info!(
                 company = %self.name,
                 users = self.done,
