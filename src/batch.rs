@@ -62,8 +62,8 @@ impl Batch<'_> {
         for spec in &self.specs {
             templates::check(&spec.target)
                 .map_err(|e| Failure::usage(format!("--sink {spec}: {e}")))?;
-            let writes_file = spec.target != "-" && self.registry.is_sink(&spec.kind);
-            if several && spec.target == "-" && self.registry.is_sink(&spec.kind) {
+            let writes_file = spec.target != "-" && self.registry.writes_files(&spec.kind);
+            if several && spec.target == "-" && self.registry.writes_files(&spec.kind) {
                 return Err(Failure::usage(format!(
                     "--sink {spec}: several companies cannot share stdout; write files with {{company}} in the path"
                 )));

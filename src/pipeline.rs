@@ -37,6 +37,9 @@ pub struct Outcome {
     pub warnings: Vec<String>,
 }
 
+/// A sink back from its thread, with how its writing went.
+type Finished = (NamedSink, Result<(), Failure>);
+
 /// A page shared by every sink thread.
 type SharedPage = Arc<Page<TargetUser>>;
 
@@ -174,6 +177,9 @@ pub async fn run(
             return Err(error.expect("a failure is why we are here"));
         }
     };
+    let finished = tokio::task::spawn_blocking(move || finish_late(finished))
+        .await
+        .map_err(|e| Failure::new(exit::INTERNAL, e))??;
     let (artifacts, mut warnings) = commit_all(finished)?;
     let rows = paging.users;
     if paging.may_be_incomplete() {
@@ -219,6 +225,25 @@ pub async fn run(
         delivered,
         warnings,
     })
+}
+
+/// Finishes the sinks that publish on finish (exec plugins), now that every other sink has
+/// finished; if one fails, every sink is aborted.
+fn finish_late(mut finished: Vec<Finished>) -> Result<Vec<Finished>, Failure> {
+    for i in 0..finished.len() {
+        let ((spec, sink), _) = &mut finished[i];
+        if !sink.finish_last() {
+            continue;
+        }
+        if let Err(e) = sink.finish() {
+            let error = Failure::output(format!("--sink {spec}"), e);
+            for ((_, other), _) in finished.iter_mut() {
+                other.abort();
+            }
+            return Err(error);
+        }
+    }
+    Ok(finished)
 }
 
 /// Publishes every finished sink (rename into place), in `--sink` order; if one cannot
@@ -351,6 +376,8 @@ fn lane(
                 // Freed by the fetch side (or here, if it is gone).
                 let _ = recycle.send(page);
             }
+            // A sink that publishes on finish goes last, after every other sink finished.
+            Some(Message::Done) if sink.finish_last() => break Ok(()),
             Some(Message::Done) => break sink.finish().map_err(failed),
             // The fetch failed or was interrupted: the runner reports why.
             None => {

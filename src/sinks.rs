@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use keepnet_sink::{Delivery, HeaderStyle, Sink, SinkError};
 use keepnet_sink_csv::{CsvOptions, CsvSink};
 use keepnet_sink_email::{EmailDelivery, MailSettings, SmtpSettings};
+use keepnet_sink_exec::{ExecCommand, ExecSink};
 use keepnet_sink_jsonl::JsonlSink;
 use keepnet_sink_xlsx::{XlsxOptions, XlsxSink};
 
@@ -102,7 +103,13 @@ pub type DeliveryFactory =
     Box<dyn Fn(&SinkSpec, &SinkSettings) -> Result<Box<dyn Delivery>, SinkError> + Send + Sync>;
 
 enum Factory {
-    Sink { stdout: bool, build: SinkFactory },
+    /// A sink whose target is a file path (or `-` when `stdout`).
+    Sink {
+        stdout: bool,
+        build: SinkFactory,
+    },
+    /// A sink whose target is a command, not a path (exec plugins).
+    Command(SinkFactory),
     Delivery(DeliveryFactory),
 }
 
@@ -155,6 +162,20 @@ impl Registry {
             true,
             Box::new(|spec, s| Ok(Box::new(JsonlSink::new(spec.path(), s.header)))),
         );
+        registry.kinds.insert(
+            "exec".to_owned(),
+            Kind {
+                description: "any program: COMMAND (run by sh) reads the rows as JSON Lines on \
+                              stdin (docs/exec-protocol.md)"
+                    .to_owned(),
+                factory: Factory::Command(Box::new(|spec, s| {
+                    Ok(Box::new(ExecSink::new(
+                        ExecCommand::Shell(spec.target.clone()),
+                        s.header,
+                    )))
+                })),
+            },
+        );
         registry.register_delivery(
             "email",
             "e-mail the run's files once published; ADDR[,ADDR...]",
@@ -204,13 +225,28 @@ impl Registry {
         );
     }
 
-    /// Whether `kind` is registered (sink or delivery).
+    /// Whether `kind` is registered (sink or delivery) or a plugin on PATH.
     pub fn knows(&self, kind: &str) -> bool {
         self.kinds.contains_key(&kind.to_ascii_lowercase())
+            || keepnet_sink_exec::discover(kind).is_some()
     }
 
     /// Whether `kind` is a row sink (as opposed to a delivery or unknown).
     pub fn is_sink(&self, kind: &str) -> bool {
+        match self
+            .kinds
+            .get(&kind.to_ascii_lowercase())
+            .map(|k| &k.factory)
+        {
+            Some(Factory::Sink { .. } | Factory::Command(_)) => true,
+            Some(Factory::Delivery(_)) => false,
+            None => keepnet_sink_exec::discover(kind).is_some(),
+        }
+    }
+
+    /// Whether `kind` writes the file named by its target (so several companies need
+    /// `{company}` in it).
+    pub fn writes_files(&self, kind: &str) -> bool {
         matches!(
             self.kinds
                 .get(&kind.to_ascii_lowercase())
@@ -239,15 +275,33 @@ impl Registry {
             scratch: None,
         };
         for spec in specs {
-            let kind = self.kinds.get(&spec.kind).ok_or_else(|| {
-                Failure::usage(format!(
-                    "unknown sink kind {:?} in --sink {spec}; kinds are: {}",
-                    spec.kind,
-                    self.describe()
-                ))
-            })?;
             let invalid = |e: SinkError| Failure::usage(format!("--sink {spec}: {e}"));
+            let Some(kind) = self.kinds.get(&spec.kind) else {
+                // Like git and cargo subcommands: keepnet-export-sink-NAME on PATH.
+                let Some(path) = keepnet_sink_exec::discover(&spec.kind) else {
+                    return Err(Failure::usage(format!(
+                        "unknown sink kind {:?} in --sink {spec}; kinds are: {}; or put an \
+                         executable named keepnet-export-sink-{} on PATH",
+                        spec.kind,
+                        self.describe(),
+                        spec.kind
+                    )));
+                };
+                let command = ExecCommand::Program {
+                    path,
+                    args: vec![spec.target.clone()],
+                };
+                plan.sinks.push((
+                    spec.clone(),
+                    Box::new(ExecSink::new(command, settings.header)),
+                ));
+                continue;
+            };
             match &kind.factory {
+                Factory::Command(build) => {
+                    plan.sinks
+                        .push((spec.clone(), build(spec, settings).map_err(invalid)?));
+                }
                 Factory::Delivery(build) => {
                     plan.deliveries
                         .push((spec.clone(), build(spec, settings).map_err(invalid)?));

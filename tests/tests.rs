@@ -14,6 +14,7 @@ mod fanout;
 mod faults;
 mod jobs;
 mod paging;
+mod plugins;
 mod sandbox_cmd;
 mod sinks;
 mod tools;

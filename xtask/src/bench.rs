@@ -5,11 +5,12 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
+use crate::sandbox::Sandbox;
 use crate::{cargo, workspace_root};
 
 /// Options of `bench`.
@@ -43,60 +44,6 @@ fn parse(args: &[String]) -> Result<Options> {
     Ok(options)
 }
 
-/// A sandbox process serving on a free port.
-struct Sandbox {
-    child: Child,
-    env: Vec<(String, String)>,
-    page_cap: u32,
-}
-
-impl Sandbox {
-    fn start(binary: &Path, users: u64, page_cap: u32, latency_ms: u64) -> Result<Self> {
-        let mut child = Command::new(binary)
-            .args(["sandbox", "--port", "0", "--users", &users.to_string()])
-            .args([
-                "--page-cap",
-                &page_cap.to_string(),
-                "--latency-ms",
-                &latency_ms.to_string(),
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .context("cannot start the sandbox")?;
-        let stdout = child.stdout.take().context("sandbox stdout")?;
-        let mut env = Vec::new();
-        for line in BufReader::new(stdout).lines() {
-            let line = line?;
-            if let Some((key, value)) = line
-                .trim()
-                .strip_prefix("export ")
-                .and_then(|p| p.split_once('='))
-            {
-                env.push((key.to_owned(), value.to_owned()));
-            }
-            if line.contains("Ctrl-C") {
-                break;
-            }
-        }
-        if env.len() != 3 {
-            bail!("the sandbox did not print its URL and credentials");
-        }
-        Ok(Self {
-            child,
-            env,
-            page_cap,
-        })
-    }
-}
-
-impl Drop for Sandbox {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// One timed client run.
 struct Sample {
     wall: Duration,
@@ -109,7 +56,7 @@ fn run_client(binary: &Path, sandbox: &Sandbox, args: &[String]) -> Result<Sampl
     let started = Instant::now();
     let mut child = Command::new(binary)
         .args(args)
-        .envs(sandbox.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .envs(sandbox.env())
         .env_remove("RUST_LOG")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -196,7 +143,7 @@ impl Bench {
         for _ in 0..bench.runs {
             let mut args: Vec<String> = client_args.iter().map(|s| s.to_string()).collect();
             args.extend(["users", "--company", "Initech", "--page-size"].map(String::from));
-            args.push(sandbox.page_cap.to_string());
+            args.push(sandbox.page_cap().to_string());
             for sink in sinks {
                 args.push("--sink".into());
                 args.push(format!(

@@ -1,10 +1,12 @@
-//! `cargo xtask ci`: the checks CI runs, fastest-failing first.
+//! `cargo xtask ci`: the checks CI runs, fastest-failing first; the tests last, so their
+//! summary closes the output.
 
 use anyhow::{bail, Result};
 
 use crate::cargo;
 
-/// Formatting, lints, then every test of the workspace.
+/// Formatting, lints, fixtures, docs, then every test of the workspace (the example crate
+/// included: it is a workspace member).
 pub(crate) fn run(args: &[String]) -> Result<()> {
     if let Some(extra) = args.first() {
         bail!("`ci` takes no arguments, got {extra:?}");

@@ -3,6 +3,7 @@
 //! - `ci`: everything CI checks, in the order that fails fastest: formatting, clippy with
 //!   warnings as errors, then the whole test suite.
 //! - `bench`: the release binary against the sandbox process; prints the performance table.
+//! - `fixtures`: regenerates the golden files of tests/fixtures (`--check` verifies them).
 
 use std::process::{Command, ExitCode};
 
@@ -10,12 +11,15 @@ use anyhow::{bail, Context, Result};
 
 mod bench;
 mod ci;
+mod fixtures;
+mod sandbox;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci::run(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
+        Some("fixtures") => fixtures::run(&args[1..]),
         Some("-h" | "--help") | None => {
             println!("{USAGE}");
             Ok(())
@@ -35,15 +39,22 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  ci     cargo fmt --check, cargo clippy --all-targets -D warnings, cargo test --workspace
-  bench  [--runs N] [--quick]: release binary vs the sandbox process; prints the table";
+  ci        fmt --check, clippy -D warnings, fixtures --check, tests, docs (-D warnings)
+  bench     [--runs N] [--quick]: release binary vs the sandbox process; prints the table
+  fixtures  [--check]: regenerate (or verify) the golden files in tests/fixtures";
 
 /// Runs `cargo <args>` from the workspace root, failing if it fails.
 pub(crate) fn cargo(args: &[&str]) -> Result<()> {
+    cargo_env(args, &[])
+}
+
+/// [`cargo`] with extra environment variables.
+pub(crate) fn cargo_env(args: &[&str], env: &[(&str, &str)]) -> Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     eprintln!("xtask: cargo {}", args.join(" "));
     let status = Command::new(&cargo)
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(workspace_root())
         .status()
         .with_context(|| format!("cannot run {cargo}"))?;

@@ -108,6 +108,13 @@ pub trait Sink: Send {
     /// temporary file.
     fn abort(&mut self) {}
 
+    /// True for a sink whose `finish` cannot be taken back (an external program that publishes
+    /// when its input ends): the runner then finishes it only after every other sink finished,
+    /// so a failure elsewhere still aborts it. Default false.
+    fn finish_last(&self) -> bool {
+        false
+    }
+
     /// Things the user should know about a successful export, e.g. cells a format had to
     /// shorten. Asked after `commit`.
     fn warnings(&self) -> Vec<String> {
@@ -134,6 +141,9 @@ impl<S: Sink + ?Sized> Sink for Box<S> {
     fn warnings(&self) -> Vec<String> {
         (**self).warnings()
     }
+    fn finish_last(&self) -> bool {
+        (**self).finish_last()
+    }
 }
 
 impl<S: Sink + ?Sized> Sink for &mut S {
@@ -154,5 +164,8 @@ impl<S: Sink + ?Sized> Sink for &mut S {
     }
     fn warnings(&self) -> Vec<String> {
         (**self).warnings()
+    }
+    fn finish_last(&self) -> bool {
+        (**self).finish_last()
     }
 }
