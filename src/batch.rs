@@ -106,12 +106,15 @@ impl Batch<'_> {
                 let failed = &failed;
                 async move {
                     let started = Instant::now();
-                    if self.fail_fast && failed.load(std::sync::atomic::Ordering::Relaxed) {
+                    if failed.load(std::sync::atomic::Ordering::Relaxed) {
                         return (index, CompanyResult { company, outcome: None, duration: Duration::ZERO });
                     }
                     let outcome = self.one(&company, &name).await;
                     if let Err(e) = &outcome {
-                        failed.store(true, std::sync::atomic::Ordering::Relaxed);
+                        // After --fail-fast's first failure or a Ctrl-C, start no other company.
+                        if self.fail_fast || e.code() == crate::exit::INTERRUPTED {
+                            failed.store(true, std::sync::atomic::Ordering::Relaxed);
+                        }
                         tracing::error!(company = %company.name, id = %company.resource_id, "export failed: {e}");
                     }
                     (index, CompanyResult { company, outcome: Some(outcome), duration: started.elapsed() })

@@ -55,7 +55,7 @@ fn company_entry(result: &CompanyResult) -> Value {
     let duration_ms = result.duration.as_millis() as u64;
     match &result.outcome {
         None => json!({
-            "company": company, "outcome": "skipped", "exitCode": null, "error": "not started: an earlier company failed (--fail-fast)",
+            "company": company, "outcome": "skipped", "exitCode": null, "error": "not started: an earlier company failed (--fail-fast) or the run was interrupted",
             "rows": 0, "pages": 0, "duplicatesDropped": 0, "retries": 0, "files": [], "emails": [], "warnings": [], "durationMs": duration_ms,
         }),
         Some(Err(failure)) => json!({
