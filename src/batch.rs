@@ -129,15 +129,7 @@ impl Batch<'_> {
 
     /// One company: its outputs built from the templates, then the pipeline.
     async fn one(&self, company: &Company, file_name: &str) -> Result<Outcome, Failure> {
-        let id = company.id().map_err(|e| {
-            Failure::new(
-                crate::exit::API,
-                anyhow::anyhow!(
-                    "the API returned an unusable company id for {:?}: {e}",
-                    company.name
-                ),
-            )
-        })?;
+        let id = crate::commands::checked_id(company)?;
         let recipients = self
             .recipients
             .as_ref()

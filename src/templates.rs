@@ -98,26 +98,7 @@ mod tests {
     use super::*;
 
     fn company(id: &str, name: &str) -> Company {
-        Company {
-            resource_id: id.into(),
-            name: name.into(),
-            parent_id: None,
-            parent_name: None,
-            depth: 0,
-            target_user_count: None,
-            inactive_target_user_count: None,
-            deleted_target_user_count: None,
-            monthly_active_user_count: None,
-            license_type_name: None,
-            licence_expired: None,
-            license_end_date: None,
-            is_number_of_users_limited: None,
-            number_of_users: None,
-            industry_name: None,
-            reseller_name: None,
-            create_time: None,
-            tags: vec![],
-        }
+        Company::new(id, name)
     }
 
     #[test]

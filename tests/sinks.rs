@@ -356,14 +356,8 @@ fn bad_sink_arguments_fail_before_any_request() {
     );
 }
 
-pub fn leftovers(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
-}
+/// Names in a folder, sorted: the conformance harness's helper.
+pub use keepnet_sink::conformance::files_in as leftovers;
 
 #[test]
 fn a_failure_mid_stream_keeps_the_previous_export_and_leaves_no_temp_file() {

@@ -21,7 +21,14 @@ async fn company(client: &Client, query: &str) -> Result<(Company, CompanyId), F
         )));
     }
     let company = client.resolve_company(query).await?;
-    let id = company.id().map_err(|e| {
+    let id = checked_id(&company)?;
+    Ok((company, id))
+}
+
+/// The company's id, validated for the scoping header; an id the API sent that is not valid
+/// is an API failure.
+pub(crate) fn checked_id(company: &Company) -> Result<CompanyId, Failure> {
+    company.id().map_err(|e| {
         Failure::new(
             crate::exit::API,
             anyhow::anyhow!(
@@ -29,8 +36,7 @@ async fn company(client: &Client, query: &str) -> Result<(Company, CompanyId), F
                 company.name
             ),
         )
-    })?;
-    Ok((company, id))
+    })
 }
 
 /// Whether a `--company` value means every managed company.

@@ -1,53 +1,16 @@
 //! `cargo xtask fixtures [--check]`: the golden files under tests/fixtures/, made by the debug
-//! binary against a small sandbox process. `--check` (run by `cargo xtask ci`) fails when a file
-//! is stale instead of rewriting it; the end-to-end test `golden` compares the same outputs.
+//! binary against a small sandbox process, from the list in tests/fixtures/cases.json (which
+//! the end-to-end test `golden` reads too). `--check` (run by `cargo xtask ci`) fails when a
+//! file is stale instead of rewriting it.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use anyhow::{bail, Context, Result};
+use serde_json::Value;
 
 use crate::sandbox::Sandbox;
 use crate::{cargo, workspace_root};
-
-/// Each fixture: its file name and the client arguments that produce it on stdout.
-/// Keep in sync with tests/golden.rs, which runs the same commands.
-pub(crate) const FIXTURES: [(&str, &[&str]); 4] = [
-    ("companies.json", &["companies", "--format", "json"]),
-    (
-        "count-initech.json",
-        &["count", "--company", "Initech", "--format", "json"],
-    ),
-    (
-        "initech.csv",
-        &[
-            "users",
-            "--company",
-            "Initech",
-            "--header",
-            "human",
-            "--sink",
-            "csv:-",
-        ],
-    ),
-    (
-        "initech-custom.jsonl",
-        &[
-            "users",
-            "--company",
-            "Initech",
-            "--columns",
-            "email,phoneNumber,custom:Employee Number,createTime",
-            "--sink",
-            "jsonl:-",
-        ],
-    ),
-];
-
-/// The sandbox the fixtures come from (seed 42, the default).
-pub(crate) const USERS: u64 = 8;
-/// Its page cap.
-pub(crate) const PAGE_CAP: u32 = 3;
 
 /// Regenerates (or with `--check`, verifies) every fixture.
 pub(crate) fn run(args: &[String]) -> Result<()> {
@@ -56,16 +19,34 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         [flag] if flag == "--check" => true,
         other => bail!("fixtures takes only --check, got {other:?}"),
     };
+    let dir = workspace_root().join("tests/fixtures");
+    let cases: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("cases.json"))?)
+        .context("tests/fixtures/cases.json")?;
+    let number = |key: &str| {
+        cases["sandbox"][key]
+            .as_u64()
+            .with_context(|| format!("sandbox.{key}"))
+    };
     cargo(&["build", "--quiet", "--bin", "keepnet-export"])?;
     let binary = workspace_root().join("target/debug/keepnet-export");
-    let sandbox = Sandbox::start(&binary, USERS, PAGE_CAP, 0)?;
-    let dir = workspace_root().join("tests/fixtures");
-    std::fs::create_dir_all(&dir)?;
+    let sandbox = Sandbox::start(
+        &binary,
+        number("users")?,
+        u32::try_from(number("pageCap")?)?,
+        0,
+    )?;
     let mut stale = Vec::new();
-    for (name, args) in FIXTURES {
+    for case in cases["cases"].as_array().context("cases")? {
+        let name = case["file"].as_str().context("case.file")?;
+        let args: Vec<&str> = case["args"]
+            .as_array()
+            .context("case.args")?
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
         let output = Command::new(&binary)
             .args(["-q"])
-            .args(args)
+            .args(&args)
             .envs(sandbox.env())
             .stderr(Stdio::inherit())
             .output()

@@ -137,6 +137,31 @@ pub struct Company {
 }
 
 impl Company {
+    /// A top-level company with only an id and a name (the other fields empty): for tests and
+    /// for tools that know a company without listing it.
+    pub fn new(resource_id: impl Into<String>, name: impl Into<String>) -> Self {
+        Self {
+            resource_id: resource_id.into(),
+            name: name.into(),
+            parent_id: None,
+            parent_name: None,
+            depth: 0,
+            target_user_count: None,
+            inactive_target_user_count: None,
+            deleted_target_user_count: None,
+            monthly_active_user_count: None,
+            license_type_name: None,
+            licence_expired: None,
+            license_end_date: None,
+            is_number_of_users_limited: None,
+            number_of_users: None,
+            industry_name: None,
+            reseller_name: None,
+            create_time: None,
+            tags: Vec::new(),
+        }
+    }
+
     /// The company's id, validated for use in the scoping header.
     pub fn id(&self) -> Result<crate::CompanyId, crate::InvalidCompanyId> {
         crate::CompanyId::parse(&self.resource_id)

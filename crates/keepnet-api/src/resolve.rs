@@ -163,24 +163,10 @@ mod tests {
 
     fn company(id: &str, name: &str, parent: Option<&str>) -> Company {
         Company {
-            resource_id: id.into(),
-            name: name.into(),
             parent_id: parent.map(|p| format!("{p}-id")),
             parent_name: parent.map(Into::into),
             depth: usize::from(parent.is_some()),
-            target_user_count: None,
-            inactive_target_user_count: None,
-            deleted_target_user_count: None,
-            monthly_active_user_count: None,
-            license_type_name: None,
-            licence_expired: None,
-            license_end_date: None,
-            is_number_of_users_limited: None,
-            number_of_users: None,
-            industry_name: None,
-            reseller_name: None,
-            create_time: None,
-            tags: vec![],
+            ..Company::new(id, name)
         }
     }
 
