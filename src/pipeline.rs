@@ -48,7 +48,6 @@ enum Message {
     Done,
 }
 
-/// Fetches `company`'s users once and writes them to `sinks`.
 /// What to export for one company.
 pub struct Job {
     /// Search, order and page size.

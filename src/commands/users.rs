@@ -37,6 +37,11 @@ pub async fn run(ctx: &Context<'_>, args: &UsersArgs) -> Result<(), Failure> {
                 "several companies need outputs: add --sink KIND:PATH with {company} in the path",
             ))
         }
+        (None, true) if args.summary_json.is_some() => {
+            return Err(Failure::usage(
+                "--summary-json describes files: add --sink outputs (or --columns for JSON Lines on stdout)",
+            ))
+        }
         (None, true) => {
             let (company, id) = super::company(client, &args.company[0]).await?;
             let (users, pages) = stream_raw(client, &id, query, args.strict).await?;
