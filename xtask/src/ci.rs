@@ -20,6 +20,13 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         "-D",
         "warnings",
     ])?;
+    crate::fixtures::run(&["--check".to_owned()])?;
+    // Broken intra-doc links and bad doc syntax fail the build.
+    crate::cargo_env(
+        &["doc", "--workspace", "--no-deps", "--quiet"],
+        &[("RUSTDOCFLAGS", "-D warnings")],
+    )?;
+    // Tests last: their summary closes the output.
     cargo(&["test", "--workspace"])?;
     Ok(())
 }
