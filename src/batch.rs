@@ -100,6 +100,7 @@ impl Batch<'_> {
     /// Exports every company; results in the companies' order.
     pub async fn run(&self, companies: Vec<Company>) -> Vec<CompanyResult> {
         let names = templates::safe_names(&companies);
+        let several = companies.len() > 1;
         let failed = std::sync::atomic::AtomicBool::new(false);
         let mut results: Vec<(usize, CompanyResult)> = stream::iter(companies.into_iter().zip(names).enumerate())
             .map(|(index, (company, name))| {
@@ -115,7 +116,10 @@ impl Batch<'_> {
                         if self.fail_fast || e.code() == crate::exit::INTERRUPTED {
                             failed.store(true, std::sync::atomic::Ordering::Relaxed);
                         }
-                        tracing::error!(company = %company.name, id = %company.resource_id, "export failed: {e}");
+                        // One company's error is the run's error, printed once at the end.
+                        if several {
+                            tracing::error!(company = %company.name, id = %company.resource_id, "export failed: {e}");
+                        }
                     }
                     (index, CompanyResult { company, outcome: Some(outcome), duration: started.elapsed() })
                 }
