@@ -80,7 +80,7 @@ fn run_client(binary: &Path, sandbox: &Sandbox, args: &[String]) -> Result<Sampl
         if let Some(status) = child.try_wait()? {
             break status;
         }
-        std::thread::sleep(Duration::from_millis(2));
+        std::thread::sleep(Duration::from_millis(20));
     };
     let wall = started.elapsed();
     let log = reader.join().unwrap_or_default();
