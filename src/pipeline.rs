@@ -95,7 +95,10 @@ pub async fn run(
         let (tx, rx) = mpsc::channel::<Message>(PAGES_IN_FLIGHT);
         let (recycle, export, layout) = (recycle_tx.clone(), export.clone(), layout.clone());
         let handle = thread::Builder::new()
-            .name(format!("sink {}", named.0))
+            // A fixed name: naming threads after their (arbitrarily long) output path made a
+            // million-row CSV export 25% slower with long paths (measured: 4.3 s against 3.45 s;
+            // allocator behaviour, not understood further).
+            .name("keepnet-sink".to_owned())
             .spawn(move || lane(rx, recycle, export, &layout, named))
             .map_err(|e| Failure::new(exit::INTERNAL, e))?;
         lanes.push((tx, handle));
