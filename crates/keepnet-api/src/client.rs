@@ -351,21 +351,8 @@ impl Client {
         query: &UserQuery,
         page_number: u64,
     ) -> Result<(Page<TargetUser>, u32), Error> {
-        let (response, retries) = self
-            .call_counted(
-                Method::POST,
-                USERS_SEARCH,
-                Some(company),
-                Some(&query.body(page_number)),
-                Expect::Json,
-            )
-            .await?;
-        let page = open_data(USERS_SEARCH, &response)?.ok_or_else(|| Error::Malformed {
-            endpoint: USERS_SEARCH.into(),
-            problem: "the response has no data".into(),
-            excerpt: excerpt(&response.body),
-        })?;
-        Ok((page, retries))
+        self.search_counted(USERS_SEARCH, Some(company), &query.body(page_number))
+            .await
     }
 
     /// A pager over all of `company`'s users: concurrent, in order, deduplicated; see
@@ -445,15 +432,26 @@ impl Client {
         company: Option<&CompanyId>,
         body: &Value,
     ) -> Result<T, Error> {
+        Ok(self.search_counted(path, company, body).await?.0)
+    }
+
+    /// [`Client::search`], also saying how many retries it took.
+    async fn search_counted<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        company: Option<&CompanyId>,
+        body: &Value,
+    ) -> Result<(T, u32), Error> {
         // Searches are POSTs that only read: safe to send again.
-        let response = self
-            .call(Method::POST, path, company, Some(body), Expect::Json)
+        let (response, retries) = self
+            .call_counted(Method::POST, path, company, Some(body), Expect::Json)
             .await?;
-        open_data(path, &response)?.ok_or_else(|| Error::Malformed {
+        let data = open_data(path, &response)?.ok_or_else(|| Error::Malformed {
             endpoint: path.into(),
             problem: "the response has no data".into(),
             excerpt: excerpt(&response.body),
-        })
+        })?;
+        Ok((data, retries))
     }
 
     /// An authenticated call, retried per the [`RetryPolicy`] while it fails transiently.
