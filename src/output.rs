@@ -12,10 +12,17 @@ use crate::exit::Failure;
 pub fn to_stdout(write: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> Result<(), Failure> {
     let stdout = io::stdout();
     let mut out = io::BufWriter::with_capacity(64 * 1024, stdout.lock());
-    match write(&mut out).and_then(|()| out.flush()) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
-        Err(e) => Err(Failure::output("cannot write to stdout", e)),
+    stdout_result(write(&mut out).and_then(|()| out.flush()))
+}
+
+/// The outcome of writing to stdout: a closed pipe (`| head`) is a normal end, anything else
+/// an output failure.
+pub fn stdout_result(result: io::Result<()>) -> Result<(), Failure> {
+    match result {
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
+            Err(Failure::output("cannot write to stdout", e))
+        }
+        _ => Ok(()),
     }
 }
 

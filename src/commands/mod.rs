@@ -14,15 +14,22 @@ use crate::exit::Failure;
 
 /// Resolves the `--company` argument to a company and its validated id.
 async fn company(client: &Client, query: &str) -> Result<(Company, CompanyId), Failure> {
+    check_query(query)?;
+    let company = client.resolve_company(query).await?;
+    let id = checked_id(&company)?;
+    Ok((company, id))
+}
+
+/// Refuses a `--company` value that can be neither an id nor a name (empty, control
+/// characters), before any request.
+fn check_query(query: &str) -> Result<(), Failure> {
     if query.trim().is_empty() || query.chars().any(char::is_control) {
         return Err(Failure::usage(format!(
             "--company {query:?} is neither a company id nor a name: give the id \
              (letters, digits, '-', '_') or the exact name"
         )));
     }
-    let company = client.resolve_company(query).await?;
-    let id = checked_id(&company)?;
-    Ok((company, id))
+    Ok(())
 }
 
 /// The company's id, validated for the scoping header; an id the API sent that is not valid
@@ -48,12 +55,7 @@ pub(crate) fn is_all(query: &str) -> bool {
 /// without repeats, in the order given.
 pub(crate) async fn select(client: &Client, queries: &[String]) -> Result<Vec<Company>, Failure> {
     for query in queries {
-        if query.trim().is_empty() || query.chars().any(char::is_control) {
-            return Err(Failure::usage(format!(
-                "--company {query:?} is neither a company id nor a name: give the id \
-                 (letters, digits, '-', '_') or the exact name"
-            )));
-        }
+        check_query(query)?;
     }
     let all = client.companies(&CompanyQuery::default()).await?;
     if queries.iter().any(|q| is_all(q)) {

@@ -180,26 +180,15 @@ async fn stream_raw(
                 .map_err(|e| Failure::output("cannot encode a user", e))?;
             line.push(b'\n');
             if let Err(e) = out.write_all(&line) {
-                return stdout_error(e).map(|()| (users, page_count));
+                return crate::output::stdout_result(Err(e)).map(|()| (users, page_count));
             }
             users += 1;
         }
     }
-    if let Err(e) = out.flush() {
-        stdout_error(e)?;
-    }
+    crate::output::stdout_result(out.flush())?;
     // Stdout cannot be taken back; --strict still turns the warning into a failure exit.
     pipeline::check_complete(pager.report().clone(), strict)?;
     Ok((users, page_count))
-}
-
-/// A closed pipe (`| head`) is a normal end; anything else is an output failure.
-fn stdout_error(e: std::io::Error) -> Result<(), Failure> {
-    if e.kind() == std::io::ErrorKind::BrokenPipe {
-        Ok(())
-    } else {
-        Err(Failure::output("cannot write to stdout", e))
-    }
 }
 
 #[cfg(test)]
