@@ -35,6 +35,8 @@ pub struct Batch<'a> {
     pub settings: SinkSettings,
     /// Fail instead of warning when users changed during a run.
     pub strict: bool,
+    /// The scope guard's margin, in percent of each company's counts.
+    pub scope_tolerance: u32,
     /// Stop starting companies after the first failure.
     pub fail_fast: bool,
     /// Companies exported at once.
@@ -151,6 +153,7 @@ impl Batch<'_> {
             layout: self.layout.clone(),
             plan,
             strict: self.strict,
+            scope_tolerance: self.scope_tolerance,
         };
         let mut progress = self.progress.company(&company.name);
         let outcome = pipeline::run(self.client, company, &id, job, &mut progress).await;

@@ -85,6 +85,12 @@ pub struct GlobalArgs {
     #[arg(long, value_name = "SECS", default_value_t = 10.0, global = true)]
     pub progress_interval: f64,
 
+    /// Scope guard margin: how far, in percent, an answer scoped to one company may exceed
+    /// that company's own user counts (from companies/search) before it is refused as holding
+    /// other customers' people (exit 8). At least 20 users of margin either way.
+    #[arg(long, value_name = "PERCENT", default_value_t = keepnet_api::scope::DEFAULT_TOLERANCE_PERCENT, value_parser = clap::value_parser!(u32).range(0..=1000), global = true)]
+    pub scope_tolerance: u32,
+
     /// More detail on stderr: -v debug, -vv trace, -vvv trace of dependencies too.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
@@ -193,6 +199,10 @@ pub struct UsersArgs {
     /// Free-text search over name, e-mail and department.
     #[arg(long, value_name = "TEXT")]
     pub search: Option<String>,
+    /// Which users: a comma list of active, inactive, deleted (or all). The live list keeps
+    /// deleted users; by default they are left out, selected on the server.
+    #[arg(long, value_name = "LIST", default_value = "active,inactive", value_parser = parse_statuses)]
+    pub status: keepnet_api::StatusSet,
     /// API field to order by (e.g. CreateTime, Email, FirstName).
     #[arg(long, value_name = "FIELD", default_value = "CreateTime")]
     pub order_by: String,
@@ -307,6 +317,10 @@ pub struct ExportArgs {
     /// File type the server builds.
     #[arg(long = "type", value_enum)]
     pub kind: ExportKind,
+    /// Which users: a comma list of active, inactive, deleted (or all); deleted users are
+    /// left out by default.
+    #[arg(long, value_name = "LIST", default_value = "active,inactive", value_parser = parse_statuses)]
+    pub status: keepnet_api::StatusSet,
     /// Where to save it; an existing directory keeps the server's file name.
     #[arg(long, value_name = "PATH")]
     pub out: PathBuf,
@@ -365,6 +379,21 @@ pub enum ExportKind {
     Csv,
     /// Excel workbook (XLSX).
     Excel,
+}
+
+impl ExportKind {
+    /// The name as typed.
+    pub fn name(self) -> &'static str {
+        match self {
+            ExportKind::Csv => "csv",
+            ExportKind::Excel => "excel",
+        }
+    }
+}
+
+/// `--status LIST`.
+pub fn parse_statuses(text: &str) -> Result<keepnet_api::StatusSet, String> {
+    keepnet_api::StatusSet::parse(text).map_err(|e| e.to_string())
 }
 
 /// `20MiB`, `500 KB`, `1048576`: a size in bytes.

@@ -24,6 +24,10 @@ pub const OUTPUT: u8 = 6;
 /// `--strict`: the users changed during the run, so the export may be incomplete.
 pub const INCOMPLETE: u8 = 7;
 
+/// The scope guard: an answer scoped to one company held more users than that company has,
+/// so it likely holds other customers' people; nothing was published or sent.
+pub const SCOPE: u8 = 8;
+
 /// Interrupted by Ctrl-C (SIGINT): 128 + 2, as shells report it.
 pub const INTERRUPTED: u8 = 130;
 
@@ -37,6 +41,8 @@ Exit codes:
   5  API or network failure
   6  output or delivery failure (file, stdout, email)
   7  with --strict: users changed during the run, the export may be incomplete
+  8  scope guard: an answer held more users than the company has (likely other
+     customers' too); nothing was published or sent
   130  interrupted (Ctrl-C): nothing was published";
 
 /// A failed run: the message to show and the exit code to return.
@@ -72,6 +78,14 @@ impl Failure {
         }
     }
 
+    /// Adds a note after the message (`error; note`), keeping the code.
+    pub fn with_note(self, note: impl fmt::Display) -> Self {
+        Self {
+            code: self.code,
+            error: anyhow::anyhow!("{:#}; {note}", self.error),
+        }
+    }
+
     /// The process exit code.
     pub fn code(&self) -> u8 {
         self.code
@@ -96,6 +110,7 @@ impl From<keepnet_api::Error> for Failure {
             ErrorKind::Usage => USAGE,
             ErrorKind::Authentication => AUTHENTICATION,
             ErrorKind::Company => COMPANY,
+            ErrorKind::Scope => SCOPE,
             _ => API,
         };
         Self::new(code, error)

@@ -130,6 +130,8 @@ pub(crate) struct Context<'a> {
     pub(crate) client: &'a keepnet_api::Client,
     pub(crate) registry: &'a Registry,
     pub(crate) progress: &'a progress::Progress,
+    /// The scope guard's margin, in percent (`--scope-tolerance`).
+    pub(crate) scope_tolerance: u32,
 }
 
 /// Runs one parsed command.
@@ -157,22 +159,28 @@ async fn run(cli: Cli, secret_source: SecretSource, registry: Registry) -> Resul
     );
     let result = match &cli.command {
         Command::Companies(args) => commands::companies::run(&session.client, args).await,
-        Command::Count(args) => commands::count::run(&session.client, args).await,
+        Command::Count(args) => {
+            commands::count::run(&session.client, args, cli.global.scope_tolerance).await
+        }
         Command::Users(args) => {
             let ctx = Context {
                 client: &session.client,
                 registry: &registry,
                 progress: &progress,
+                scope_tolerance: cli.global.scope_tolerance,
             };
             commands::users::run(&ctx, args).await
         }
-        Command::Export(args) => commands::export::run(&session.client, args).await,
+        Command::Export(args) => {
+            commands::export::run(&session.client, args, cli.global.scope_tolerance).await
+        }
         Command::Whoami(args) => commands::whoami::run(&session.client, args).await,
         Command::Run(args) => {
             let ctx = Context {
                 client: &session.client,
                 registry: &registry,
                 progress: &progress,
+                scope_tolerance: cli.global.scope_tolerance,
             };
             commands::run::run(&ctx, args).await
         }

@@ -6,12 +6,21 @@
 //! not wait for a slow one (XLSX). Publication is all-or-nothing:
 //! every sink finishes, then every sink commits; on any failure (API error, sink error,
 //! Ctrl-C) every sink aborts and nothing is published.
+//!
+//! Before any row is written, page 1, the company's date settings and (for deliveries) its
+//! count summary are fetched together: the columns are then fixed from what the server sends,
+//! dates are read by the company's own format, and every scoped answer is held against the
+//! company's counts (the scope guard), so a run whose answers cannot be that company's fails
+//! before anything is published or sent.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::thread;
 
-use keepnet_api::{Client, Company, CompanyId, Page, PagingReport, TargetUser, UserQuery};
-use keepnet_sink::{Artifact, ExportInfo, Report, Sink, SinkError, Timestamp};
+use keepnet_api::{
+    Client, Company, CompanyId, CountSummary, Page, PagingReport, ScopeLimit, TargetUser, UserQuery,
+};
+use keepnet_sink::{Artifact, DateFormat, ExportInfo, Report, Sink, SinkError, Timestamp};
 use tokio::sync::mpsc;
 
 use crate::columns::Layout;
@@ -43,7 +52,15 @@ type Finished = (NamedSink, Result<(), Failure>);
 /// A page shared by every sink thread.
 type SharedPage = Arc<Page<TargetUser>>;
 
+/// Label/value lines of the count summary, for deliveries.
+type SummaryLines = Vec<(String, String)>;
+
 enum Message {
+    /// The columns (fixed once page 1 is in) and the rows the server announced.
+    Start {
+        layout: Arc<Layout>,
+        expected_rows: u64,
+    },
     Page(SharedPage),
     Done,
 }
@@ -58,6 +75,8 @@ pub struct Job {
     pub plan: Plan,
     /// Fail instead of warning when users changed during the run.
     pub strict: bool,
+    /// The scope guard's margin, in percent of the company's counts.
+    pub scope_tolerance: u32,
 }
 
 /// Fetches `company`'s users once and writes them to every output of `job`.
@@ -73,6 +92,7 @@ pub async fn run(
         layout,
         plan,
         strict,
+        scope_tolerance,
     } = job;
     let Plan {
         sinks,
@@ -89,28 +109,76 @@ pub async fn run(
     // the sink threads made glibc's malloc contend for its arena locks (a fifth of the CPU time
     // of a large export, measured with perf).
     let (recycle_tx, recycle_rx) = std::sync::mpsc::channel::<SharedPage>();
-    let layout = Arc::new(layout);
     let mut lanes = Vec::with_capacity(sinks.len());
     for named in sinks {
         let (tx, rx) = mpsc::channel::<Message>(PAGES_IN_FLIGHT);
-        let (recycle, export, layout) = (recycle_tx.clone(), export.clone(), layout.clone());
+        let records = named.records && layout.is_default();
+        let (recycle, export) = (recycle_tx.clone(), export.clone());
         let handle = thread::Builder::new()
             // A fixed name: naming threads after their (arbitrarily long) output path made a
             // million-row CSV export 25% slower with long paths (measured: 4.3 s against 3.45 s;
             // allocator behaviour, not understood further).
             .name("keepnet-sink".to_owned())
-            .spawn(move || lane(rx, recycle, export, &layout, named))
+            .spawn(move || lane(rx, recycle, export, named))
             .map_err(|e| Failure::new(exit::INTERNAL, e))?;
-        lanes.push((tx, handle));
+        lanes.push((tx, handle, records));
     }
     drop(recycle_tx);
 
+    let limit = ScopeLimit::for_company(company, query.statuses, scope_tolerance);
+    if limit.is_none() {
+        tracing::warn!(
+            company = %company.name,
+            "scope guard off: companies/search sent no user counts for this company, so its \
+             answers cannot be checked against them"
+        );
+    }
+    let want_summary = !deliveries.is_empty();
+    let statuses = query.statuses;
     let fetch = async {
-        let mut pager = client.pager(id, query);
-        while let Some(page) = pager.next_page().await? {
-            if page.page_number <= 1 {
-                progress.set_total(page.total_number_of_records);
+        let mut pager = client.pager(id, query).with_guard(limit);
+        let (first, details, summary) =
+            tokio::join!(pager.next_page(), client.company_details(id), async {
+                match want_summary {
+                    true => Some(client.count_summary(id).await),
+                    false => None,
+                }
+            },);
+        let first = first?;
+        let summary = match summary {
+            Some(Ok(summary)) => {
+                keepnet_api::scope::check_count_summary(company, &summary, scope_tolerance)?;
+                summary_lines(&summary, statuses)
             }
+            Some(Err(e)) => {
+                tracing::warn!("count summary unavailable for the e-mail: {e}");
+                Vec::new()
+            }
+            None => Vec::new(),
+        };
+        let dates = company_dates(company, details);
+        let served: &[TargetUser] = first.as_ref().map_or(&[], |p| &p.results);
+        let file_layout = Arc::new(layout.resolve(served)?.with_dates(dates));
+        let record_layout = Arc::new(Layout::record());
+        let expected_rows = first.as_ref().map_or(0, |p| p.total_number_of_records);
+        progress.set_total(expected_rows);
+        for (tx, _, records) in &lanes {
+            let layout = match records {
+                true => record_layout.clone(),
+                false => file_layout.clone(),
+            };
+            let start = Message::Start {
+                layout,
+                expected_rows,
+            };
+            if tx.send(start).await.is_err() {
+                return Ok(None);
+            }
+        }
+        let mut unlisted: HashSet<String> = HashSet::new();
+        let mut next = first;
+        while let Some(page) = next {
+            warn_unlisted(&file_layout, &page, &mut unlisted);
             progress.advance(page.results.len() as u64);
             tracing::debug!(
                 page = page.page_number,
@@ -118,7 +186,7 @@ pub async fn run(
                 "page fetched"
             );
             let page = Arc::new(page);
-            for (tx, _) in &lanes {
+            for (tx, _, _) in &lanes {
                 if tx.send(Message::Page(page.clone())).await.is_err() {
                     // A sink stopped on an error; its error is the one to report.
                     return Ok(None);
@@ -128,15 +196,19 @@ pub async fn run(
             while let Ok(written) = recycle_rx.try_recv() {
                 drop(written);
             }
+            next = pager.next_page().await?;
         }
-        Ok::<_, keepnet_api::Error>(Some(pager.report().clone()))
+        Ok::<_, Failure>(Some((pager.report().clone(), summary)))
     };
     // Ok(None): a sink stopped the fetch by failing.
-    let fetched: Result<Option<PagingReport>, Failure> = tokio::select! {
+    let fetched: Result<Option<(PagingReport, SummaryLines)>, Failure> = tokio::select! {
         result = fetch => match result {
-            Ok(Some(report)) => check_complete(report, strict).map(Some),
+            Ok(Some((report, summary))) => check_complete(report, strict).map(|r| Some((r, summary))),
             Ok(None) => Ok(None),
-            Err(e) => Err(Failure::from(e)),
+            Err(e) if e.code() == exit::SCOPE => {
+                Err(e.with_note("nothing was published or sent"))
+            }
+            Err(e) => Err(e),
         },
         _ = tokio::signal::ctrl_c() => Err(Failure::new(
             exit::INTERRUPTED,
@@ -144,7 +216,7 @@ pub async fn run(
         )),
     };
     let mut handles = Vec::with_capacity(lanes.len());
-    for (tx, handle) in lanes {
+    for (tx, handle, _) in lanes {
         if matches!(fetched, Ok(Some(_))) {
             // Ignored if the sink already stopped: its error is reported below.
             let _ = tx.send(Message::Done).await;
@@ -165,13 +237,13 @@ pub async fn run(
     .map_err(|e| Failure::new(exit::INTERNAL, e))??;
     drop(recycle_rx);
     let sink_failed = finished.iter().any(|(_, result)| result.is_err());
-    let paging = match fetched {
-        Ok(Some(paging)) if !sink_failed => paging,
+    let (paging, summary) = match fetched {
+        Ok(Some(fetched)) if !sink_failed => fetched,
         outcome => {
             // The fetch's own failure first; else the first sink's.
             let mut error = outcome.err();
-            for ((_, mut sink), result) in finished {
-                sink.abort();
+            for (mut named, result) in finished {
+                named.sink.abort();
                 if let Err(e) = result {
                     error.get_or_insert(e);
                 }
@@ -208,16 +280,7 @@ pub async fn run(
                 .join(", ")
         )
     };
-    let delivered = deliver_all(
-        client,
-        id,
-        export.clone(),
-        rows,
-        &artifacts,
-        deliveries,
-        kept,
-    )
-    .await;
+    let delivered = deliver_all(export.clone(), rows, &artifacts, deliveries, summary, kept).await;
     drop(scratch);
     let delivered = delivered?;
     Ok(Outcome {
@@ -233,14 +296,14 @@ pub async fn run(
 /// finished; if one fails, every sink is aborted.
 fn finish_late(mut finished: Vec<Finished>) -> Result<Vec<Finished>, Failure> {
     for i in 0..finished.len() {
-        let ((spec, sink), _) = &mut finished[i];
-        if !sink.finish_last() {
+        let (named, _) = &mut finished[i];
+        if !named.sink.finish_last() {
             continue;
         }
-        if let Err(e) = sink.finish() {
-            let error = Failure::output(format!("--sink {spec}"), e);
-            for ((_, other), _) in finished.iter_mut() {
-                other.abort();
+        if let Err(e) = named.sink.finish() {
+            let error = Failure::output(format!("--sink {}", named.spec), e);
+            for (other, _) in finished.iter_mut() {
+                other.sink.abort();
             }
             return Err(error);
         }
@@ -257,7 +320,7 @@ fn commit_all(
     let mut warnings = Vec::new();
     let mut sinks: Vec<NamedSink> = finished.into_iter().map(|(sink, _)| sink).collect();
     for i in 0..sinks.len() {
-        let (spec, sink) = &mut sinks[i];
+        let NamedSink { spec, sink, .. } = &mut sinks[i];
         match sink.commit() {
             Ok(mut published) => {
                 artifacts.append(&mut published);
@@ -268,8 +331,8 @@ fn commit_all(
             }
             Err(e) => {
                 let error = Failure::output(format!("--sink {spec}"), e);
-                for (_, rest) in sinks.iter_mut().skip(i + 1) {
-                    rest.abort();
+                for rest in sinks.iter_mut().skip(i + 1) {
+                    rest.sink.abort();
                 }
                 return Err(error);
             }
@@ -278,28 +341,20 @@ fn commit_all(
     Ok((artifacts, warnings))
 }
 
-/// Runs every delivery once the files are published. The count summary is fetched for them;
-/// without it they still run.
+/// Runs every delivery once the files are published, with the count summary read (and held
+/// against the company's counts) before the export; without one they still run.
 async fn deliver_all(
-    client: &Client,
-    id: &CompanyId,
     mut export: ExportInfo,
     rows: u64,
     artifacts: &[Artifact],
     deliveries: Vec<NamedDelivery>,
+    summary: Vec<(String, String)>,
     kept: String,
 ) -> Result<Vec<String>, Failure> {
     if deliveries.is_empty() {
         return Ok(Vec::new());
     }
     export.expected_rows = Some(rows);
-    let summary = match client.count_summary(id).await {
-        Ok(value) => summary_pairs(&value),
-        Err(e) => {
-            tracing::warn!("count summary unavailable for the e-mail: {e}");
-            Vec::new()
-        }
-    };
     let artifacts = artifacts.to_vec();
     tokio::task::spawn_blocking(move || {
         let report = Report {
@@ -329,21 +384,55 @@ async fn deliver_all(
     .map_err(|e| Failure::new(exit::INTERNAL, e))?
 }
 
-/// The count summary as label/value pairs, as the API sent them.
-fn summary_pairs(value: &serde_json::Value) -> Vec<(String, String)> {
-    match value {
-        serde_json::Value::Object(map) => map
-            .iter()
-            .map(|(k, v)| {
-                let shown = match v {
-                    serde_json::Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                };
-                (k.clone(), shown)
-            })
-            .collect(),
-        serde_json::Value::Null => Vec::new(),
-        other => vec![("summary".to_owned(), other.to_string())],
+/// What the e-mail says of the users: which were exported, then the count summary as
+/// labelled figures.
+fn summary_lines(
+    summary: &CountSummary,
+    statuses: keepnet_api::StatusSet,
+) -> Vec<(String, String)> {
+    let mut lines = vec![("Exported".to_owned(), statuses.describe())];
+    lines.extend(summary.lines());
+    lines
+}
+
+/// The company's date format, from its settings; unknown (only unambiguous text becomes a
+/// date) when they could not be read.
+fn company_dates(
+    company: &Company,
+    details: Result<keepnet_api::CompanyDetails, keepnet_api::Error>,
+) -> DateFormat {
+    match details {
+        Ok(d) => {
+            let format =
+                DateFormat::from_keepnet(d.date_format.as_deref(), d.time_format.as_deref());
+            tracing::debug!(company = %company.name, dates = %format, "company date format");
+            format
+        }
+        Err(e) => {
+            tracing::warn!(
+                company = %company.name,
+                "the company's date format is unknown ({e}): date text that could be read two \
+                 ways stays text"
+            );
+            DateFormat::UNKNOWN
+        }
+    }
+}
+
+/// Warns once per field that appears after the columns were fixed (without `--columns`).
+fn warn_unlisted(layout: &Layout, page: &Page<TargetUser>, warned: &mut HashSet<String>) {
+    for user in &page.results {
+        for key in layout.unlisted(user) {
+            if warned.insert(key.to_owned()) {
+                tracing::warn!(
+                    field = key,
+                    page = page.page_number,
+                    "the API sent a field that was not on the first page, after the columns \
+                     were fixed: it is not in CSV or Excel files (JSON Lines without --columns \
+                     has it); name it in --columns to export it"
+                );
+            }
+        }
     }
 }
 
@@ -354,24 +443,31 @@ fn lane(
     mut rx: mpsc::Receiver<Message>,
     recycle: std::sync::mpsc::Sender<SharedPage>,
     mut export: ExportInfo,
-    layout: &Layout,
-    (spec, mut sink): NamedSink,
+    mut named: NamedSink,
 ) -> (NamedSink, Result<(), Failure>) {
+    let spec = named.spec.clone();
+    let sink = &mut named.sink;
     let failed = |e: SinkError| Failure::output(format!("--sink {spec}"), e);
-    let mut begun = false;
+    let mut layout: Option<Arc<Layout>> = None;
     let result = loop {
-        let message = rx.blocking_recv();
-        if !begun {
-            if let Some(Message::Page(page)) = &message {
-                export.expected_rows = Some(page.total_number_of_records);
+        match rx.blocking_recv() {
+            Some(Message::Start {
+                layout: chosen,
+                expected_rows,
+            }) => {
+                export.expected_rows = Some(expected_rows);
+                if let Err(e) = sink.begin(&export, chosen.columns()) {
+                    break Err(failed(e));
+                }
+                layout = Some(chosen);
             }
-            if let Err(e) = sink.begin(&export, layout.columns()) {
-                break Err(failed(e));
-            }
-            begun = true;
-        }
-        match message {
             Some(Message::Page(page)) => {
+                let Some(layout) = &layout else {
+                    break Err(Failure::new(
+                        exit::INTERNAL,
+                        anyhow::anyhow!("rows arrived before the columns"),
+                    ));
+                };
                 if let Err(e) = write_page(&page, layout, sink.as_mut()) {
                     break Err(failed(e));
                 }
@@ -379,6 +475,12 @@ fn lane(
                 let _ = recycle.send(page);
             }
             // A sink that publishes on finish goes last, after every other sink finished.
+            Some(Message::Done) if layout.is_none() => {
+                break Err(Failure::new(
+                    exit::INTERNAL,
+                    anyhow::anyhow!("the export ended before its columns were known"),
+                ))
+            }
             Some(Message::Done) if sink.finish_last() => break Ok(()),
             Some(Message::Done) => break sink.finish().map_err(failed),
             // The fetch failed or was interrupted: the runner reports why.
@@ -393,7 +495,7 @@ fn lane(
     if result.is_err() {
         sink.abort();
     }
-    ((spec, sink), result)
+    (named, result)
 }
 
 fn write_page(
@@ -403,9 +505,9 @@ fn write_page(
 ) -> Result<(), SinkError> {
     let width = layout.columns().len();
     for user in &page.results {
-        let fields = layout.fields(user);
+        let prepared = layout.prepare(user);
         let mut row = Vec::with_capacity(width);
-        layout.row(user, &fields, &mut row);
+        layout.row(user, &prepared, &mut row);
         sink.write_row(&row)?;
     }
     Ok(())

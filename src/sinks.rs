@@ -5,7 +5,7 @@
 //! embedding this runner can register more kinds of either with [`Registry::register`] and
 //! [`Registry::register_delivery`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use keepnet_sink::{Delivery, HeaderStyle, Sink, SinkError};
@@ -53,7 +53,15 @@ impl std::fmt::Display for SinkSpec {
 }
 
 /// A built sink and the `--sink` argument it came from (for error messages).
-pub type NamedSink = (SinkSpec, Box<dyn Sink>);
+pub struct NamedSink {
+    /// The `--sink` argument.
+    pub spec: SinkSpec,
+    /// The sink.
+    pub sink: Box<dyn Sink>,
+    /// Without `--columns`, the sink gets each record whole, exactly as served (JSON Lines)
+    /// instead of the file columns.
+    pub records: bool,
+}
 
 /// A built delivery and the `--sink` argument it came from.
 pub type NamedDelivery = (SinkSpec, Box<dyn Delivery>);
@@ -71,7 +79,7 @@ pub struct Plan {
 impl Plan {
     /// Whether some sink writes a file (as opposed to stdout only).
     pub fn has_file_sink(&self) -> bool {
-        self.sinks.iter().any(|(spec, _)| spec.target != "-")
+        self.sinks.iter().any(|s| s.spec.target != "-")
     }
 }
 
@@ -121,6 +129,8 @@ struct Kind {
 /// The sink kinds `--sink` accepts.
 pub struct Registry {
     kinds: BTreeMap<String, Kind>,
+    /// Kinds that, without `--columns`, take whole records as served (JSON Lines).
+    record_kinds: BTreeSet<String>,
 }
 
 impl Registry {
@@ -128,6 +138,7 @@ impl Registry {
     pub fn builtin() -> Self {
         let mut registry = Self {
             kinds: BTreeMap::new(),
+            record_kinds: BTreeSet::from(["jsonl".to_owned()]),
         };
         registry.register(
             "csv",
@@ -214,6 +225,14 @@ impl Registry {
         );
     }
 
+    /// Makes `kind` take each record whole, every field exactly as served, when no columns
+    /// were chosen (as `jsonl` does): its sink then gets one [`ColumnKind::Record`] column.
+    ///
+    /// [`ColumnKind::Record`]: keepnet_sink::ColumnKind::Record
+    pub fn takes_records(&mut self, kind: &str) {
+        self.record_kinds.insert(kind.to_ascii_lowercase());
+    }
+
     /// Adds (or replaces) a delivery kind.
     pub fn register_delivery(&mut self, kind: &str, description: &str, factory: DeliveryFactory) {
         self.kinds.insert(
@@ -291,16 +310,20 @@ impl Registry {
                     path,
                     args: vec![spec.target.clone()],
                 };
-                plan.sinks.push((
-                    spec.clone(),
-                    Box::new(ExecSink::new(command, settings.header)),
-                ));
+                plan.sinks.push(NamedSink {
+                    spec: spec.clone(),
+                    sink: Box::new(ExecSink::new(command, settings.header)),
+                    records: false,
+                });
                 continue;
             };
             match &kind.factory {
                 Factory::Command(build) => {
-                    plan.sinks
-                        .push((spec.clone(), build(spec, settings).map_err(invalid)?));
+                    plan.sinks.push(NamedSink {
+                        spec: spec.clone(),
+                        sink: build(spec, settings).map_err(invalid)?,
+                        records: false,
+                    });
                 }
                 Factory::Delivery(build) => {
                     plan.deliveries
@@ -327,8 +350,11 @@ impl Registry {
                         }
                         seen.push(path);
                     }
-                    plan.sinks
-                        .push((spec.clone(), build(spec, settings).map_err(invalid)?));
+                    plan.sinks.push(NamedSink {
+                        spec: spec.clone(),
+                        sink: build(spec, settings).map_err(invalid)?,
+                        records: self.record_kinds.contains(&spec.kind),
+                    });
                 }
             }
         }

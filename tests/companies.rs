@@ -2,6 +2,8 @@
 
 use serde_json::Value;
 
+use keepnet_sandbox::Config;
+
 use crate::util::Env;
 
 #[test]
@@ -21,10 +23,19 @@ fn json_lists_every_company_with_nested_children_and_parents() {
             "parent of {}",
             want.name
         );
+        // targetUserCount counts active users (the licence figure); the others apart.
         assert_eq!(
-            got["targetUserCount"], want.user_count as u64,
+            got["targetUserCount"], want.active_user_count as u64,
             "count of {}",
             want.name
+        );
+        assert_eq!(
+            got["inactiveTargetUserCount"],
+            want.inactive_user_count as u64
+        );
+        assert_eq!(
+            got["deletedTargetUserCount"],
+            want.deleted_user_count as u64
         );
     }
     // A grandchild: Acme Holdings > Acme Europe > Acme Europe Support.
@@ -89,4 +100,31 @@ fn exceeding_limit_returns_only_companies_over_licence() {
     );
     let names: Vec<&str> = listed.iter().map(|c| c["name"].as_str().unwrap()).collect();
     assert_eq!(names, over);
+}
+
+#[test]
+fn a_company_listed_both_nested_and_at_top_level_is_one_company() {
+    let env = Env::start(Config {
+        users_per_company: 8,
+        page_cap: 4,
+        children_also_top_level: true,
+        ..Config::default()
+    });
+    let listed: Vec<Value> =
+        serde_json::from_str(env.run(&["companies", "--format", "json"]).ok()).unwrap();
+    let data = env.sandbox.dataset();
+    assert_eq!(
+        listed.len(),
+        data.all_companies().len(),
+        "each company once"
+    );
+    let europe = listed.iter().find(|c| c["name"] == "Acme Europe").unwrap();
+    assert_eq!(
+        europe["parentName"], "Acme Holdings",
+        "kept where it is nested"
+    );
+    // No false ambiguity: the name resolves to the one company.
+    let id = env.company_id("Acme Europe");
+    let users = env.run(&["users", "--company", "Acme Europe"]).json_lines();
+    assert_eq!(users, env.served(&id));
 }

@@ -78,7 +78,13 @@ fn files_are_mailed_after_publication_byte_identical_with_their_names() {
         ]
     );
     let message = MessageParser::default().parse(&received.raw).unwrap();
-    assert_eq!(message.subject(), Some("Users of Müşteri A.Ş. (21)"));
+    let id = env.company_id(COMPANY);
+    let current = env.served(&id).len();
+    assert!(current < 21, "deleted users are not exported");
+    assert_eq!(
+        message.subject(),
+        Some(format!("Users of Müşteri A.Ş. ({current})").as_str())
+    );
     let raw = String::from_utf8_lossy(&received.raw);
     assert!(
         !raw.to_lowercase().contains("archive@mssp.example"),
@@ -86,13 +92,27 @@ fn files_are_mailed_after_publication_byte_identical_with_their_names() {
     );
     let text = message.body_text(0).unwrap();
     let html = message.body_html(0).unwrap();
+    let all = env.served_all(&id);
+    let active = all
+        .iter()
+        .filter(|u| !crate::util::is_deleted(u) && u["status"] == "Active")
+        .count();
+    let deleted = all.len() - current;
     for body in [&text, &html] {
         assert!(body.contains("Müşteri A.Ş."), "{body}");
-        assert!(body.contains("21"), "{body}");
+        assert!(body.contains(&current.to_string()), "{body}");
+        // The count summary as labelled figures, and which users were exported.
+        assert!(body.contains(&format!("Active users: {active}")), "{body}");
         assert!(
-            body.contains("activeTargetUserCount"),
-            "count summary: {body}"
+            body.contains(&format!("Deleted users: {deleted}")),
+            "{body}"
         );
+        assert!(body.contains("Users added in November 2026: "), "{body}");
+        assert!(
+            body.contains("active and inactive users (deleted users excluded)"),
+            "{body}"
+        );
+        assert!(!body.contains("totalNumberOf"), "no raw keys: {body}");
         assert!(body.contains("reports@mssp.example"), "sender: {body}");
     }
     let attachments: Vec<_> = message.attachments().collect();
@@ -149,7 +169,7 @@ fn with_no_file_sink_a_csv_is_attached_and_no_copy_is_kept() {
         .records()
         .map(Result::unwrap)
         .collect();
-    let served = env.sandbox.dataset().users_json(&env.company_id(COMPANY));
+    let served = env.served(&env.company_id(COMPANY));
     assert_eq!(rows.len(), served.len(), "every user in the attached CSV");
     assert!(
         std::fs::read_dir(env.dir.path()).unwrap().next().is_none(),

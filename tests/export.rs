@@ -34,7 +34,7 @@ fn check(style: ExportStyle) {
         ..Config::default()
     });
     let id = env.company_id("Müşteri A.Ş.");
-    let users = env.sandbox.dataset().users(&id).to_vec();
+    let users = env.served(&id);
 
     let csv_path = env.path("users.csv");
     env.run(&[
@@ -56,7 +56,7 @@ fn check(style: ExportStyle) {
     );
     let emails: Vec<&str> = rows[1..].iter().map(|r| r[2].as_str()).collect();
     for user in &users {
-        assert!(emails.contains(&user.email.as_deref().unwrap_or("")));
+        assert!(emails.contains(&user["email"].as_str().unwrap_or("")));
     }
 
     let xlsx_path = env.path("users.xlsx");
@@ -124,4 +124,34 @@ fn a_directory_keeps_the_server_file_name_and_no_temp_files_remain() {
         names[0].contains("Müşteri"),
         "the UTF-8 file name survives: {names:?}"
     );
+}
+
+#[test]
+fn the_status_selection_applies_to_the_server_side_export() {
+    let env = Env::small(40, 10);
+    let id = env.company_id("Initech");
+    let deleted = env.served_deleted(&id);
+    assert!(!deleted.is_empty());
+    let path = env.path("deleted.csv");
+    env.run(&[
+        "export",
+        "--company",
+        &id,
+        "--type",
+        "csv",
+        "--status",
+        "deleted",
+        "--out",
+        path.to_str().unwrap(),
+    ])
+    .ok();
+    let rows = read_csv(&std::fs::read(&path).unwrap());
+    let mut got: Vec<&str> = rows[1..].iter().map(|r| r[2].as_str()).collect();
+    let mut want: Vec<&str> = deleted
+        .iter()
+        .map(|u| u["email"].as_str().unwrap())
+        .collect();
+    got.sort_unstable();
+    want.sort_unstable();
+    assert_eq!(got, want, "exactly the deleted users");
 }

@@ -13,7 +13,7 @@ use keepnet_sink::safety;
 use serde_json::Value;
 
 use crate::paging::logged_number;
-use crate::sinks::{expected_text, leftovers, read_csv, COLUMNS};
+use crate::sinks::{col, expected_text, leftovers, read_csv, COLUMNS};
 use crate::util::{Env, Run};
 
 const COMPANY: &str = "Initech";
@@ -79,7 +79,7 @@ fn a_twenty_percent_fault_rate_still_yields_the_exact_export() {
         &["-v", "--retries", "12", "--retry-initial-backoff-ms", "5"],
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let served = env.sandbox.dataset().users_json(&env.company_id(COMPANY));
+    let served = env.served(&env.company_id(COMPANY));
     assert_exact(&rows, &served);
     assert!(
         env.sandbox.stats().faults_injected >= 5,
@@ -107,7 +107,7 @@ fn tokens_expiring_every_two_seconds_during_a_long_export() {
         started.elapsed() > Duration::from_secs(4),
         "long enough to outlive two tokens"
     );
-    let served = env.sandbox.dataset().users_json(&env.company_id(COMPANY));
+    let served = env.served(&env.company_id(COMPANY));
     assert_exact(&rows, &served);
     let stats = env.sandbox.stats();
     assert!(
@@ -134,7 +134,7 @@ fn latency_spikes_beyond_the_timeout_are_retried() {
         &["-v", "--timeout", "1", "--retry-initial-backoff-ms", "5"],
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let served = env.sandbox.dataset().users_json(&env.company_id(COMPANY));
+    let served = env.served(&env.company_id(COMPANY));
     assert_exact(&rows, &served);
     let stats = env.sandbox.stats();
     assert!(stats.spikes > 0, "spikes happened: {stats:?}");
@@ -159,7 +159,7 @@ fn users_changing_between_pages_give_no_duplicates_and_a_warning_or_a_strict_fai
     let env = Env::start(config.clone());
     let (run, rows) = export(&env, &["-v", "--concurrency", "1"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let ids: Vec<&String> = rows[1..].iter().map(|r| &r[15]).collect();
+    let ids: Vec<&String> = rows[1..].iter().map(|r| &r[col("resourceId")]).collect();
     let unique: std::collections::HashSet<_> = ids.iter().collect();
     assert_eq!(unique.len(), ids.len(), "no user twice");
     assert!(run.stderr.contains("may be incomplete"), "{}", run.stderr);
@@ -171,9 +171,7 @@ fn users_changing_between_pages_give_no_duplicates_and_a_warning_or_a_strict_fai
         &env,
         &run,
         rows.len() - 1,
-        env.sandbox
-            .current_users_json(&env.company_id(COMPANY))
-            .len(),
+        env.served(&env.company_id(COMPANY)).len(),
     );
 
     let env = Env::start(config);

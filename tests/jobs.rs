@@ -139,17 +139,85 @@ fn check_errors_point_at_the_line() {
     // The file-level errors come first; once fixed, the runner's own checks point at lines too.
     std::fs::write(
         &file,
-        "[[job]]\nname = \"y\"\ncompanies = [\"Initech\"]\ncolumns = [\"email\", \"nope\"]\nsinks = [\"pdf:x.pdf\"]\n",
+        "[[job]]\nname = \"y\"\ncompanies = [\"Initech\"]\nstatus = [\"active\", \"current\"]\ncolumns = [\"email\", \"no pe\", \"badgeLevel\"]\nsinks = [\"pdf:x.pdf\"]\n",
     )
     .unwrap();
     let run = env.run(&["run", "--check", file.to_str().unwrap()]);
     run.fails_with(
         2,
         &[
-            "bad.toml:4:",
-            "unknown column",
+            "bad.toml:4:21",
+            "\"current\" is not a status",
             "bad.toml:5:",
+            "unknown column",
+            "bad.toml:6:",
             "unknown sink kind",
         ],
+    );
+    // A field keepnet-export does not know is not an error: the run checks it against what
+    // the API sends; --check says so.
+    assert!(
+        run.stderr.contains("\"badgeLevel\" is not a field"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_job_exports_the_users_its_status_names_and_its_mail_says_so() {
+    let env = Env::small(30, 10);
+    let server = Server::start(&[]);
+    let out = env.path("deleted");
+    let file = env.path("deleted.toml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"
+[smtp]
+host = "127.0.0.1"
+port = {port}
+tls = "none"
+from = "reports@mssp.example"
+
+[[job]]
+name = "audit"
+companies = ["Initech"]
+status = ["deleted"]
+sinks = ["csv:{out}/{{company}}.csv"]
+
+[job.email]
+default = ["audit@mssp.example"]
+"#,
+            port = server.port,
+            out = out.display()
+        ),
+    )
+    .unwrap();
+    env.run(&["run", file.to_str().unwrap()]).ok();
+    let id = env.company_id("Initech");
+    let rows = crate::sinks::read_csv(&out.join("Initech.csv"));
+    let mut got: Vec<&str> = rows[1..]
+        .iter()
+        .map(|r| r[crate::sinks::col("resourceId")].as_str())
+        .collect();
+    let deleted = env.served_deleted(&id);
+    let mut want: Vec<&str> = deleted
+        .iter()
+        .map(|u| u["resourceId"].as_str().unwrap())
+        .collect();
+    got.sort_unstable();
+    want.sort_unstable();
+    assert!(!want.is_empty());
+    assert_eq!(got, want, "the deleted users, and only them");
+    assert!(rows[1..]
+        .iter()
+        .all(|r| r[crate::sinks::col("isDeleted")] == "true"));
+    let message = server.single();
+    let parsed = MessageParser::default().parse(&message.raw).unwrap();
+    let text = parsed.body_text(0).unwrap();
+    assert!(text.contains("Exported: deleted users"), "{text}");
+    assert!(
+        text.contains(&format!("Users exported: {}", want.len())),
+        "{text}"
     );
 }

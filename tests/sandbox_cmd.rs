@@ -37,8 +37,18 @@ fn serves_prints_credentials_that_work_and_stops_on_sigint() {
     let mut cmd = bare_command();
     cmd.envs(exports.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .current_dir(dir.path());
-    let users = Env::run_cmd(cmd, &["users", "--company", "Initech"]);
-    assert_eq!(users.json_lines().len(), 7);
+    let all = Env::run_cmd(cmd, &["users", "--company", "Initech", "--status", "all"]);
+    assert_eq!(all.json_lines().len(), 7, "the --users it was started with");
+    let mut cmd = bare_command();
+    cmd.envs(exports.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .current_dir(dir.path());
+    let current = Env::run_cmd(cmd, &["users", "--company", "Initech"]).json_lines();
+    let deleted = all
+        .json_lines()
+        .iter()
+        .filter(|u| crate::util::is_deleted(u))
+        .count();
+    assert_eq!(current.len(), 7 - deleted);
 
     let status = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])

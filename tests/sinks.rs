@@ -1,7 +1,7 @@
 //! `users --sink`: CSV, XLSX and JSON Lines files read back with real readers and compared cell
 //! by cell with what the sandbox served; atomic publication under failure and Ctrl-C.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::Stdio;
@@ -9,13 +9,13 @@ use std::time::Duration;
 
 use calamine::{Data, Reader, Xlsx};
 use keepnet_sandbox::{Config, Faults};
-use keepnet_sink::{safety, Timestamp};
+use keepnet_sink::safety;
 use serde_json::Value;
 
 use crate::util::Env;
 
-/// The default columns, in order (API field names).
-pub const COLUMNS: [&str; 16] = [
+/// The default columns, in order (API field names), before any field the client does not know.
+pub const COLUMNS: [&str; 21] = [
     "email",
     "firstName",
     "lastName",
@@ -23,6 +23,11 @@ pub const COLUMNS: [&str; 16] = [
     "phoneNumber",
     "priority",
     "status",
+    "isDeleted",
+    "managerFullName",
+    "managerEmail",
+    "managerFirstName",
+    "managerLastName",
     "customFieldValues",
     "createTime",
     "updateTime",
@@ -33,6 +38,14 @@ pub const COLUMNS: [&str; 16] = [
     "ldapConfigName",
     "resourceId",
 ];
+
+/// The position of a default column.
+pub fn col(key: &str) -> usize {
+    COLUMNS
+        .iter()
+        .position(|k| *k == key)
+        .unwrap_or_else(|| panic!("{key} is a default column"))
+}
 
 /// The text a served user's field should read as: null is empty, custom fields read
 /// `Name: value; Name: value` (a date field shows its timestamp).
@@ -57,10 +70,49 @@ pub fn expected_text(user: &Value, key: &str) -> String {
     }
 }
 
-/// Excel's serial date (days since 1899-12-30, fraction for the time) of a UTC instant.
-fn excel_serial(at: &Timestamp) -> f64 {
-    let seconds = at.unix_seconds() as f64 + f64::from(at.millisecond) / 1000.0;
-    seconds / 86_400.0 + 25_569.0
+/// Excel's serial date (days since 1899-12-30, fraction for the time) of unix milliseconds.
+fn excel_serial(ms: i64) -> f64 {
+    ms as f64 / 86_400_000.0 + 25_569.0
+}
+
+/// The sandbox's true instants of each user's dates, by resourceId then field (`createTime`,
+/// `updateTime`), in unix milliseconds: what the served text stands for, known without parsing
+/// it.
+pub fn true_instants(
+    env: &Env,
+    company_id: &str,
+) -> HashMap<String, HashMap<&'static str, Option<i64>>> {
+    env.sandbox
+        .dataset()
+        .users(company_id)
+        .iter()
+        .map(|u| {
+            let fields = HashMap::from([
+                ("createTime", Some(u.create_ms)),
+                ("updateTime", u.update_ms),
+            ]);
+            (u.resource_id.clone(), fields)
+        })
+        .collect()
+}
+
+/// Asserts an Excel date-time cell is the instant `ms` the served `text` stands for: exactly
+/// for ISO 8601 text, else to the precision the text has (minutes, or seconds when it has
+/// them), never a different day, month or half-day.
+#[track_caller]
+pub fn assert_same_instant(serial: f64, ms: i64, text: &str, what: &str) {
+    let precision_ms = if text.contains('T') {
+        1
+    } else if text.matches(':').count() == 2 {
+        1000
+    } else {
+        60_000
+    };
+    let truncated = ms - ms.rem_euclid(precision_ms);
+    assert!(
+        (serial - excel_serial(truncated)).abs() < 0.5 / 86_400_000.0,
+        "{what}: cell {serial} is not the instant {ms} of {text:?}"
+    );
 }
 
 pub fn read_csv(path: &Path) -> Vec<Vec<String>> {
@@ -119,7 +171,7 @@ fn export_all(env: &Env, company: &str) -> Exported {
     let before = env.sandbox.stats().user_search_requests;
     let run = env.run(&args);
     run.ok();
-    let served = env.sandbox.dataset().users_json(&id);
+    let served = env.served(&id);
     let pages = served.len().div_ceil(10).max(1) as u64;
     assert_eq!(
         env.sandbox.stats().user_search_requests - before,
@@ -156,8 +208,12 @@ fn csv_xlsx_and_jsonl_hold_every_user_cell_by_cell() {
     assert_eq!(csv_rows.len(), served.len() + 1);
     assert_eq!(xlsx_rows.len(), served.len() + 1);
     assert_eq!(jsonl.len(), served.len());
-    let ids: HashSet<&str> = csv_rows[1..].iter().map(|r| r[15].as_str()).collect();
+    let ids: HashSet<&str> = csv_rows[1..]
+        .iter()
+        .map(|r| r[col("resourceId")].as_str())
+        .collect();
     assert_eq!(ids.len(), served.len(), "every user exactly once");
+    let truth = true_instants(&env, &env.company_id("Müşteri A.Ş."));
 
     let (mut guarded, mut dates, mut leading_zero) = (0, 0, 0);
     for (i, user) in served.iter().enumerate() {
@@ -177,12 +233,9 @@ fn csv_xlsx_and_jsonl_hold_every_user_cell_by_cell() {
             let cell = &xlsx_rows[i + 1][c];
             match cell {
                 Data::DateTime(dt) => {
-                    let at = Timestamp::parse(&want).expect("only parsable dates become dates");
-                    assert!(
-                        (dt.as_f64() - excel_serial(&at)).abs() < 0.5 / 86_400_000.0,
-                        "XLSX row {i} {key}: {} vs {want}",
-                        dt.as_f64()
-                    );
+                    let id = user["resourceId"].as_str().unwrap();
+                    let at = truth[id][*key].expect("only dates become dates");
+                    assert_same_instant(dt.as_f64(), at, &want, &format!("XLSX row {i} {key}"));
                     dates += 1;
                 }
                 Data::Bool(b) => assert_eq!(b.to_string(), want, "XLSX row {i} {key}"),
@@ -195,21 +248,9 @@ fn csv_xlsx_and_jsonl_hold_every_user_cell_by_cell() {
                 }
                 other => panic!("XLSX row {i} {key}: unexpected cell {other:?}"),
             }
-            // JSON Lines: the API's values; custom fields as an object.
-            let json = &jsonl[i][key];
-            if *key == "customFieldValues" {
-                // An object of the custom fields; null when the user has none.
-                let count = user[key].as_array().map_or(0, Vec::len);
-                assert_eq!(
-                    json.as_object().map_or(0, |o| o.len()),
-                    count,
-                    "JSONL row {i} {key}"
-                );
-                assert_eq!(json.is_null(), count == 0, "JSONL row {i} {key}");
-            } else {
-                assert_eq!(json, &user[*key], "JSONL row {i} {key}");
-            }
         }
+        // JSON Lines without --columns: each user exactly as served, every field.
+        assert_eq!(&jsonl[i], user, "JSONL row {i}");
     }
     assert!(
         guarded > 0,
@@ -262,7 +303,7 @@ fn columns_custom_fields_human_headers_and_raw_cells() {
         .records()
         .map(|r| r.unwrap().iter().map(str::to_owned).collect())
         .collect();
-    let served = env.sandbox.dataset().users_json(&id);
+    let served = env.served(&id);
     assert_eq!(rows.len(), served.len());
     let mut raw_formulas = 0;
     for (row, user) in rows.iter().zip(&served) {
@@ -314,7 +355,7 @@ fn stdout_sinks_and_jsonl_default_with_columns() {
         "email,isEditable",
     ]);
     let lines = run.json_lines();
-    let served = env.sandbox.dataset().users_json(&env.company_id("Initech"));
+    let served = env.served(&env.company_id("Initech"));
     assert_eq!(lines.len(), served.len());
     assert_eq!(lines[0].as_object().unwrap().len(), 2);
     assert_eq!(lines[0]["isEditable"], served[0]["isEditable"]);
@@ -342,7 +383,8 @@ fn bad_sink_arguments_fail_before_any_request() {
         (vec!["--sink", "xlsx:-"], "cannot stream to stdout"),
         (vec!["--sink", "csv"], "KIND:TARGET"),
         (vec!["--sink", "csv:-", "--sink", "jsonl:-"], "only one"),
-        (vec!["--columns", "email,nope"], "unknown column"),
+        (vec!["--columns", "email,no pe"], "unknown column"),
+        (vec!["--status", "current"], "active, inactive, deleted"),
         (vec!["--csv-delimiter", "ab"], "csv-delimiter"),
     ] {
         let mut all = vec!["users", "--company", "Initech"];

@@ -12,6 +12,7 @@ mod errors;
 mod export;
 mod fanout;
 mod faults;
+mod fidelity;
 mod golden;
 mod jobs;
 mod paging;

@@ -7,11 +7,12 @@ use serde_json::Value;
 
 use crate::util::{bare_command, Env, Run};
 
-/// Asserts `got` holds exactly the users the sandbox has for `company_id`, in creation order
-/// (the default order is CreateTime ascending), field for field.
+/// Asserts `got` holds exactly the current (not deleted) users the sandbox serves for
+/// `company_id`, in creation order (the default order is CreateTime ascending), field for field
+/// and with every field the API sends.
 #[track_caller]
 fn assert_all_users(env: &Env, company_id: &str, got: &[Value]) {
-    let want = env.sandbox.dataset().users_json(company_id);
+    let want = env.served(company_id);
     assert!(!want.is_empty());
     let ids: HashSet<&str> = got
         .iter()
@@ -26,10 +27,16 @@ fn assert_all_users(env: &Env, company_id: &str, got: &[Value]) {
 
 #[test]
 fn every_user_exactly_once_when_the_server_caps_pages_below_the_request() {
-    // 23 users, server cap 4, client asks 10: the client must follow the 6 pages the server
-    // reports, not the 3 it would expect from its own page size (then asks the total once more).
+    // 23 users (some deleted), server cap 4, client asks 10: the client must follow the pages
+    // the server reports, not the ones it would expect from its own page size (then asks the
+    // total once more).
     let env = Env::small(23, 4);
     let id = env.company_id("Globex Corporation");
+    let current = env.served(&id).len();
+    assert!(
+        current < 23 && current > 12,
+        "some users are deleted: {current}"
+    );
     let before = env.sandbox.stats().user_search_requests;
     let run = env.run(&[
         "users",
@@ -39,7 +46,10 @@ fn every_user_exactly_once_when_the_server_caps_pages_below_the_request() {
         "10",
     ]);
     assert_all_users(&env, &id, &run.json_lines());
-    assert_eq!(env.sandbox.stats().user_search_requests - before, 6 + 1);
+    assert_eq!(
+        env.sandbox.stats().user_search_requests - before,
+        current.div_ceil(4) as u64 + 1
+    );
     assert!(run.stderr.contains("users exported"), "{}", run.stderr);
 }
 
@@ -66,7 +76,7 @@ fn company_by_id_nested_name_and_any_case() {
 fn search_order_and_direction_are_sent_to_the_server() {
     let env = Env::small(40, 7);
     let id = env.company_id("Initech");
-    let users = env.sandbox.dataset().users_json(&id);
+    let users = env.served(&id);
 
     let by_email = env
         .run(&[
@@ -136,41 +146,70 @@ fn other_envelope_and_company_key_shapes_work_the_same() {
 }
 
 #[test]
-fn count_shows_the_summary_as_returned() {
+fn count_shows_labelled_figures_and_the_data_as_returned() {
     let env = Env::small(30, 50);
     let id = env.company_id("Globex Corporation");
-    let data = env.sandbox.dataset();
-    let company = data.find_company(&id).unwrap();
+    let users = env.served_all(&id);
+    let state = |u: &Value| {
+        if crate::util::is_deleted(u) {
+            "deleted"
+        } else if u["status"] == "Active" {
+            "active"
+        } else {
+            "inactive"
+        }
+    };
+    let counted = |which: &str| users.iter().filter(|u| state(u) == which).count() as u64;
     let json: Value = serde_json::from_str(
         env.run(&["count", "--company", &id, "--format", "json"])
             .ok(),
     )
     .unwrap();
-    assert_eq!(
-        json["activeTargetUserCount"],
-        company.active_user_count as u64
-    );
-    assert_eq!(
-        json["inactiveTargetUserCount"],
-        company.inactive_user_count as u64
-    );
-    assert_eq!(
-        json["deletedTargetUserCount"],
-        company.deleted_user_count as u64
-    );
+    assert_eq!(json["totalNumberOfActiveUsers"], counted("active"));
+    assert_eq!(json["totalNumberOfInActiveUsers"], counted("inactive"));
+    assert_eq!(json["totalNumberOfDeletedUsers"], counted("deleted"));
+    let months = json["monthlyActiveUsers"]
+        .as_array()
+        .expect("the monthly series");
+    let added: u64 = months.iter().map(|m| m["count"].as_u64().unwrap()).sum();
+    assert!(added <= users.len() as u64);
     let table = env.run(&["count", "--company", "globex corporation"]);
     let table = table.ok();
     assert!(
         table.starts_with(&format!("Globex Corporation ({id})")),
         "{table}"
     );
+    for (label, n) in [
+        ("Active users", counted("active")),
+        ("Inactive users", counted("inactive")),
+        ("Deleted users", counted("deleted")),
+    ] {
+        let line = table
+            .lines()
+            .find(|l| l.trim_start().starts_with(label))
+            .unwrap_or_else(|| panic!("{label} in\n{table}"));
+        assert_eq!(
+            line.split_whitespace().last(),
+            Some(n.to_string().as_str()),
+            "{line}"
+        );
+    }
+    // The monthly series, labelled, latest month first; never a raw JSON array.
+    let latest = months.last().unwrap();
+    let first_month = table
+        .lines()
+        .find(|l| l.contains("Users added in"))
+        .expect("the monthly series");
     assert!(
-        table.contains(&format!(
-            "activeTargetUserCount    {}",
-            company.active_user_count
-        )),
-        "{table}"
+        first_month.contains(latest["period"].as_str().unwrap()),
+        "latest first: {first_month}"
     );
+    assert_eq!(
+        first_month.split_whitespace().last(),
+        Some(latest["count"].to_string().as_str())
+    );
+    assert_eq!(table.matches("Users added in").count(), months.len());
+    assert!(!table.contains('['), "{table}");
 }
 
 #[test]
@@ -184,9 +223,12 @@ fn sandbox_flag_runs_with_no_configuration() {
             .unwrap(),
     );
     let users = run.json_lines();
-    assert_eq!(
-        users.len(),
-        keepnet_sandbox::Config::default().users_per_company
+    let sandbox_users = keepnet_sandbox::Config::default().users_per_company;
+    assert!(
+        users.len() < sandbox_users && users.len() > sandbox_users * 3 / 4,
+        "the current users of the default sandbox, deleted ones left out: {}",
+        users.len()
     );
     assert!(users.iter().all(|u| u["resourceId"].is_string()));
+    assert!(users.iter().all(|u| u["isDeleted"] == false));
 }

@@ -140,10 +140,41 @@ impl Env {
         found[0].resource_id.clone()
     }
 
+    /// Every user the sandbox serves now for `company_id` (deleted ones included), each as the
+    /// API sends it.
+    pub fn served_all(&self, company_id: &str) -> Vec<serde_json::Value> {
+        self.sandbox.current_users_json(company_id)
+    }
+
+    /// What a default export holds: the served users that are not deleted, in order.
+    pub fn served(&self, company_id: &str) -> Vec<serde_json::Value> {
+        self.served_all(company_id)
+            .into_iter()
+            .filter(|u| !is_deleted(u))
+            .collect()
+    }
+
+    /// The served users that are deleted, in order.
+    pub fn served_deleted(&self, company_id: &str) -> Vec<serde_json::Value> {
+        self.served_all(company_id)
+            .into_iter()
+            .filter(is_deleted)
+            .collect()
+    }
+
     /// A path inside the scratch folder.
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
+}
+
+/// Whether a served user is deleted, the way Keepnet's UI decides: `isDeleted`, or the status
+/// `Deleted`.
+pub fn is_deleted(user: &serde_json::Value) -> bool {
+    user["isDeleted"] == true
+        || user["status"]
+            .as_str()
+            .is_some_and(|s| s.eq_ignore_ascii_case("deleted"))
 }
 
 /// The binary with every `KEEPNET_*` and `RUST_LOG` variable removed.

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use keepnet_api::UserQuery;
+use keepnet_api::{StatusSet, UserQuery};
 use keepnet_jobs::{Companies, Header, Job, JobFile, Located, Tls};
 use keepnet_sink::HeaderStyle;
 use keepnet_sink_email::{MailSettings, SmtpSettings, SmtpTls};
@@ -64,6 +64,7 @@ fn load(path: &Path, registry: &Registry) -> Result<(JobFile, Vec<Prepared>), Fa
 /// A job turned into what the batch runner takes.
 struct Prepared {
     layout: Layout,
+    statuses: StatusSet,
     specs: Vec<SinkSpec>,
     settings: SinkSettings,
 }
@@ -93,6 +94,33 @@ fn prepare(job: &Job, file: &JobFile, registry: &Registry) -> Result<Prepared, V
                     None
                 }
             }
+        }
+    };
+    if let Some(columns) = &job.columns {
+        for column in columns.iter().filter(|c| !Layout::is_known(&c.value)) {
+            tracing::warn!(
+                "line {}: column {:?} is not a field keepnet-export knows; each run checks it \
+                 against the fields the API sends (known: {})",
+                column.line,
+                column.value,
+                Layout::known_names()
+            );
+        }
+    }
+    let statuses = match &job.status {
+        None => Some(StatusSet::CURRENT),
+        Some(words) => {
+            let mut bad = false;
+            for word in words {
+                if let Err(e) = StatusSet::parse(&word.value) {
+                    errors.push(at(word, e.to_string()));
+                    bad = true;
+                }
+            }
+            let list: Vec<&str> = words.iter().map(|w| w.value.as_str()).collect();
+            (!bad)
+                .then(|| StatusSet::parse(&list.join(",")).ok())
+                .flatten()
         }
     };
     let mut specs = Vec::new();
@@ -168,6 +196,7 @@ fn prepare(job: &Job, file: &JobFile, registry: &Registry) -> Result<Prepared, V
         specs: specs.clone(),
         settings: settings.clone(),
         strict: job.strict,
+        scope_tolerance: keepnet_api::scope::DEFAULT_TOLERANCE_PERCENT,
         fail_fast: job.fail_fast,
         concurrency: 1,
         recipients: job
@@ -179,9 +208,10 @@ fn prepare(job: &Job, file: &JobFile, registry: &Registry) -> Result<Prepared, V
         let line = job.email.as_ref().map_or(job.line, |e| e.line);
         errors.push((line, 1, e.to_string()));
     }
-    match (layout, errors.is_empty()) {
-        (Some(layout), true) => Ok(Prepared {
+    match (layout, statuses, errors.is_empty()) {
+        (Some(layout), Some(statuses), true) => Ok(Prepared {
             layout,
+            statuses,
             specs,
             settings,
         }),
@@ -228,12 +258,14 @@ pub async fn run(ctx: &Context<'_>, args: &RunArgs) -> Result<(), Failure> {
             registry: ctx.registry,
             query: UserQuery {
                 search: job.search.clone(),
+                statuses: prepared.statuses,
                 ..UserQuery::default()
             },
             layout: prepared.layout,
             specs: prepared.specs,
             settings: prepared.settings,
             strict: job.strict,
+            scope_tolerance: ctx.scope_tolerance,
             fail_fast: job.fail_fast,
             concurrency: usize::from(args.company_concurrency),
             recipients,

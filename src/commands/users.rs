@@ -25,6 +25,7 @@ pub async fn run(ctx: &Context<'_>, args: &UsersArgs) -> Result<(), Failure> {
         order_by: args.order_by.clone(),
         ascending: !args.descending,
         page_size: args.page_size,
+        statuses: args.status,
     };
     // Everything the user typed is checked before the first request.
     let csv_delimiter = parse_delimiter(&args.csv_delimiter)?;
@@ -44,7 +45,8 @@ pub async fn run(ctx: &Context<'_>, args: &UsersArgs) -> Result<(), Failure> {
         }
         (None, true) => {
             let (company, id) = super::company(client, &args.company[0]).await?;
-            let (users, pages) = stream_raw(client, &id, query, args.strict).await?;
+            let limit = keepnet_api::ScopeLimit::for_company(&company, query.statuses, ctx.scope_tolerance);
+            let (users, pages) = stream_raw(client, &id, query, limit, args.strict).await?;
             tracing::info!(company = %company.name, id = %company.resource_id, users, pages, "users exported");
             log_api_usage(client);
             return Ok(());
@@ -79,6 +81,7 @@ pub async fn run(ctx: &Context<'_>, args: &UsersArgs) -> Result<(), Failure> {
         specs,
         settings,
         strict: args.strict,
+        scope_tolerance: ctx.scope_tolerance,
         fail_fast: args.fail_fast,
         concurrency: usize::from(args.company_concurrency),
         recipients: None,
@@ -160,19 +163,31 @@ pub(crate) fn parse_delimiter(text: &str) -> Result<u8, Failure> {
     }
 }
 
-/// Streams every user as the API returned it, one JSON object per line.
+/// Streams every user as the API returned it (every field, known or not), one JSON object
+/// per line. Each page is checked (selection, scope guard) before any of it is written.
 async fn stream_raw(
     client: &Client,
     id: &CompanyId,
     query: UserQuery,
+    limit: Option<keepnet_api::ScopeLimit>,
     strict: bool,
 ) -> Result<(u64, u64), Failure> {
-    let mut pager = client.pager(id, query);
+    if limit.is_none() {
+        tracing::warn!("scope guard off: companies/search sent no user counts for this company");
+    }
+    let mut pager = client.pager(id, query).with_guard(limit);
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(64 * 1024, stdout.lock());
     let (mut users, mut page_count) = (0u64, 0u64);
     let mut line = Vec::with_capacity(1024);
-    while let Some(page) = pager.next_page().await? {
+    while let Some(page) = pager.next_page().await.map_err(|e| {
+        let stopped = if users == 0 {
+            "nothing was written"
+        } else {
+            "output on stdout stopped here"
+        };
+        Failure::from(e).with_note(stopped)
+    })? {
         page_count += 1;
         for user in &page.results {
             line.clear();

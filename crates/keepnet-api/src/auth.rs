@@ -245,6 +245,14 @@ impl TokenCache {
             (Some(c), None) => c.clone(),
             (None, _) => format!("HTTP {status}"),
         };
+        if status == 403 {
+            if let Some("IP_RESTRICTED") = crate::envelope::error_status(&response.body).as_deref()
+            {
+                return Err(Error::IpRestricted {
+                    message: crate::envelope::error_message(&response.body),
+                });
+            }
+        }
         Err(match (status, code.as_deref()) {
             (401, _) | (400, Some("invalid_client" | "unauthorized_client" | "invalid_grant")) => {
                 Error::InvalidCredentials { detail }

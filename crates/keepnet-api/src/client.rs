@@ -16,16 +16,18 @@ use crate::envelope::{self, Opened};
 use crate::error::{excerpt, Error};
 use crate::flow::Flow;
 use crate::http::{Expect, Limits, RawResponse, Transport};
-use crate::models::{Company, CompanyDto, Page, TargetUser};
+use crate::models::{dedupe, Company, CompanyDetails, CompanyDto, Page, TargetUser};
 use crate::pager::UserPager;
 use crate::resolve::resolve_company;
 use crate::retry::{Jitter, RetryPolicy};
-use crate::CompanyId;
+use crate::summary::CountSummary;
+use crate::{CompanyId, StatusSet};
 
 const COMPANIES_SEARCH: &str = "/api/companies/search";
 const USERS_SEARCH: &str = "/api/target-users/search";
 const USERS_EXPORT: &str = "/api/target-users/search/export";
 const COUNT_SUMMARY: &str = "/api/target-users/count-summary";
+const COMPANY: &str = "/api/companies/";
 
 /// Page size asked of `companies/search`; the server may answer with fewer.
 const COMPANY_PAGE_SIZE: u32 = 50;
@@ -131,6 +133,8 @@ pub struct UserQuery {
     pub ascending: bool,
     /// Users asked per page; the server may cap it, and paging follows what it answers.
     pub page_size: u32,
+    /// Which users: active and inactive by default, never deleted ones unless asked.
+    pub statuses: StatusSet,
 }
 
 impl Default for UserQuery {
@@ -142,6 +146,7 @@ impl Default for UserQuery {
             order_by: "CreateTime".to_owned(),
             ascending: true,
             page_size: 100,
+            statuses: StatusSet::CURRENT,
         }
     }
 }
@@ -153,14 +158,15 @@ impl UserQuery {
             "pageSize": self.page_size,
             "orderBy": self.order_by,
             "ascending": self.ascending,
-            "filter": minimal_filter(self.search.as_deref()),
+            "filter": self.statuses.filter(self.search.as_deref()),
         })
     }
 }
 
-/// The filter Keepnet requires on every search: never null, values `""` rather than null.
-fn minimal_filter(search: Option<&str>) -> Value {
-    json!({"Condition": "AND", "SearchInputTextValue": search.unwrap_or("")})
+/// The filter Keepnet requires on every search: never null, values `""` rather than null
+/// (verified to answer 200 on the live API by Keepnet's own e2e script).
+fn minimal_filter() -> Value {
+    json!({"Condition": "AND", "SearchInputTextValue": ""})
 }
 
 /// The file format of a server-side export.
@@ -291,7 +297,7 @@ impl Client {
                 "pageSize": COMPANY_PAGE_SIZE,
                 "orderBy": "CreateTime",
                 "ascending": true,
-                "filter": minimal_filter(None),
+                "filter": minimal_filter(),
             });
             if query.exceeding_limit {
                 body["isTargetUserCountExceededLimit"] = Value::Bool(true);
@@ -307,7 +313,7 @@ impl Client {
             }
             page_number += 1;
         }
-        Ok(companies)
+        Ok(dedupe(companies))
     }
 
     /// Finds the company `query` names (an exact id, else a case-insensitive exact name).
@@ -316,9 +322,9 @@ impl Client {
         Ok(resolve_company(&companies, query)?.clone())
     }
 
-    /// The count summary of `company`'s target users, as the server returned it (`null` when it
-    /// sent no data).
-    pub async fn count_summary(&self, company: &CompanyId) -> Result<Value, Error> {
+    /// The count summary of `company`'s target users: the figures Keepnet's UI reads, and
+    /// `data` as the server returned it (`null` when it sent none).
+    pub async fn count_summary(&self, company: &CompanyId) -> Result<CountSummary, Error> {
         let response = self
             .call(
                 Method::GET,
@@ -328,7 +334,18 @@ impl Client {
                 Expect::Json,
             )
             .await?;
-        Ok(open_data::<Value>(COUNT_SUMMARY, &response)?.unwrap_or(Value::Null))
+        let data = open_data::<Value>(COUNT_SUMMARY, &response)?.unwrap_or(Value::Null);
+        Ok(CountSummary::from_value(data))
+    }
+
+    /// `company`'s own settings (`GET /api/companies/{id}`): its date and time format, which
+    /// date text in its users' records may follow.
+    pub async fn company_details(&self, company: &CompanyId) -> Result<CompanyDetails, Error> {
+        let path = format!("{COMPANY}{}", company.as_str());
+        let response = self
+            .call(Method::GET, &path, Some(company), None, Expect::Json)
+            .await?;
+        Ok(open_data::<CompanyDetails>(&path, &response)?.unwrap_or_default())
     }
 
     /// One page of `company`'s target users.
@@ -611,9 +628,18 @@ fn status_error(path: &str, company: Option<&CompanyId>, response: &RawResponse)
         (400, _) => Error::BadRequest {
             message: message_or_excerpt(),
         },
-        (403, company) => Error::Forbidden {
-            company: company.map(ToString::to_string),
-            message: server_message,
+        (403, company) => match envelope::error_status(&response.body).as_deref() {
+            Some("IP_RESTRICTED") => Error::IpRestricted {
+                message: server_message,
+            },
+            Some("PRIVACY_ERROR") => Error::PrivacyRestricted {
+                company: company.map_or_else(|| "(none)".to_owned(), ToString::to_string),
+                message: server_message,
+            },
+            _ => Error::Forbidden {
+                company: company.map(ToString::to_string),
+                message: server_message,
+            },
         },
         (404, Some(id)) => Error::CompanyNotFound {
             company: id.to_string(),
@@ -774,8 +800,13 @@ mod tests {
         assert_eq!(body["pageSize"], 100);
         assert_eq!(body["orderBy"], "CreateTime");
         assert_eq!(body["ascending"], true);
+        assert_eq!(body["filter"], StatusSet::CURRENT.filter(None));
         assert_eq!(
-            body["filter"],
+            body["filter"]["FilterGroups"][0]["FilterItems"][1]["FieldName"],
+            "IsDeleted"
+        );
+        assert_eq!(
+            minimal_filter(),
             json!({"Condition": "AND", "SearchInputTextValue": ""})
         );
     }

@@ -158,6 +158,16 @@ pub(crate) fn error_message(body: &[u8]) -> Option<String> {
     }
 }
 
+/// The status text of an error body (`IP_RESTRICTED`, `PRIVACY_ERROR`, ...), if it has one.
+pub(crate) fn error_status(body: &[u8]) -> Option<String> {
+    let value: Value = serde_json::from_slice(body).ok()?;
+    let map = value.as_object()?;
+    map.iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("status"))
+        .and_then(|(_, v)| v.as_str())
+        .map(|s| s.trim().to_ascii_uppercase())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -261,5 +271,10 @@ mod tests {
             Some("not yours")
         );
         assert_eq!(error_message(b"oops"), None);
+        assert_eq!(
+            error_status(br#"{"Status":"ip_restricted","message":"no"}"#).as_deref(),
+            Some("IP_RESTRICTED")
+        );
+        assert_eq!(error_status(b"[1]"), None);
     }
 }

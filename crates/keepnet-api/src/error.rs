@@ -17,6 +17,9 @@ pub enum ErrorKind {
     Company,
     /// The API answered with an error, or the network failed.
     Api,
+    /// A company-scoped answer holds more users than the company has: it likely covers other
+    /// customers ([`Error::OutOfScope`]).
+    Scope,
 }
 
 /// Errors of the Keepnet client.
@@ -58,6 +61,73 @@ pub enum Error {
         company: Option<String>,
         /// The server's message, if it gave one.
         message: Option<String>,
+    },
+
+    /// 403 `IP_RESTRICTED`: the credential may only be used from allowed IP addresses.
+    #[error(
+        "access denied (HTTP 403, IP_RESTRICTED): this API credential is IP-restricted and the \
+         address this runs from is not allowed; add the runner's public IP address to the \
+         credential's allowed addresses in Keepnet (Company > Company Settings > REST API), or \
+         run from an allowed network{}",
+        .message.as_deref().map(|m| format!(" (server said: {m})")).unwrap_or_default()
+    )]
+    IpRestricted {
+        /// The server's message, if it gave one.
+        message: Option<String>,
+    },
+
+    /// 403 `PRIVACY_ERROR`: the customer's privacy settings forbid access to its data.
+    #[error(
+        "access denied (HTTP 403, PRIVACY_ERROR): the privacy settings of company {company} do not \
+         allow its data to be read with this credential; the customer (or its administrator) \
+         must allow reseller access in its privacy settings{}",
+        .message.as_deref().map(|m| format!(" (server said: {m})")).unwrap_or_default()
+    )]
+    PrivacyRestricted {
+        /// The company the call was scoped to.
+        company: String,
+        /// The server's message, if it gave one.
+        message: Option<String>,
+    },
+
+    /// A company-scoped answer holds more users than that company's own counts allow.
+    #[error(
+        "scope guard: {endpoint} answered {got} users for {company}, but companies/search counts \
+         {expected} {selection} for it (at most {limit} allowing {tolerance_percent}% for users \
+         added meanwhile); the answer likely holds other customers' users: a proxy may have \
+         removed the X-KEEPNET-Company-Id header, or the endpoint ignored it"
+    )]
+    OutOfScope {
+        /// What answered, e.g. `target-users/search`.
+        endpoint: String,
+        /// The company, as `Name (id)`.
+        company: String,
+        /// The selection, for people.
+        selection: String,
+        /// Users in the answer.
+        got: u64,
+        /// Users the company's counts give.
+        expected: u64,
+        /// The most allowed.
+        limit: u64,
+        /// The margin, in percent.
+        tolerance_percent: u32,
+    },
+
+    /// The server answered with users outside the selection the request asked for: it did not
+    /// apply the filter.
+    #[error(
+        "the API did not apply the user selection: it returned a {state} user{} although the \
+         request asked for {selection}; nothing from this answer can be trusted to be only \
+         those users"
+    , .user.as_deref().map(|u| format!(" (resourceId {u})")).unwrap_or_default())]
+    SelectionIgnored {
+        /// The state of the user that does not belong (`deleted`, `active`, ...).
+        state: String,
+        /// The user's resource id, if it has one.
+        user: Option<String>,
+        /// The selection asked for, for people.
+        selection: String,
     },
 
     /// 404 (or a 400 about the company id): the company id is unknown to the server.
@@ -175,9 +245,13 @@ impl Error {
             Error::GaveUp { last, .. } => last.kind(),
             Error::Config(_) | Error::InvalidCompanyId(_) => ErrorKind::Usage,
             Error::InvalidCredentials { .. } | Error::Unauthorized => ErrorKind::Authentication,
-            Error::Forbidden { .. } | Error::CompanyNotFound { .. } | Error::Resolve(_) => {
-                ErrorKind::Company
-            }
+            Error::Forbidden { .. }
+            | Error::IpRestricted { .. }
+            | Error::PrivacyRestricted { .. }
+            | Error::CompanyNotFound { .. }
+            | Error::Resolve(_) => ErrorKind::Company,
+            Error::OutOfScope { .. } => ErrorKind::Scope,
+            Error::SelectionIgnored { .. } => ErrorKind::Api,
             Error::BadRequest { .. }
             | Error::RateLimited { .. }
             | Error::Server { .. }

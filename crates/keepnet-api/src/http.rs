@@ -8,7 +8,7 @@ use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::{Method, Url};
 
 use crate::error::Error;
-use crate::{CompanyId, COMPANY_HEADER};
+use crate::{CompanyId, COMPANY_HEADER, COMPANY_HEADER_UI};
 
 /// A response read into memory, within the size bound.
 pub(crate) struct RawResponse {
@@ -121,8 +121,12 @@ impl Transport {
             .request(method, url.clone())
             .header(AUTHORIZATION, auth);
         if let Some(company) = company {
-            // CompanyId is validated to [A-Za-z0-9_-]{1,64}, always a valid header value.
-            request = request.header(COMPANY_HEADER, company.as_str());
+            // CompanyId is validated to [A-Za-z0-9_-]{1,64}, always a valid header value. Sent
+            // under both names Keepnet's own clients use, so one header dropped on the way
+            // still scopes the call.
+            request = request
+                .header(COMPANY_HEADER, company.as_str())
+                .header(COMPANY_HEADER_UI, company.as_str());
         }
         if let Some(body) = body {
             request = request

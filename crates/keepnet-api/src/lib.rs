@@ -3,7 +3,10 @@
 //! The client covers what a reseller needs to list and export one customer's target users:
 //! OAuth2 client-credentials auth with a cached token ([`auth`]), the managed company tree
 //! ([`Client::companies`], [`resolve_company`]), target users as an async stream over all pages
-//! ([`Client::users`]), the count summary and the server-side export.
+//! ([`Client::users`]) selected by state ([`StatusSet`]: deleted users are in the live list),
+//! the count summary ([`CountSummary`]), each company's date settings ([`CompanyDetails`]),
+//! the server-side export, and the scope guard that refuses an answer holding more users than
+//! the company has ([`ScopeLimit`]).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), keepnet_api::Error> {
@@ -34,7 +37,11 @@ pub mod models;
 mod pager;
 mod resolve;
 mod retry;
+pub mod scope;
 mod seen;
+mod status;
+mod summary;
+mod user;
 
 pub use auth::{Credentials, TokenInfo};
 pub use client::{
@@ -42,13 +49,21 @@ pub use client::{
 };
 pub use company_id::{CompanyId, InvalidCompanyId};
 pub use error::{Error, ErrorKind};
-pub use models::{Company, CustomFieldValue, Page, TargetUser};
+pub use models::{Company, CompanyDetails, CustomFieldValue, Page, TargetUser};
 pub use pager::{PagingReport, UserPager};
 pub use resolve::{resolve_company, Candidate, ResolveError};
 pub use retry::RetryPolicy;
+pub use scope::ScopeLimit;
+pub use status::{InvalidStatusSet, StatusSet, UserState};
+pub use summary::{CountSummary, MonthlyCount};
+pub use user::known_user_fields;
 
 /// The production base URL of the Keepnet API.
 pub const DEFAULT_BASE_URL: &str = "https://api.keepnetlabs.com";
 
 /// The header that scopes a reseller's call to one managed customer company.
 pub const COMPANY_HEADER: &str = "X-KEEPNET-Company-Id";
+
+/// The second scoping header, with the same value: Keepnet's web UI and agent send it on
+/// target-user calls, and the docs require it for enrollment endpoints.
+pub const COMPANY_HEADER_UI: &str = "x-ir-company-id";

@@ -37,60 +37,7 @@ where
     Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
 }
 
-/// A target user (learner), as `TargetUserSearchView` of the API.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-pub struct TargetUser {
-    /// The user's resource id: unique within the platform.
-    pub resource_id: Option<String>,
-    /// E-mail address.
-    pub email: Option<String>,
-    /// First name.
-    pub first_name: Option<String>,
-    /// Last name.
-    pub last_name: Option<String>,
-    /// Department.
-    pub department: Option<String>,
-    /// Priority, e.g. `Low`, `High`.
-    pub priority: Option<String>,
-    /// Status, e.g. `Active`.
-    pub status: Option<String>,
-    /// Values of the company's custom fields for this user.
-    #[serde(default, deserialize_with = "null_as_empty")]
-    pub custom_field_values: Vec<CustomFieldValue>,
-    /// Creation time, as sent.
-    pub create_time: Option<String>,
-    /// Last update time, as sent.
-    pub update_time: Option<String>,
-    /// Whether the user can be edited in Keepnet (false for directory-synced users).
-    pub is_editable: Option<bool>,
-    /// SCIM setting that provisioned the user.
-    pub scim_setting_name: Option<String>,
-    /// LDAP configuration that provisioned the user.
-    pub ldap_config_name: Option<String>,
-    /// Phone number, kept as text (leading zeros and `+` matter).
-    pub phone_number: Option<String>,
-    /// IANA or Windows time zone name.
-    pub time_zone: Option<String>,
-    /// Preferred language code.
-    pub preferred_language: Option<String>,
-}
-
-/// The value of one custom field for one user.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-pub struct CustomFieldValue {
-    /// The custom field's resource id.
-    pub resource_id: Option<String>,
-    /// The custom field's name, e.g. `Employee Number`.
-    pub name: Option<String>,
-    /// The field's data type, e.g. `String` or `DateTime`.
-    pub data_type: Option<String>,
-    /// The value as text.
-    pub value: Option<String>,
-    /// The value of a date-time field, as sent.
-    pub timestamp_value: Option<String>,
-}
+pub use crate::user::{CustomFieldValue, TargetUser};
 
 /// A company the credential manages, flattened out of the nested tree `companies/search`
 /// returns.
@@ -162,10 +109,56 @@ impl Company {
         }
     }
 
+    /// The most users the counts of `companies/search` allow for `statuses`: the sum of
+    /// `targetUserCount` (active), `inactiveTargetUserCount` and `deletedTargetUserCount` over
+    /// the selected states. An upper bound whether `targetUserCount` counts active users only
+    /// (as the licence does) or inactive ones too. `None` when a needed count was not sent.
+    pub fn expected_users(&self, statuses: crate::StatusSet) -> Option<u64> {
+        let mut n = 0;
+        if statuses.active() {
+            n += self.target_user_count?;
+        }
+        if statuses.inactive() {
+            n += self.inactive_target_user_count?;
+        }
+        if statuses.deleted() {
+            n += self.deleted_target_user_count?;
+        }
+        Some(n)
+    }
+
     /// The company's id, validated for use in the scoping header.
     pub fn id(&self) -> Result<crate::CompanyId, crate::InvalidCompanyId> {
         crate::CompanyId::parse(&self.resource_id)
     }
+}
+
+/// One company's own settings (`CompanyDto` of `GET /api/companies/{resourceId}`): what the
+/// export needs of it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct CompanyDetails {
+    /// The company's resource id.
+    pub resource_id: Option<String>,
+    /// The company's name.
+    pub name: Option<String>,
+    /// How the company writes dates: `DD/MM/YYYY`, `MM/DD/YYYY` or `YYYY/MM/DD`.
+    pub date_format: Option<String>,
+    /// `24h` or `12h`.
+    pub time_format: Option<String>,
+    /// The company's time zone.
+    pub time_zone_id: Option<String>,
+    /// Number of target users (as companies/search counts them).
+    #[serde(deserialize_with = "lenient_count")]
+    pub target_user_count: Option<u64>,
+}
+
+fn lenient_count<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    Ok(match Option::<Value>::deserialize(d)? {
+        Some(Value::Number(n)) => n.as_u64(),
+        Some(Value::String(s)) => s.trim().parse().ok(),
+        _ => None,
+    })
 }
 
 /// `SearchCompanyDto` as it comes off the wire. The docs' prose and the spec disagree on the id
@@ -239,6 +232,30 @@ impl CompanyDto {
     }
 }
 
+/// One entry per company: a company listed both nested and at top level is kept once, where
+/// it is nested (so its parent is known), in list order.
+pub(crate) fn dedupe(companies: Vec<Company>) -> Vec<Company> {
+    use std::collections::HashMap;
+    let mut chosen: HashMap<&str, usize> = HashMap::with_capacity(companies.len());
+    for (i, c) in companies.iter().enumerate() {
+        chosen
+            .entry(&c.resource_id)
+            .and_modify(|kept| {
+                if companies[*kept].depth == 0 && c.depth > 0 {
+                    *kept = i;
+                }
+            })
+            .or_insert(i);
+    }
+    let keep: std::collections::HashSet<usize> = chosen.into_values().collect();
+    companies
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| keep.contains(i))
+        .map(|(_, c)| c)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -265,14 +282,36 @@ mod tests {
     }
 
     #[test]
-    fn user_round_trips_with_api_field_names() {
-        let json = r#"{"resourceId":"u1","email":"a@b.c","firstName":"İsmail","lastName":null,
-            "customFieldValues":null,"createTime":"2024-01-01T00:00:00Z","phoneNumber":"0532"}"#;
-        let user: TargetUser = serde_json::from_str(json).unwrap();
-        assert_eq!(user.first_name.as_deref(), Some("İsmail"));
-        assert!(user.custom_field_values.is_empty());
-        let back = serde_json::to_value(&user).unwrap();
-        assert_eq!(back["phoneNumber"], "0532");
-        assert_eq!(back["resourceId"], "u1");
+    fn a_company_listed_twice_is_one_company() {
+        let json = r#"[
+          {"resourceId":"B2","name":"Acme EU"},
+          {"resourceId":"A1","name":"Acme","children":[{"resourceId":"B2","name":"Acme EU"}]},
+          {"resourceId":"A1","name":"Acme"}
+        ]"#;
+        let dtos: Vec<CompanyDto> = serde_json::from_str(json).unwrap();
+        let mut flat = Vec::new();
+        for dto in dtos {
+            dto.flatten_into(None, 0, &mut flat);
+        }
+        let flat = dedupe(flat);
+        let ids: Vec<_> = flat.iter().map(|c| c.resource_id.as_str()).collect();
+        assert_eq!(
+            ids,
+            ["A1", "B2"],
+            "the nested copy is kept, after its parent"
+        );
+        assert_eq!(flat[1].parent_id.as_deref(), Some("A1"));
+    }
+
+    #[test]
+    fn expected_users_sum_the_selected_counts() {
+        let mut c = Company::new("A1", "Acme");
+        assert_eq!(c.expected_users(crate::StatusSet::CURRENT), None);
+        c.target_user_count = Some(200);
+        c.inactive_target_user_count = Some(30);
+        c.deleted_target_user_count = Some(20);
+        assert_eq!(c.expected_users(crate::StatusSet::CURRENT), Some(230));
+        assert_eq!(c.expected_users(crate::StatusSet::DELETED), Some(20));
+        assert_eq!(c.expected_users(crate::StatusSet::ALL), Some(250));
     }
 }

@@ -11,6 +11,11 @@
 //! server reports more pages than first announced, and at the end asks the server for the total
 //! once more. [`PagingReport::may_be_incomplete`] then says whether what was read can differ
 //! from what the server holds.
+//!
+//! Every page is also held against what was asked: a user outside the selection (a deleted
+//! user when only current ones were asked for) fails with [`Error::SelectionIgnored`], and with
+//! a [`ScopeLimit`] every total the server reports, and the users read, must fit the company's
+//! own counts ([`Error::OutOfScope`]), before the page is handed out.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 
@@ -20,7 +25,10 @@ use futures::stream::{FuturesOrdered, StreamExt};
 use crate::client::{Client, UserQuery};
 use crate::models::{Page, TargetUser};
 use crate::seen::Fingerprints;
-use crate::{CompanyId, Error};
+use crate::{CompanyId, Error, ScopeLimit};
+
+/// What the guard names as the source of a total.
+const SEARCH: &str = "target-users/search";
 
 /// What a finished paging run saw.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -61,6 +69,7 @@ pub struct UserPager {
     seen: Fingerprints,
     report: PagingReport,
     state: State,
+    guard: Option<ScopeLimit>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,7 +91,15 @@ impl UserPager {
             seen: Fingerprints::default(),
             report: PagingReport::default(),
             state: State::New,
+            guard: None,
         }
+    }
+
+    /// Holds every page against `limit`: a total or a number of users read above it fails the
+    /// pager with [`Error::OutOfScope`] before the page is handed out.
+    pub fn with_guard(mut self, limit: Option<ScopeLimit>) -> Self {
+        self.guard = limit;
+        self
     }
 
     /// The next page in order, duplicates removed; `None` after the last one. After an error
@@ -114,7 +131,7 @@ impl UserPager {
                 let expected = usize::try_from(page.total_number_of_records).unwrap_or(0);
                 self.seen.reserve(expected.min(50_000_000));
                 self.next_to_request = 2;
-                return Ok(Some(self.accept(page)));
+                return self.accept(page).map(Some);
             }
             State::Paging => {}
         }
@@ -122,7 +139,7 @@ impl UserPager {
         match self.window.next().await {
             Some(page) => {
                 let page = self.count_retries(page?);
-                Ok(Some(self.accept(page)))
+                self.accept(page).map(Some)
             }
             None => {
                 // Ask once more how many users there are now.
@@ -131,6 +148,7 @@ impl UserPager {
                     ..self.query.clone()
                 };
                 let last = self.client.users_page(&self.company, &probe, 1).await?;
+                self.check_scope(last.total_number_of_records)?;
                 self.report.last_total = last.total_number_of_records;
                 self.state = State::Done;
                 Ok(None)
@@ -162,8 +180,25 @@ impl UserPager {
         }
     }
 
-    /// Counts the page, follows a growing page count, and drops users already handed out.
-    fn accept(&mut self, mut page: Page<TargetUser>) -> Page<TargetUser> {
+    fn check_scope(&self, users: u64) -> Result<(), Error> {
+        match &self.guard {
+            Some(limit) => limit.check(SEARCH, users),
+            None => Ok(()),
+        }
+    }
+
+    /// Checks the page against the selection and the scope limit, counts it, follows a growing
+    /// page count, and drops users already handed out.
+    fn accept(&mut self, mut page: Page<TargetUser>) -> Result<Page<TargetUser>, Error> {
+        self.check_scope(page.total_number_of_records)?;
+        let statuses = self.query.statuses;
+        if let Some(stray) = page.results.iter().find(|u| !statuses.contains(u.state())) {
+            return Err(Error::SelectionIgnored {
+                state: format!("{:?}", stray.state()).to_lowercase(),
+                user: stray.resource_id.clone(),
+                selection: statuses.describe(),
+            });
+        }
         self.report.pages += 1;
         if !page.results.is_empty() {
             self.last_page = self.last_page.max(page.total_number_of_pages);
@@ -180,7 +215,8 @@ impl UserPager {
         }
         self.report.duplicates += dropped;
         self.report.users += page.results.len() as u64;
-        page
+        self.check_scope(self.report.users)?;
+        Ok(page)
     }
 }
 

@@ -21,10 +21,11 @@ const SMTP_KEYS: [&str; 7] = [
     "from",
     "ca_file",
 ];
-const JOB_KEYS: [&str; 9] = [
+const JOB_KEYS: [&str; 10] = [
     "name",
     "companies",
     "search",
+    "status",
     "columns",
     "header",
     "sinks",
@@ -536,6 +537,30 @@ impl Checker<'_> {
             None => None,
         };
 
+        let status = match entry(table, "status") {
+            Some((_, v)) => match self.strings(v, "status", "[\"active\", \"inactive\"]") {
+                Some(items) if items.is_empty() => {
+                    ok = false;
+                    self.at(
+                        v.span().start,
+                        "`status` is empty: remove it to export active and inactive users, or list some",
+                    );
+                    None
+                }
+                Some(items) => Some(
+                    items
+                        .into_iter()
+                        .map(|(word, item)| self.located(item.span().start, word))
+                        .collect(),
+                ),
+                None => {
+                    ok = false;
+                    None
+                }
+            },
+            None => None,
+        };
+
         let columns = match entry(table, "columns") {
             Some((_, v)) => {
                 match self.strings(v, "columns", "[\"email\", \"firstName\"]") {
@@ -622,6 +647,7 @@ impl Checker<'_> {
             name: name?,
             companies: companies?,
             search,
+            status,
             columns,
             header,
             sinks: sinks?,

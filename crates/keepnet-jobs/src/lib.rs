@@ -23,6 +23,7 @@
 //! name = "monthly-all"                    # required, unique, [a-z0-9_-]+
 //! companies = "all"                       # required: "all", or a list of ids/names
 //! search = ""                             # optional search text ("" = no search)
+//! status = ["active", "inactive"]         # optional: which users (active, inactive, deleted, all)
 //! columns = ["email", "firstName", "custom:Employee Number"]   # optional
 //! header = "human"                        # optional: api | human
 //! sinks = ["xlsx:out/{company}-{date}.xlsx", "csv:out/{company}-{date}.csv"]   # required
@@ -68,7 +69,7 @@
 //! `password_env` is an environment variable name, `user` and `password_env` come together,
 //! `tls = "none"` never with a `user`, `port` in 1..=65535.
 //!
-//! Not checked here (the runner knows them): column names and sink kinds. They are returned
+//! Not checked here (the runner knows them): column names, status names and sink kinds. They are returned
 //! as [`Located`] values so the runner can report them at the right place.
 //!
 //! ```
@@ -142,6 +143,9 @@ pub struct Job {
     pub companies: Companies,
     /// Search text; `None` when absent or empty.
     pub search: Option<String>,
+    /// Which users (`active`, `inactive`, `deleted`, `all`) as written (not checked here);
+    /// `None` means the runner's default (active and inactive).
+    pub status: Option<Vec<Located<String>>>,
     /// Columns as written (not checked here); `None` means the runner's default.
     pub columns: Option<Vec<Located<String>>>,
     /// Header labels; `None` means the runner's default.

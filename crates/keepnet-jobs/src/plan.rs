@@ -66,6 +66,15 @@ fn write_job(out: &mut String, job: &Job) {
     if let Some(search) = &job.search {
         let _ = writeln!(out, "  search:    {search:?}");
     }
+    let status = match &job.status {
+        Some(words) => words
+            .iter()
+            .map(|w| w.value.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        None => "active, inactive (default; deleted users left out)".to_owned(),
+    };
+    let _ = writeln!(out, "  users:     {status}");
     let columns = match &job.columns {
         Some(columns) => columns
             .iter()

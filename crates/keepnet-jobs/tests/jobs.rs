@@ -87,25 +87,32 @@ fn the_documented_example_parses_to_the_expected_values() {
     assert_eq!(job.companies, Companies::All);
     assert_eq!(job.search, None, "an empty search is no search");
     assert_eq!(
+        job.status,
+        Some(vec![
+            at("active".to_owned(), 15, 11),
+            at("inactive".to_owned(), 15, 21),
+        ])
+    );
+    assert_eq!(
         job.columns,
         Some(vec![
-            at("email".to_owned(), 15, 12),
-            at("firstName".to_owned(), 15, 21),
-            at("custom:Employee Number".to_owned(), 15, 34),
+            at("email".to_owned(), 16, 12),
+            at("firstName".to_owned(), 16, 21),
+            at("custom:Employee Number".to_owned(), 16, 34),
         ])
     );
     assert_eq!(job.header, Some(Header::Human));
     assert_eq!(
         job.sinks,
         vec![
-            at("xlsx:out/{company}-{date}.xlsx".to_owned(), 17, 10),
-            at("csv:out/{company}-{date}.csv".to_owned(), 17, 44),
+            at("xlsx:out/{company}-{date}.xlsx".to_owned(), 18, 10),
+            at("csv:out/{company}-{date}.csv".to_owned(), 18, 44),
         ]
     );
     assert!(!job.strict && !job.fail_fast);
 
     let email = job.email.as_ref().expect("email");
-    assert_eq!(email.line, 21);
+    assert_eq!(email.line, 22);
     assert_eq!(
         email.subject.as_deref(),
         Some("Keepnet users of {company} ({date})")
@@ -117,11 +124,11 @@ fn the_documented_example_parses_to_the_expected_values() {
         email.to,
         vec![
             (
-                at("Acme Holdings".to_owned(), 27, 1),
+                at("Acme Holdings".to_owned(), 28, 1),
                 vec!["it@acme.example".to_owned(), "ciso@acme.example".to_owned()]
             ),
             (
-                at("Müşteri A.Ş.".to_owned(), 28, 1),
+                at("Müşteri A.Ş.".to_owned(), 29, 1),
                 vec!["bt@musteri.example".to_owned()]
             ),
         ]
@@ -129,12 +136,13 @@ fn the_documented_example_parses_to_the_expected_values() {
 
     let weekly = &file.jobs[1];
     assert_eq!(weekly.name, "weekly-acme");
-    assert_eq!(weekly.line, 30);
+    assert_eq!(weekly.line, 31);
     assert_eq!(
         weekly.companies,
-        Companies::List(vec![at("Acme Holdings".to_owned(), 32, 14)])
+        Companies::List(vec![at("Acme Holdings".to_owned(), 33, 14)])
     );
     assert_eq!(weekly.columns, None);
+    assert_eq!(weekly.status, None);
     assert_eq!(weekly.header, None);
     assert_eq!(weekly.email, None);
 }
@@ -791,6 +799,7 @@ fn plan_summary_describes_the_run_without_secrets() {
         "CA file:  /etc/ssl/mssp-ca.pem",
         "Job monthly-all (line 11)",
         "companies: all companies",
+        "users:     active, inactive",
         "columns:   email, firstName, custom:Employee Number",
         "header:    human",
         "sinks:     xlsx:out/{company}-{date}.xlsx",
@@ -802,7 +811,8 @@ fn plan_summary_describes_the_run_without_secrets() {
         "Müşteri A.Ş. -> bt@musteri.example",
         "other companies -> security@mssp.example",
         "cc: am@mssp.example",
-        "Job weekly-acme (line 30)",
+        "Job weekly-acme (line 31)",
+        "users:     active, inactive (default; deleted users left out)",
         "companies: Acme Holdings",
         "columns:   default",
         "e-mail:    none",

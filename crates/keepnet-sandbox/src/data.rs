@@ -3,10 +3,12 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
+use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
+use serde_json::Value;
 
 use crate::rng::{key, Rng};
-use crate::time;
+use crate::time::{self, DateOrder, Style};
 
 /// One custom field value of a target user (`TargetUserCustomFieldValueDto`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -20,14 +22,20 @@ pub struct CustomFieldValue {
     pub data_type: String,
     /// Text value; `None` for DateTime fields.
     pub value: Option<String>,
-    /// ISO 8601 value of DateTime fields; `None` for String fields.
+    /// ISO 8601 value of DateTime fields (always ISO, whatever the
+    /// company's date format); `None` for String fields.
     pub timestamp_value: Option<String>,
 }
 
-/// A target user, serialised exactly as the search endpoint returns it
-/// (camelCase `TargetUserSearchView`, every key present, nulls as `null`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+/// A target user, serialised exactly as the search endpoint returns it:
+/// camelCase keys in the order resourceId, email, firstName, lastName,
+/// department, priority, status, customFieldValues, createTime, updateTime,
+/// isEditable, scimSettingName, ldapConfigName, phoneNumber, timeZone,
+/// preferredLanguage, managerFirstName, managerLastName, managerEmail,
+/// managerFullName, isDeleted, then the [`User::extra`] keys; every key
+/// present, nulls as `null`. [`User::create_ms`] and [`User::update_ms`]
+/// are not serialised.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct User {
     /// Resource id (12 alphanumeric characters).
     pub resource_id: String,
@@ -41,13 +49,19 @@ pub struct User {
     pub department: Option<String>,
     /// "Low", "Medium", "High" or "VeryHigh".
     pub priority: Option<String>,
-    /// "Active" or "Inactive".
+    /// "Active" or "Inactive"; about a quarter of deleted users say "Deleted".
     pub status: Option<String>,
     /// Custom field values (possibly empty).
     pub custom_field_values: Vec<CustomFieldValue>,
-    /// ISO 8601 creation time, strictly increasing in creation order.
+    /// Creation time as served: ISO 8601 UTC with milliseconds for
+    /// [`DateStyle::Iso`] companies, the company's own format to the minute
+    /// (UTC) for [`DateStyle::CompanyFormat`] ones. The instant is
+    /// [`User::create_ms`].
     pub create_time: String,
-    /// Update time: null, ISO 8601, or about 5% "dd/MM/yyyy HH:mm:ss".
+    /// Update time as served, null or formatted like `create_time`, except
+    /// that about 5% of an ISO company's update times are in the company's
+    /// date order with 24 h seconds ("05/03/2024 18:25:30"). The instant is
+    /// [`User::update_ms`].
     pub update_time: Option<String>,
     /// False for users provisioned by SCIM or LDAP.
     pub is_editable: bool,
@@ -61,6 +75,66 @@ pub struct User {
     pub time_zone: Option<String>,
     /// Preferred language tag such as "tr-TR".
     pub preferred_language: Option<String>,
+    /// First name of the user's manager (another user of the same company).
+    pub manager_first_name: Option<String>,
+    /// Last name of the manager.
+    pub manager_last_name: Option<String>,
+    /// Email of the manager.
+    pub manager_email: Option<String>,
+    /// "First Last" of the manager (the non-null parts joined by a space).
+    pub manager_full_name: Option<String>,
+    /// True for deleted users, which the list keeps for audit.
+    pub is_deleted: bool,
+    /// Fields the client has never heard of ([`crate::Config::extra_user_fields`]),
+    /// serialised as further keys after `isDeleted`, in this order.
+    pub extra: Vec<(String, Value)>,
+    /// The true creation instant, unix milliseconds (not serialised).
+    pub create_ms: i64,
+    /// The true update instant, unix milliseconds, `None` when
+    /// `update_time` is null (not serialised).
+    pub update_ms: Option<i64>,
+}
+
+impl Serialize for User {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(21 + self.extra.len()))?;
+        m.serialize_entry("resourceId", &self.resource_id)?;
+        m.serialize_entry("email", &self.email)?;
+        m.serialize_entry("firstName", &self.first_name)?;
+        m.serialize_entry("lastName", &self.last_name)?;
+        m.serialize_entry("department", &self.department)?;
+        m.serialize_entry("priority", &self.priority)?;
+        m.serialize_entry("status", &self.status)?;
+        m.serialize_entry("customFieldValues", &self.custom_field_values)?;
+        m.serialize_entry("createTime", &self.create_time)?;
+        m.serialize_entry("updateTime", &self.update_time)?;
+        m.serialize_entry("isEditable", &self.is_editable)?;
+        m.serialize_entry("scimSettingName", &self.scim_setting_name)?;
+        m.serialize_entry("ldapConfigName", &self.ldap_config_name)?;
+        m.serialize_entry("phoneNumber", &self.phone_number)?;
+        m.serialize_entry("timeZone", &self.time_zone)?;
+        m.serialize_entry("preferredLanguage", &self.preferred_language)?;
+        m.serialize_entry("managerFirstName", &self.manager_first_name)?;
+        m.serialize_entry("managerLastName", &self.manager_last_name)?;
+        m.serialize_entry("managerEmail", &self.manager_email)?;
+        m.serialize_entry("managerFullName", &self.manager_full_name)?;
+        m.serialize_entry("isDeleted", &self.is_deleted)?;
+        for (k, v) in &self.extra {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
+/// How a company's target-user responses render `createTime` and `updateTime`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DateStyle {
+    /// ISO 8601 UTC with milliseconds ("2024-03-05T18:25:30.123Z"); about
+    /// 5% of update times use the company's date order with 24 h seconds.
+    Iso,
+    /// The company's `dateFormat` and `timeFormat`, in UTC, to the minute
+    /// ("05/03/2024 18:25", "03/05/2024 06:25 PM", "2024/03/05 18:25").
+    CompanyFormat,
 }
 
 /// A company (customer tenant) with its licence data and nested children.
@@ -74,21 +148,26 @@ pub struct Company {
     pub parent: Option<String>,
     /// Child companies in creation order.
     pub children: Vec<Company>,
-    /// Number of target users returned by the search endpoint (as
-    /// generated; [`crate::Faults::churn`] changes the served count only).
+    /// Number of target users the search endpoint lists, deleted ones
+    /// included (as generated; [`crate::Faults::churn`] changes the served
+    /// data only).
     pub user_count: usize,
     /// Licensed number of users; `None` means unlimited.
     pub license_limit: Option<u32>,
     /// ISO 8601 creation time.
     pub create_time: String,
-    /// Users whose status is "Active".
+    /// Users not deleted whose status is "Active" (the served `targetUserCount`).
     pub active_user_count: usize,
-    /// Users whose status is "Inactive".
+    /// Users not deleted whose status is "Inactive".
     pub inactive_user_count: usize,
-    /// Deleted users (not returned by search; reported in counts only).
+    /// Deleted users (`isDeleted` true), whatever their status text.
     pub deleted_user_count: usize,
-    /// Monthly active users (reported in counts only).
+    /// Users created in November 2026, the last month of
+    /// [`Company::monthly_user_counts`].
     pub monthly_active_user_count: usize,
+    /// Users created in each month from December 2025 to November 2026
+    /// (12 entries, oldest first), deleted ones included.
+    pub monthly_user_counts: Vec<usize>,
     /// Industry name, e.g. "Manufacturing".
     pub industry_name: String,
     /// Industry resource id.
@@ -105,14 +184,29 @@ pub struct Company {
     pub tags: Vec<String>,
     /// Email domain of its users.
     pub email_domain: String,
+    /// `dateFormat`: "DD/MM/YYYY", "MM/DD/YYYY" or "YYYY/MM/DD".
+    pub date_format: String,
+    /// `timeFormat`: "24h" or "12h".
+    pub time_format: String,
+    /// `timeZoneId` (IANA), e.g. "Europe/Istanbul". Dates are still
+    /// rendered in UTC.
+    pub time_zone_id: String,
+    /// Whether user dates are served as ISO 8601 or in the company's format.
+    pub dates: DateStyle,
+    /// Country name, e.g. "Türkiye".
+    pub country_name: String,
+    /// ISO 3166 country code, e.g. "TR".
+    pub country_code: String,
     pub(crate) ordinal: usize,
+    pub(crate) create_ms: i64,
 }
 
 impl Company {
-    /// True when the company has more users than its licence allows.
+    /// True when the company has more Active (non-deleted) users than its
+    /// licence allows: the licence counts only Active users.
     pub fn over_license_limit(&self) -> bool {
         self.license_limit
-            .is_some_and(|limit| self.user_count > limit as usize)
+            .is_some_and(|limit| self.active_user_count > limit as usize)
     }
 }
 
@@ -139,6 +233,11 @@ struct Def {
     limit: Limit,
     expired: bool,
     tags: &'static [&'static str],
+    order: DateOrder,
+    h12: bool,
+    dates: DateStyle,
+    tz: &'static str,
+    country: (&'static str, &'static str),
 }
 
 /// Ordinal of the reseller's own company.
@@ -149,6 +248,9 @@ pub(crate) const GLOBEX_ORD: usize = 6;
 pub(crate) const UNMANAGED_ORD: usize = 12;
 /// Name of the reseller.
 pub(crate) const RESELLER_NAME: &str = "Northwind MSSP";
+
+const US: (&str, &str) = ("United States", "US");
+const TR: (&str, &str) = ("Türkiye", "TR");
 
 const DEFS: &[Def] = &[
     Def {
@@ -161,6 +263,11 @@ const DEFS: &[Def] = &[
         limit: Limit::Unlimited,
         expired: false,
         tags: &["reseller"],
+        order: DateOrder::Dmy,
+        h12: false,
+        dates: DateStyle::Iso,
+        tz: "Europe/London",
+        country: ("United Kingdom", "GB"),
     },
     Def {
         name: "Acme Holdings",
@@ -172,6 +279,11 @@ const DEFS: &[Def] = &[
         limit: Limit::Room,
         expired: false,
         tags: &["vip", "group"],
+        order: DateOrder::Dmy,
+        h12: false,
+        dates: DateStyle::Iso,
+        tz: "Europe/London",
+        country: ("United Kingdom", "GB"),
     },
     Def {
         name: "Acme Europe",
@@ -183,6 +295,11 @@ const DEFS: &[Def] = &[
         limit: Limit::Unlimited,
         expired: false,
         tags: &["emea"],
+        order: DateOrder::Dmy,
+        h12: false,
+        dates: DateStyle::CompanyFormat,
+        tz: "Europe/Berlin",
+        country: ("Germany", "DE"),
     },
     Def {
         name: "Acme Europe Support",
@@ -194,6 +311,11 @@ const DEFS: &[Def] = &[
         limit: Limit::Room,
         expired: false,
         tags: &["emea", "support"],
+        order: DateOrder::Ymd,
+        h12: false,
+        dates: DateStyle::CompanyFormat,
+        tz: "Europe/Stockholm",
+        country: ("Sweden", "SE"),
     },
     Def {
         name: "Acme Türkiye",
@@ -205,6 +327,11 @@ const DEFS: &[Def] = &[
         limit: Limit::Over,
         expired: false,
         tags: &["tr", "EMEA, South"],
+        order: DateOrder::Dmy,
+        h12: false,
+        dates: DateStyle::CompanyFormat,
+        tz: "Europe/Istanbul",
+        country: TR,
     },
     Def {
         name: "Müşteri A.Ş.",
@@ -216,6 +343,11 @@ const DEFS: &[Def] = &[
         limit: Limit::Room,
         expired: false,
         tags: &["tr"],
+        order: DateOrder::Dmy,
+        h12: false,
+        dates: DateStyle::Iso,
+        tz: "Europe/Istanbul",
+        country: TR,
     },
     Def {
         name: "Globex Corporation",
@@ -227,6 +359,11 @@ const DEFS: &[Def] = &[
         limit: Limit::Room,
         expired: false,
         tags: &["vip"],
+        order: DateOrder::Mdy,
+        h12: true,
+        dates: DateStyle::CompanyFormat,
+        tz: "America/New_York",
+        country: US,
     },
     Def {
         name: "Support",
@@ -238,6 +375,11 @@ const DEFS: &[Def] = &[
         limit: Limit::Unlimited,
         expired: false,
         tags: &[],
+        order: DateOrder::Mdy,
+        h12: false,
+        dates: DateStyle::CompanyFormat,
+        tz: "America/Chicago",
+        country: US,
     },
     Def {
         name: "Initech",
@@ -249,6 +391,11 @@ const DEFS: &[Def] = &[
         limit: Limit::Room,
         expired: false,
         tags: &[],
+        order: DateOrder::Mdy,
+        h12: true,
+        dates: DateStyle::Iso,
+        tz: "America/Los_Angeles",
+        country: US,
     },
     Def {
         name: "Support",
@@ -260,6 +407,11 @@ const DEFS: &[Def] = &[
         limit: Limit::Room,
         expired: false,
         tags: &[],
+        order: DateOrder::Dmy,
+        h12: true,
+        dates: DateStyle::CompanyFormat,
+        tz: "Asia/Kolkata",
+        country: ("India", "IN"),
     },
     Def {
         name: "Umbrella Empty",
@@ -271,6 +423,11 @@ const DEFS: &[Def] = &[
         limit: Limit::Room,
         expired: true,
         tags: &[],
+        order: DateOrder::Ymd,
+        h12: false,
+        dates: DateStyle::CompanyFormat,
+        tz: "Asia/Shanghai",
+        country: ("China", "CN"),
     },
     Def {
         name: "東京商事株式会社",
@@ -282,6 +439,11 @@ const DEFS: &[Def] = &[
         limit: Limit::Room,
         expired: false,
         tags: &["apac"],
+        order: DateOrder::Ymd,
+        h12: false,
+        dates: DateStyle::CompanyFormat,
+        tz: "Asia/Tokyo",
+        country: ("Japan", "JP"),
     },
     Def {
         name: "Other Reseller Co",
@@ -293,14 +455,154 @@ const DEFS: &[Def] = &[
         limit: Limit::Unlimited,
         expired: false,
         tags: &[],
+        order: DateOrder::Mdy,
+        h12: false,
+        dates: DateStyle::Iso,
+        tz: "America/Denver",
+        country: US,
     },
 ];
+
+/// Users are created within `[SPREAD_START, SPREAD_END)`.
+fn spread() -> (i64, i64) {
+    (
+        time::ms_from(2025, 6, 1, 0, 0, 0),
+        time::ms_from(2026, 11, 1, 0, 0, 0),
+    )
+}
+
+/// Update times stay at or before this instant.
+pub(crate) fn update_bound() -> i64 {
+    time::ms_from(2026, 11, 30, 0, 0, 0)
+}
+
+/// Number of months in the monthly series (December 2025 to November 2026).
+pub(crate) const MONTHS: usize = 12;
+
+/// The months of the monthly series, oldest first: (year, month, start, end).
+pub(crate) fn series_months() -> [(i64, u32, i64, i64); MONTHS] {
+    let mut out = [(0, 0, 0, 0); MONTHS];
+    let (mut y, mut m) = (2025, 12);
+    for slot in &mut out {
+        let (ny, nm) = time::next_month(y, m);
+        *slot = (y, m, time::month_start(y, m), time::month_start(ny, nm));
+        (y, m) = (ny, nm);
+    }
+    out
+}
+
+/// Position of an instant in the monthly series, if inside it.
+pub(crate) fn month_index(ms: i64) -> Option<usize> {
+    series_months()
+        .iter()
+        .position(|&(_, _, lo, hi)| lo <= ms && ms < hi)
+}
+
+/// What a user's status and deletion are, drawn apart from the rest so
+/// counts and filters need not generate the user.
+#[derive(Clone, Copy, Debug)]
+struct Fate {
+    inactive: bool,
+    deleted: bool,
+    deleted_text: bool,
+}
+
+fn fate(seed: u64, ord: usize, i: usize) -> Fate {
+    let h = key(&[seed, 0x57A7, ord as u64, i as u64]);
+    // One user among the first 20 is always deleted, so every company of
+    // 20 users or more has at least one.
+    let forced = key(&[seed, 0xDE1E, ord as u64]) % 20 == i as u64;
+    let deleted = forced || (h >> 20) % 100 < 10;
+    Fate {
+        inactive: h % 100 < 12,
+        deleted,
+        deleted_text: deleted && (h >> 40) % 4 == 0,
+    }
+}
+
+impl Fate {
+    fn status(self) -> &'static str {
+        if self.deleted_text {
+            "Deleted"
+        } else if self.inactive {
+            "Inactive"
+        } else {
+            "Active"
+        }
+    }
+}
+
+/// The facts a status/deletion/month filter needs, computed without
+/// generating the user.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Facts {
+    pub(crate) status: &'static str,
+    pub(crate) is_deleted: bool,
+    pub(crate) create_ms: i64,
+}
+
+/// Creation instant of user `i` of a company of `count` users: strictly
+/// increasing over `0..count`, spread over the whole range. Indices past
+/// `count` (users added by churn) land anywhere in the range.
+fn create_ms_of(seed: u64, ord: usize, i: usize, count: usize) -> i64 {
+    let (lo, hi) = spread();
+    let span = hi - lo;
+    let h = key(&[seed, 0x7135, ord as u64, i as u64]);
+    if i < count {
+        let step = span / count as i64;
+        let jitter = (h % (step as u64 / 2).max(1)) as i64;
+        lo + i as i64 * step + jitter
+    } else {
+        lo + (h % span as u64) as i64
+    }
+}
+
+/// The manager of user `i`: another user of the same company, for about 60%.
+fn manager_of(seed: u64, ord: usize, i: usize, count: usize) -> Option<usize> {
+    let h = key(&[seed, 0x3A6E, ord as u64, i as u64]);
+    if h % 100 >= 60 {
+        return None;
+    }
+    if i < count {
+        if count < 2 {
+            return None;
+        }
+        let j = ((h >> 8) % (count as u64 - 1)) as usize;
+        Some(if j >= i { j + 1 } else { j })
+    } else if count > 0 {
+        Some(((h >> 8) % count as u64) as usize)
+    } else {
+        None
+    }
+}
+
+/// Value of extra field `pos` for user `i`: cycles through null, a
+/// string, an integer and a nested object.
+fn extra_value(seed: u64, ord: usize, i: usize, pos: usize) -> Value {
+    let h = key(&[seed, 0xE47A, ord as u64, i as u64, pos as u64]);
+    match (i + pos + ord) % 4 {
+        0 => Value::Null,
+        1 => Value::String(format!("lvl-{} \"quoted\", comma", h % 10)),
+        2 => Value::from((h % 2_000_001) as i64 - 1_000_000),
+        _ => serde_json::json!({"level": h % 5, "tags": ["a", true, null]}),
+    }
+}
 
 struct Slot {
     count: usize,
     domain: String,
-    base_ms: i64,
+    style: Style,
     users: OnceLock<Vec<User>>,
+}
+
+/// Everything user generation needs for one company.
+struct Gen<'a> {
+    seed: u64,
+    ord: usize,
+    count: usize,
+    domain: &'a str,
+    style: Style,
+    extra: &'a [String],
 }
 
 /// The whole seeded world: the reseller, its managed companies, one
@@ -315,6 +617,7 @@ pub struct Dataset {
     unmanaged: Company,
     slots: Vec<Slot>,
     by_id: HashMap<String, usize>,
+    extra_fields: Vec<String>,
 }
 
 impl std::fmt::Debug for Dataset {
@@ -326,21 +629,51 @@ impl std::fmt::Debug for Dataset {
     }
 }
 
-fn is_inactive(seed: u64, ord: usize, i: usize) -> bool {
-    key(&[seed, 0x57A7, ord as u64, i as u64]) % 100 < 12
+/// Number of users of `0..count` created before `ms`.
+fn created_before(seed: u64, ord: usize, count: usize, ms: i64) -> usize {
+    let (mut lo, mut hi) = (0usize, count);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if create_ms_of(seed, ord, mid, count) < ms {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
 }
 
 impl Dataset {
     /// Build the dataset for `seed`, with `users_per_company` users in each
     /// ordinary customer company.
     pub fn generate(seed: u64, users_per_company: usize) -> Dataset {
-        Self::generate_with(seed, users_per_company, &[])
+        Self::build(seed, users_per_company, &[], &[])
     }
 
     /// Like [`Dataset::generate`], plus top-level customer companies with the given names
     /// (e.g. hostile ones such as `../x` or `CON`), each with `users_per_company` users,
     /// created after the built-in companies.
     pub fn generate_with(seed: u64, users_per_company: usize, extra: &[String]) -> Dataset {
+        Self::build(seed, users_per_company, extra, &[])
+    }
+
+    /// The dataset a sandbox with this configuration serves: its seed,
+    /// `users_per_company`, `extra_companies` and `extra_user_fields`.
+    pub fn from_config(config: &crate::Config) -> Dataset {
+        Self::build(
+            config.seed,
+            config.users_per_company,
+            &config.extra_companies,
+            &config.extra_user_fields,
+        )
+    }
+
+    fn build(
+        seed: u64,
+        users_per_company: usize,
+        extra: &[String],
+        extra_fields: &[String],
+    ) -> Dataset {
         let template = DEFS
             .iter()
             .find(|d| d.name == "Initech")
@@ -372,11 +705,26 @@ impl Dataset {
                 Size::PerCompany => users_per_company,
                 Size::Fixed(n) => n,
             };
-            let inactive = (0..count).filter(|&i| is_inactive(seed, ord, i)).count();
-            let active = count - inactive;
+            let (mut active, mut inactive, mut deleted) = (0, 0, 0);
+            for i in 0..count {
+                let f = fate(seed, ord, i);
+                if f.deleted {
+                    deleted += 1;
+                } else if f.inactive {
+                    inactive += 1;
+                } else {
+                    active += 1;
+                }
+            }
+            let monthly: Vec<usize> = series_months()
+                .iter()
+                .map(|&(_, _, lo, hi)| {
+                    created_before(seed, ord, count, hi) - created_before(seed, ord, count, lo)
+                })
+                .collect();
             let license_limit = match def.limit {
                 Limit::Unlimited => None,
-                Limit::Over => Some((count as u64 * 4 / 5).min(u64::from(u32::MAX)) as u32),
+                Limit::Over => Some((active as u64 * 4 / 5).min(u64::from(u32::MAX)) as u32),
                 Limit::Room => {
                     let want = (count as u64 * 2 + 100).div_ceil(50) * 50;
                     Some(want.min(u64::from(u32::MAX)) as u32)
@@ -393,6 +741,11 @@ impl Dataset {
             let industry_resource_id = Rng::new(key(&[seed, 0x1D, fnv(def.industry)])).alnum(12);
             let license_type_resource_id =
                 Rng::new(key(&[seed, 0x11C, fnv(def.license)])).alnum(12);
+            let style = Style {
+                order: def.order,
+                h12: def.h12,
+                company_format: def.dates == DateStyle::CompanyFormat,
+            };
             flat.push(Company {
                 resource_id: id,
                 name: name.to_string(),
@@ -403,8 +756,9 @@ impl Dataset {
                 create_time: time::iso_ms(created),
                 active_user_count: active,
                 inactive_user_count: inactive,
-                deleted_user_count: count / 25 + ord % 3,
-                monthly_active_user_count: active * 3 / 5,
+                deleted_user_count: deleted,
+                monthly_active_user_count: monthly[MONTHS - 1],
+                monthly_user_counts: monthly,
                 industry_name: def.industry.to_string(),
                 industry_resource_id,
                 license_type_name: def.license.to_string(),
@@ -413,12 +767,19 @@ impl Dataset {
                 license_end_date: Some(end),
                 tags: def.tags.iter().map(|t| t.to_string()).collect(),
                 email_domain: domain.to_string(),
+                date_format: def.order.name().to_string(),
+                time_format: if def.h12 { "12h" } else { "24h" }.to_string(),
+                time_zone_id: def.tz.to_string(),
+                dates: def.dates,
+                country_name: def.country.0.to_string(),
+                country_code: def.country.1.to_string(),
                 ordinal: ord,
+                create_ms: created,
             });
             slots.push(Slot {
                 count,
                 domain: domain.to_string(),
-                base_ms: time::ms_from(2022, 1, 3, 8, 0, 0) + ord as i64 * 2 * 86_400_000,
+                style,
                 users: OnceLock::new(),
             });
         }
@@ -447,6 +808,7 @@ impl Dataset {
             unmanaged,
             slots,
             by_id,
+            extra_fields: extra_fields.to_vec(),
         }
     }
 
@@ -547,21 +909,65 @@ impl Dataset {
         self.slots.len()
     }
 
+    /// Ordinals of every company a reseller manages: its own company, then
+    /// every managed company depth-first (not the other reseller's).
+    pub(crate) fn managed_ordinals(&self) -> Vec<usize> {
+        std::iter::once(RESELLER_ORD)
+            .chain(self.all_companies().iter().map(|c| c.ordinal))
+            .collect()
+    }
+
+    fn gen(&self, ord: usize) -> Gen<'_> {
+        let slot = &self.slots[ord];
+        Gen {
+            seed: self.seed,
+            ord,
+            count: slot.count,
+            domain: &slot.domain,
+            style: slot.style,
+            extra: &self.extra_fields,
+        }
+    }
+
+    /// The date style of a company.
+    pub(crate) fn style_of(&self, ord: usize) -> Style {
+        self.slots[ord].style
+    }
+
     /// The user a company would have at creation index `i`, generated like
     /// every other one; also valid past the company's generated count (new
     /// users of [`crate::Faults::churn`]), where indices give unique emails.
     pub(crate) fn generate_user(&self, ord: usize, i: usize) -> User {
-        gen_user(
-            self.seed,
-            ord,
-            i,
-            self.slots[ord].base_ms,
-            &self.slots[ord].domain,
-        )
+        gen_user(&self.gen(ord), i)
     }
 
     pub(crate) fn user_count_of(&self, ord: usize) -> usize {
         self.slots[ord].count
+    }
+
+    /// Status, deletion and creation instant of user `i`, without
+    /// generating it (equal to the generated user's).
+    pub(crate) fn facts(&self, ord: usize, i: usize) -> Facts {
+        let count = self.slots[ord].count;
+        let f = fate(self.seed, ord, i);
+        Facts {
+            status: f.status(),
+            is_deleted: f.deleted,
+            create_ms: create_ms_of(self.seed, ord, i, count),
+        }
+    }
+
+    /// Creation instant of user `i` (equal to the generated user's).
+    pub(crate) fn create_ms_at(&self, ord: usize, i: usize) -> i64 {
+        create_ms_of(self.seed, ord, i, self.slots[ord].count)
+    }
+
+    /// Resource id of user `i` (equal to the generated user's), cheaply.
+    pub(crate) fn resource_id_at(&self, ord: usize, i: usize) -> std::borrow::Cow<'_, str> {
+        match self.slots[ord].users.get() {
+            Some(users) => std::borrow::Cow::Borrowed(users[i].resource_id.as_str()),
+            None => std::borrow::Cow::Owned(user_rng(self.seed, ord, i).alnum(12)),
+        }
     }
 
     /// One user by creation index, borrowed when the company's users are
@@ -571,20 +977,16 @@ impl Dataset {
         let slot = &self.slots[ord];
         match slot.users.get() {
             Some(users) => std::borrow::Cow::Borrowed(&users[i]),
-            None => {
-                std::borrow::Cow::Owned(gen_user(self.seed, ord, i, slot.base_ms, &slot.domain))
-            }
+            None => std::borrow::Cow::Owned(gen_user(&self.gen(ord), i)),
         }
     }
 
     pub(crate) fn users_of(&self, ord: usize) -> &[User] {
         let slot = &self.slots[ord];
-        let domain = self.slots[ord].domain.as_str();
         slot.users.get_or_init(|| {
+            let g = self.gen(ord);
             let gen = |range: std::ops::Range<usize>| -> Vec<User> {
-                range
-                    .map(|i| gen_user(self.seed, ord, i, slot.base_ms, domain))
-                    .collect()
+                range.map(|i| gen_user(&g, i)).collect()
             };
             let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
             if slot.count < 50_000 || threads < 2 {
@@ -598,6 +1000,7 @@ impl Dataset {
                     .map(|t| {
                         let start = (t * chunk).min(slot.count);
                         let end = ((t + 1) * chunk).min(slot.count);
+                        let gen = &gen;
                         s.spawn(move || gen(start..end))
                     })
                     .collect();
@@ -736,8 +1139,47 @@ fn field(rng: &mut Rng, name: &str, value: String) -> CustomFieldValue {
     }
 }
 
-fn gen_user(seed: u64, ord: usize, i: usize, base_ms: i64, domain: &str) -> User {
-    let mut rng = Rng::new(key(&[seed, 0x05E7, ord as u64, i as u64]));
+fn user_rng(seed: u64, ord: usize, i: usize) -> Rng {
+    Rng::new(key(&[seed, 0x05E7, ord as u64, i as u64]))
+}
+
+/// The quirk of user `i`, for every fifth user.
+fn quirk_of(ord: usize, i: usize) -> Option<u64> {
+    (i % 5 == 2).then(|| (i as u64 / 5 + ord as u64) % QUIRKS)
+}
+
+/// Name changes of a quirk: `(first, last)`, each `None` when unchanged
+/// and `Some(None)` for null.
+#[allow(clippy::type_complexity)]
+fn quirk_names(quirk: u64) -> (Option<Option<&'static str>>, Option<Option<&'static str>>) {
+    match quirk {
+        1 => (Some(Some("@SUM(A1)")), None),
+        2 => (None, Some(Some("-2+3"))),
+        6 => (None, Some(Some("Smith\nJones"))),
+        7 => (Some(Some("Tab\tSeparated")), None),
+        8 => (Some(Some("Zoë 🚀")), Some(Some("😀 Smiley"))),
+        11 => (Some(None), Some(None)),
+        12 => (Some(Some("=1+2")), None),
+        13 => (None, Some(Some("\"The Boss\" O'Brien, Jr."))),
+        14 => (Some(Some("İsmail")), Some(Some("IŞIK"))),
+        15 => (Some(Some("محمد")), Some(Some("العلي"))),
+        16 => (Some(Some("太郎")), Some(Some("山田"))),
+        17 => (Some(Some("Дмитрий")), Some(Some("Ξενοφών"))),
+        _ => (None, None),
+    }
+}
+
+/// Who user `i` is: the first draws of its generator, quirks applied.
+struct Ident {
+    resource_id: String,
+    first: Option<String>,
+    last: Option<String>,
+    email: String,
+    rng: Rng,
+}
+
+fn ident(g: &Gen<'_>, i: usize) -> Ident {
+    let mut rng = user_rng(g.seed, g.ord, i);
     let resource_id = rng.alnum(12);
     let (first, fslug) = *rng.pick(FIRST);
     let (last, lslug) = *rng.pick(LAST);
@@ -748,10 +1190,37 @@ fn gen_user(seed: u64, ord: usize, i: usize, base_ms: i64, domain: &str) -> User
                 .map(|h| h.to_ascii_uppercase().to_string() + c.as_str())
                 .unwrap_or_default()
         };
-        format!("{}.{}.{}@{}", cap(fslug), cap(lslug), i + 1, domain)
+        format!("{}.{}.{}@{}", cap(fslug), cap(lslug), i + 1, g.domain)
     } else {
-        format!("{fslug}.{lslug}.{}@{domain}", i + 1)
+        format!("{fslug}.{lslug}.{}@{}", i + 1, g.domain)
     };
+    let (mut first, mut last) = (s(first), s(last));
+    if let Some(q) = quirk_of(g.ord, i) {
+        let (f, l) = quirk_names(q);
+        if let Some(f) = f {
+            first = f.map(str::to_string);
+        }
+        if let Some(l) = l {
+            last = l.map(str::to_string);
+        }
+    }
+    Ident {
+        resource_id,
+        first,
+        last,
+        email,
+        rng,
+    }
+}
+
+fn gen_user(g: &Gen<'_>, i: usize) -> User {
+    let Ident {
+        resource_id,
+        first,
+        last,
+        email,
+        mut rng,
+    } = ident(g, i);
     let department = if rng.chance(12) {
         None
     } else {
@@ -763,18 +1232,15 @@ fn gen_user(seed: u64, ord: usize, i: usize, base_ms: i64, domain: &str) -> User
         7 | 8 => "High",
         _ => "VeryHigh",
     };
-    let status = if is_inactive(seed, ord, i) {
-        "Inactive"
-    } else {
-        "Active"
-    };
+    let fate = fate(g.seed, g.ord, i);
     let phone_number = gen_phone(&mut rng);
-    let create_ms = base_ms + i as i64 * 37_000 + rng.below(30_000) as i64;
-    let update_delta = rng.below(400 * 86_400_000) as i64 + 1000;
-    let update_time = match rng.below(100) {
-        0..=14 => None,
-        15..=19 => Some(time::dmy(create_ms + update_delta)),
-        _ => Some(time::iso_ms(create_ms + update_delta)),
+    let create_ms = create_ms_of(g.seed, g.ord, i, g.count);
+    let room = (update_bound() - create_ms - 1000).clamp(1, 400 * 86_400_000);
+    let updated = create_ms + rng.below(room as u64) as i64 + 1000;
+    let (update_ms, update_time) = match rng.below(100) {
+        0..=14 => (None, None),
+        15..=19 => (Some(updated), Some(g.style.update_text(updated, true))),
+        _ => (Some(updated), Some(g.style.update_text(updated, false))),
     };
     let shape = rng.below(10);
     let mut custom = Vec::new();
@@ -813,16 +1279,35 @@ fn gen_user(seed: u64, ord: usize, i: usize, base_ms: i64, domain: &str) -> User
     } else {
         s(rng.pick::<&str>(LANGUAGES))
     };
+    let (manager_first_name, manager_last_name, manager_email, manager_full_name) =
+        match manager_of(g.seed, g.ord, i, g.count).map(|j| ident(g, j)) {
+            Some(m) => {
+                let full = [m.first.as_deref(), m.last.as_deref()]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                let full = (!full.is_empty()).then_some(full);
+                (m.first, m.last, Some(m.email), full)
+            }
+            None => (None, None, None, None),
+        };
+    let extra = g
+        .extra
+        .iter()
+        .enumerate()
+        .map(|(pos, name)| (name.clone(), extra_value(g.seed, g.ord, i, pos)))
+        .collect();
     let mut u = User {
         resource_id,
         email: Some(email),
-        first_name: s(first),
-        last_name: s(last),
+        first_name: first,
+        last_name: last,
         department,
         priority: s(priority),
-        status: s(status),
+        status: s(fate.status()),
         custom_field_values: custom,
-        create_time: time::iso_ms(create_ms),
+        create_time: g.style.create_text(create_ms),
         update_time,
         is_editable: !(scim || ldap),
         scim_setting_name: if scim { s("Azure AD SCIM") } else { None },
@@ -830,9 +1315,17 @@ fn gen_user(seed: u64, ord: usize, i: usize, base_ms: i64, domain: &str) -> User
         phone_number,
         time_zone,
         preferred_language,
+        manager_first_name,
+        manager_last_name,
+        manager_email,
+        manager_full_name,
+        is_deleted: fate.deleted,
+        extra,
+        create_ms,
+        update_ms,
     };
-    if i % 5 == 2 {
-        apply_quirk(&mut u, &mut rng, (i as u64 / 5 + ord as u64) % QUIRKS);
+    if let Some(q) = quirk_of(g.ord, i) {
+        apply_quirk(&mut u, &mut rng, q);
     }
     u
 }
@@ -846,69 +1339,37 @@ fn set_custom(u: &mut User, rng: &mut Rng, name: &str, value: &str) {
     }
 }
 
+/// The hostile-data quirks other than names (those are in [`quirk_names`],
+/// so a manager's name matches its own row).
 fn apply_quirk(u: &mut User, rng: &mut Rng, quirk: u64) {
     match quirk {
         0 => u.department = s("=HYPERLINK(\"http://x\",\"y\")"),
-        1 => u.first_name = s("@SUM(A1)"),
-        2 => u.last_name = s("-2+3"),
         3 => u.department = s("+cmd|' /C calc'!A0"),
         4 => set_custom(u, rng, "Cost Center", "-42"),
         5 => u.department = s("Finance, \"Special\" Projects"),
-        6 => {
-            u.last_name = s("Smith\nJones");
-            u.department = s("Ops\nNight Shift");
-        }
-        7 => {
-            u.first_name = s("Tab\tSeparated");
-            u.department = s("HR\tPayroll");
-        }
-        8 => {
-            u.first_name = s("Zoë 🚀");
-            u.last_name = s("😀 Smiley");
-        }
+        6 => u.department = s("Ops\nNight Shift"),
+        7 => u.department = s("HR\tPayroll"),
         9 => u.phone_number = s("+1 (555) 010-0199"),
         10 => {
             u.phone_number = s("0532 000 00 00");
             set_custom(u, rng, "Employee Number", "000123");
         }
         11 => {
-            u.first_name = None;
-            u.last_name = None;
             u.department = None;
             u.phone_number = None;
             u.update_time = None;
+            u.update_ms = None;
             u.time_zone = None;
             u.preferred_language = None;
             u.custom_field_values.clear();
         }
-        12 => {
-            u.first_name = s("=1+2");
-            u.department = s("-42");
-        }
-        13 => {
-            u.last_name = s("\"The Boss\" O'Brien, Jr.");
-            u.phone_number = s("+90 532 000 00 00");
-        }
-        14 => {
-            u.first_name = s("İsmail");
-            u.last_name = s("IŞIK");
-            u.department = s("@Remote");
-        }
-        15 => {
-            u.first_name = s("محمد");
-            u.last_name = s("العلي");
-            u.department = s("المبيعات");
-        }
-        16 => {
-            u.first_name = s("太郎");
-            u.last_name = s("山田");
-            u.department = s("営業部");
-        }
-        _ => {
-            u.first_name = s("Дмитрий");
-            u.last_name = s("Ξενοφών");
-            u.department = s("Отдел \"Продаж\", Москва");
-        }
+        12 => u.department = s("-42"),
+        13 => u.phone_number = s("+90 532 000 00 00"),
+        14 => u.department = s("@Remote"),
+        15 => u.department = s("المبيعات"),
+        16 => u.department = s("営業部"),
+        17 => u.department = s("Отдел \"Продаж\", Москва"),
+        _ => {}
     }
 }
 
@@ -943,6 +1404,7 @@ mod tests {
                 .count(),
             1
         );
+        let (lo, hi) = spread();
         for c in a.all_companies() {
             let users = a.users(&c.resource_id);
             assert_eq!(users.len(), c.user_count);
@@ -952,18 +1414,201 @@ mod tests {
             emails.dedup();
             assert_eq!(emails.len(), users.len());
             for w in users.windows(2) {
-                assert!(w[0].create_time < w[1].create_time);
+                assert!(w[0].create_ms < w[1].create_ms);
             }
-            let inactive = users
-                .iter()
-                .filter(|u| u.status.as_deref() == Some("Inactive"))
-                .count();
-            assert_eq!(inactive, c.inactive_user_count);
+            for (i, u) in users.iter().enumerate() {
+                assert!(lo <= u.create_ms && u.create_ms < hi);
+                if let Some(up) = u.update_ms {
+                    assert!(up > u.create_ms && up <= update_bound());
+                }
+                assert_eq!(u.update_ms.is_some(), u.update_time.is_some());
+                assert_eq!(
+                    u.create_time,
+                    a.style_of(c.ordinal).create_text(u.create_ms)
+                );
+                let f = a.facts(c.ordinal, i);
+                assert_eq!(
+                    (f.status, f.is_deleted, f.create_ms),
+                    (u.status.as_deref().unwrap(), u.is_deleted, u.create_ms)
+                );
+                assert_eq!(a.resource_id_at(c.ordinal, i), u.resource_id.as_str());
+                assert_eq!(*a.user_at(c.ordinal, i), *u);
+            }
+            let count = |f: &dyn Fn(&User) -> bool| users.iter().filter(|u| f(u)).count();
+            assert_eq!(
+                count(&|u| !u.is_deleted && u.status.as_deref() == Some("Inactive")),
+                c.inactive_user_count
+            );
+            assert_eq!(
+                count(&|u| !u.is_deleted && u.status.as_deref() == Some("Active")),
+                c.active_user_count
+            );
+            assert_eq!(count(&|u| u.is_deleted), c.deleted_user_count);
+            assert_eq!(
+                count(&|u| u.status.as_deref() == Some("Deleted")),
+                count(&|u| u.is_deleted && u.status.as_deref() == Some("Deleted"))
+            );
+            if users.len() >= 20 {
+                assert!(c.deleted_user_count >= 1, "{}", c.name);
+            }
+            let mut monthly = vec![0; MONTHS];
+            for u in users {
+                if let Some(m) = month_index(u.create_ms) {
+                    monthly[m] += 1;
+                }
+            }
+            assert_eq!(monthly, c.monthly_user_counts);
+            assert_eq!(c.monthly_active_user_count, monthly[MONTHS - 1]);
+            // Managers are other users of the same company, named as they are.
+            for u in users {
+                let Some(email) = &u.manager_email else {
+                    assert!(u.manager_first_name.is_none() && u.manager_full_name.is_none());
+                    continue;
+                };
+                assert_ne!(u.email.as_ref(), Some(email));
+                let m = users
+                    .iter()
+                    .find(|m| m.email.as_ref() == Some(email))
+                    .expect("manager in the company");
+                assert_eq!(m.first_name, u.manager_first_name);
+                assert_eq!(m.last_name, u.manager_last_name);
+                let full = [m.first_name.as_deref(), m.last_name.as_deref()]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                assert_eq!(u.manager_full_name.as_deref().unwrap_or(""), full);
+            }
         }
+        let all: Vec<&User> = a
+            .all_companies()
+            .iter()
+            .flat_map(|c| a.users(&c.resource_id))
+            .collect();
+        let share = |f: &dyn Fn(&User) -> bool| {
+            all.iter().filter(|u| f(u)).count() as f64 / all.len() as f64
+        };
+        let deleted = share(&|u| u.is_deleted);
+        assert!((0.07..0.14).contains(&deleted), "{deleted}");
+        let managed = share(&|u| u.manager_email.is_some());
+        assert!((0.55..0.65).contains(&managed), "{managed}");
+        let text = share(&|u| u.status.as_deref() == Some("Deleted")) / deleted;
+        assert!((0.15..0.35).contains(&text), "{text}");
+        assert!(all
+            .iter()
+            .any(|u| u.is_deleted && u.status.as_deref() == Some("Active")));
         assert_eq!(a.users(&a.reseller_company().resource_id).len(), 3);
         assert_eq!(a.users(a.unmanaged_company_id()).len(), 5);
         assert!(a.users("nope").is_empty());
         let json = a.users_json(&tr.resource_id);
-        assert_eq!(json[0].as_object().unwrap().len(), 16);
+        assert_eq!(json[0].as_object().unwrap().len(), 21);
+        let text = serde_json::to_string(&a.users(&tr.resource_id)[0]).unwrap();
+        assert_eq!(key_order(&text), KEYS);
+    }
+
+    const KEYS: [&str; 21] = [
+        "resourceId",
+        "email",
+        "firstName",
+        "lastName",
+        "department",
+        "priority",
+        "status",
+        "customFieldValues",
+        "createTime",
+        "updateTime",
+        "isEditable",
+        "scimSettingName",
+        "ldapConfigName",
+        "phoneNumber",
+        "timeZone",
+        "preferredLanguage",
+        "managerFirstName",
+        "managerLastName",
+        "managerEmail",
+        "managerFullName",
+        "isDeleted",
+    ];
+
+    /// Top-level keys of a serialised object, in order.
+    fn key_order(text: &str) -> Vec<String> {
+        struct Keys(Vec<String>);
+        impl<'de> serde::Deserialize<'de> for Keys {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Keys, D::Error> {
+                struct V;
+                impl<'de> serde::de::Visitor<'de> for V {
+                    type Value = Keys;
+                    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        f.write_str("an object")
+                    }
+                    fn visit_map<A: serde::de::MapAccess<'de>>(
+                        self,
+                        mut m: A,
+                    ) -> Result<Keys, A::Error> {
+                        let mut out = Vec::new();
+                        while let Some((k, _)) = m.next_entry::<String, serde::de::IgnoredAny>()? {
+                            out.push(k);
+                        }
+                        Ok(Keys(out))
+                    }
+                }
+                d.deserialize_map(V)
+            }
+        }
+        serde_json::from_str::<Keys>(text).unwrap().0
+    }
+
+    #[test]
+    fn extra_fields_cycle_through_types() {
+        let config = crate::Config {
+            users_per_company: 40,
+            extra_user_fields: vec!["riskLevel".into(), "badge".into()],
+            ..crate::Config::default()
+        };
+        let a = Dataset::from_config(&config);
+        let users = a.users_json(&a.companies()[0].resource_id);
+        let mut kinds = [0usize; 4];
+        for (u, user) in users.iter().zip(a.users(&a.companies()[0].resource_id)) {
+            let keys = key_order(&serde_json::to_string(user).unwrap());
+            assert_eq!(keys[..21], KEYS);
+            assert_eq!(keys[21..], ["riskLevel", "badge"]);
+            for k in ["riskLevel", "badge"] {
+                kinds[match &u[k] {
+                    Value::Null => 0,
+                    Value::String(_) => 1,
+                    Value::Number(_) => 2,
+                    Value::Object(_) => 3,
+                    other => panic!("{other}"),
+                }] += 1;
+            }
+        }
+        assert_eq!(kinds, [20, 20, 20, 20]);
+        assert_eq!(
+            Dataset::from_config(&config).users_json(&a.companies()[0].resource_id),
+            users
+        );
+    }
+
+    #[test]
+    fn a_million_users_spread_and_count_cheaply() {
+        let a = Dataset::generate(42, 1_000_000);
+        let initech = a.find_by_name("Initech")[0];
+        assert_eq!(initech.user_count, 1_000_000);
+        assert_eq!(
+            initech.active_user_count + initech.inactive_user_count + initech.deleted_user_count,
+            1_000_000
+        );
+        let (lo, hi) = spread();
+        let ord = initech.ordinal;
+        assert!(a.create_ms_at(ord, 0) >= lo);
+        assert!(a.create_ms_at(ord, 999_999) < hi);
+        for i in (0..999_999).step_by(997) {
+            assert!(a.create_ms_at(ord, i) < a.create_ms_at(ord, i + 1));
+        }
+        let u = a.user_at(ord, 999_999);
+        assert_eq!(u.create_ms, a.create_ms_at(ord, 999_999));
+        let total: usize = initech.monthly_user_counts.iter().sum();
+        let before = created_before(42, ord, 1_000_000, time::month_start(2025, 12));
+        assert_eq!(total + before, 1_000_000);
     }
 }

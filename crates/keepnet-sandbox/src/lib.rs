@@ -10,6 +10,65 @@
 //! sandbox.shutdown().await;
 //! # Ok(()) }
 //! ```
+//!
+//! # What it serves
+//!
+//! A reseller ("Northwind MSSP", 3 users of its own) managing a tree of
+//! customer companies (two of them both called "Support", one empty, one
+//! over its licence), plus one company of another reseller that it may not
+//! see. `POST /connect/token`, `POST /api/companies/search`,
+//! `GET /api/companies/{resourceId}`, `POST /api/target-users/search`,
+//! `POST /api/target-users/search/export` and
+//! `GET /api/target-users/count-summary`. Every default models the live API
+//! as Keepnet's own web UI, agent and docs show it; [`Faults`] and
+//! [`Config`] add hostile or odd server behaviour on top.
+//!
+//! # Fidelity
+//!
+//! Where each behaviour comes from. Sources: `test2-ui` is Keepnet's web UI
+//! (github.com/keepnetlabs/test2-ui), `agent` is Keepnet's agent
+//! (keepnetlabs/agentic-ally-agent), `docs` is the GitBook source of
+//! doc.keepnetlabs.com (ucarozan/keepnet-docs), and `NOTES` is the project's
+//! `API-NOTES.md`, whose Addendum wins over its older sections. Certainty:
+//! **documented** (Keepnet's docs or spec say so), **code** (seen in
+//! Keepnet's own code or UI fixtures), **guess** (plausible, not confirmed).
+//!
+//! | Behaviour | Source | Certainty |
+//! |---|---|---|
+//! | Deleted users stay in the target-users list, flagged `isDeleted: true` | docs `next-generation-product/platform/company/target-users.md` ("Deleted users in the list"); NOTES Addendum "Deleted users are in the list" | documented |
+//! | A row is deleted when `isDeleted` is true **or** `status` is "Deleted"; about a quarter of deleted users say "Deleted", the rest keep "Active"/"Inactive" | test2-ui `src/components/TargetUsers/People.vue` (`isRowTypeDeleted`, `hasDeletedSelection`) | code; the proportions (10% deleted, a quarter of them "Deleted") are a guess |
+//! | No filter item (minimal filter or the UI's empty two-group filter) returns everyone, deleted included | docs target-users.md; NOTES Addendum "Deleted users are in the list" | documented |
+//! | Filter shape `{Condition, SearchInputTextValue, FilterGroups:[AND group, OR group]}`, keys in either case | test2-ui `src/utils/functions.js` (`getDefaultFilter`); NOTES Addendum "Filter shape" | code |
+//! | `Status` `Include` `"1,0"` ("1" Active, "0" Inactive), `IsDeleted` `Contains` `false`/`true`, `MonthlyActiveUser` `=` `"2026-03"`, operator `=` | People.vue (`applySummaryFilter`, `formatMonthlyPeriodKey`); agent `src/mastra/tools/user-management/utils/user-search-utils.ts` | code; that `MonthlyActiveUser` means the UTC creation month, and the words active/inactive/deleted, are guesses |
+//! | `managerFirstName`, `managerLastName`, `managerEmail`, `managerFullName` on every row; filterable | People.vue (Manager columns, `dbName` ManagerFullName/ManagerEmail); docs `openapi/keepnet-api-spec.json` (`TargetUserDto`); NOTES Addendum "Fields beyond the spec" | code; who has a manager (60%, same company) is a guess |
+//! | Fields no client knows ([`Config::extra_user_fields`], off by default) | NOTES Addendum "Fields beyond the spec" ("expect more undeclared fields") | guess |
+//! | Company `dateFormat` (DD/MM/YYYY, MM/DD/YYYY, YYYY/MM/DD), `timeFormat` (24h, 12h), `timeZoneId` | test2-ui `src/components/Companies/CompanyCreateOrEdit.vue`, `src/utils/functions.js` (`getTimeZone`); spec `CompanyDto` | code and documented |
+//! | Some companies' `createTime`/`updateTime` in their own format, to the minute ("03/05/2024 06:25 PM") | NOTES Addendum "Dates" (UI fixtures show `createTime: "2021/07/04 20:24"`) | code (fixtures); which companies do it is a guess |
+//! | About 5% of an ISO company's `updateTime`s in its date order with seconds ("05/03/2024 18:25:30") | NOTES "Other observations" (`dd/MM/yyyy HH:mm:ss`), read as the company's format | guess |
+//! | `GET /api/companies/{resourceId}` answers `CompanyDto` | docs `openapi/keepnet-api-spec.json`; `api-reference/use-cases/reseller/scope-api-requests-to-customer.md` ("Path") | documented; the values are guesses |
+//! | A Reseller call without a company id answers for every managed company | scope-api-requests-to-customer.md ("Most list/report endpoints return data for all companies you manage"); NOTES Addendum "Scope" | documented |
+//! | `x-ir-company-id` scopes like `X-KEEPNET-Company-Id` | agent user-search-utils.ts; NOTES Addendum "Scope" (the docs require both for enrollment endpoints) | code |
+//! | A proxy dropping the headers, an endpoint ignoring them ([`Faults::strip_company_header`], [`Faults::ignore_company_header_on`]) | NOTES Addendum "Scope" | guess (knobs, off by default) |
+//! | 403 `{"status":"IP_RESTRICTED","message":...}` on every call ([`Faults::ip_restricted`]) | test2-ui `src/views/Login.vue` (`getLoginErrorMessage`); NOTES "Other observations" | code; the message text is a guess |
+//! | 403 status `PRIVACY_ERROR` ([`Faults::privacy_error_companies`]) | test2-ui `src/utils/testRequest.js` | code; the message text is a guess |
+//! | `targetUserCount` counts Active, non-deleted users; the licence check compares it with `numberOfUsers` | target-users.md FAQ (the licence warning "counts only Active target users"); test2-ui `src/components/Companies/CompanyList.vue` (`isNumberOfUsersExceed`); NOTES Addendum | documented for the licence warning; for `targetUserCount` itself a guess |
+//! | count-summary `data`: `totalNumberOfActiveUsers`, `totalNumberOfInActiveUsers`, `totalNumberOfDeletedUsers`, `monthlyActiveUsers: [{period, periodStart, count}]`, the last entry current | People.vue (`normalizeCountSummary`); NOTES Addendum "Count summary, real shape" | code |
+//! | A month's count is the users added in it, whatever their status | target-users.md ("Target Users Summary Widgets"); People.vue (tooltip) | documented |
+//! | The series runs December 2025 to November 2026; `periodStart` in the company's date style | target-users.md ("available starting from December"); People.vue parses `periodStart` with the company's format | guess (the window and the format) |
+//! | A nested company also listed at top level ([`Config::children_also_top_level`], off) | NOTES Addendum "Still unknown"; CompanyList.vue (`isClustered`) | unknown |
+//! | Token endpoint, envelopes, paging, `companies/search` items, export as a file | NOTES sections before the Addendum; spec | documented |
+//!
+//! ## Still unknown
+//!
+//! - Which time zone formatted dates are in: the sandbox renders them in
+//!   UTC, whatever the company's `timeZoneId`.
+//! - Whether `targetUserCount` counts inactive users (here: it does not).
+//! - Whether `companies/search` can list a company twice, nested and at top
+//!   level (here: only with [`Config::children_also_top_level`]).
+//! - Whether a user can have status "Deleted" with `isDeleted` false (here:
+//!   never; a user with status "Deleted" always has `isDeleted` true).
+//! - The server-side export's columns and encoding (here: eight columns,
+//!   UTF-8 CSV without BOM, dates as the search renders them).
 
 mod conn;
 mod data;
@@ -24,7 +83,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use data::{Company, CustomFieldValue, Dataset, User};
+pub use data::{Company, CustomFieldValue, Dataset, DateStyle, User};
 
 /// Sandbox configuration.
 #[derive(Clone, Debug)]
@@ -52,6 +111,17 @@ pub struct Config {
     /// Extra top-level customer companies by name (default none), created after the
     /// built-in ones with `users_per_company` users each: for hostile names in tests.
     pub extra_companies: Vec<String>,
+    /// Names of target-user fields "the server adds next", unknown to any
+    /// client (default none). Every user then carries each as a further key
+    /// after `isDeleted`, in this order; values are deterministic per seed,
+    /// company, user and field, and cycle through null, a string (with
+    /// quotes and a comma), an integer and a nested object. Names should
+    /// not repeat the standard keys.
+    pub extra_user_fields: Vec<String>,
+    /// Whether companies/search also lists every nested company again as a
+    /// top-level item, after the real top-level ones, with `children: []`
+    /// (default false: whether the live API can do this is unknown).
+    pub children_also_top_level: bool,
 }
 
 impl Default for Config {
@@ -68,6 +138,8 @@ impl Default for Config {
             company_keys: CompanyKeys::default(),
             export_style: ExportStyle::default(),
             extra_companies: Vec::new(),
+            extra_user_fields: Vec::new(),
+            children_also_top_level: false,
         }
     }
 }
@@ -98,26 +170,53 @@ pub struct Faults {
     /// Delay of a latency spike (default zero, which disables spikes).
     pub spike_delay: Duration,
     /// When `Some`, the users of a company change after every successful
-    /// (HTTP 200) target-users/search of it: see [`Churn`]. Changes are
+    /// (HTTP 200) target-users/search scoped to it: see [`Churn`]. Changes are
     /// permanent: setting `None` later stops further changes but does not
     /// restore the generated data.
     pub churn: Option<Churn>,
+    /// A proxy in front of the API removes both company headers
+    /// (`X-KEEPNET-Company-Id`, `x-ir-company-id`) from every request, so
+    /// header-scoped calls are answered unscoped: every managed company's
+    /// users (`?companyId=` still scopes).
+    pub strip_company_header: bool,
+    /// Request paths (e.g. "/api/target-users/search/export") whose
+    /// handlers ignore both company headers and answer unscoped, while the
+    /// other endpoints honour them. Compared case-insensitively, trailing
+    /// `/` ignored.
+    pub ignore_company_header_on: Vec<String>,
+    /// Every request, `/connect/token` included, answers HTTP 403 with the
+    /// JSON body `{"status":"IP_RESTRICTED","message":"Access from your IP
+    /// address is not allowed for this client."}` (whatever the envelope style).
+    pub ip_restricted: bool,
+    /// Company resource ids whose privacy settings refuse access: calls
+    /// scoped to one of them (by header, query or path) answer 403 with
+    /// status `PRIVACY_ERROR` in the configured envelope. Unscoped calls
+    /// still include their users.
+    pub privacy_error_companies: Vec<String>,
+    /// `GET /api/companies/{id}` answers `dateFormat` and `timeFormat`
+    /// null (the spec marks both nullable).
+    pub hide_company_formats: bool,
 }
 
 /// Data changing between pages: after answering each successful
-/// target-users/search for a company, the sandbox mutates that company's
-/// users (and only that company's).
+/// target-users/search scoped to one company, the sandbox mutates that
+/// company's users (and only that company's); unscoped searches change
+/// nothing.
 ///
-/// First `removes_per_search` users are removed, each chosen pseudo-randomly
-/// anywhere in the list (fewer if the company runs out). Then
+/// First `removes_per_search` users are soft-deleted, as the live API
+/// deletes: each, chosen pseudo-randomly among the users not yet deleted
+/// (fewer if the company runs out), stays in the list with `isDeleted`
+/// true and its status unchanged, so it leaves a search filtering
+/// `IsDeleted` false and joins one asking for deleted users. Then
 /// `inserts_per_search` new users are added, generated like the others
-/// (fresh, never reused resourceIds and unique emails), each with a
-/// createTime drawn uniformly within the company's createTime range as it
-/// was before this step, so under CreateTime ordering they land both before
-/// and after a client's paging offset (offset paging then skips and repeats
+/// (fresh, never reused resourceIds and unique emails), each created at an
+/// instant drawn uniformly within the company's creation range as it was
+/// before this step, so under CreateTime ordering they land both before and
+/// after a client's paging offset (offset paging then skips and repeats
 /// users). Every later search, export, count-summary and companies/search
-/// (`targetUserCount` and the counts) sees the new state; removed users are
-/// added to the deleted count. The sequence is deterministic per seed and
+/// (`targetUserCount` and the counts) sees the new state: a soft deletion
+/// moves one user from the active or inactive count to the deleted one.
+/// The sequence is deterministic per seed and
 /// company for a given order of searches. Churning searches of one company
 /// are serialised (each answers from the state left by every search answered
 /// before it, and its own mutation is complete before its response is sent);
@@ -130,7 +229,7 @@ pub struct Faults {
 pub struct Churn {
     /// New users added after each search.
     pub inserts_per_search: usize,
-    /// Existing users removed after each search.
+    /// Existing users soft-deleted after each search.
     pub removes_per_search: usize,
 }
 
@@ -203,8 +302,19 @@ pub struct Stats {
     pub spikes: u64,
     /// Users added by [`Faults::churn`].
     pub users_inserted: u64,
-    /// Users removed by [`Faults::churn`].
+    /// Users soft-deleted by [`Faults::churn`] (they stay listed with
+    /// `isDeleted` true).
     pub users_removed: u64,
+    /// Requests that carried both `X-KEEPNET-Company-Id` and
+    /// `x-ir-company-id` with the same value (counted as received, before
+    /// [`Faults::strip_company_header`] drops them).
+    pub both_company_headers: u64,
+    /// Authenticated requests to `GET /api/companies/{resourceId}`,
+    /// faulted ones included.
+    pub company_detail_requests: u64,
+    /// Target-user calls (search, export, count-summary) of a Reseller
+    /// answered unscoped, with every managed company's data.
+    pub unscoped_requests: u64,
 }
 
 /// A running sandbox server.
@@ -235,11 +345,7 @@ impl Sandbox {
     pub async fn start_on(config: Config, addr: SocketAddr) -> std::io::Result<Sandbox> {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
-        let dataset = Arc::new(Dataset::generate_with(
-            config.seed,
-            config.users_per_company,
-            &config.extra_companies,
-        ));
+        let dataset = Arc::new(Dataset::from_config(&config));
         let state = Arc::new(server::AppState::new(config, dataset, addr));
         let app = server::router(state.clone());
         let conns = Arc::new(conn::Connections::default());
@@ -314,15 +420,23 @@ impl Sandbox {
     /// [`Dataset::users_json`] until [`Faults::churn`] changes the company;
     /// empty for an unknown id.
     pub fn current_users_json(&self, company_id: &str) -> Vec<serde_json::Value> {
+        self.current_users(company_id)
+            .iter()
+            .map(|u| serde_json::to_value(u).expect("user serialises"))
+            .collect()
+    }
+
+    /// The users of a company that target-users/search would serve now, in
+    /// default order, with their true instants ([`User::create_ms`],
+    /// [`User::update_ms`]). Equals [`Dataset::users`] until
+    /// [`Faults::churn`] changes the company; empty for an unknown id.
+    pub fn current_users(&self, company_id: &str) -> Vec<User> {
         let Some(ord) = self.state.dataset.ordinal_of(company_id) else {
             return Vec::new();
         };
         match self.state.live.users(ord) {
-            Some(users) => users
-                .iter()
-                .map(|u| serde_json::to_value(u).expect("user serialises"))
-                .collect(),
-            None => self.state.dataset.users_json(company_id),
+            Some(users) => users.as_ref().clone(),
+            None => self.state.dataset.users(company_id).to_vec(),
         }
     }
 

@@ -4,15 +4,70 @@
 //! A company nobody has churned has no entry here and is served from the
 //! immutable [`Dataset`] through the usual fast paths. The first churn
 //! copies the company's generated users into a list kept in default order
-//! (createTime ascending, resourceId tie-break); every later request of
-//! that company, churn on or off, is served from a snapshot of it.
+//! (creation instant ascending, resourceId tie-break); every later request
+//! of that company, churn on or off, is served from a snapshot of it.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use crate::data::{Dataset, User};
+use crate::data::{month_index, update_bound, Dataset, User, MONTHS};
 use crate::rng::{key, Rng};
-use crate::{time, Churn};
+use crate::time::Style;
+use crate::Churn;
+
+/// Counts of a company's users as served.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct LiveCounts {
+    /// Users the search endpoint lists (deleted ones included).
+    pub(crate) total: usize,
+    /// Not deleted, status "Active".
+    pub(crate) active: usize,
+    /// Not deleted, any other status.
+    pub(crate) inactive: usize,
+    /// Deleted.
+    pub(crate) deleted: usize,
+    /// Users created in each month of the series.
+    pub(crate) monthly: [usize; MONTHS],
+}
+
+impl LiveCounts {
+    fn add(&mut self, u: &User, sign: isize) {
+        let bump = |n: &mut usize| *n = n.wrapping_add_signed(sign);
+        bump(&mut self.total);
+        match category(u) {
+            Category::Active => bump(&mut self.active),
+            Category::Inactive => bump(&mut self.inactive),
+            Category::Deleted => bump(&mut self.deleted),
+        }
+        if let Some(m) = month_index(u.create_ms) {
+            bump(&mut self.monthly[m]);
+        }
+    }
+
+    fn of(users: &[User]) -> LiveCounts {
+        let mut c = LiveCounts::default();
+        for u in users {
+            c.add(u, 1);
+        }
+        c
+    }
+}
+
+enum Category {
+    Active,
+    Inactive,
+    Deleted,
+}
+
+fn category(u: &User) -> Category {
+    if u.is_deleted {
+        Category::Deleted
+    } else if u.status.as_deref() == Some("Active") {
+        Category::Active
+    } else {
+        Category::Inactive
+    }
+}
 
 struct LiveCompany {
     /// Current users in default order; replaced copy-on-write so readers
@@ -23,19 +78,8 @@ struct LiveCompany {
     next_index: usize,
     /// Every resource id this company ever had, so none is reused.
     issued: HashSet<String>,
-    active: usize,
-    removed: usize,
-}
-
-/// Counts of a company whose users have changed.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct LiveCounts {
-    /// Users the search endpoint returns now.
-    pub(crate) total: usize,
-    /// Of them, those whose status is "Active".
-    pub(crate) active: usize,
-    /// Users removed so far.
-    pub(crate) removed: usize,
+    counts: LiveCounts,
+    style: Style,
 }
 
 /// What one churn step did.
@@ -55,24 +99,17 @@ pub(crate) struct Live {
     turns: Vec<Mutex<()>>,
 }
 
-fn is_active(u: &User) -> bool {
-    u.status.as_deref() == Some("Active")
-}
-
 /// Move a generated user to `ms`, shifting its update time along so it
-/// stays after the creation time, in the format it had.
-fn retime(u: &mut User, ms: i64) {
-    let delta = time::parse_ms(&u.create_time).map_or(0, |old| ms - old);
-    u.create_time = time::iso_ms(ms);
-    if let Some(t) = u.update_time.as_deref() {
-        if let Some(v) = time::parse_ms(t) {
-            let shifted = if t.contains('T') {
-                time::iso_ms(v + delta)
-            } else {
-                time::dmy(v + delta)
-            };
-            u.update_time = Some(shifted);
-        }
+/// stays after the creation time, in the form it had.
+fn retime(u: &mut User, ms: i64, style: &Style) {
+    let delta = ms - u.create_ms;
+    u.create_ms = ms;
+    u.create_time = style.create_text(ms);
+    if let Some(up) = u.update_ms {
+        let odd = u.update_time.as_deref().is_some_and(|t| !t.contains('T'));
+        let v = (up + delta).min(update_bound()).max(ms + 1);
+        u.update_ms = Some(v);
+        u.update_time = Some(style.update_text(v, odd));
     }
 }
 
@@ -106,14 +143,10 @@ impl Live {
 
     /// Counts of a changed company; `None` while unchanged.
     pub(crate) fn counts(&self, ord: usize) -> Option<LiveCounts> {
-        self.slot(ord).as_ref().map(|c| LiveCounts {
-            total: c.users.len(),
-            active: c.active,
-            removed: c.removed,
-        })
+        self.slot(ord).as_ref().map(|c| c.counts)
     }
 
-    /// Remove then insert users of one company as `churn` says.
+    /// Soft-delete then insert users of one company as `churn` says.
     pub(crate) fn churn(&self, ds: &Dataset, ord: usize, churn: &Churn) -> Churned {
         if churn.inserts_per_search == 0 && churn.removes_per_search == 0 {
             return Churned::default();
@@ -126,11 +159,11 @@ impl Live {
             if slot.is_none() {
                 *slot = Some(LiveCompany {
                     issued: users.iter().map(|u| u.resource_id.clone()).collect(),
-                    active: users.iter().filter(|u| is_active(u)).count(),
+                    counts: LiveCounts::of(&users),
                     users: Arc::new(users),
                     rng: Rng::new(key(&[self.seed, 0xC4A2, ord as u64])),
                     next_index: ds.user_count_of(ord),
-                    removed: 0,
+                    style: ds.style_of(ord),
                 });
             }
         }
@@ -144,23 +177,28 @@ impl LiveCompany {
     fn step(&mut self, ds: &Dataset, ord: usize, churn: &Churn) -> Churned {
         let mut done = Churned::default();
         let users = Arc::make_mut(&mut self.users);
-        // The createTime range before this step; new users land inside it.
+        // The creation range before this step; new users land inside it.
         let range = match (users.first(), users.last()) {
-            (Some(a), Some(b)) => time::parse_ms(&a.create_time)
-                .zip(time::parse_ms(&b.create_time))
-                .map(|(lo, hi)| (lo.min(hi), lo.max(hi))),
+            (Some(a), Some(b)) => Some((a.create_ms, b.create_ms)),
             _ => None,
         };
         for _ in 0..churn.removes_per_search {
-            if users.is_empty() {
+            // Soft delete: the user stays listed with isDeleted true.
+            let alive = users.len() - self.counts.deleted;
+            if alive == 0 {
                 break;
             }
-            let at = self.rng.below(users.len() as u64) as usize;
-            let gone = users.remove(at);
-            if is_active(&gone) {
-                self.active -= 1;
-            }
-            self.removed += 1;
+            let k = self.rng.below(alive as u64) as usize;
+            let at = users
+                .iter()
+                .enumerate()
+                .filter(|(_, u)| !u.is_deleted)
+                .nth(k)
+                .map(|(i, _)| i)
+                .expect("k-th live user");
+            self.counts.add(&users[at], -1);
+            users[at].is_deleted = true;
+            self.counts.add(&users[at], 1);
             done.removed += 1;
         }
         for _ in 0..churn.inserts_per_search {
@@ -173,15 +211,12 @@ impl LiveCompany {
             };
             if let Some((lo, hi)) = range {
                 let span = (hi - lo) as u64 + 1;
-                retime(&mut user, lo + self.rng.below(span) as i64);
+                retime(&mut user, lo + self.rng.below(span) as i64, &self.style);
             }
             let at = users.partition_point(|x| {
-                (x.create_time.as_str(), x.resource_id.as_str())
-                    < (user.create_time.as_str(), user.resource_id.as_str())
+                (x.create_ms, x.resource_id.as_str()) < (user.create_ms, user.resource_id.as_str())
             });
-            if is_active(&user) {
-                self.active += 1;
-            }
+            self.counts.add(&user, 1);
             users.insert(at, user);
             done.inserted += 1;
         }
@@ -199,38 +234,50 @@ mod tests {
         let live = Live::new(42, ds.company_count());
         let ord = 6;
         let original = ds.users_of(ord).to_vec();
-        let (lo, hi) = (
-            original[0].create_time.clone(),
-            original.last().unwrap().create_time.clone(),
-        );
+        let (lo, hi) = (original[0].create_ms, original.last().unwrap().create_ms);
+        let deleted0 = original.iter().filter(|u| u.is_deleted).count();
         let churn = Churn {
             inserts_per_search: 4,
             removes_per_search: 3,
         };
         let mut seen: HashSet<String> = original.iter().map(|u| u.resource_id.clone()).collect();
+        let style = ds.style_of(ord);
         for round in 0..10 {
             let done = live.churn(&ds, ord, &churn);
             assert_eq!((done.inserted, done.removed), (4, 3));
             let users = live.users(ord).unwrap();
-            assert_eq!(users.len(), 60 + round + 1);
+            assert_eq!(users.len(), 60 + 4 * (round + 1));
             for w in users.windows(2) {
                 assert!(
-                    (w[0].create_time.as_str(), w[0].resource_id.as_str())
-                        < (w[1].create_time.as_str(), w[1].resource_id.as_str())
+                    (w[0].create_ms, w[0].resource_id.as_str())
+                        < (w[1].create_ms, w[1].resource_id.as_str())
                 );
             }
             let emails: HashSet<_> = users.iter().map(|u| u.email.clone()).collect();
             assert_eq!(emails.len(), users.len());
             for u in users.iter() {
-                assert!(u.create_time >= lo && u.create_time <= hi);
+                assert!(u.create_ms >= lo && u.create_ms <= hi);
+                assert_eq!(u.create_time, style.create_text(u.create_ms));
+                if let Some(up) = u.update_ms {
+                    assert!(up > u.create_ms && up <= update_bound());
+                }
             }
             let counts = live.counts(ord).unwrap();
-            assert_eq!(counts.total, users.len());
-            assert_eq!(counts.active, users.iter().filter(|u| is_active(u)).count());
-            assert_eq!(counts.removed, 3 * (round + 1));
+            assert_eq!(counts, LiveCounts::of(&users));
+            assert!(counts.deleted >= deleted0 + 3 * (round + 1));
             for u in users.iter() {
                 seen.insert(u.resource_id.clone());
             }
+        }
+        // Soft-deleted originals are still listed, flagged.
+        let users = live.users(ord).unwrap();
+        for o in &original {
+            let now = users
+                .iter()
+                .find(|u| u.resource_id == o.resource_id)
+                .unwrap();
+            assert_eq!(now.status, o.status);
+            assert!(now.is_deleted || !o.is_deleted);
         }
         // 60 originals + 40 inserted, all distinct.
         assert_eq!(seen.len(), 100);
@@ -241,19 +288,24 @@ mod tests {
         }
         assert_eq!(again.users(ord), live.users(ord));
         assert!(live.users(1).is_none());
-        // Removing more than exist empties the company; inserting into an
-        // empty one keeps the generated times.
+        // Deleting more than exist deletes everyone; inserting into an
+        // empty company keeps the generated times.
         let empty = Churn {
             inserts_per_search: 0,
             removes_per_search: 1000,
         };
-        live.churn(&ds, ord, &empty);
-        assert!(live.users(ord).unwrap().is_empty());
+        let done = live.churn(&ds, ord, &empty);
+        assert!(done.removed < 1000);
+        let counts = live.counts(ord).unwrap();
+        assert_eq!((counts.active, counts.inactive), (0, 0));
+        assert_eq!(counts.deleted, counts.total);
+        let empty_ord = 10;
+        assert_eq!(ds.user_count_of(empty_ord), 0);
         let refill = Churn {
             inserts_per_search: 2,
             removes_per_search: 0,
         };
-        live.churn(&ds, ord, &refill);
-        assert_eq!(live.users(ord).unwrap().len(), 2);
+        live.churn(&ds, empty_ord, &refill);
+        assert_eq!(live.users(empty_ord).unwrap().len(), 2);
     }
 }

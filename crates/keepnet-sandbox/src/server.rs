@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Request, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::Response;
@@ -25,10 +25,14 @@ use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::data::{Company, Dataset, User, GLOBEX_ORD, RESELLER_NAME, RESELLER_ORD, UNMANAGED_ORD};
-use crate::live::Live;
-use crate::query::{self, Field, Filter, InputError};
+use crate::data::{
+    series_months, Company, Dataset, User, GLOBEX_ORD, MONTHS, RESELLER_NAME, RESELLER_ORD,
+    UNMANAGED_ORD,
+};
+use crate::live::{Live, LiveCounts};
+use crate::query::{self, Field, Filter, InputError, Part, Pos};
 use crate::rng::{key, Rng};
+use crate::time::{DateOrder, Style};
 use crate::{export, time};
 use crate::{CompanyKeys, Config, Credentials, EnvelopeStyle, ExportStyle, Faults, Stats};
 
@@ -52,6 +56,9 @@ pub(crate) struct Counters {
     spikes: AtomicU64,
     users_inserted: AtomicU64,
     users_removed: AtomicU64,
+    both_company_headers: AtomicU64,
+    company_detail_requests: AtomicU64,
+    unscoped_requests: AtomicU64,
 }
 
 impl Counters {
@@ -66,6 +73,9 @@ impl Counters {
             spikes: self.spikes.load(Ordering::Relaxed),
             users_inserted: self.users_inserted.load(Ordering::Relaxed),
             users_removed: self.users_removed.load(Ordering::Relaxed),
+            both_company_headers: self.both_company_headers.load(Ordering::Relaxed),
+            company_detail_requests: self.company_detail_requests.load(Ordering::Relaxed),
+            unscoped_requests: self.unscoped_requests.load(Ordering::Relaxed),
         }
     }
 }
@@ -85,7 +95,7 @@ struct Session {
     expires: Instant,
 }
 
-type Selection = (String, Arc<Vec<u32>>);
+type Selection = (String, Arc<Vec<Pos>>);
 
 /// Shared server state.
 pub(crate) struct AppState {
@@ -141,10 +151,12 @@ impl AppState {
     }
 
     fn faults(&self) -> Faults {
-        self.faults
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.with_faults(Faults::clone)
+    }
+
+    /// Read the fault settings without copying them.
+    fn with_faults<T>(&self, f: impl FnOnce(&Faults) -> T) -> T {
+        f(&self.faults.read().unwrap_or_else(PoisonError::into_inner))
     }
 
     fn page_cap(&self) -> u32 {
@@ -157,6 +169,7 @@ pub(crate) fn router(state: Shared) -> Router {
     Router::new()
         .route("/connect/token", post(token))
         .route("/api/companies/search", post(companies_search))
+        .route("/api/companies/{resource_id}", get(company_detail))
         .route("/api/target-users/search", post(users_search))
         .route("/api/target-users/search/export", post(users_export))
         .route("/api/target-users/count-summary", get(count_summary))
@@ -165,8 +178,22 @@ pub(crate) fn router(state: Shared) -> Router {
         .with_state(state)
 }
 
+/// Body of every answer while [`Faults::ip_restricted`] is set (Login.vue).
+const IP_RESTRICTED_BODY: &str = r#"{"status":"IP_RESTRICTED","message":"Access from your IP address is not allowed for this client."}"#;
+
 async fn every_request(State(st): State<Shared>, req: Request, next: Next) -> Response {
     bump(&st.stats.requests);
+    let both = {
+        let header = |name: &str| {
+            req.headers()
+                .get(name)
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_string())
+        };
+        matches!((header(KEEPNET_HEADER), header(IR_HEADER)), (Some(a), Some(b)) if a == b)
+    };
+    if both {
+        bump(&st.stats.both_company_headers);
+    }
     let mut delay = st.config.latency;
     if !st.config.jitter.is_zero() {
         let u = lock(&st.rng).unit();
@@ -175,6 +202,12 @@ async fn every_request(State(st): State<Shared>, req: Request, next: Next) -> Re
     delay += spike(&st, req.uri().path());
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
+    }
+    if st.with_faults(|f| f.ip_restricted) {
+        if req.uri().path() == "/connect/token" {
+            bump(&st.stats.token_requests);
+        }
+        return json_response(StatusCode::FORBIDDEN, IP_RESTRICTED_BODY.to_string());
     }
     next.run(req).await
 }
@@ -304,10 +337,10 @@ fn unauthorized(st: &AppState) -> Response {
 // ---------------------------------------------------------------- faults
 
 fn draw_fault(st: &AppState) -> Option<Response> {
-    let faults = st.faults();
-    if faults.rate <= 0.0 {
+    if st.with_faults(|f| f.rate <= 0.0) {
         return None;
     }
+    let faults = st.faults();
     let defaults = [429u16, 500, 502, 503];
     let statuses: &[u16] = if faults.statuses.is_empty() {
         &defaults
@@ -421,35 +454,77 @@ fn valid_company_id(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
-/// Resolve the company a request acts on, as a dataset ordinal.
-fn scope(st: &AppState, p: Principal, headers: &HeaderMap, uri: &Uri) -> Result<usize, Response> {
-    let from_header = headers
-        .get("x-keepnet-company-id")
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_string());
-    let requested = from_header.or_else(|| {
+/// The company-id header the API reference documents.
+const KEEPNET_HEADER: &str = "x-keepnet-company-id";
+/// The header Keepnet's own UI and agent send with the same value.
+const IR_HEADER: &str = "x-ir-company-id";
+
+/// The companies a target-users call answers for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Scope {
+    /// One company, by dataset ordinal.
+    One(usize),
+    /// No company id from a Reseller: its own company and every managed one.
+    All,
+}
+
+impl Scope {
+    fn ords(self, ds: &Dataset) -> Vec<usize> {
+        match self {
+            Scope::One(ord) => vec![ord],
+            Scope::All => ds.managed_ordinals(),
+        }
+    }
+}
+
+fn same_path(a: &str, b: &str) -> bool {
+    a.trim_end_matches('/')
+        .eq_ignore_ascii_case(b.trim_end_matches('/'))
+}
+
+/// The company id a request names: header `X-KEEPNET-Company-Id`, else
+/// `x-ir-company-id` (both unseen when a knob drops them), else `?companyId=`.
+fn requested_company(st: &AppState, headers: &HeaderMap, uri: &Uri) -> Option<String> {
+    let headers_dropped = st.with_faults(|f| {
+        f.strip_company_header
+            || f.ignore_company_header_on
+                .iter()
+                .any(|p| same_path(p, uri.path()))
+    });
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_string())
+    };
+    let from_header = if headers_dropped {
+        None
+    } else {
+        header(KEEPNET_HEADER).or_else(|| header(IR_HEADER))
+    };
+    from_header.or_else(|| {
         uri.query().and_then(|q| {
             parse_form(q)
                 .into_iter()
                 .find(|(k, _)| k.eq_ignore_ascii_case("companyId"))
                 .map(|(_, v)| v)
         })
-    });
-    let Some(id) = requested else {
-        return Ok(match p {
-            Principal::Reseller => RESELLER_ORD,
-            Principal::CompanyAdmin => GLOBEX_ORD,
-        });
-    };
-    if !valid_company_id(&id) {
+    })
+}
+
+/// Check a named company id: 400 malformed, 404 unknown, 403 FORBIDDEN
+/// when not this credential's, 403 PRIVACY_ERROR when its privacy
+/// settings refuse access ([`Faults::privacy_error_companies`]).
+fn resolve_company(st: &AppState, p: Principal, id: &str) -> Result<usize, Response> {
+    if !valid_company_id(id) {
         return Err(failure(
             st,
             StatusCode::BAD_REQUEST,
             "INPUT_ERROR",
             "Invalid Company ID",
-            &["X-KEEPNET-Company-Id must match ^[A-Za-z0-9_-]{1,64}$.".to_string()],
+            &["Company ID must match ^[A-Za-z0-9_-]{1,64}$.".to_string()],
         ));
     }
-    let Some(ord) = st.dataset.ordinal_of(&id) else {
+    let Some(ord) = st.dataset.ordinal_of(id) else {
         return Err(failure(
             st,
             StatusCode::NOT_FOUND,
@@ -471,7 +546,30 @@ fn scope(st: &AppState, p: Principal, headers: &HeaderMap, uri: &Uri) -> Result<
             &[],
         ));
     }
+    if st.with_faults(|f| f.privacy_error_companies.iter().any(|c| c == id)) {
+        return Err(failure(
+            st,
+            StatusCode::FORBIDDEN,
+            "PRIVACY_ERROR",
+            "The privacy settings of this company do not allow access to its data.",
+            &[],
+        ));
+    }
     Ok(ord)
+}
+
+/// Resolve the companies a target-users request acts on.
+fn scope(st: &AppState, p: Principal, headers: &HeaderMap, uri: &Uri) -> Result<Scope, Response> {
+    match requested_company(st, headers, uri) {
+        Some(id) => resolve_company(st, p, &id).map(Scope::One),
+        None => Ok(match p {
+            Principal::Reseller => {
+                bump(&st.stats.unscoped_requests);
+                Scope::All
+            }
+            Principal::CompanyAdmin => Scope::One(GLOBEX_ORD),
+        }),
+    }
 }
 
 // ---------------------------------------------------------------- token
@@ -521,7 +619,7 @@ fn oauth_error(code: &str) -> Response {
 
 async fn token(State(st): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
     bump(&st.stats.token_requests);
-    if st.faults().include_token_endpoint {
+    if st.with_faults(|f| f.include_token_endpoint) {
         if let Some(f) = draw_fault(&st) {
             return f;
         }
@@ -635,42 +733,34 @@ async fn token(State(st): State<Shared>, headers: HeaderMap, body: Bytes) -> Res
 // ---------------------------------------------------------------- companies
 
 /// A company's user counts as served now: generated, or changed by churn.
-struct Counts {
-    total: usize,
-    active: usize,
-    inactive: usize,
-    deleted: usize,
-    monthly_active: usize,
-}
-
-fn counts(st: &AppState, c: &Company) -> Counts {
-    match st.live.counts(c.ordinal) {
-        Some(l) => Counts {
-            total: l.total,
-            active: l.active,
-            inactive: l.total - l.active,
-            deleted: c.deleted_user_count + l.removed,
-            monthly_active: l.active * 3 / 5,
-        },
-        None => Counts {
+fn counts(st: &AppState, c: &Company) -> LiveCounts {
+    st.live.counts(c.ordinal).unwrap_or_else(|| {
+        let mut monthly = [0; MONTHS];
+        for (m, n) in monthly.iter_mut().zip(&c.monthly_user_counts) {
+            *m = *n;
+        }
+        LiveCounts {
             total: c.user_count,
             active: c.active_user_count,
             inactive: c.inactive_user_count,
             deleted: c.deleted_user_count,
-            monthly_active: c.monthly_active_user_count,
-        },
-    }
+            monthly,
+        }
+    })
 }
 
+/// The licence counts only Active, non-deleted users.
 fn over_license_limit(st: &AppState, c: &Company) -> bool {
     c.license_limit
-        .is_some_and(|limit| counts(st, c).total > limit as usize)
+        .is_some_and(|limit| counts(st, c).active > limit as usize)
 }
 
 struct CompanyView<'a> {
     c: &'a Company,
     keys: CompanyKeys,
     st: &'a AppState,
+    /// A nested company listed again at top level: no children.
+    flat: bool,
 }
 
 impl Serialize for CompanyView<'_> {
@@ -695,21 +785,25 @@ impl Serialize for CompanyView<'_> {
         m.serialize_entry("licenseEndDate", &c.license_end_date)?;
         m.serialize_entry("createTime", &c.create_time)?;
         let n = counts(self.st, c);
-        m.serialize_entry("targetUserCount", &n.total)?;
-        let children: Vec<CompanyView<'_>> = c
-            .children
-            .iter()
-            .map(|c| CompanyView {
-                c,
-                keys: self.keys,
-                st: self.st,
-            })
-            .collect();
+        m.serialize_entry("targetUserCount", &n.active)?;
+        let children: Vec<CompanyView<'_>> = if self.flat {
+            Vec::new()
+        } else {
+            c.children
+                .iter()
+                .map(|c| CompanyView {
+                    c,
+                    keys: self.keys,
+                    st: self.st,
+                    flat: false,
+                })
+                .collect()
+        };
         m.serialize_entry("children", &children)?;
         m.serialize_entry("tags", &c.tags)?;
         m.serialize_entry("deletedTargetUserCount", &n.deleted)?;
         m.serialize_entry("inactiveTargetUserCount", &n.inactive)?;
-        m.serialize_entry("monthlyActiveUserCount", &n.monthly_active)?;
+        m.serialize_entry("monthlyActiveUserCount", &n.monthly[MONTHS - 1])?;
         m.end()
     }
 }
@@ -786,35 +880,36 @@ fn companies_page(st: &AppState, body: &[u8]) -> Result<String, InputError> {
     let exceeded_only = query::get_bool(&map, "isTargetUserCountExceededLimit")?.unwrap_or(false);
     let all = st.dataset.all_companies();
     let exceeded_count = all.iter().filter(|c| over_license_limit(st, c)).count();
-    let mut list: Vec<&Company> = if exceeded_only {
-        all.into_iter()
-            .filter(|c| over_license_limit(st, c))
-            .collect()
+    let arrange = |list| arrange_companies(st, list, &search, order, ascending);
+    let mut list: Vec<(&Company, bool)> = if exceeded_only {
+        arrange(
+            all.iter()
+                .copied()
+                .filter(|c| over_license_limit(st, c))
+                .collect(),
+        )
+        .into_iter()
+        .map(|c| (c, false))
+        .collect()
     } else {
-        st.dataset.companies().iter().collect()
+        arrange(st.dataset.companies().iter().collect())
+            .into_iter()
+            .map(|c| (c, false))
+            .collect()
     };
-    if !search.is_empty() {
-        list.retain(|c| c.name.to_lowercase().contains(&search));
-    }
-    list.sort_by(|a, b| {
-        let primary = match order {
-            CompanyOrder::CreateTime => a.create_time.cmp(&b.create_time),
-            CompanyOrder::Name => a.name.to_lowercase().cmp(&b.name.to_lowercase()),
-            CompanyOrder::TargetUserCount => counts(st, a).total.cmp(&counts(st, b).total),
-        };
-        primary.then_with(|| a.resource_id.cmp(&b.resource_id))
-    });
-    if !ascending {
-        list.reverse();
+    if st.config.children_also_top_level && !exceeded_only {
+        let nested: Vec<&Company> = all.iter().copied().filter(|c| c.parent.is_some()).collect();
+        list.extend(arrange(nested).into_iter().map(|c| (c, true)));
     }
     let size = size.min(st.page_cap());
     let (start, end, pages) = page_bounds(list.len(), page, size);
     let results: Vec<CompanyView<'_>> = list[start..end]
         .iter()
-        .map(|c| CompanyView {
+        .map(|&(c, flat)| CompanyView {
             c,
             keys: st.config.company_keys,
             st,
+            flat,
         })
         .collect();
     Ok(format!(
@@ -822,6 +917,189 @@ fn companies_page(st: &AppState, body: &[u8]) -> Result<String, InputError> {
         list.len(),
         serde_json::to_string(&results).expect("companies serialise")
     ))
+}
+
+/// Keep the companies whose name contains `search`, in the requested order.
+fn arrange_companies<'a>(
+    st: &AppState,
+    mut list: Vec<&'a Company>,
+    search: &str,
+    order: CompanyOrder,
+    ascending: bool,
+) -> Vec<&'a Company> {
+    if !search.is_empty() {
+        list.retain(|c| c.name.to_lowercase().contains(search));
+    }
+    list.sort_by(|a, b| {
+        let primary = match order {
+            CompanyOrder::CreateTime => a.create_ms.cmp(&b.create_ms),
+            CompanyOrder::Name => a.name.to_lowercase().cmp(&b.name.to_lowercase()),
+            CompanyOrder::TargetUserCount => counts(st, a).active.cmp(&counts(st, b).active),
+        };
+        primary.then_with(|| a.resource_id.cmp(&b.resource_id))
+    });
+    if !ascending {
+        list.reverse();
+    }
+    list
+}
+
+/// A lookup value's resource id, stable per seed and name.
+fn lookup_id(st: &AppState, kind: u64, name: &str) -> String {
+    let h = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    Rng::new(key(&[st.config.seed, 0xD7_0000 + kind, h])).alnum(12)
+}
+
+/// `GET /api/companies/{resourceId}` data (spec `CompanyDto`).
+struct CompanyDto<'a> {
+    c: &'a Company,
+    st: &'a AppState,
+    hide_formats: bool,
+}
+
+impl Serialize for CompanyDto<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let (c, st) = (self.c, self.st);
+        let none: Option<&str> = None;
+        let modules: &[&str] = match c.license_type_name.as_str() {
+            "Trial" => &["Phishing Simulator", "Awareness Educator"],
+            "Professional" => &[
+                "Phishing Simulator",
+                "Awareness Educator",
+                "Incident Responder",
+            ],
+            _ => &[
+                "Phishing Simulator",
+                "Awareness Educator",
+                "Incident Responder",
+                "Threat Intelligence",
+                "Vishing Simulator",
+                "Smishing Simulator",
+                "Quishing Simulator",
+                "Callback Simulator",
+            ],
+        };
+        let language = match c.country_code.as_str() {
+            "TR" => "Turkish",
+            "DE" => "German",
+            "JP" => "Japanese",
+            "SE" => "Swedish",
+            "CN" => "Chinese",
+            _ => "English",
+        };
+        let year = c
+            .license_end_date
+            .as_deref()
+            .and_then(|d| d.get(0..4))
+            .unwrap_or("2026");
+        let parent_id = c
+            .parent
+            .as_deref()
+            .and_then(|p| st.dataset.ordinal_of(p))
+            .map(|o| 1000 + o as u32);
+        let (status_id, status_name) = if c.licence_expired {
+            (2, "Expired")
+        } else {
+            (1, "Active")
+        };
+        let n = counts(st, c);
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("resourceId", &c.resource_id)?;
+        m.serialize_entry("name", &c.name)?;
+        m.serialize_entry("description", &none)?;
+        m.serialize_entry("industryResourceId", &c.industry_resource_id)?;
+        m.serialize_entry("industryName", &c.industry_name)?;
+        m.serialize_entry("countryResourceId", &lookup_id(st, 1, &c.country_code))?;
+        m.serialize_entry("countryName", &c.country_name)?;
+        m.serialize_entry("countryCode", &c.country_code)?;
+        m.serialize_entry("address", &none)?;
+        m.serialize_entry("websiteUrl", &none)?;
+        m.serialize_entry("logoUrl", &none)?;
+        m.serialize_entry("licenseTypeResourceId", &c.license_type_resource_id)?;
+        m.serialize_entry("licenseTypeName", &c.license_type_name)?;
+        m.serialize_entry("licensePeriodTypeResourceId", &lookup_id(st, 2, "Yearly"))?;
+        m.serialize_entry("licensePeriodTypeName", "Yearly")?;
+        m.serialize_entry("licenseStartDate", &format!("{year}-01-01T00:00:00Z"))?;
+        m.serialize_entry("licenseEndDate", &c.license_end_date)?;
+        m.serialize_entry("isNumberOfUsersLimited", &c.license_limit.is_some())?;
+        m.serialize_entry("numberOfUsers", &c.license_limit)?;
+        m.serialize_entry(
+            "notificationTemplateTypeResourceId",
+            &lookup_id(st, 3, "Default"),
+        )?;
+        m.serialize_entry("notificationTemplateTypeName", "Default")?;
+        m.serialize_entry(
+            "trainingContentTypeResourceId",
+            &lookup_id(st, 4, "Standard"),
+        )?;
+        m.serialize_entry("trainingContentTypeName", "Standard")?;
+        m.serialize_entry(
+            "smtpConfigurationTypeResourceId",
+            &lookup_id(st, 5, "Keepnet SMTP"),
+        )?;
+        m.serialize_entry("smtpConfigurationTypeName", "Keepnet SMTP")?;
+        m.serialize_entry(
+            "preferredLanguageTypeResourceId",
+            &lookup_id(st, 6, language),
+        )?;
+        m.serialize_entry("preferredLanguageTypeName", language)?;
+        m.serialize_entry("isVersionVisible", &true)?;
+        m.serialize_entry("isReleaseNotesVisible", &false)?;
+        m.serialize_entry("releaseNotesUrl", &none)?;
+        m.serialize_entry("companyGroups", &[0u8; 0])?;
+        m.serialize_entry("parentId", &parent_id)?;
+        m.serialize_entry("baseManHourCost", &50)?;
+        m.serialize_entry("baseManHour", &8)?;
+        m.serialize_entry("statusId", &status_id)?;
+        m.serialize_entry("statusName", status_name)?;
+        m.serialize_entry("licenseModules", modules)?;
+        m.serialize_entry("targetUserCount", &n.active)?;
+        m.serialize_entry("timeZoneId", &c.time_zone_id)?;
+        m.serialize_entry("callBackNumberBookingCount", &none)?;
+        let (date_format, time_format) = if self.hide_formats {
+            (None, None)
+        } else {
+            (Some(&c.date_format), Some(&c.time_format))
+        };
+        m.serialize_entry("dateFormat", &date_format)?;
+        m.serialize_entry("timeFormat", &time_format)?;
+        m.serialize_entry("tags", &c.tags)?;
+        m.serialize_entry(
+            "hasAgenticAILicense",
+            &(c.license_type_name == "Enterprise"),
+        )?;
+        m.end()
+    }
+}
+
+async fn company_detail(
+    State(st): State<Shared>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let p = match enter(&st, &headers, || bump(&st.stats.company_detail_requests)) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let ord = match resolve_company(&st, p, id.trim()) {
+        Ok(o) => o,
+        Err(r) => return r,
+    };
+    let c = st
+        .dataset
+        .company_by_ordinal(ord)
+        .expect("resolved company");
+    let dto = CompanyDto {
+        c,
+        st: &st,
+        hide_formats: st.with_faults(|f| f.hide_company_formats),
+    };
+    success(
+        &st,
+        serde_json::to_string(&dto).expect("company serialises"),
+    )
 }
 
 // ---------------------------------------------------------------- target users
@@ -851,18 +1129,18 @@ fn parse_user_query(
     })
 }
 
-/// Matching user indices in order, with a small cache so paging through a
-/// huge tenant does not re-filter and re-sort on every page.
-fn selection(st: &AppState, ord: usize, q: &UserQuery) -> Arc<Vec<u32>> {
-    let cache_key = format!("{ord}|{:?}|{}|{:?}", q.order, q.ascending, q.filter);
+/// Matching users of unchanged companies in order, with a small cache so
+/// paging through a huge tenant does not re-filter and re-sort on every page.
+fn selection(st: &AppState, ords: &[usize], q: &UserQuery) -> Arc<Vec<Pos>> {
+    let cache_key = format!("{ords:?}|{:?}|{}|{:?}", q.order, q.ascending, q.filter);
     {
         let cache = lock(&st.cache);
         if let Some((_, v)) = cache.iter().find(|(k, _)| *k == cache_key) {
             return v.clone();
         }
     }
-    let users = st.dataset.users_of(ord);
-    let v = Arc::new(query::select(users, &q.filter, q.order, q.ascending));
+    let parts: Vec<Part<'_>> = ords.iter().map(|&o| Part::Gen(&st.dataset, o)).collect();
+    let v = Arc::new(query::select(&parts, &q.filter, q.order, q.ascending));
     let mut cache = lock(&st.cache);
     if cache.len() >= 16 {
         cache.pop_front();
@@ -871,27 +1149,25 @@ fn selection(st: &AppState, ord: usize, q: &UserQuery) -> Arc<Vec<u32>> {
     v
 }
 
-/// The users one request returns, in order, as positions in the company's
-/// creation-ordered user list.
+/// Snapshots of the companies changed by churn, by ordinal.
+type LiveSnapshots = Vec<(usize, Arc<Vec<User>>)>;
+
+/// The users one request returns, in order.
 enum Picked {
-    /// The default query (no filter, CreateTime order): pure arithmetic,
-    /// so a huge tenant is never materialised for it.
+    /// One unchanged company, no filter, CreateTime order: pure
+    /// arithmetic, so a huge tenant is never materialised for it.
     Creation {
+        ord: usize,
         start: usize,
         end: usize,
         total: usize,
         ascending: bool,
     },
-    /// A filtered and/or sorted selection.
+    /// A filtered, sorted and/or merged selection; companies changed by
+    /// churn are read from the snapshots taken for it.
     Selected {
-        sel: Arc<Vec<u32>>,
-        start: usize,
-        end: usize,
-    },
-    /// A selection from a snapshot of a company changed by churn.
-    Live {
-        users: Arc<Vec<User>>,
-        sel: Vec<u32>,
+        sel: Arc<Vec<Pos>>,
+        live: LiveSnapshots,
         start: usize,
         end: usize,
     },
@@ -900,9 +1176,9 @@ enum Picked {
 impl Picked {
     fn len(&self) -> usize {
         match self {
-            Picked::Creation { start, end, .. }
-            | Picked::Selected { start, end, .. }
-            | Picked::Live { start, end, .. } => end - start,
+            Picked::Creation { start, end, .. } | Picked::Selected { start, end, .. } => {
+                end - start
+            }
         }
     }
 
@@ -910,14 +1186,14 @@ impl Picked {
         match self {
             Picked::Creation { total, .. } => *total,
             Picked::Selected { sel, .. } => sel.len(),
-            Picked::Live { sel, .. } => sel.len(),
         }
     }
 
     /// The `k`-th picked user.
-    fn user<'a>(&'a self, ds: &'a Dataset, ord: usize, k: usize) -> Cow<'a, User> {
+    fn user<'a>(&'a self, ds: &'a Dataset, k: usize) -> Cow<'a, User> {
         match self {
             Picked::Creation {
+                ord,
                 start,
                 total,
                 ascending,
@@ -928,27 +1204,36 @@ impl Picked {
                 } else {
                     total - 1 - (start + k)
                 };
-                ds.user_at(ord, i)
+                ds.user_at(*ord, i)
             }
-            Picked::Selected { sel, start, .. } => ds.user_at(ord, sel[start + k] as usize),
-            Picked::Live {
-                users, sel, start, ..
-            } => Cow::Borrowed(&users[sel[start + k] as usize]),
+            Picked::Selected {
+                sel, live, start, ..
+            } => {
+                let (ord, i) = query::unpos(sel[start + k]);
+                match live.iter().find(|(o, _)| *o == ord) {
+                    Some((_, users)) => Cow::Borrowed(&users[i]),
+                    None => ds.user_at(ord, i),
+                }
+            }
         }
     }
 
     /// The picked users, generated one at a time when not materialised.
-    fn users<'a>(
-        &'a self,
-        ds: &'a Dataset,
-        ord: usize,
-    ) -> impl Iterator<Item = Cow<'a, User>> + 'a {
-        (0..self.len()).map(move |k| self.user(ds, ord, k))
+    fn users<'a>(&'a self, ds: &'a Dataset) -> impl Iterator<Item = Cow<'a, User>> + 'a {
+        (0..self.len()).map(move |k| self.user(ds, k))
+    }
+
+    fn live(&self) -> &[(usize, Arc<Vec<User>>)] {
+        match self {
+            Picked::Creation { .. } => &[],
+            Picked::Selected { live, .. } => live,
+        }
     }
 }
 
-/// Pick one page (`range`) or every matching user (`None`).
-fn pick(st: &AppState, ord: usize, q: &UserQuery, range: Option<(u32, u32)>) -> Picked {
+/// Pick one page (`range`) or every matching user (`None`) of the
+/// companies `ords`.
+fn pick(st: &AppState, ords: &[usize], q: &UserQuery, range: Option<(u32, u32)>) -> Picked {
     let window = |total: usize| match range {
         Some((page, size)) => {
             let (s, e, _) = page_bounds(total, page, size);
@@ -956,30 +1241,52 @@ fn pick(st: &AppState, ord: usize, q: &UserQuery, range: Option<(u32, u32)>) -> 
         }
         None => (0, total),
     };
-    if let Some(users) = st.live.users(ord) {
-        // Changed data: no cache, every request may see a new state.
-        let sel = query::select(&users, &q.filter, q.order, q.ascending);
-        let (start, end) = window(sel.len());
-        return Picked::Live {
-            users,
-            sel,
-            start,
-            end,
-        };
-    }
-    if q.filter.is_trivial() && q.order == Field::CreateTime {
+    let live: LiveSnapshots = ords
+        .iter()
+        .filter_map(|&o| st.live.users(o).map(|u| (o, u)))
+        .collect();
+    if live.is_empty() && ords.len() == 1 && q.filter.is_trivial() && q.order == Field::CreateTime {
+        let ord = ords[0];
         let total = st.dataset.user_count_of(ord);
         let (start, end) = window(total);
         return Picked::Creation {
+            ord,
             start,
             end,
             total,
             ascending: q.ascending,
         };
     }
-    let sel = selection(st, ord, q);
+    let sel = if live.is_empty() {
+        selection(st, ords, q)
+    } else {
+        // Changed data: no cache, every request may see a new state.
+        let parts: Vec<Part<'_>> = ords
+            .iter()
+            .map(|&o| match live.iter().find(|(l, _)| *l == o) {
+                Some((_, users)) => Part::Live(o, users),
+                None => Part::Gen(&st.dataset, o),
+            })
+            .collect();
+        Arc::new(query::select(&parts, &q.filter, q.order, q.ascending))
+    };
     let (start, end) = window(sel.len());
-    Picked::Selected { sel, start, end }
+    Picked::Selected {
+        sel,
+        live,
+        start,
+        end,
+    }
+}
+
+fn enter_scoped(
+    st: &AppState,
+    headers: &HeaderMap,
+    uri: &Uri,
+    on_auth: impl FnOnce(),
+) -> Result<Scope, Response> {
+    let p = enter(st, headers, on_auth)?;
+    scope(st, p, headers, uri)
 }
 
 async fn users_search(
@@ -988,31 +1295,32 @@ async fn users_search(
     uri: Uri,
     body: Bytes,
 ) -> Response {
-    let p = match enter(&st, &headers, || bump(&st.stats.user_search_requests)) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    let ord = match scope(&st, p, &headers, &uri) {
-        Ok(o) => o,
+    let scope = match enter_scoped(&st, &headers, &uri, || bump(&st.stats.user_search_requests)) {
+        Ok(s) => s,
         Err(r) => return r,
     };
     let q = match query::parse_body(&body).and_then(|m| parse_user_query(&m)) {
         Ok(q) => q,
         Err(e) => return input_error(&st, e),
     };
-    if let Some(from) = st.faults().fail_user_pages_from {
+    if let Some(from) = st.with_faults(|f| f.fail_user_pages_from) {
         if q.page >= from {
             bump(&st.stats.faults_injected);
             return fault_response(&st, 500, None);
         }
     }
-    let churn = st.faults().churn;
+    // Only a search of one company changes it.
+    let churn = match scope {
+        Scope::One(ord) => st.with_faults(|f| f.churn.clone()).map(|c| (ord, c)),
+        Scope::All => None,
+    };
     let st2 = st.clone();
     let job = tokio::task::spawn_blocking(move || {
+        let ords = scope.ords(&st2.dataset);
         // Under churn, read and mutate as one step per company.
-        let turn = churn.is_some().then(|| st2.live.turn(ord));
+        let turn = churn.as_ref().map(|(ord, _)| st2.live.turn(*ord));
         let size = q.size.min(st2.page_cap());
-        let picked = pick(&st2, ord, &q, Some((q.page, size)));
+        let picked = pick(&st2, &ords, &q, Some((q.page, size)));
         let total = picked.total();
         let pages = (total as u64).div_ceil(u64::from(size));
         // One buffer, sized for the page, written in place: no per-user strings or copies.
@@ -1023,7 +1331,7 @@ async fn users_search(
             q.page
         )
         .expect("writing to a Vec cannot fail");
-        for (i, u) in picked.users(&st2.dataset, ord).enumerate() {
+        for (i, u) in picked.users(&st2.dataset).enumerate() {
             if i > 0 {
                 data.push(b',');
             }
@@ -1031,7 +1339,7 @@ async fn users_search(
         }
         data.extend_from_slice(b"]}");
         drop(picked);
-        if let Some(churn) = churn {
+        if let Some((ord, churn)) = churn {
             // The page is built: change the data before it is sent.
             let done = st2.live.churn(&st2.dataset, ord, &churn);
             st2.stats
@@ -1062,18 +1370,27 @@ enum Format {
     Excel,
 }
 
+/// Creation instant of the newest user of `ords` as served now.
+fn newest_user_ms(st: &AppState, ords: &[usize], live: &[(usize, Arc<Vec<User>>)]) -> Option<i64> {
+    ords.iter()
+        .filter_map(|&o| match live.iter().find(|(l, _)| *l == o) {
+            Some((_, users)) => users.last().map(|u| u.create_ms),
+            None => {
+                let count = st.dataset.user_count_of(o);
+                (count > 0).then(|| st.dataset.create_ms_at(o, count - 1))
+            }
+        })
+        .max()
+}
+
 async fn users_export(
     State(st): State<Shared>,
     headers: HeaderMap,
     uri: Uri,
     body: Bytes,
 ) -> Response {
-    let p = match enter(&st, &headers, || {}) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    let ord = match scope(&st, p, &headers, &uri) {
-        Ok(o) => o,
+    let scope = match enter_scoped(&st, &headers, &uri, || {}) {
+        Ok(s) => s,
         Err(r) => return r,
     };
     let parsed = query::parse_body(&body).and_then(|m| {
@@ -1100,23 +1417,18 @@ async fn users_export(
     };
     let st2 = st.clone();
     let job = tokio::task::spawn_blocking(move || {
+        let ords = scope.ords(&st2.dataset);
         let size = q.size.min(st2.page_cap());
         let range = (!all).then_some((q.page, size));
-        let picked = pick(&st2, ord, &q, range);
-        let list = picked.users(&st2.dataset, ord);
-        let company = st2.dataset.company_by_ordinal(ord).expect("scoped company");
-        let newest = match &picked {
-            Picked::Live { users, .. } => users.last().map(|u| time::parse_ms(&u.create_time)),
-            _ => {
-                let count = st2.dataset.user_count_of(ord);
-                (count > 0)
-                    .then(|| time::parse_ms(&st2.dataset.user_at(ord, count - 1).create_time))
-            }
-        };
-        let stamp = newest
-            .flatten()
-            .or_else(|| time::parse_ms(&company.create_time))
-            .unwrap_or(0);
+        let picked = pick(&st2, &ords, &q, range);
+        let list = picked.users(&st2.dataset);
+        // Unscoped: the file is named after the reseller's own company.
+        let company = match scope {
+            Scope::One(ord) => st2.dataset.company_by_ordinal(ord),
+            Scope::All => Some(st2.dataset.reseller_company()),
+        }
+        .expect("scoped company");
+        let stamp = newest_user_ms(&st2, &ords, picked.live()).unwrap_or(company.create_ms);
         let ext = if format == Format::Csv { "csv" } else { "xlsx" };
         let name = format!(
             "TargetUsers_{}_{}.{ext}",
@@ -1176,24 +1488,70 @@ async fn users_export(
     }
 }
 
+/// One month of count-summary's `monthlyActiveUsers`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct MonthCount {
+    period: String,
+    period_start: String,
+    count: usize,
+}
+
+/// count-summary `data`, as People.vue's `normalizeCountSummary` reads it.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CountSummary {
+    total_number_of_active_users: usize,
+    #[serde(rename = "totalNumberOfInActiveUsers")]
+    total_number_of_inactive_users: usize,
+    total_number_of_deleted_users: usize,
+    monthly_active_users: Vec<MonthCount>,
+}
+
 async fn count_summary(State(st): State<Shared>, headers: HeaderMap, uri: Uri) -> Response {
-    let p = match enter(&st, &headers, || {}) {
-        Ok(p) => p,
+    let scope = match enter_scoped(&st, &headers, &uri, || {}) {
+        Ok(s) => s,
         Err(r) => return r,
     };
-    let ord = match scope(&st, p, &headers, &uri) {
-        Ok(o) => o,
-        Err(r) => return r,
+    let mut sum = LiveCounts::default();
+    for ord in scope.ords(&st.dataset) {
+        let c = st.dataset.company_by_ordinal(ord).expect("scoped company");
+        let n = counts(&st, c);
+        sum.total += n.total;
+        sum.active += n.active;
+        sum.inactive += n.inactive;
+        sum.deleted += n.deleted;
+        for (m, add) in sum.monthly.iter_mut().zip(n.monthly) {
+            *m += add;
+        }
+    }
+    // Unscoped sums are dated in ISO; one company in its own style.
+    let style = match scope {
+        Scope::One(ord) => st.dataset.style_of(ord),
+        Scope::All => Style {
+            order: DateOrder::Ymd,
+            h12: false,
+            company_format: false,
+        },
     };
-    let c = st.dataset.company_by_ordinal(ord).expect("scoped company");
-    let n = counts(&st, c);
-    let data = json!({
-        "activeTargetUserCount": n.active,
-        "inactiveTargetUserCount": n.inactive,
-        "deletedTargetUserCount": n.deleted,
-        "monthlyActiveUserCount": n.monthly_active,
-    });
-    success(&st, data.to_string())
+    let data = CountSummary {
+        total_number_of_active_users: sum.active,
+        total_number_of_inactive_users: sum.inactive,
+        total_number_of_deleted_users: sum.deleted,
+        monthly_active_users: series_months()
+            .iter()
+            .zip(sum.monthly)
+            .map(|(&(year, month, start, _), count)| MonthCount {
+                period: format!("{} {year}", time::month_name(month)),
+                period_start: style.period_start(start),
+                count,
+            })
+            .collect(),
+    };
+    success(
+        &st,
+        serde_json::to_string(&data).expect("summary serialises"),
+    )
 }
 
 #[cfg(test)]

@@ -61,6 +61,22 @@ fn user_body(page: u32, size: u32) -> Value {
            "filter": {"Condition": "AND", "SearchInputTextValue": ""}})
 }
 
+/// The filter Keepnet's UI and agent send for current users:
+/// Status Include "1,0" plus IsDeleted false, in the UI's two-group shape.
+fn client_filter() -> Value {
+    ui_filter(json!([
+        {"FieldName": "Status", "Operator": "Include", "Value": "1,0"},
+        {"FieldName": "IsDeleted", "Operator": "Contains", "Value": false}
+    ]))
+}
+
+/// The UI's default filter (getDefaultFilter) with these items in group 0.
+fn ui_filter(items: Value) -> Value {
+    json!({"Condition": "AND", "SearchInputTextValue": "", "FilterGroups": [
+        {"Condition": "AND", "FilterItems": items, "FilterGroups": []},
+        {"Condition": "OR", "FilterItems": [], "FilterGroups": []}]})
+}
+
 fn company_body(page: u32, size: u32) -> Value {
     json!({"pageNumber": page, "pageSize": size, "orderBy": "CreateTime", "ascending": true,
            "filter": {"Condition": "AND", "SearchInputTextValue": ""}})
@@ -417,8 +433,8 @@ async fn user_paging_covers_every_user_once() {
     .await;
     let json_users = ds.users_json(&globex);
     assert_eq!(v["data"]["results"][0], json_users[136]);
-    assert_eq!(v["data"]["results"][0].as_object().unwrap().len(), 16);
-    // Without the header a reseller sees its own 3 users.
+    assert_eq!(v["data"]["results"][0].as_object().unwrap().len(), 21);
+    // Without the header a reseller sees every managed company's users.
     let (_, v) = post(
         &c,
         &sb,
@@ -428,7 +444,7 @@ async fn user_paging_covers_every_user_once() {
         user_body(1, 50),
     )
     .await;
-    assert_eq!(v["data"]["totalNumberOfRecords"], 3);
+    assert_eq!(v["data"]["totalNumberOfRecords"], managed_user_count(&ds));
     // PascalCase filter with groups.
     let body = json!({"PageNumber": 1, "PageSize": 50, "OrderBy": "Email", "Ascending": true,
         "Filter": {"Condition": "AND", "SearchInputTextValue": "", "FilterGroups": [
@@ -539,34 +555,13 @@ async fn company_scoping_errors() {
     sb.shutdown().await;
 }
 
-#[tokio::test]
-async fn count_summary_matches_data() {
-    let sb = Sandbox::start(small()).await.unwrap();
-    let c = Client::new();
-    let tok = token(&c, &sb, &sb.reseller()).await;
-    let ds = sb.dataset();
-    for company in ds.all_companies() {
-        let r = c
-            .get(format!("{}/api/target-users/count-summary", sb.base_url()))
-            .bearer_auth(&tok)
-            .header("X-KEEPNET-Company-Id", &company.resource_id)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200);
-        let v: Value = r.json().await.unwrap();
-        let d = &v["data"];
-        let users = ds.users(&company.resource_id);
-        let active = users
+/// Every user a reseller manages: its own company's and every managed company's.
+fn managed_user_count(ds: &keepnet_sandbox::Dataset) -> usize {
+    ds.reseller_company().user_count
+        + ds.all_companies()
             .iter()
-            .filter(|u| u.status.as_deref() == Some("Active"))
-            .count();
-        assert_eq!(d["activeTargetUserCount"], active);
-        assert_eq!(d["inactiveTargetUserCount"], users.len() - active);
-        assert!(d["deletedTargetUserCount"].is_u64());
-        assert!(d["monthlyActiveUserCount"].as_u64().unwrap() <= active as u64);
-    }
-    sb.shutdown().await;
+            .map(|c| c.user_count)
+            .sum::<usize>()
 }
 
 #[tokio::test]
@@ -756,15 +751,22 @@ async fn envelope_and_key_styles() {
     .await;
     assert_eq!(v["Status"], "SUCCESS");
     assert_eq!(v["Message"], Value::Null);
-    assert_eq!(v["Data"]["totalNumberOfRecords"], 3);
+    assert_eq!(
+        v["Data"]["totalNumberOfRecords"],
+        managed_user_count(&sb.dataset())
+    );
     sb.shutdown().await;
 }
 
 #[tokio::test]
 async fn same_seed_same_bytes() {
     let c = Client::new();
-    let a = Sandbox::start(small()).await.unwrap();
-    let b = Sandbox::start(small()).await.unwrap();
+    let config = || Config {
+        extra_user_fields: vec!["riskScore".into()],
+        ..small()
+    };
+    let a = Sandbox::start(config()).await.unwrap();
+    let b = Sandbox::start(config()).await.unwrap();
     let mut bodies = Vec::new();
     for sb in [&a, &b] {
         let tok = token(&c, sb, &sb.reseller()).await;
@@ -789,6 +791,34 @@ async fn same_seed_same_bytes() {
             .await
             .unwrap();
         texts.push(r.text().await.unwrap());
+        // Unscoped, filtered, and the company and count endpoints.
+        let r = c
+            .post(format!("{}/api/target-users/search", sb.base_url()))
+            .bearer_auth(&tok)
+            .json(
+                &json!({"pageNumber": 3, "pageSize": 25, "orderBy": "Email", "ascending": true,
+                          "filter": client_filter()}),
+            )
+            .send()
+            .await
+            .unwrap();
+        texts.push(r.text().await.unwrap());
+        let globex = sb.dataset().find_by_name("Globex Corporation")[0]
+            .resource_id
+            .clone();
+        for path in [
+            format!("/api/companies/{globex}"),
+            "/api/target-users/count-summary".to_string(),
+        ] {
+            let r = c
+                .get(format!("{}{path}", sb.base_url()))
+                .bearer_auth(&tok)
+                .header("x-ir-company-id", &globex)
+                .send()
+                .await
+                .unwrap();
+            texts.push(r.text().await.unwrap());
+        }
         bodies.push(texts);
     }
     assert_eq!(bodies[0], bodies[1]);
@@ -1054,9 +1084,10 @@ async fn churn_changes_users_between_pages() {
         let offset = (page - 1) * size;
         let want = &before[offset.min(before.len())..(offset + size).min(before.len())];
         assert_eq!(d["results"].as_array().unwrap().as_slice(), want);
-        // ...and the data has changed once it arrives.
+        // ...and the data has changed once it arrives: 3 users added, 2
+        // soft-deleted (still listed, isDeleted now true, status unchanged).
         let after = sb.current_users_json(&globex);
-        assert_eq!(after.len(), before.len() + 1);
+        assert_eq!(after.len(), before.len() + 3);
         let before_ids: HashSet<String> = ids(&before).into_iter().collect();
         let after_ids = ids(&after);
         let inserted: Vec<(usize, &String)> = after_ids
@@ -1064,10 +1095,21 @@ async fn churn_changes_users_between_pages() {
             .enumerate()
             .filter(|(_, id)| !before_ids.contains(*id))
             .collect();
-        let after_set: HashSet<&String> = after_ids.iter().collect();
-        let removed: Vec<&String> = before_ids
+        let was: std::collections::HashMap<&str, &Value> = before
             .iter()
-            .filter(|id| !after_set.contains(id))
+            .map(|u| (u["resourceId"].as_str().unwrap(), u))
+            .collect();
+        let removed: Vec<String> = after
+            .iter()
+            .filter(|u| {
+                was.get(u["resourceId"].as_str().unwrap())
+                    .is_some_and(|b| b["isDeleted"] == false && u["isDeleted"] == true)
+            })
+            .map(|u| {
+                let b = was[u["resourceId"].as_str().unwrap()];
+                assert_eq!(b["status"], u["status"]);
+                u["resourceId"].as_str().unwrap().to_string()
+            })
             .collect();
         assert_eq!((inserted.len(), removed.len()), (3, 2));
         for (pos, id) in &inserted {
@@ -1078,16 +1120,11 @@ async fn churn_changes_users_between_pages() {
                 after_offset += 1;
             }
         }
-        removed_all.extend(removed.into_iter().cloned());
+        removed_all.extend(removed);
         // Default order holds, emails stay unique.
-        for w in after.windows(2) {
-            let key = |u: &Value| {
-                (
-                    u["createTime"].as_str().unwrap().to_string(),
-                    u["resourceId"].as_str().unwrap().to_string(),
-                )
-            };
-            assert!(key(&w[0]) < key(&w[1]));
+        let truth = sb.current_users(&globex);
+        for w in truth.windows(2) {
+            assert!((w[0].create_ms, &w[0].resource_id) < (w[1].create_ms, &w[1].resource_id));
         }
         let emails: HashSet<&str> = after.iter().map(|u| u["email"].as_str().unwrap()).collect();
         assert_eq!(emails.len(), after.len());
@@ -1102,8 +1139,28 @@ async fn churn_changes_users_between_pages() {
         before_offset > 0 && after_offset > 0,
         "{before_offset}/{after_offset}"
     );
-    let final_ids: HashSet<String> = ids(&sb.current_users_json(&globex)).into_iter().collect();
-    assert!(removed_all.iter().all(|id| !final_ids.contains(id)));
+    let final_users = sb.current_users(&globex);
+    let final_ids: HashSet<String> = final_users.iter().map(|u| u.resource_id.clone()).collect();
+    assert!(removed_all.iter().all(|id| final_users
+        .iter()
+        .any(|u| &u.resource_id == id && u.is_deleted)));
+    // Soft-deleted users leave a search that asks for current users only.
+    let live_only = json!({"pageNumber": 1, "pageSize": 1000, "orderBy": "CreateTime", "ascending": true,
+        "filter": client_filter()});
+    let (_, v) = post(
+        &c,
+        &sb,
+        "/api/target-users/search",
+        &tok,
+        Some(&globex),
+        live_only,
+    )
+    .await;
+    let listed: HashSet<String> = ids(v["data"]["results"].as_array().unwrap())
+        .into_iter()
+        .collect();
+    assert!(removed_all.iter().all(|id| !listed.contains(id)));
+    // (that search churned once more, so the counts below re-read the state)
     // Offset paging over changing data both repeats and skips users.
     let unique: HashSet<&String> = paged.iter().collect();
     assert!(unique.len() < paged.len(), "some user was served twice");
@@ -1112,8 +1169,8 @@ async fn churn_changes_users_between_pages() {
         "some user was never served"
     );
     let st = sb.stats();
-    assert_eq!(st.users_inserted, 3 * page as u64);
-    assert_eq!(st.users_removed, 2 * page as u64);
+    assert_eq!(st.users_inserted, 3 * (page as u64 + 1));
+    assert_eq!(st.users_removed, 2 * (page as u64 + 1));
 
     // Exports, count-summary and companies/search see the same state.
     let current = sb.current_users_json(&globex);
@@ -1145,9 +1202,17 @@ async fn churn_changes_users_between_pages() {
         .await
         .unwrap();
     let v: Value = r.json().await.unwrap();
-    let active = current.iter().filter(|u| u["status"] == "Active").count();
-    assert_eq!(v["data"]["activeTargetUserCount"], active);
-    assert_eq!(v["data"]["inactiveTargetUserCount"], current.len() - active);
+    let deleted = current.iter().filter(|u| u["isDeleted"] == true).count();
+    let active = current
+        .iter()
+        .filter(|u| u["isDeleted"] == false && u["status"] == "Active")
+        .count();
+    assert_eq!(v["data"]["totalNumberOfActiveUsers"], active);
+    assert_eq!(v["data"]["totalNumberOfDeletedUsers"], deleted);
+    assert_eq!(
+        v["data"]["totalNumberOfInActiveUsers"],
+        current.len() - active - deleted
+    );
     let (_, v) = post(
         &c,
         &sb,
@@ -1164,7 +1229,8 @@ async fn churn_changes_users_between_pages() {
         .find(|c| c["companyResourceId"] == globex.as_str())
         .unwrap()
         .clone();
-    assert_eq!(g["targetUserCount"], current.len());
+    assert_eq!(g["targetUserCount"], active);
+    assert_eq!(g["deletedTargetUserCount"], deleted);
     // None of that changed anything; neither did other companies change.
     assert_eq!(sb.current_users_json(&globex), current);
     assert_eq!(sb.current_users_json(&acme), ds.users_json(&acme));
@@ -1201,7 +1267,7 @@ async fn churn_changes_users_between_pages() {
     .await;
     assert_eq!(v["data"]["totalNumberOfRecords"], current.len());
     assert_eq!(sb.current_users_json(&globex), current);
-    assert_eq!(sb.stats().users_inserted, 3 * page as u64);
+    assert_eq!(sb.stats().users_inserted, 3 * (page as u64 + 1));
     sb.shutdown().await;
 }
 
@@ -1246,16 +1312,16 @@ async fn churn_is_consistent_under_concurrent_searches() {
     for t in tasks {
         totals.push(t.await.unwrap());
     }
-    // Each search saw one state: 80 + k for k searches before it.
+    // Each search saw one state: 80 + 2k for k searches before it.
     totals.sort_unstable();
-    assert_eq!(totals, (80..96).collect::<Vec<u64>>());
+    assert_eq!(totals, (0..16).map(|k| 80 + 2 * k).collect::<Vec<u64>>());
     let current = sb.current_users_json(&globex);
-    assert_eq!(current.len(), 96);
+    assert_eq!(current.len(), 112);
     let unique: HashSet<&str> = current
         .iter()
         .map(|u| u["resourceId"].as_str().unwrap())
         .collect();
-    assert_eq!(unique.len(), 96);
+    assert_eq!(unique.len(), 112);
     let st = sb.stats();
     assert_eq!((st.users_inserted, st.users_removed), (32, 16));
     sb.shutdown().await;
@@ -1337,5 +1403,1207 @@ async fn stop_accepting_keeps_the_handle_usable() {
         .resource_id
         .clone();
     assert_eq!(sb.current_users_json(&globex).len(), 40);
+    sb.shutdown().await;
+}
+
+// ---------------------------------------------------------------- fidelity
+
+/// Every page of a target-users search, ascending by CreateTime.
+async fn search_all(
+    c: &Client,
+    sb: &Sandbox,
+    tok: &str,
+    headers: &[(&str, &str)],
+    filter: Value,
+) -> Vec<Value> {
+    let mut out = Vec::new();
+    for page in 1.. {
+        let mut rb = c
+            .post(format!("{}/api/target-users/search", sb.base_url()))
+            .bearer_auth(tok)
+            .json(
+                &json!({"pageNumber": page, "pageSize": 1000, "orderBy": "CreateTime",
+                          "ascending": true, "filter": filter}),
+            );
+        for (k, v) in headers {
+            rb = rb.header(*k, *v);
+        }
+        let r = rb.send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        let v: Value = r.json().await.unwrap();
+        let results = v["data"]["results"].as_array().unwrap();
+        if results.is_empty() {
+            break;
+        }
+        out.extend(results.iter().cloned());
+    }
+    out
+}
+
+async fn get(
+    c: &Client,
+    sb: &Sandbox,
+    path: &str,
+    tok: &str,
+    headers: &[(&str, &str)],
+) -> (StatusCode, Value) {
+    let mut rb = c.get(format!("{}{path}", sb.base_url())).bearer_auth(tok);
+    for (k, v) in headers {
+        rb = rb.header(*k, *v);
+    }
+    let r = rb.send().await.unwrap();
+    let status = r.status();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn export_csv(
+    c: &Client,
+    sb: &Sandbox,
+    tok: &str,
+    headers: &[(&str, &str)],
+    filter: Value,
+) -> Vec<csv::StringRecord> {
+    let mut rb = c
+        .post(format!("{}/api/target-users/search/export", sb.base_url()))
+        .bearer_auth(tok)
+        .json(
+            &json!({"pageNumber": 1, "pageSize": 10, "orderBy": "CreateTime", "ascending": true,
+                      "reportAllPages": true, "exportType": "CSV", "filter": filter}),
+        );
+    for (k, v) in headers {
+        rb = rb.header(*k, *v);
+    }
+    let r = rb.send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let bytes = r.bytes().await.unwrap();
+    csv::Reader::from_reader(bytes.as_ref())
+        .records()
+        .map(Result::unwrap)
+        .collect()
+}
+
+fn minimal() -> Value {
+    json!({"Condition": "AND", "SearchInputTextValue": ""})
+}
+
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468
+}
+
+fn num(s: &str, len: usize) -> i64 {
+    assert_eq!(s.len(), len, "{s}");
+    assert!(s.bytes().all(|b| b.is_ascii_digit()), "{s}");
+    s.parse().unwrap()
+}
+
+/// (year, month, day) of a company-format date part.
+fn company_date(date: &str, date_format: &str) -> (i64, i64, i64) {
+    let p: Vec<&str> = date.split('/').collect();
+    assert_eq!(p.len(), 3, "{date}");
+    match date_format {
+        "DD/MM/YYYY" => (num(p[2], 4), num(p[1], 2), num(p[0], 2)),
+        "MM/DD/YYYY" => (num(p[2], 4), num(p[0], 2), num(p[1], 2)),
+        "YYYY/MM/DD" => (num(p[0], 4), num(p[1], 2), num(p[2], 2)),
+        other => panic!("{other}"),
+    }
+}
+
+/// Minutes since the epoch of "05/03/2024 18:25", "03/05/2024 06:25 PM", ...
+fn company_minutes(text: &str, date_format: &str, time_format: &str) -> i64 {
+    let (date, rest) = text.split_once(' ').unwrap();
+    let (y, m, d) = company_date(date, date_format);
+    let (hm, ampm) = if time_format == "12h" {
+        let (hm, ampm) = rest.split_once(' ').unwrap();
+        (hm, Some(ampm))
+    } else {
+        (rest, None)
+    };
+    let (h, mi) = hm.split_once(':').unwrap();
+    let (h, mi) = (num(h, 2), num(mi, 2));
+    let h = match ampm {
+        Some(x) => {
+            assert!((1..=12).contains(&h), "{text}");
+            match x {
+                "AM" => h % 12,
+                "PM" => h % 12 + 12,
+                other => panic!("{other}"),
+            }
+        }
+        None => h,
+    };
+    assert!(h < 24 && mi < 60, "{text}");
+    days_from_civil(y, m, d) * 1440 + h * 60 + mi
+}
+
+/// Seconds since the epoch of "05/03/2024 18:25:30" (the company's date order).
+fn company_seconds(text: &str, date_format: &str) -> i64 {
+    let (date, time) = text.split_once(' ').unwrap();
+    let (y, m, d) = company_date(date, date_format);
+    let t: Vec<i64> = time.split(':').map(|x| num(x, 2)).collect();
+    days_from_civil(y, m, d) * 86_400 + t[0] * 3600 + t[1] * 60 + t[2]
+}
+
+/// Milliseconds of "2024-03-05T18:25:30.123Z".
+fn iso_ms(text: &str) -> i64 {
+    assert_eq!(text.len(), 24, "{text}");
+    assert!(text.ends_with('Z'));
+    let days = days_from_civil(
+        num(&text[0..4], 4),
+        num(&text[5..7], 2),
+        num(&text[8..10], 2),
+    );
+    days * 86_400_000
+        + num(&text[11..13], 2) * 3_600_000
+        + num(&text[14..16], 2) * 60_000
+        + num(&text[17..19], 2) * 1000
+        + num(&text[20..23], 3)
+}
+
+#[tokio::test]
+async fn deleted_users_are_listed_until_a_filter_drops_them() {
+    let sb = Sandbox::start(small()).await.unwrap();
+    let c = Client::new();
+    let tok = token(&c, &sb, &sb.reseller()).await;
+    let ds = sb.dataset();
+    let g = ds.find_by_name("Globex Corporation")[0];
+    let h = [("X-KEEPNET-Company-Id", g.resource_id.as_str())];
+    let truth = ds.users(&g.resource_id);
+    assert!(g.deleted_user_count >= 1);
+    assert_eq!(
+        g.active_user_count + g.inactive_user_count + g.deleted_user_count,
+        g.user_count
+    );
+    // No filter items (minimal filter or the UI's empty default): everyone.
+    for f in [minimal(), ui_filter(json!([]))] {
+        let all = search_all(&c, &sb, &tok, &h, f).await;
+        assert_eq!(all.len(), truth.len());
+        let deleted = all.iter().filter(|u| u["isDeleted"] == true).count();
+        assert_eq!(deleted, g.deleted_user_count);
+        assert!(all.iter().all(|u| u["isDeleted"].is_boolean()));
+    }
+    // The client's current-users filter drops them.
+    let current = search_all(&c, &sb, &tok, &h, client_filter()).await;
+    assert_eq!(current.len(), g.active_user_count + g.inactive_user_count);
+    assert!(current
+        .iter()
+        .all(|u| u["isDeleted"] == false && u["status"] != "Deleted"));
+    // The same in words and strings.
+    let words = ui_filter(json!([
+        {"fieldName": "status", "operator": "include", "value": "Active, inactive"},
+        {"fieldName": "isDeleted", "operator": "=", "value": "false"}]));
+    assert_eq!(search_all(&c, &sb, &tok, &h, words).await, current);
+    // Only deleted users.
+    let deleted = search_all(
+        &c,
+        &sb,
+        &tok,
+        &h,
+        ui_filter(json!([{"FieldName": "IsDeleted", "Operator": "Contains", "Value": true}])),
+    )
+    .await;
+    assert_eq!(deleted.len(), g.deleted_user_count);
+    assert!(deleted.iter().all(|u| u["isDeleted"] == true));
+    // Status "1" is the status text, deleted or not.
+    let active = search_all(
+        &c,
+        &sb,
+        &tok,
+        &h,
+        ui_filter(json!([{"FieldName": "Status", "Operator": "Include", "Value": "1"}])),
+    )
+    .await;
+    let want = truth
+        .iter()
+        .filter(|u| u.status.as_deref() == Some("Active"))
+        .count();
+    assert_eq!(active.len(), want);
+    // Deleted users say "Active", "Inactive" or "Deleted"; only deleted ones say "Deleted".
+    let everyone: Vec<&keepnet_sandbox::User> = ds
+        .all_companies()
+        .iter()
+        .flat_map(|c| ds.users(&c.resource_id))
+        .collect();
+    assert!(everyone
+        .iter()
+        .any(|u| u.is_deleted && u.status.as_deref() == Some("Active")));
+    assert!(everyone
+        .iter()
+        .any(|u| u.is_deleted && u.status.as_deref() == Some("Deleted")));
+    assert!(everyone
+        .iter()
+        .all(|u| u.is_deleted || u.status.as_deref() != Some("Deleted")));
+    // MonthlyActiveUser picks one creation month; March 2026 is entry 3.
+    let march = search_all(
+        &c,
+        &sb,
+        &tok,
+        &h,
+        ui_filter(json!([{"FieldName": "MonthlyActiveUser", "Operator": "=", "Value": "2026-03"}])),
+    )
+    .await;
+    assert_eq!(march.len(), g.monthly_user_counts[3]);
+    let lo = days_from_civil(2026, 3, 1) * 86_400_000;
+    let hi = days_from_civil(2026, 4, 1) * 86_400_000;
+    for u in &march {
+        let t = truth
+            .iter()
+            .find(|t| t.resource_id == u["resourceId"].as_str().unwrap())
+            .unwrap();
+        assert!(lo <= t.create_ms && t.create_ms < hi);
+    }
+    // The export honours the same filter.
+    let rows = export_csv(&c, &sb, &tok, &h, client_filter()).await;
+    let emails: Vec<&str> = current
+        .iter()
+        .map(|u| u["email"].as_str().unwrap())
+        .collect();
+    assert_eq!(rows.iter().map(|r| &r[2]).collect::<Vec<_>>(), emails);
+    let rows = export_csv(&c, &sb, &tok, &h, minimal()).await;
+    assert_eq!(rows.len(), truth.len());
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn manager_fields_are_served_and_filterable() {
+    let sb = Sandbox::start(small()).await.unwrap();
+    let c = Client::new();
+    let tok = token(&c, &sb, &sb.reseller()).await;
+    let ds = sb.dataset();
+    let acme = ds.find_by_name("Acme Holdings")[0];
+    let h = [("X-KEEPNET-Company-Id", acme.resource_id.as_str())];
+    let served = search_all(&c, &sb, &tok, &h, minimal()).await;
+    let with = served
+        .iter()
+        .filter(|u| u["managerEmail"].is_string())
+        .count();
+    assert!(with > 0 && with < served.len());
+    for u in &served {
+        for k in [
+            "managerFirstName",
+            "managerLastName",
+            "managerEmail",
+            "managerFullName",
+        ] {
+            assert!(u.get(k).is_some(), "{k}");
+        }
+        if let Some(email) = u["managerEmail"].as_str() {
+            assert_ne!(u["email"].as_str(), Some(email));
+            let m = served
+                .iter()
+                .find(|m| m["email"] == email)
+                .expect("manager in the company");
+            assert_eq!(m["firstName"], u["managerFirstName"]);
+            assert_eq!(m["lastName"], u["managerLastName"]);
+        } else {
+            assert!(u["managerFullName"].is_null());
+        }
+    }
+    let sample = served
+        .iter()
+        .find(|u| u["managerFullName"].is_string())
+        .unwrap();
+    let email = sample["managerEmail"].as_str().unwrap();
+    let by_email = search_all(
+        &c,
+        &sb,
+        &tok,
+        &h,
+        ui_filter(
+            json!([{"FieldName": "ManagerEmail", "Operator": "=", "Value": email.to_uppercase()}]),
+        ),
+    )
+    .await;
+    let want: Vec<&Value> = served
+        .iter()
+        .filter(|u| u["managerEmail"] == email)
+        .collect();
+    assert_eq!(by_email.iter().collect::<Vec<_>>(), want);
+    let full = sample["managerFullName"].as_str().unwrap();
+    let by_name = search_all(
+        &c,
+        &sb,
+        &tok,
+        &h,
+        ui_filter(json!([{"FieldName": "ManagerFullName", "Operator": "Contains", "Value": full}])),
+    )
+    .await;
+    assert!(by_name.iter().any(|u| u == sample));
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn extra_user_fields_are_served_after_the_known_ones() {
+    let sb = Sandbox::start(Config {
+        extra_user_fields: vec!["riskScore".into(), "hrProfile".into()],
+        ..small()
+    })
+    .await
+    .unwrap();
+    let c = Client::new();
+    let tok = token(&c, &sb, &sb.reseller()).await;
+    let ds = sb.dataset();
+    let id = ds.find_by_name("Initech")[0].resource_id.clone();
+    let r = c
+        .post(format!("{}/api/target-users/search", sb.base_url()))
+        .bearer_auth(&tok)
+        .header("X-KEEPNET-Company-Id", &id)
+        .json(&user_body(1, 25))
+        .send()
+        .await
+        .unwrap();
+    let text = r.text().await.unwrap();
+    // Serialised after isDeleted, in the configured order.
+    assert_eq!(text.matches(",\"riskScore\":").count(), 25);
+    assert!(text.contains("\"isDeleted\":false,\"riskScore\":"));
+    let v: Value = serde_json::from_str(&text).unwrap();
+    let mut kinds = HashSet::new();
+    for u in v["data"]["results"].as_array().unwrap() {
+        assert_eq!(u.as_object().unwrap().len(), 23);
+        for k in ["riskScore", "hrProfile"] {
+            kinds.insert(match &u[k] {
+                Value::Null => "null",
+                Value::String(s) => {
+                    assert!(s.contains('"') && s.contains(','), "{s}");
+                    "string"
+                }
+                Value::Number(n) => {
+                    assert!(n.is_i64());
+                    "integer"
+                }
+                Value::Object(o) => {
+                    assert!(o["tags"].is_array());
+                    "object"
+                }
+                other => panic!("{other}"),
+            });
+        }
+    }
+    assert_eq!(kinds.len(), 4, "{kinds:?}");
+    assert_eq!(
+        v["data"]["results"][0],
+        ds.users_json(&id)[ds.users(&id).len() - 1]
+    );
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn dates_follow_each_company_format() {
+    let sb = Sandbox::start(Config {
+        users_per_company: 200,
+        ..small()
+    })
+    .await
+    .unwrap();
+    let c = Client::new();
+    let tok = token(&c, &sb, &sb.reseller()).await;
+    let ds = sb.dataset();
+    let cases = [
+        ("Globex Corporation", 0, "MM/DD/YYYY", "12h"),
+        ("Support", 1, "DD/MM/YYYY", "12h"),
+        ("Support", 0, "MM/DD/YYYY", "24h"),
+        ("Acme Europe", 0, "DD/MM/YYYY", "24h"),
+        ("Acme Europe Support", 0, "YYYY/MM/DD", "24h"),
+        ("東京商事株式会社", 0, "YYYY/MM/DD", "24h"),
+    ];
+    for (name, nth, df, tf) in cases {
+        let company = ds.find_by_name(name)[nth];
+        assert_eq!(
+            (
+                company.date_format.as_str(),
+                company.time_format.as_str(),
+                company.dates
+            ),
+            (df, tf, keepnet_sandbox::DateStyle::CompanyFormat),
+            "{name}"
+        );
+        let h = [("X-KEEPNET-Company-Id", company.resource_id.as_str())];
+        let served = search_all(&c, &sb, &tok, &h, minimal()).await;
+        let truth = ds.users(&company.resource_id);
+        assert_eq!(served.len(), truth.len());
+        let (mut am, mut pm) = (0, 0);
+        for (u, t) in served.iter().zip(truth) {
+            assert_eq!(u["resourceId"].as_str(), Some(t.resource_id.as_str()));
+            let created = u["createTime"].as_str().unwrap();
+            assert_eq!(
+                company_minutes(created, df, tf),
+                t.create_ms.div_euclid(60_000),
+                "{name} {created}"
+            );
+            am += usize::from(created.ends_with(" AM"));
+            pm += usize::from(created.ends_with(" PM"));
+            match (u["updateTime"].as_str(), t.update_ms) {
+                (Some(text), Some(ms)) => {
+                    assert_eq!(company_minutes(text, df, tf), ms.div_euclid(60_000))
+                }
+                (None, None) => {}
+                other => panic!("{other:?}"),
+            }
+            for f in u["customFieldValues"].as_array().unwrap() {
+                if let Some(ts) = f["timestampValue"].as_str() {
+                    assert!(ts.ends_with('Z') && ts.contains('T'), "{ts}");
+                }
+            }
+        }
+        if tf == "12h" {
+            assert!(am > 0 && pm > 0, "{name}: {am} AM, {pm} PM");
+        } else {
+            assert_eq!(am + pm, 0);
+        }
+    }
+    // ISO companies: milliseconds, plus a few update times in the
+    // company's date order with seconds (MM/DD for Initech).
+    for (name, df) in [("Initech", "MM/DD/YYYY"), ("Acme Holdings", "DD/MM/YYYY")] {
+        let company = ds.find_by_name(name)[0];
+        assert_eq!(company.dates, keepnet_sandbox::DateStyle::Iso);
+        let h = [("X-KEEPNET-Company-Id", company.resource_id.as_str())];
+        let served = search_all(&c, &sb, &tok, &h, minimal()).await;
+        let truth = ds.users(&company.resource_id);
+        let mut odd = 0;
+        for (u, t) in served.iter().zip(truth) {
+            assert_eq!(iso_ms(u["createTime"].as_str().unwrap()), t.create_ms);
+            match (u["updateTime"].as_str(), t.update_ms) {
+                (Some(text), Some(ms)) if text.contains('T') => assert_eq!(iso_ms(text), ms),
+                (Some(text), Some(ms)) => {
+                    odd += 1;
+                    assert_eq!(company_seconds(text, df), ms.div_euclid(1000), "{text}");
+                }
+                (None, None) => {}
+                other => panic!("{other:?}"),
+            }
+        }
+        assert!(
+            (1..=30).contains(&odd),
+            "{name}: {odd} odd update times of 200"
+        );
+        // Ordering by UpdateTime follows the instants, whatever the text.
+        let r = c
+            .post(format!("{}/api/target-users/search", sb.base_url()))
+            .bearer_auth(&tok)
+            .header("X-KEEPNET-Company-Id", &company.resource_id)
+            .json(
+                &json!({"pageNumber": 1, "pageSize": 25, "orderBy": "UpdateTime",
+                          "ascending": false, "filter": minimal()}),
+            )
+            .send()
+            .await
+            .unwrap();
+        let v: Value = r.json().await.unwrap();
+        let mut want: Vec<&keepnet_sandbox::User> = truth.iter().collect();
+        want.sort_by(|a, b| {
+            b.update_ms
+                .cmp(&a.update_ms)
+                .then_with(|| b.resource_id.cmp(&a.resource_id))
+        });
+        let got: Vec<&str> = v["data"]["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["resourceId"].as_str().unwrap())
+            .collect();
+        let want: Vec<&str> = want[..25].iter().map(|u| u.resource_id.as_str()).collect();
+        assert_eq!(got, want);
+    }
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn company_detail_endpoint() {
+    let sb = Sandbox::start(small()).await.unwrap();
+    let c = Client::new();
+    let tok = token(&c, &sb, &sb.reseller()).await;
+    let admin = token(&c, &sb, &sb.company_admin()).await;
+    let ds = sb.dataset();
+    let path = |id: &str| format!("/api/companies/{id}");
+    let globex = ds.find_by_name("Globex Corporation")[0];
+    let (s, v) = get(&c, &sb, &path(&globex.resource_id), &tok, &[]).await;
+    assert_eq!(s, 200);
+    assert_eq!(v["status"], "SUCCESS");
+    let d = &v["data"];
+    for k in [
+        "resourceId",
+        "name",
+        "description",
+        "industryResourceId",
+        "industryName",
+        "countryResourceId",
+        "countryName",
+        "countryCode",
+        "address",
+        "websiteUrl",
+        "logoUrl",
+        "licenseTypeResourceId",
+        "licenseTypeName",
+        "licensePeriodTypeResourceId",
+        "licensePeriodTypeName",
+        "licenseStartDate",
+        "licenseEndDate",
+        "isNumberOfUsersLimited",
+        "numberOfUsers",
+        "parentId",
+        "statusId",
+        "statusName",
+        "licenseModules",
+        "targetUserCount",
+        "timeZoneId",
+        "dateFormat",
+        "timeFormat",
+        "tags",
+        "hasAgenticAILicense",
+    ] {
+        assert!(d.get(k).is_some(), "{k}");
+    }
+    assert_eq!(d["resourceId"], globex.resource_id.as_str());
+    assert_eq!(d["name"], "Globex Corporation");
+    assert_eq!(d["dateFormat"], "MM/DD/YYYY");
+    assert_eq!(d["timeFormat"], "12h");
+    assert_eq!(d["timeZoneId"], "America/New_York");
+    assert_eq!(d["description"], Value::Null);
+    assert_eq!(d["parentId"], Value::Null);
+    assert_eq!(d["numberOfUsers"], globex.license_limit.unwrap());
+    assert_eq!(d["targetUserCount"], globex.active_user_count);
+    // A child names its parent by an integer id.
+    let support = ds.find_by_name("Support")[0];
+    let (_, v) = get(&c, &sb, &path(&support.resource_id), &tok, &[]).await;
+    assert!(v["data"]["parentId"].is_i64());
+    assert_eq!(v["data"]["numberOfUsers"], Value::Null);
+    assert_eq!(v["data"]["isNumberOfUsersLimited"], false);
+    for company in ds.all_companies() {
+        let (s, v) = get(&c, &sb, &path(&company.resource_id), &tok, &[]).await;
+        assert_eq!(s, 200);
+        assert_eq!(v["data"]["dateFormat"], company.date_format.as_str());
+        assert_eq!(v["data"]["timeFormat"], company.time_format.as_str());
+        assert_eq!(v["data"]["timeZoneId"], company.time_zone_id.as_str());
+    }
+    let (s, v) = get(
+        &c,
+        &sb,
+        &path(&ds.reseller_company().resource_id),
+        &tok,
+        &[],
+    )
+    .await;
+    assert_eq!(
+        (s.as_u16(), v["data"]["name"].as_str()),
+        (200, Some("Northwind MSSP"))
+    );
+    // Errors as for scoped calls.
+    let (s, v) = get(&c, &sb, &path(ds.unmanaged_company_id()), &tok, &[]).await;
+    assert_eq!((s.as_u16(), v["status"].as_str()), (403, Some("FORBIDDEN")));
+    let (s, v) = get(&c, &sb, &path("ZZZZZZZZZZZZ"), &tok, &[]).await;
+    assert_eq!((s.as_u16(), v["status"].as_str()), (404, Some("NOT_FOUND")));
+    let (s, v) = get(&c, &sb, &path("bad%20id!"), &tok, &[]).await;
+    assert_eq!(
+        (s.as_u16(), v["status"].as_str()),
+        (400, Some("INPUT_ERROR"))
+    );
+    let (s, _) = get(&c, &sb, &path(&globex.resource_id), &admin, &[]).await;
+    assert_eq!(s, 200);
+    let acme = ds.find_by_name("Acme Holdings")[0];
+    let (s, _) = get(&c, &sb, &path(&acme.resource_id), &admin, &[]).await;
+    assert_eq!(s, 403);
+    let (s, _) = get(&c, &sb, &path(&acme.resource_id), "nope", &[]).await;
+    assert_eq!(s, 401);
+    // Formats hidden.
+    sb.set_faults(Faults {
+        hide_company_formats: true,
+        ..Faults::default()
+    });
+    let (_, v) = get(&c, &sb, &path(&globex.resource_id), &tok, &[]).await;
+    assert_eq!(v["data"]["dateFormat"], Value::Null);
+    assert_eq!(v["data"]["timeFormat"], Value::Null);
+    assert_eq!(v["data"]["timeZoneId"], "America/New_York");
+    assert_eq!(sb.stats().company_detail_requests, 20);
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn privacy_errors_for_scoped_calls() {
+    let sb = Sandbox::start(Config {
+        envelope: EnvelopeStyle::Pascal,
+        ..small()
+    })
+    .await
+    .unwrap();
+    let c = Client::new();
+    let tok = token(&c, &sb, &sb.reseller()).await;
+    let ds = sb.dataset();
+    let acme = ds.find_by_name("Acme Holdings")[0].resource_id.clone();
+    let globex = ds.find_by_name("Globex Corporation")[0].resource_id.clone();
+    sb.set_faults(Faults {
+        privacy_error_companies: vec![acme.clone()],
+        ..Faults::default()
+    });
+    let check = |s: StatusCode, v: &Value| {
+        assert_eq!(s, 403);
+        assert_eq!(v["Status"], "PRIVACY_ERROR");
+        assert_eq!(
+            v["Message"],
+            "The privacy settings of this company do not allow access to its data."
+        );
+    };
+    let (s, v) = post(
+        &c,
+        &sb,
+        "/api/target-users/search",
+        &tok,
+        Some(&acme),
+        user_body(1, 10),
+    )
+    .await;
+    check(s, &v);
+    let (s, v) = post(
+        &c,
+        &sb,
+        &format!("/api/target-users/search?companyId={acme}"),
+        &tok,
+        None,
+        user_body(1, 10),
+    )
+    .await;
+    check(s, &v);
+    let (s, v) = get(
+        &c,
+        &sb,
+        "/api/target-users/count-summary",
+        &tok,
+        &[("x-ir-company-id", &acme)],
+    )
+    .await;
+    check(s, &v);
+    let (s, v) = get(&c, &sb, &format!("/api/companies/{acme}"), &tok, &[]).await;
+    check(s, &v);
+    let (s, _) = post(
+        &c,
+        &sb,
+        "/api/target-users/search",
+        &tok,
+        Some(&globex),
+        user_body(1, 10),
+    )
+    .await;
+    assert_eq!(s, 200);
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn count_summary_has_the_ui_shape_and_sums_to_the_data() {
+    let sb = Sandbox::start(small()).await.unwrap();
+    let c = Client::new();
+    let tok = token(&c, &sb, &sb.reseller()).await;
+    let ds = sb.dataset();
+    let months: Vec<(i64, i64)> = (0..13)
+        .map(|k| {
+            let (y, m) = if k == 0 { (2025, 12) } else { (2026, k) };
+            (y, m)
+        })
+        .collect();
+    let month_ms: Vec<i64> = months
+        .iter()
+        .map(|&(y, m)| days_from_civil(y, m, 1) * 86_400_000)
+        .collect();
+    let names = [
+        "December 2025",
+        "January 2026",
+        "February 2026",
+        "March 2026",
+        "April 2026",
+        "May 2026",
+        "June 2026",
+        "July 2026",
+        "August 2026",
+        "September 2026",
+        "October 2026",
+        "November 2026",
+    ];
+    let (_, companies) = post(
+        &c,
+        &sb,
+        "/api/companies/search",
+        &tok,
+        None,
+        company_body(1, 25),
+    )
+    .await;
+    let mut listed = Vec::new();
+    fn walk(items: &Value, out: &mut Vec<Value>) {
+        for i in items.as_array().unwrap() {
+            out.push(i.clone());
+            walk(&i["children"], out);
+        }
+    }
+    walk(&companies["data"]["results"], &mut listed);
+    assert_eq!(listed.len(), 11);
+    let mut sums = [0usize; 3];
+    let mut series = [0usize; 12];
+    let mut everyone = vec![ds.reseller_company()];
+    everyone.extend(ds.all_companies());
+    for company in everyone {
+        let h = [("X-KEEPNET-Company-Id", company.resource_id.as_str())];
+        let (s, v) = get(&c, &sb, "/api/target-users/count-summary", &tok, &h).await;
+        assert_eq!(s, 200);
+        let d = &v["data"];
+        assert_eq!(d.as_object().unwrap().len(), 4);
+        let served = search_all(&c, &sb, &tok, &h, minimal()).await;
+        let deleted = served.iter().filter(|u| u["isDeleted"] == true).count();
+        let active = served
+            .iter()
+            .filter(|u| u["isDeleted"] == false && u["status"] == "Active")
+            .count();
+        assert_eq!(d["totalNumberOfActiveUsers"], active, "{}", company.name);
+        assert_eq!(
+            d["totalNumberOfInActiveUsers"],
+            served.len() - active - deleted
+        );
+        assert_eq!(d["totalNumberOfDeletedUsers"], deleted);
+        let monthly = d["monthlyActiveUsers"].as_array().unwrap();
+        assert_eq!(monthly.len(), 12);
+        let truth = ds.users(&company.resource_id);
+        for (k, entry) in monthly.iter().enumerate() {
+            assert_eq!(entry.as_object().unwrap().len(), 3);
+            assert_eq!(entry["period"], names[k]);
+            let n = truth
+                .iter()
+                .filter(|u| month_ms[k] <= u.create_ms && u.create_ms < month_ms[k + 1])
+                .count();
+            assert_eq!(entry["count"], n);
+            assert_eq!(entry["count"], company.monthly_user_counts[k]);
+            series[k] += n;
+            let start = entry["periodStart"].as_str().unwrap();
+            if company.dates == keepnet_sandbox::DateStyle::Iso {
+                let (y, m) = months[k];
+                assert_eq!(start, format!("{y:04}-{m:02}-01T00:00:00"));
+            } else {
+                assert_eq!(
+                    company_minutes(start, &company.date_format, &company.time_format),
+                    month_ms[k] / 60_000,
+                    "{start}"
+                );
+            }
+        }
+        if company.user_count > 0 {
+            assert!(monthly.iter().any(|e| e["count"].as_u64().unwrap() > 0));
+        }
+        sums[0] += active;
+        sums[1] += served.len() - active - deleted;
+        sums[2] += deleted;
+        // companies/search shows the same figures.
+        if let Some(item) = listed
+            .iter()
+            .find(|i| i["companyResourceId"] == company.resource_id.as_str())
+        {
+            assert_eq!(item["targetUserCount"], active);
+            assert_eq!(item["deletedTargetUserCount"], deleted);
+            assert_eq!(
+                item["inactiveTargetUserCount"],
+                served.len() - active - deleted
+            );
+            assert_eq!(item["monthlyActiveUserCount"], monthly[11]["count"]);
+        }
+    }
+    // Unscoped: sums over every managed company, dated in ISO.
+    let (_, v) = get(&c, &sb, "/api/target-users/count-summary", &tok, &[]).await;
+    let d = &v["data"];
+    assert_eq!(d["totalNumberOfActiveUsers"], sums[0]);
+    assert_eq!(d["totalNumberOfInActiveUsers"], sums[1]);
+    assert_eq!(d["totalNumberOfDeletedUsers"], sums[2]);
+    for (k, entry) in d["monthlyActiveUsers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+    {
+        assert_eq!(entry["count"], series[k]);
+        assert_eq!(entry["period"], names[k]);
+    }
+    assert_eq!(
+        d["monthlyActiveUsers"][0]["periodStart"],
+        "2025-12-01T00:00:00"
+    );
+    assert_eq!(
+        d["monthlyActiveUsers"][11]["periodStart"],
+        "2026-11-01T00:00:00"
+    );
+    // A Company Admin without a header: Globex, in Globex's format.
+    let admin = token(&c, &sb, &sb.company_admin()).await;
+    let (_, v) = get(&c, &sb, "/api/target-users/count-summary", &admin, &[]).await;
+    assert_eq!(
+        v["data"]["monthlyActiveUsers"][0]["periodStart"],
+        "12/01/2025 12:00 AM"
+    );
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn unscoped_calls_answer_for_every_managed_company() {
+    let sb = Sandbox::start(small()).await.unwrap();
+    let c = Client::new();
+    let tok = token(&c, &sb, &sb.reseller()).await;
+    let ds = sb.dataset();
+    let mut truth: Vec<&keepnet_sandbox::User> = ds
+        .users(&ds.reseller_company().resource_id)
+        .iter()
+        .collect();
+    for company in ds.all_companies() {
+        truth.extend(ds.users(&company.resource_id));
+    }
+    truth.sort_by(|a, b| (a.create_ms, &a.resource_id).cmp(&(b.create_ms, &b.resource_id)));
+    let served = search_all(&c, &sb, &tok, &[], minimal()).await;
+    assert_eq!(served.len(), managed_user_count(&ds));
+    let got: Vec<&str> = served
+        .iter()
+        .map(|u| u["resourceId"].as_str().unwrap())
+        .collect();
+    let want: Vec<&str> = truth.iter().map(|u| u.resource_id.as_str()).collect();
+    assert_eq!(got, want);
+    let other: HashSet<&str> = ds
+        .users(ds.unmanaged_company_id())
+        .iter()
+        .map(|u| u.resource_id.as_str())
+        .collect();
+    assert!(got.iter().all(|id| !other.contains(id)));
+    // Each user keeps its own company's date format.
+    let emails: HashSet<&str> = served
+        .iter()
+        .map(|u| u["email"].as_str().unwrap())
+        .collect();
+    assert_eq!(emails.len(), served.len());
+    // Filtered, and newest first.
+    let current = search_all(&c, &sb, &tok, &[], client_filter()).await;
+    let alive: usize = std::iter::once(ds.reseller_company())
+        .chain(ds.all_companies())
+        .map(|c| c.active_user_count + c.inactive_user_count)
+        .sum();
+    assert_eq!(current.len(), alive);
+    let (_, v) = post(
+        &c,
+        &sb,
+        "/api/target-users/search",
+        &tok,
+        None,
+        user_body(1, 5),
+    )
+    .await;
+    assert_eq!(v["data"]["results"][0]["resourceId"], *want.last().unwrap());
+    // The export too.
+    let rows = export_csv(&c, &sb, &tok, &[], minimal()).await;
+    assert_eq!(rows.len(), served.len());
+    // A Company Admin without a header still gets its own company.
+    let admin = token(&c, &sb, &sb.company_admin()).await;
+    let mine = search_all(&c, &sb, &admin, &[], minimal()).await;
+    assert_eq!(
+        mine.len(),
+        ds.find_by_name("Globex Corporation")[0].user_count
+    );
+    assert!(sb.stats().unscoped_requests >= 4);
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn dropped_and_ignored_company_headers_answer_unscoped() {
+    let sb = Sandbox::start(small()).await.unwrap();
+    let c = Client::new();
+    let tok = token(&c, &sb, &sb.reseller()).await;
+    let ds = sb.dataset();
+    let g = ds.find_by_name("Globex Corporation")[0];
+    let h = [("X-KEEPNET-Company-Id", g.resource_id.as_str())];
+    let everyone = managed_user_count(&ds);
+    let total = |v: &Value| v["data"]["totalNumberOfRecords"].as_u64().unwrap() as usize;
+    sb.set_faults(Faults {
+        strip_company_header: true,
+        ..Faults::default()
+    });
+    let (_, v) = post(
+        &c,
+        &sb,
+        "/api/target-users/search",
+        &tok,
+        Some(&g.resource_id),
+        user_body(1, 5),
+    )
+    .await;
+    assert_eq!(total(&v), everyone);
+    assert_eq!(
+        export_csv(&c, &sb, &tok, &h, minimal()).await.len(),
+        everyone
+    );
+    let (_, v) = get(&c, &sb, "/api/target-users/count-summary", &tok, &h).await;
+    let all_active: usize = std::iter::once(ds.reseller_company())
+        .chain(ds.all_companies())
+        .map(|c| c.active_user_count)
+        .sum();
+    assert_eq!(v["data"]["totalNumberOfActiveUsers"], all_active);
+    // The query parameter is not a header: it still scopes.
+    let (_, v) = post(
+        &c,
+        &sb,
+        &format!("/api/target-users/search?companyId={}", g.resource_id),
+        &tok,
+        None,
+        user_body(1, 5),
+    )
+    .await;
+    assert_eq!(total(&v), g.user_count);
+    // One endpoint ignores the headers, the others honour them.
+    sb.set_faults(Faults {
+        ignore_company_header_on: vec!["/api/target-users/search/export".into()],
+        ..Faults::default()
+    });
+    let (_, v) = post(
+        &c,
+        &sb,
+        "/api/target-users/search",
+        &tok,
+        Some(&g.resource_id),
+        user_body(1, 5),
+    )
+    .await;
+    assert_eq!(total(&v), g.user_count);
+    assert_eq!(
+        export_csv(&c, &sb, &tok, &h, minimal()).await.len(),
+        everyone
+    );
+    let (_, v) = get(&c, &sb, "/api/target-users/count-summary", &tok, &h).await;
+    assert_eq!(v["data"]["totalNumberOfActiveUsers"], g.active_user_count);
+    sb.set_faults(Faults {
+        ignore_company_header_on: vec![
+            "/api/target-users/count-summary".into(),
+            "/API/target-users/search/".into(),
+        ],
+        ..Faults::default()
+    });
+    let (_, v) = get(&c, &sb, "/api/target-users/count-summary", &tok, &h).await;
+    assert_eq!(v["data"]["totalNumberOfActiveUsers"], all_active);
+    let (_, v) = post(
+        &c,
+        &sb,
+        "/api/target-users/search",
+        &tok,
+        Some(&g.resource_id),
+        user_body(1, 5),
+    )
+    .await;
+    assert_eq!(total(&v), everyone);
+    assert_eq!(
+        export_csv(&c, &sb, &tok, &h, minimal()).await.len(),
+        g.user_count
+    );
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn ip_restriction_refuses_token_and_api_calls() {
+    let sb = Sandbox::start(small()).await.unwrap();
+    let c = Client::new();
+    let creds = sb.reseller();
+    let tok = token(&c, &sb, &creds).await;
+    sb.set_faults(Faults {
+        ip_restricted: true,
+        ..Faults::default()
+    });
+    let body = r#"{"status":"IP_RESTRICTED","message":"Access from your IP address is not allowed for this client."}"#;
+    let r = c
+        .post(format!("{}/connect/token", sb.base_url()))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", creds.client_id.as_str()),
+            ("client_secret", creds.client_secret.as_str()),
+            ("scope", "api1"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/json"));
+    assert_eq!(r.text().await.unwrap(), body);
+    for path in [
+        "/api/target-users/count-summary",
+        "/api/companies/ZZZZZZZZZZZZ",
+    ] {
+        let r = c
+            .get(format!("{}{path}", sb.base_url()))
+            .bearer_auth(&tok)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403);
+        assert_eq!(r.text().await.unwrap(), body);
+    }
+    let r = c
+        .post(format!("{}/api/target-users/search", sb.base_url()))
+        .bearer_auth(&tok)
+        .json(&user_body(1, 5))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert_eq!(r.text().await.unwrap(), body);
+    sb.set_faults(Faults::default());
+    assert_eq!(count_summary_status(&c, &sb, &tok).await.unwrap(), 200);
+    let st = sb.stats();
+    assert_eq!((st.tokens_issued, st.token_requests), (1, 2));
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn x_ir_company_id_scopes_and_both_headers_are_counted() {
+    let sb = Sandbox::start(small()).await.unwrap();
+    let c = Client::new();
+    let tok = token(&c, &sb, &sb.reseller()).await;
+    let ds = sb.dataset();
+    let g = ds.find_by_name("Globex Corporation")[0];
+    let acme = ds.find_by_name("Acme Holdings")[0];
+    let only_ir = search_all(
+        &c,
+        &sb,
+        &tok,
+        &[("x-ir-company-id", g.resource_id.as_str())],
+        minimal(),
+    )
+    .await;
+    assert_eq!(only_ir, ds.users_json(&g.resource_id));
+    assert_eq!(sb.stats().both_company_headers, 0);
+    let both = [
+        ("X-KEEPNET-Company-Id", g.resource_id.as_str()),
+        ("x-ir-company-id", g.resource_id.as_str()),
+    ];
+    let (s, _) = get(&c, &sb, "/api/target-users/count-summary", &tok, &both).await;
+    assert_eq!(s, 200);
+    assert_eq!(sb.stats().both_company_headers, 1);
+    // Different values: X-KEEPNET-Company-Id wins, and it is not counted.
+    let mixed = [
+        ("X-KEEPNET-Company-Id", acme.resource_id.as_str()),
+        ("x-ir-company-id", g.resource_id.as_str()),
+    ];
+    let served = search_all(&c, &sb, &tok, &mixed, minimal()).await;
+    assert_eq!(served.len(), acme.user_count);
+    assert_eq!(
+        served[0]["email"],
+        ds.users(&acme.resource_id)[0].email.as_deref().unwrap()
+    );
+    assert_eq!(sb.stats().both_company_headers, 1);
+    // Errors as for the other header.
+    let (s, _) = get(
+        &c,
+        &sb,
+        "/api/target-users/count-summary",
+        &tok,
+        &[("x-ir-company-id", ds.unmanaged_company_id())],
+    )
+    .await;
+    assert_eq!(s, 403);
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn children_can_also_be_listed_at_top_level() {
+    for twice in [false, true] {
+        let sb = Sandbox::start(Config {
+            children_also_top_level: twice,
+            page_cap: 100,
+            ..small()
+        })
+        .await
+        .unwrap();
+        let c = Client::new();
+        let tok = token(&c, &sb, &sb.reseller()).await;
+        let (_, v) = post(
+            &c,
+            &sb,
+            "/api/companies/search",
+            &tok,
+            None,
+            company_body(1, 100),
+        )
+        .await;
+        let results = v["data"]["results"].as_array().unwrap();
+        let mut seen: std::collections::HashMap<String, usize> = Default::default();
+        fn walk(items: &[Value], seen: &mut std::collections::HashMap<String, usize>) {
+            for i in items {
+                *seen
+                    .entry(i["companyResourceId"].as_str().unwrap().to_string())
+                    .or_default() += 1;
+                walk(i["children"].as_array().unwrap(), seen);
+            }
+        }
+        walk(results, &mut seen);
+        let ds = sb.dataset();
+        assert_eq!(seen.len(), 11);
+        for company in ds.all_companies() {
+            let want = if twice && company.parent.is_some() {
+                2
+            } else {
+                1
+            };
+            assert_eq!(seen[&company.resource_id], want, "{}", company.name);
+        }
+        let top = ds.companies().len();
+        if twice {
+            assert_eq!(results.len(), 11);
+            assert_eq!(v["data"]["totalNumberOfRecords"], 11);
+            for item in &results[top..] {
+                assert_eq!(item["children"], json!([]));
+                let id = item["companyResourceId"].as_str().unwrap();
+                assert!(ds.find_company(id).unwrap().parent.is_some());
+            }
+        } else {
+            assert_eq!(results.len(), top);
+        }
+        sb.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn a_million_user_tenant_pages_fast_with_the_client_filter() {
+    let sb = Sandbox::start(Config {
+        users_per_company: 1_000_000,
+        page_cap: 1000,
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    let c = Client::new();
+    let tok = token(&c, &sb, &sb.reseller()).await;
+    let ds = sb.dataset();
+    let initech = ds.find_by_name("Initech")[0];
+    let t = std::time::Instant::now();
+    let mut first = None;
+    for page in [1, 2, 3, 500, 700] {
+        let (s, v) = post(
+            &c,
+            &sb,
+            "/api/target-users/search",
+            &tok,
+            Some(&initech.resource_id),
+            json!({"pageNumber": page, "pageSize": 1000, "orderBy": "CreateTime", "ascending": true,
+                   "filter": client_filter()}),
+        )
+        .await;
+        assert_eq!(s, 200);
+        let d = &v["data"];
+        assert_eq!(
+            d["totalNumberOfRecords"],
+            initech.active_user_count + initech.inactive_user_count
+        );
+        let results = d["results"].as_array().unwrap();
+        assert_eq!(results.len(), 1000);
+        assert!(results.iter().all(|u| u["isDeleted"] == false));
+        if page == 1 {
+            first = Some(t.elapsed());
+        }
+    }
+    let all = t.elapsed();
+    eprintln!("1M tenant, client filter: first page {first:?}, five pages {all:?}");
+    assert!(
+        all < Duration::from_secs(30),
+        "{all:?} (first page {first:?})"
+    );
     sb.shutdown().await;
 }

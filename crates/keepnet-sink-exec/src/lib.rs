@@ -379,6 +379,8 @@ fn kind_name(kind: ColumnKind) -> &'static str {
         ColumnKind::DateTime => "dateTime",
         ColumnKind::Bool => "bool",
         ColumnKind::Fields => "fields",
+        ColumnKind::Json => "json",
+        ColumnKind::Record => "record",
         // Text, and kinds added later: their cells are strings or null.
         _ => "text",
     }

@@ -53,6 +53,7 @@ fn expected_cell(cell: &Cell<'_>) -> Value {
         Cell::Null => Value::Null,
         Cell::Text(text) | Cell::DateTime { text, .. } => json!(text),
         Cell::Bool(b) => json!(b),
+        Cell::Json(raw) => serde_json::from_str(raw).unwrap(),
         Cell::Fields(fields) => Value::Object(
             fields
                 .iter()
@@ -118,6 +119,7 @@ fn python_plugin_receives_header_every_row_and_the_trailer() {
             {"key": "createTime", "label": "Created", "kind": "dateTime"},
             {"key": "isEditable", "label": "Editable", "kind": "bool"},
             {"key": "customFieldValues", "label": "Custom Fields", "kind": "fields"},
+            {"key": "newField", "label": "New Field", "kind": "json"},
         ])
     );
 
@@ -439,6 +441,6 @@ fn header_line_is_one_compact_json_line() {
         r#"{"protocol":"keepnet-export/rows","version":1,"export":{"company":{"name":"Müşteri A.Ş.","resourceId":"xC5kfGz7w2Nz"},"startedAt":"2024-03-05T10:15:30.123Z","expectedRows":8},"columns":[{"key":"email","label":"Email","kind":"text"},"#
     ));
     assert!(text.ends_with(
-        r#"{"key":"customFieldValues","label":"Custom Fields","kind":"fields"}],"keys":"human"}"#
+        r#"{"key":"customFieldValues","label":"Custom Fields","kind":"fields"},{"key":"newField","label":"New Field","kind":"json"}],"keys":"human"}"#
     ));
 }

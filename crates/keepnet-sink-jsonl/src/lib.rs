@@ -3,13 +3,19 @@
 //!
 //! Values: null stays `null`, text is a string, booleans are booleans, a date-time is the
 //! server's original text, and named fields (custom fields) become an object
-//! `{"Employee Number": "000123", ...}`. No formula guard: JSON is not opened by spreadsheets,
+//! `{"Employee Number": "000123", ...}`; a raw JSON value ([`Cell::Json`]: a field the client
+//! does not know) is embedded unchanged. No formula guard: JSON is not opened by spreadsheets,
 //! and data stays exact.
+//!
+//! Given a single [`ColumnKind::Record`] column, each line is the record itself: every field
+//! exactly as served.
 
 use std::io::Write;
 use std::path::PathBuf;
 
-use keepnet_sink::{Artifact, Cell, Column, ExportInfo, HeaderStyle, Output, Sink, SinkError};
+use keepnet_sink::{
+    Artifact, Cell, Column, ColumnKind, ExportInfo, HeaderStyle, Output, Sink, SinkError,
+};
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 
@@ -18,6 +24,7 @@ pub struct JsonlSink {
     path: PathBuf,
     header: HeaderStyle,
     keys: Vec<String>,
+    records: bool,
     out: Option<Output>,
     line: Vec<u8>,
     rows: u64,
@@ -30,6 +37,7 @@ impl JsonlSink {
             path: path.into(),
             header,
             keys: Vec::new(),
+            records: false,
             out: None,
             line: Vec::with_capacity(1024),
             rows: 0,
@@ -41,6 +49,24 @@ impl JsonlSink {
 /// sink writes, shared with other sinks that speak JSON (the exec plugin protocol).
 pub fn encode_row(out: &mut Vec<u8>, keys: &[String], row: &[Cell<'_>]) -> Result<(), SinkError> {
     serde_json::to_writer(out, &RowJson { keys, cells: row }).map_err(SinkError::other)
+}
+
+/// Whether `columns` ask for whole records ([`ColumnKind::Record`] alone).
+pub fn is_record_layout(columns: &[Column]) -> bool {
+    matches!(columns, [only] if only.kind == ColumnKind::Record)
+}
+
+/// Appends a record row (one [`Cell::Json`] object) to `out` as it is (no newline).
+pub fn encode_record(out: &mut Vec<u8>, row: &[Cell<'_>]) -> Result<(), SinkError> {
+    match row {
+        [Cell::Json(record)] => {
+            out.extend_from_slice(record.as_bytes());
+            Ok(())
+        }
+        _ => Err(SinkError::Invalid(
+            "a record row must be one JSON object cell".into(),
+        )),
+    }
 }
 
 /// A row as a JSON object.
@@ -66,6 +92,11 @@ impl Serialize for CellJson<'_, '_> {
         match self.0 {
             Cell::Null => s.serialize_none(),
             Cell::Text(text) | Cell::DateTime { text, .. } => s.serialize_str(text),
+            Cell::Json(json) => {
+                let raw = serde_json::value::RawValue::from_string((*json).to_owned())
+                    .map_err(serde::ser::Error::custom)?;
+                raw.serialize(s)
+            }
             Cell::Bool(b) => s.serialize_bool(*b),
             Cell::Fields(fields) => {
                 let mut map = s.serialize_map(Some(fields.len()))?;
@@ -80,6 +111,7 @@ impl Serialize for CellJson<'_, '_> {
 
 impl Sink for JsonlSink {
     fn begin(&mut self, _export: &ExportInfo, columns: &[Column]) -> Result<(), SinkError> {
+        self.records = is_record_layout(columns);
         self.keys = columns
             .iter()
             .map(|c| c.header(self.header).to_owned())
@@ -94,7 +126,11 @@ impl Sink for JsonlSink {
             .as_mut()
             .ok_or_else(|| SinkError::Invalid("JSON Lines sink used out of order".into()))?;
         self.line.clear();
-        encode_row(&mut self.line, &self.keys, row)?;
+        if self.records {
+            encode_record(&mut self.line, row)?;
+        } else {
+            encode_row(&mut self.line, &self.keys, row)?;
+        }
         self.line.push(b'\n');
         out.write_all(&self.line).map_err(|e| out.error(e))?;
         self.rows += 1;

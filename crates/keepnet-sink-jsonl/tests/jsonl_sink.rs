@@ -12,12 +12,16 @@ fn text_of(value: &Value) -> String {
         Value::Null => String::new(),
         Value::String(s) => s.clone(),
         Value::Bool(b) => b.to_string(),
-        // serde_json's Map iterates sorted by key.
-        Value::Object(map) => map
-            .iter()
-            .map(|(k, v)| format!("{k}: {}", text_of(v)))
-            .collect::<Vec<_>>()
-            .join("; "),
+        // Sorted by key, whatever order the file has.
+        Value::Object(map) => {
+            let mut pairs: Vec<_> = map.iter().collect();
+            pairs.sort_by_key(|(k, _)| k.as_str());
+            pairs
+                .iter()
+                .map(|(k, v)| format!("{k}: {}", text_of(v)))
+                .collect::<Vec<_>>()
+                .join("; ")
+        }
         other => other.to_string(),
     }
 }
@@ -55,6 +59,8 @@ fn conformance() {
                 fields.sort_by_key(|f| f.name);
                 Cell::Fields(&fields).to_text().into_owned()
             }
+            // Raw JSON arrives as the value it is.
+            Cell::Json(raw) => text_of(&serde_json::from_str(raw).unwrap()),
             other => other.to_text().into_owned(),
         },
     );
@@ -90,4 +96,39 @@ fn values_keep_their_json_types() {
     );
     assert_eq!(lines[1]["Phone Number"], Value::Null);
     assert_eq!(lines[1]["Custom Fields"], Value::Null);
+    assert_eq!(
+        lines[0]["New Field"],
+        serde_json::json!({"level": 3, "tags": ["a", true, null], "note": "x, \"y\""}),
+        "a raw value is embedded unchanged"
+    );
+    assert_eq!(lines[1]["New Field"], Value::Null);
+}
+
+#[test]
+fn a_record_column_writes_each_record_as_served() {
+    use keepnet_sink::{ColumnKind, Sink};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.jsonl");
+    let records = [
+        r#"{"email":"a@b.c","isDeleted":false,"new":{"x":[1,2.5,"é"]},"n":1e3}"#,
+        r#"{"resourceId":"u2","managerEmail":null}"#,
+    ];
+    let mut sink = JsonlSink::new(&path, HeaderStyle::Human);
+    sink.begin(
+        &keepnet_sink::conformance::sample_export(),
+        &[Column::new("*", "Record", ColumnKind::Record)],
+    )
+    .unwrap();
+    for record in records {
+        sink.write_row(&[Cell::Json(record)]).unwrap();
+    }
+    assert!(sink.write_row(&[Cell::Text("x")]).is_err());
+    sink.finish().unwrap();
+    sink.commit().unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(
+        text,
+        format!("{}\n{}\n", records[0], records[1]),
+        "byte for byte"
+    );
 }

@@ -378,6 +378,7 @@ impl Writer {
                 Cell::Fields(_) => {
                     write_text(sheet, r, c, &cell.to_text(), None, &self.plain, truncated)
                 }
+                Cell::Json(json) => write_text(sheet, r, c, json, None, &self.plain, truncated),
             }
             .map_err(|e| xlsx_error(target, e))?;
             if width > stats.widths[col] {

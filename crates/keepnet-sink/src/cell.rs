@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use crate::Timestamp;
+use crate::{DateFormat, Timestamp};
 
 /// One value of a row, borrowed from the record it came from.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -22,6 +22,10 @@ pub enum Cell<'a> {
     },
     /// Named values, e.g. a user's custom fields.
     Fields(&'a [Field<'a>]),
+    /// A JSON value exactly as the server sent it, as JSON text (a number, an object, a list, or
+    /// a whole record): fields the client has no type for. Text formats show the text; JSON
+    /// formats embed the value unchanged.
+    Json(&'a str),
 }
 
 /// One named value inside [`Cell::Fields`].
@@ -39,12 +43,19 @@ impl<'a> Cell<'a> {
         value.map_or(Cell::Null, Cell::Text)
     }
 
-    /// A date-time cell from the API's text: parsed when it is ISO 8601 or
-    /// `dd/MM/yyyy HH:mm:ss`, kept as text otherwise, null for `None`.
+    /// A date-time cell from the API's text when nothing is known of the company's date
+    /// format: see [`Cell::date_time_in`].
     pub fn date_time(value: Option<&'a str>) -> Self {
+        Self::date_time_in(value, &DateFormat::UNKNOWN)
+    }
+
+    /// A date-time cell from the API's text, read by the company's `format`
+    /// ([`Timestamp::parse_in`]): text that is not certainly a date stays text, null for
+    /// `None`.
+    pub fn date_time_in(value: Option<&'a str>, format: &DateFormat) -> Self {
         match value {
             None => Cell::Null,
-            Some(text) => match Timestamp::parse(text) {
+            Some(text) => match Timestamp::parse_in(text, format) {
                 Some(at) => Cell::DateTime { at, text },
                 None => Cell::Text(text),
             },
@@ -56,7 +67,9 @@ impl<'a> Cell<'a> {
     pub fn to_text(&self) -> Cow<'a, str> {
         match *self {
             Cell::Null => Cow::Borrowed(""),
-            Cell::Text(text) | Cell::DateTime { text, .. } => Cow::Borrowed(text),
+            Cell::Text(text) | Cell::DateTime { text, .. } | Cell::Json(text) => {
+                Cow::Borrowed(text)
+            }
             Cell::Bool(true) => Cow::Borrowed("true"),
             Cell::Bool(false) => Cow::Borrowed("false"),
             Cell::Fields(fields) => {
@@ -88,9 +101,17 @@ mod tests {
     fn text_rendering() {
         assert_eq!(Cell::Null.to_text(), "");
         assert_eq!(Cell::Bool(true).to_text(), "true");
-        let when = Cell::date_time(Some("05/03/2024 10:15:30"));
+        let when = Cell::date_time(Some("25/03/2024 10:15:30"));
         assert!(matches!(when, Cell::DateTime { .. }));
-        assert_eq!(when.to_text(), "05/03/2024 10:15:30");
+        assert_eq!(when.to_text(), "25/03/2024 10:15:30");
+        // Ambiguous without the company's format: kept as text.
+        let ambiguous = "05/03/2024 10:15:30";
+        assert_eq!(Cell::date_time(Some(ambiguous)), Cell::Text(ambiguous));
+        let dmy = DateFormat::from_keepnet(Some("DD/MM/YYYY"), Some("24h"));
+        assert!(matches!(
+            Cell::date_time_in(Some(ambiguous), &dmy),
+            Cell::DateTime { at, .. } if at.month == 3 && at.day == 5
+        ));
         assert_eq!(Cell::date_time(Some("soon")), Cell::Text("soon"));
         let fields = [
             Field {

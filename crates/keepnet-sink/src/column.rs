@@ -15,6 +15,13 @@ pub enum ColumnKind {
     Bool,
     /// A list of named values ([`Cell::Fields`](crate::Cell::Fields)), e.g. custom fields.
     Fields,
+    /// Values of any JSON type, as served ([`Cell::Json`](crate::Cell::Json) for anything but
+    /// text, booleans and null): fields the client does not know.
+    Json,
+    /// The whole record as one JSON object ([`Cell::Json`](crate::Cell::Json)), every field
+    /// exactly as served. A JSON Lines sink given only this column writes each record as its
+    /// line.
+    Record,
 }
 
 /// Which header labels to write.

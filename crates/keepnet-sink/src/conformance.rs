@@ -18,8 +18,17 @@ pub fn sample_columns() -> Vec<Column> {
         Column::new("createTime", "Created", ColumnKind::DateTime),
         Column::new("isEditable", "Editable", ColumnKind::Bool),
         Column::new("customFieldValues", "Custom Fields", ColumnKind::Fields),
+        Column::new("newField", "New Field", ColumnKind::Json),
     ]
 }
+
+/// Values of a field the client has no type for, as served: an object, a number, text, null.
+const JSON_VALUES: [Cell<'static>; 4] = [
+    Cell::Json(r#"{"level":3,"tags":["a",true,null],"note":"x, \"y\""}"#),
+    Cell::Json("-42"),
+    Cell::Text("plain"),
+    Cell::Null,
+];
 
 const WHEN: Timestamp = Timestamp {
     year: 2024,
@@ -102,6 +111,7 @@ pub fn sample_rows() -> Vec<Vec<Cell<'static>>> {
                 } else {
                     Cell::Fields(&FIELDS)
                 },
+                JSON_VALUES[i % JSON_VALUES.len()],
             ]
         })
         .collect()

@@ -37,4 +37,4 @@ pub use delivery::{Delivery, Report};
 pub use error::SinkError;
 pub use output::Output;
 pub use sink::{Artifact, ExportInfo, Sink};
-pub use time::Timestamp;
+pub use time::{Clock, DateFormat, DateOrder, Timestamp};
