@@ -463,11 +463,12 @@ const DEFS: &[Def] = &[
     },
 ];
 
-/// Users are created within `[SPREAD_START, SPREAD_END)`.
+/// Users are created within `[2025-06-01, 2026-11-20)`: some in every month of the monthly
+/// series, the last (current) month included, so `monthlyActiveUserCount` is a real figure.
 fn spread() -> (i64, i64) {
     (
         time::ms_from(2025, 6, 1, 0, 0, 0),
-        time::ms_from(2026, 11, 1, 0, 0, 0),
+        time::ms_from(2026, 11, 20, 0, 0, 0),
     )
 }
 
