@@ -74,6 +74,13 @@ impl Runner {
         self
     }
 
+    /// Makes `kind` take each record whole, every field exactly as served, when no `--columns`
+    /// was given (as `jsonl` does).
+    pub fn records(mut self, kind: &str) -> Self {
+        self.registry.takes_records(kind);
+        self
+    }
+
     /// Adds a delivery kind (runs after every file is published).
     pub fn delivery(
         mut self,

@@ -141,6 +141,50 @@ fn every_customer_in_one_run_follows_the_selection() {
     assert!(seen > 0);
 }
 
+#[test]
+fn a_server_that_ignores_the_selection_fails_instead_of_passing_deleted_users_as_current() {
+    let env = Env::start(Config {
+        users_per_company: 40,
+        page_cap: 10,
+        faults: Faults {
+            ignore_filter_items: true,
+            ..Faults::default()
+        },
+        ..Config::default()
+    });
+    let out = env.path("out");
+    std::fs::create_dir(&out).unwrap();
+    let csv = out.join("u.csv");
+    std::fs::write(&csv, "previous").unwrap();
+    env.run(&[
+        "users",
+        "--company",
+        "Initech",
+        "--sink",
+        &format!("csv:{}", csv.display()),
+    ])
+    .fails_with(
+        5,
+        &["did not apply the user selection", "deleted", "resourceId"],
+    );
+    assert_eq!(std::fs::read(&csv).unwrap(), b"previous");
+    assert_eq!(leftovers(&out), ["u.csv"]);
+    // On stdout, no deleted user is ever written: each page is checked before any of it.
+    let raw = env.run(&["users", "--company", "Initech"]);
+    assert_eq!(raw.code, 5, "{}", raw.stderr);
+    assert!(raw
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .all(|u| !is_deleted(&u)));
+    // Asking for everyone needs no filter, so nothing contradicts it.
+    let id = env.company_id("Initech");
+    let all = env
+        .run(&["users", "--company", "Initech", "--status", "all"])
+        .json_lines();
+    assert_eq!(all, env.served_all(&id));
+}
+
 // 2. Fields beyond the spec --------------------------------------------------------------------
 
 #[test]

@@ -794,6 +794,37 @@ mod tests {
     }
 
     #[test]
+    fn forbidden_answers_say_which_403_it_is() {
+        let answer = |body: &str| RawResponse {
+            status: 403,
+            headers: reqwest::header::HeaderMap::new(),
+            body: Bytes::from(body.to_owned()),
+            retry_after: None,
+        };
+        let id = CompanyId::parse("A1").unwrap();
+        let ip = status_error(
+            "/api/x",
+            Some(&id),
+            &answer(r#"{"status":"IP_RESTRICTED","message":"not from here"}"#),
+        );
+        assert!(matches!(ip, Error::IpRestricted { message: Some(ref m) } if m == "not from here"));
+        let privacy = status_error(
+            "/api/x",
+            Some(&id),
+            &answer(r#"{"data":null,"status":"PRIVACY_ERROR","message":"no"}"#),
+        );
+        assert!(matches!(privacy, Error::PrivacyRestricted { ref company, .. } if company == "A1"));
+        assert!(privacy
+            .to_string()
+            .contains("privacy settings of company A1"));
+        let plain = status_error("/api/x", Some(&id), &answer(r#"{"status":"FORBIDDEN"}"#));
+        assert!(matches!(plain, Error::Forbidden { .. }));
+        for e in [ip, privacy, plain] {
+            assert_eq!(e.kind(), crate::ErrorKind::Company);
+        }
+    }
+
+    #[test]
     fn search_bodies_carry_required_fields_and_a_non_null_filter() {
         let body = UserQuery::default().body(3);
         assert_eq!(body["pageNumber"], 3);

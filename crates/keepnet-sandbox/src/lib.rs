@@ -49,6 +49,7 @@
 //! | A Reseller call without a company id answers for every managed company | scope-api-requests-to-customer.md ("Most list/report endpoints return data for all companies you manage"); NOTES Addendum "Scope" | documented |
 //! | `x-ir-company-id` scopes like `X-KEEPNET-Company-Id` | agent user-search-utils.ts; NOTES Addendum "Scope" (the docs require both for enrollment endpoints) | code |
 //! | A proxy dropping the headers, an endpoint ignoring them ([`Faults::strip_company_header`], [`Faults::ignore_company_header_on`]) | NOTES Addendum "Scope" | guess (knobs, off by default) |
+//! | A server that ignores filter items ([`Faults::ignore_filter_items`]) | none: a hostile case for the client's own check of each row | guess (knob, off by default) |
 //! | 403 `{"status":"IP_RESTRICTED","message":...}` on every call ([`Faults::ip_restricted`]) | test2-ui `src/views/Login.vue` (`getLoginErrorMessage`); NOTES "Other observations" | code; the message text is a guess |
 //! | 403 status `PRIVACY_ERROR` ([`Faults::privacy_error_companies`]) | test2-ui `src/utils/testRequest.js` | code; the message text is a guess |
 //! | `targetUserCount` counts Active, non-deleted users; the licence check compares it with `numberOfUsers` | target-users.md FAQ (the licence warning "counts only Active target users"); test2-ui `src/components/Companies/CompanyList.vue` (`isNumberOfUsersExceed`); NOTES Addendum | documented for the licence warning; for `targetUserCount` itself a guess |
@@ -196,6 +197,11 @@ pub struct Faults {
     /// `GET /api/companies/{id}` answers `dateFormat` and `timeFormat`
     /// null (the spec marks both nullable).
     pub hide_company_formats: bool,
+    /// target-users/search and its export validate the filter items
+    /// (Status, IsDeleted, ...) and then ignore them, answering every user
+    /// the free-text search matches, deleted ones included: a server whose
+    /// filtering a client must not take on trust.
+    pub ignore_filter_items: bool,
 }
 
 /// Data changing between pages: after answering each successful

@@ -490,6 +490,19 @@ impl Filter {
         })
     }
 
+    /// The same free-text search without any filter item: what a server that ignores filter
+    /// items applies.
+    pub(crate) fn search_only(&self) -> Filter {
+        Filter {
+            search: self.search.clone(),
+            root: Group {
+                cond: Cond::And,
+                items: Vec::new(),
+                groups: Vec::new(),
+            },
+        }
+    }
+
     /// True when the filter keeps every user: no search text and no
     /// filter item anywhere (empty groups, such as the UI's default
     /// filter, keep everyone, deleted users included).

@@ -1112,13 +1112,19 @@ struct UserQuery {
     filter: Filter,
 }
 
+/// Reads a target-user query; with [`crate::Faults::ignore_filter_items`] its filter items are
+/// validated and then dropped (the free-text search still applies).
 fn parse_user_query(
+    st: &AppState,
     map: &serde_json::Map<String, serde_json::Value>,
 ) -> Result<UserQuery, InputError> {
     let (page, size) = query::paging(map, 10)?;
     let order = query::parse_user_order(query::get_str(map, "orderBy")?)?;
     let ascending = query::get_bool(map, "ascending")?.unwrap_or(false);
-    let filter = Filter::parse(query::required_filter(map)?)?;
+    let mut filter = Filter::parse(query::required_filter(map)?)?;
+    if st.with_faults(|f| f.ignore_filter_items) {
+        filter = filter.search_only();
+    }
     query::get_bool(map, "newVersion")?;
     Ok(UserQuery {
         page,
@@ -1299,7 +1305,7 @@ async fn users_search(
         Ok(s) => s,
         Err(r) => return r,
     };
-    let q = match query::parse_body(&body).and_then(|m| parse_user_query(&m)) {
+    let q = match query::parse_body(&body).and_then(|m| parse_user_query(&st, &m)) {
         Ok(q) => q,
         Err(e) => return input_error(&st, e),
     };
@@ -1394,7 +1400,7 @@ async fn users_export(
         Err(r) => return r,
     };
     let parsed = query::parse_body(&body).and_then(|m| {
-        let q = parse_user_query(&m)?;
+        let q = parse_user_query(&st, &m)?;
         let all = query::get_bool(&m, "reportAllPages")?.unwrap_or(false);
         let format = match query::get_str(&m, "exportType")? {
             Some(t) if t.trim().eq_ignore_ascii_case("csv") => Format::Csv,

@@ -35,6 +35,14 @@ async fn token(c: &Client, sb: &Sandbox, creds: &Credentials) -> String {
     v["access_token"].as_str().unwrap().to_string()
 }
 
+/// A sandbox started with `config`, an HTTP client, and a reseller token for it.
+async fn reseller_session(config: Config) -> (Sandbox, Client, String) {
+    let sb = Sandbox::start(config).await.unwrap();
+    let c = Client::new();
+    let tok = token(&c, &sb, &sb.reseller()).await;
+    (sb, c, tok)
+}
+
 async fn post(
     c: &Client,
     sb: &Sandbox,
@@ -193,14 +201,11 @@ async fn token_endpoint_rules() {
 
 #[tokio::test]
 async fn expired_and_missing_tokens_get_401() {
-    let sb = Sandbox::start(Config {
+    let (sb, c, tok) = reseller_session(Config {
         token_lifetime: Duration::from_millis(900),
         ..small()
     })
-    .await
-    .unwrap();
-    let c = Client::new();
-    let tok = token(&c, &sb, &sb.reseller()).await;
+    .await;
     let (s, _) = post(
         &c,
         &sb,
@@ -250,14 +255,11 @@ async fn expired_and_missing_tokens_get_401() {
 
 #[tokio::test]
 async fn companies_paging_children_and_filters() {
-    let sb = Sandbox::start(Config {
+    let (sb, c, tok) = reseller_session(Config {
         page_cap: 4,
         ..small()
     })
-    .await
-    .unwrap();
-    let c = Client::new();
-    let tok = token(&c, &sb, &sb.reseller()).await;
+    .await;
     let mut names = Vec::new();
     for page in 1..=3 {
         let (s, v) = post(
@@ -366,15 +368,12 @@ async fn companies_paging_children_and_filters() {
 
 #[tokio::test]
 async fn user_paging_covers_every_user_once() {
-    let sb = Sandbox::start(Config {
+    let (sb, c, tok) = reseller_session(Config {
         users_per_company: 137,
         page_cap: 20,
         ..Config::default()
     })
-    .await
-    .unwrap();
-    let c = Client::new();
-    let tok = token(&c, &sb, &sb.reseller()).await;
+    .await;
     let ds = sb.dataset();
     let globex = ds.find_by_name("Globex Corporation")[0].resource_id.clone();
     for order in [
@@ -500,9 +499,7 @@ async fn user_paging_covers_every_user_once() {
 
 #[tokio::test]
 async fn company_scoping_errors() {
-    let sb = Sandbox::start(small()).await.unwrap();
-    let c = Client::new();
-    let tok = token(&c, &sb, &sb.reseller()).await;
+    let (sb, c, tok) = reseller_session(small()).await;
     let admin = token(&c, &sb, &sb.company_admin()).await;
     let ds = sb.dataset();
     let path = "/api/target-users/search";
@@ -566,9 +563,7 @@ fn managed_user_count(ds: &keepnet_sandbox::Dataset) -> usize {
 
 #[tokio::test]
 async fn exports_csv_xlsx_and_service_result() {
-    let sb = Sandbox::start(small()).await.unwrap();
-    let c = Client::new();
-    let tok = token(&c, &sb, &sb.reseller()).await;
+    let (sb, c, tok) = reseller_session(small()).await;
     let ds = sb.dataset();
     let tr = ds.find_by_name("Acme Türkiye")[0].resource_id.clone();
     let url = format!("{}/api/target-users/search/export", sb.base_url());
@@ -835,7 +830,7 @@ async fn same_seed_same_bytes() {
 
 #[tokio::test]
 async fn fault_injection() {
-    let sb = Sandbox::start(Config {
+    let (sb, c, tok) = reseller_session(Config {
         faults: Faults {
             rate: 1.0,
             statuses: vec![429],
@@ -844,10 +839,7 @@ async fn fault_injection() {
         },
         ..small()
     })
-    .await
-    .unwrap();
-    let c = Client::new();
-    let tok = token(&c, &sb, &sb.reseller()).await;
+    .await;
     let r = c
         .post(format!("{}/api/target-users/search", sb.base_url()))
         .bearer_auth(&tok)
@@ -1035,7 +1027,7 @@ fn ids(users: &[Value]) -> Vec<String> {
 #[tokio::test]
 async fn churn_changes_users_between_pages() {
     let size = 10usize;
-    let sb = Sandbox::start(Config {
+    let (sb, c, tok) = reseller_session(Config {
         users_per_company: 60,
         page_cap: size as u32,
         faults: Faults {
@@ -1047,10 +1039,7 @@ async fn churn_changes_users_between_pages() {
         },
         ..Config::default()
     })
-    .await
-    .unwrap();
-    let c = Client::new();
-    let tok = token(&c, &sb, &sb.reseller()).await;
+    .await;
     let ds = sb.dataset();
     let globex = ds.find_by_name("Globex Corporation")[0].resource_id.clone();
     let acme = ds.find_by_name("Acme Holdings")[0].resource_id.clone();
@@ -1273,7 +1262,7 @@ async fn churn_changes_users_between_pages() {
 
 #[tokio::test]
 async fn churn_is_consistent_under_concurrent_searches() {
-    let sb = Sandbox::start(Config {
+    let (sb, c, tok) = reseller_session(Config {
         users_per_company: 80,
         page_cap: 20,
         faults: Faults {
@@ -1285,10 +1274,7 @@ async fn churn_is_consistent_under_concurrent_searches() {
         },
         ..Config::default()
     })
-    .await
-    .unwrap();
-    let c = Client::new();
-    let tok = token(&c, &sb, &sb.reseller()).await;
+    .await;
     let globex = sb.dataset().find_by_name("Globex Corporation")[0]
         .resource_id
         .clone();
@@ -1382,9 +1368,7 @@ async fn kill_drops_every_connection_and_refuses_new_ones() {
 
 #[tokio::test]
 async fn stop_accepting_keeps_the_handle_usable() {
-    let sb = Sandbox::start(small()).await.unwrap();
-    let c = Client::new();
-    let tok = token(&c, &sb, &sb.reseller()).await;
+    let (sb, c, tok) = reseller_session(small()).await;
     assert_eq!(count_summary_status(&c, &sb, &tok).await.unwrap(), 200);
     sb.stop_accepting();
     let r = tokio::time::timeout(Duration::from_secs(2), count_summary_status(&c, &sb, &tok))
@@ -1566,9 +1550,7 @@ fn iso_ms(text: &str) -> i64 {
 
 #[tokio::test]
 async fn deleted_users_are_listed_until_a_filter_drops_them() {
-    let sb = Sandbox::start(small()).await.unwrap();
-    let c = Client::new();
-    let tok = token(&c, &sb, &sb.reseller()).await;
+    let (sb, c, tok) = reseller_session(small()).await;
     let ds = sb.dataset();
     let g = ds.find_by_name("Globex Corporation")[0];
     let h = [("X-KEEPNET-Company-Id", g.resource_id.as_str())];
@@ -1670,9 +1652,7 @@ async fn deleted_users_are_listed_until_a_filter_drops_them() {
 
 #[tokio::test]
 async fn manager_fields_are_served_and_filterable() {
-    let sb = Sandbox::start(small()).await.unwrap();
-    let c = Client::new();
-    let tok = token(&c, &sb, &sb.reseller()).await;
+    let (sb, c, tok) = reseller_session(small()).await;
     let ds = sb.dataset();
     let acme = ds.find_by_name("Acme Holdings")[0];
     let h = [("X-KEEPNET-Company-Id", acme.resource_id.as_str())];
@@ -1738,14 +1718,11 @@ async fn manager_fields_are_served_and_filterable() {
 
 #[tokio::test]
 async fn extra_user_fields_are_served_after_the_known_ones() {
-    let sb = Sandbox::start(Config {
+    let (sb, c, tok) = reseller_session(Config {
         extra_user_fields: vec!["riskScore".into(), "hrProfile".into()],
         ..small()
     })
-    .await
-    .unwrap();
-    let c = Client::new();
-    let tok = token(&c, &sb, &sb.reseller()).await;
+    .await;
     let ds = sb.dataset();
     let id = ds.find_by_name("Initech")[0].resource_id.clone();
     let r = c
@@ -1793,14 +1770,11 @@ async fn extra_user_fields_are_served_after_the_known_ones() {
 
 #[tokio::test]
 async fn dates_follow_each_company_format() {
-    let sb = Sandbox::start(Config {
+    let (sb, c, tok) = reseller_session(Config {
         users_per_company: 200,
         ..small()
     })
-    .await
-    .unwrap();
-    let c = Client::new();
-    let tok = token(&c, &sb, &sb.reseller()).await;
+    .await;
     let ds = sb.dataset();
     let cases = [
         ("Globex Corporation", 0, "MM/DD/YYYY", "12h"),
@@ -1913,9 +1887,7 @@ async fn dates_follow_each_company_format() {
 
 #[tokio::test]
 async fn company_detail_endpoint() {
-    let sb = Sandbox::start(small()).await.unwrap();
-    let c = Client::new();
-    let tok = token(&c, &sb, &sb.reseller()).await;
+    let (sb, c, tok) = reseller_session(small()).await;
     let admin = token(&c, &sb, &sb.company_admin()).await;
     let ds = sb.dataset();
     let path = |id: &str| format!("/api/companies/{id}");
@@ -2023,14 +1995,11 @@ async fn company_detail_endpoint() {
 
 #[tokio::test]
 async fn privacy_errors_for_scoped_calls() {
-    let sb = Sandbox::start(Config {
+    let (sb, c, tok) = reseller_session(Config {
         envelope: EnvelopeStyle::Pascal,
         ..small()
     })
-    .await
-    .unwrap();
-    let c = Client::new();
-    let tok = token(&c, &sb, &sb.reseller()).await;
+    .await;
     let ds = sb.dataset();
     let acme = ds.find_by_name("Acme Holdings")[0].resource_id.clone();
     let globex = ds.find_by_name("Globex Corporation")[0].resource_id.clone();
@@ -2092,9 +2061,7 @@ async fn privacy_errors_for_scoped_calls() {
 
 #[tokio::test]
 async fn count_summary_has_the_ui_shape_and_sums_to_the_data() {
-    let sb = Sandbox::start(small()).await.unwrap();
-    let c = Client::new();
-    let tok = token(&c, &sb, &sb.reseller()).await;
+    let (sb, c, tok) = reseller_session(small()).await;
     let ds = sb.dataset();
     let months: Vec<(i64, i64)> = (0..13)
         .map(|k| {
@@ -2240,9 +2207,7 @@ async fn count_summary_has_the_ui_shape_and_sums_to_the_data() {
 
 #[tokio::test]
 async fn unscoped_calls_answer_for_every_managed_company() {
-    let sb = Sandbox::start(small()).await.unwrap();
-    let c = Client::new();
-    let tok = token(&c, &sb, &sb.reseller()).await;
+    let (sb, c, tok) = reseller_session(small()).await;
     let ds = sb.dataset();
     let mut truth: Vec<&keepnet_sandbox::User> = ds
         .users(&ds.reseller_company().resource_id)
@@ -2305,9 +2270,7 @@ async fn unscoped_calls_answer_for_every_managed_company() {
 
 #[tokio::test]
 async fn dropped_and_ignored_company_headers_answer_unscoped() {
-    let sb = Sandbox::start(small()).await.unwrap();
-    let c = Client::new();
-    let tok = token(&c, &sb, &sb.reseller()).await;
+    let (sb, c, tok) = reseller_session(small()).await;
     let ds = sb.dataset();
     let g = ds.find_by_name("Globex Corporation")[0];
     let h = [("X-KEEPNET-Company-Id", g.resource_id.as_str())];
@@ -2454,9 +2417,7 @@ async fn ip_restriction_refuses_token_and_api_calls() {
 
 #[tokio::test]
 async fn x_ir_company_id_scopes_and_both_headers_are_counted() {
-    let sb = Sandbox::start(small()).await.unwrap();
-    let c = Client::new();
-    let tok = token(&c, &sb, &sb.reseller()).await;
+    let (sb, c, tok) = reseller_session(small()).await;
     let ds = sb.dataset();
     let g = ds.find_by_name("Globex Corporation")[0];
     let acme = ds.find_by_name("Acme Holdings")[0];
@@ -2562,15 +2523,12 @@ async fn children_can_also_be_listed_at_top_level() {
 
 #[tokio::test]
 async fn a_million_user_tenant_pages_fast_with_the_client_filter() {
-    let sb = Sandbox::start(Config {
+    let (sb, c, tok) = reseller_session(Config {
         users_per_company: 1_000_000,
         page_cap: 1000,
         ..Config::default()
     })
-    .await
-    .unwrap();
-    let c = Client::new();
-    let tok = token(&c, &sb, &sb.reseller()).await;
+    .await;
     let ds = sb.dataset();
     let initech = ds.find_by_name("Initech")[0];
     let t = std::time::Instant::now();

@@ -469,50 +469,61 @@ mod tests {
         let ymd = DateFormat::from_keepnet(Some("YYYY/MM/DD"), Some("24h"));
         assert_eq!(dmy.order, Some(DateOrder::DayMonthYear));
         assert_eq!(mdy12.clock, Some(Clock::H12));
-        assert_eq!(
-            Timestamp::parse_in("03/04/2024 18:25", &dmy),
-            Some(ts(2024, 4, 3, 18, 25, 0, 0))
-        );
-        assert_eq!(
-            Timestamp::parse_in("03/04/2024 06:25 PM", &mdy12),
-            Some(ts(2024, 3, 4, 18, 25, 0, 0))
-        );
-        assert_eq!(
-            Timestamp::parse_in("03/04/2024 12:05 am", &mdy12),
-            Some(ts(2024, 3, 4, 0, 5, 0, 0))
-        );
-        assert_eq!(
-            Timestamp::parse_in("03/04/2024 12:05 PM", &mdy12),
-            Some(ts(2024, 3, 4, 12, 5, 0, 0))
-        );
-        assert_eq!(
-            Timestamp::parse_in("3/4/2024 6:25 PM", &mdy12),
-            Some(ts(2024, 3, 4, 18, 25, 0, 0))
-        );
-        assert_eq!(
-            Timestamp::parse_in("2024/03/04 18:25:30", &ymd),
-            Some(ts(2024, 3, 4, 18, 25, 30, 0))
-        );
-        // A YYYY/MM/DD company's ambiguous A/B/YYYY text is not guessed.
-        assert_eq!(Timestamp::parse_in("03/04/2024", &ymd), None);
-        // Impossible under the company's order: text, never the other reading.
-        assert_eq!(Timestamp::parse_in("12/25/2024 10:00", &dmy), None);
-        // A 12-hour company's time without AM/PM is ambiguous up to 12 o'clock.
-        assert_eq!(Timestamp::parse_in("03/04/2024 06:25", &mdy12), None);
-        assert_eq!(
-            Timestamp::parse_in("03/04/2024 18:25", &mdy12),
-            Some(ts(2024, 3, 4, 18, 25, 0, 0))
-        );
-        // ISO is self-describing whatever the company writes.
-        assert_eq!(
-            Timestamp::parse_in("2024-03-04T18:25:00Z", &mdy12),
-            Some(ts(2024, 3, 4, 18, 25, 0, 0))
-        );
-        for bad in ["13:00 PM", "00:10 AM", "10:00 XM", "10:00PM!"] {
+        // (text, company format, the instant, or None: stays text)
+        let cases = [
+            ("03/04/2024 18:25", dmy, Some(ts(2024, 4, 3, 18, 25, 0, 0))),
+            (
+                "03/04/2024 06:25 PM",
+                mdy12,
+                Some(ts(2024, 3, 4, 18, 25, 0, 0)),
+            ),
+            (
+                "03/04/2024 12:05 am",
+                mdy12,
+                Some(ts(2024, 3, 4, 0, 5, 0, 0)),
+            ),
+            (
+                "03/04/2024 12:05 PM",
+                mdy12,
+                Some(ts(2024, 3, 4, 12, 5, 0, 0)),
+            ),
+            (
+                "3/4/2024 6:25 PM",
+                mdy12,
+                Some(ts(2024, 3, 4, 18, 25, 0, 0)),
+            ),
+            (
+                "2024/03/04 18:25:30",
+                ymd,
+                Some(ts(2024, 3, 4, 18, 25, 30, 0)),
+            ),
+            // A YYYY/MM/DD company's ambiguous A/B/YYYY text is not guessed.
+            ("03/04/2024", ymd, None),
+            // Impossible under the company's order: text, never the other reading.
+            ("12/25/2024 10:00", dmy, None),
+            // A 12-hour company's time without AM/PM is ambiguous up to 12 o'clock.
+            ("03/04/2024 06:25", mdy12, None),
+            (
+                "03/04/2024 18:25",
+                mdy12,
+                Some(ts(2024, 3, 4, 18, 25, 0, 0)),
+            ),
+            // ISO is self-describing whatever the company writes.
+            (
+                "2024-03-04T18:25:00Z",
+                mdy12,
+                Some(ts(2024, 3, 4, 18, 25, 0, 0)),
+            ),
+            ("03/04/2024 13:00 PM", mdy12, None),
+            ("03/04/2024 00:10 AM", mdy12, None),
+            ("03/04/2024 10:00 XM", mdy12, None),
+            ("03/04/2024 10:00PM!", mdy12, None),
+        ];
+        for (text, format, want) in cases {
             assert_eq!(
-                Timestamp::parse_in(&format!("03/04/2024 {bad}"), &mdy12),
-                None,
-                "{bad}"
+                Timestamp::parse_in(text, &format),
+                want,
+                "{text} as {format}"
             );
         }
         assert_eq!(
