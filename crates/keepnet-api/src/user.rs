@@ -75,25 +75,110 @@ pub struct TargetUser {
     custom_fields_null: bool,
 }
 
-/// The value of one custom field for one user.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
+/// The value of one custom field for one user. Like [`TargetUser`], it writes back what was
+/// served: a key the spec does not declare is kept in `extra`, and a value that is not text
+/// (a number, say) is kept there as served while its typed slot holds its JSON text.
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct CustomFieldValue {
     /// The custom field's resource id.
-    #[serde(default, deserialize_with = "loose_text")]
     pub resource_id: Option<String>,
     /// The custom field's name, e.g. `Employee Number`.
-    #[serde(default, deserialize_with = "loose_text")]
     pub name: Option<String>,
     /// The field's data type, e.g. `String` or `DateTime`.
-    #[serde(default, deserialize_with = "loose_text")]
     pub data_type: Option<String>,
     /// The value as text.
-    #[serde(default, deserialize_with = "loose_text")]
     pub value: Option<String>,
     /// The value of a date-time field, as sent.
-    #[serde(default, deserialize_with = "loose_text")]
     pub timestamp_value: Option<String>,
+    /// Every other key, and the served form of values that were not text, in served order.
+    pub extra: Vec<(String, Value)>,
+    /// Keys present in the served object (bit per entry of `CUSTOM_KEYS`).
+    served: u8,
+}
+
+/// Wire names of the custom field keys, in the order they are written back.
+const CUSTOM_KEYS: [&str; 5] = ["resourceId", "name", "dataType", "value", "timestampValue"];
+
+impl CustomFieldValue {
+    fn slot(&mut self, index: usize) -> &mut Option<String> {
+        match index {
+            0 => &mut self.resource_id,
+            1 => &mut self.name,
+            2 => &mut self.data_type,
+            3 => &mut self.value,
+            _ => &mut self.timestamp_value,
+        }
+    }
+
+    fn get(&self, index: usize) -> &Option<String> {
+        match index {
+            0 => &self.resource_id,
+            1 => &self.name,
+            2 => &self.data_type,
+            3 => &self.value,
+            _ => &self.timestamp_value,
+        }
+    }
+}
+
+impl Serialize for CustomFieldValue {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        for (index, key) in CUSTOM_KEYS.iter().enumerate() {
+            let served = self.served & (1 << index) != 0;
+            let value = self.get(index);
+            let kept = self.extra.iter().any(|(k, _)| k == key);
+            if !kept && (value.is_some() || served) {
+                map.serialize_entry(key, value)?;
+            }
+        }
+        for (key, value) in &self.extra {
+            map.serialize_entry(key, value)?;
+        }
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for CustomFieldValue {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct FieldVisitor;
+        impl<'de> Visitor<'de> for FieldVisitor {
+            type Value = CustomFieldValue;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a custom field value object")
+            }
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<CustomFieldValue, A::Error> {
+                let mut field = CustomFieldValue::default();
+                while let Some(key) = map.next_key::<Key>()? {
+                    let key = key.0;
+                    let loose: Loose = map.next_value()?;
+                    let Some(index) = CUSTOM_KEYS.iter().position(|k| *k == key) else {
+                        push_pair(&mut field.extra, key.into_owned(), loose.into_value());
+                        continue;
+                    };
+                    field.served |= 1 << index;
+                    *field.slot(index) = match loose {
+                        Loose::Null => None,
+                        Loose::Text(t) => Some(t),
+                        other => {
+                            let value = other.into_value();
+                            let text = match &value {
+                                Value::Bool(b) => b.to_string(),
+                                v => v.to_string(),
+                            };
+                            push_pair(&mut field.extra, key.into_owned(), value);
+                            Some(text)
+                        }
+                    };
+                }
+                Ok(field)
+            }
+        }
+        deserializer.deserialize_map(FieldVisitor)
+    }
 }
 
 /// The known fields, in the order they are written back.
@@ -345,9 +430,13 @@ impl<'de> Visitor<'de> for UserVisitor {
 
 /// Keeps a field in `extra`; a repeated key keeps its last value, as JSON readers do.
 fn push_extra(user: &mut TargetUser, key: String, value: Value) {
-    match user.extra.iter_mut().find(|(k, _)| *k == key) {
+    push_pair(&mut user.extra, key, value);
+}
+
+fn push_pair(extra: &mut Vec<(String, Value)>, key: String, value: Value) {
+    match extra.iter_mut().find(|(k, _)| *k == key) {
         Some((_, slot)) => *slot = value,
-        None => user.extra.push((key, value)),
+        None => extra.push((key, value)),
     }
 }
 
@@ -446,17 +535,6 @@ impl<'de> Visitor<'de> for LooseVisitor {
     }
 }
 
-/// Text that may arrive as a number or boolean (kept as its JSON text); objects and arrays
-/// become their JSON text too.
-fn loose_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    Ok(match Loose::deserialize(d)? {
-        Loose::Null => None,
-        Loose::Text(t) => Some(t),
-        Loose::Bool(b) => Some(b.to_string()),
-        Loose::Other(v) => Some(v.to_string()),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -466,7 +544,8 @@ mod tests {
     fn every_served_field_round_trips() {
         let served = json!({
             "resourceId": "u1", "email": "a@b.c", "firstName": "İsmail", "lastName": null,
-            "customFieldValues": null, "createTime": "03/04/2024 06:25 PM", "phoneNumber": "0532",
+            "createTime": "03/04/2024 06:25 PM", "phoneNumber": "0532",
+            "customFieldValues": [{"resourceId": "c1", "name": "Level", "value": 7, "since": "2024"}],
             "isDeleted": true, "managerEmail": "boss@b.c", "managerFullName": "Big Boss",
             "newField": {"level": 3, "tags": ["a", true, null]}, "score": 1.5, "rank": 7,
             "priority": 2, "isEditable": "yes"
@@ -475,7 +554,7 @@ mod tests {
         assert_eq!(user.first_name.as_deref(), Some("İsmail"));
         assert_eq!(user.is_deleted, Some(true));
         assert_eq!(user.manager_email.as_deref(), Some("boss@b.c"));
-        assert!(user.custom_field_values.is_empty());
+        assert_eq!(user.custom_field_values[0].value.as_deref(), Some("7"));
         // Values of an unexpected type are kept, not dropped and not coerced.
         assert_eq!(user.priority, None);
         assert_eq!(user.extra_field("priority"), Some(&json!(2)));
@@ -502,6 +581,14 @@ mod tests {
     }
 
     #[test]
+    fn null_custom_fields_stay_null() {
+        let served = json!({"email": "a@b.c", "customFieldValues": null});
+        let user: TargetUser = serde_json::from_value(served.clone()).unwrap();
+        assert!(user.custom_field_values.is_empty());
+        assert_eq!(serde_json::to_value(&user).unwrap(), served);
+    }
+
+    #[test]
     fn a_built_user_writes_only_what_is_set() {
         let user = TargetUser {
             email: Some("x@y.z".into()),
@@ -511,8 +598,14 @@ mod tests {
             serde_json::to_value(&user).unwrap(),
             json!({"email": "x@y.z"})
         );
-        let custom: CustomFieldValue =
-            serde_json::from_value(json!({"name": "Employee Number", "value": 123})).unwrap();
-        assert_eq!(custom.value.as_deref(), Some("123"));
+        let served =
+            json!({"name": "Employee Number", "value": 123, "source": "HR", "dataType": null});
+        let custom: CustomFieldValue = serde_json::from_value(served.clone()).unwrap();
+        assert_eq!(custom.value.as_deref(), Some("123"), "text for columns");
+        assert_eq!(
+            serde_json::to_value(&custom).unwrap(),
+            served,
+            "exactly as served"
+        );
     }
 }
