@@ -4,6 +4,9 @@
 #[path = "support/smtp.rs"]
 #[allow(dead_code)]
 mod smtp;
+#[path = "support/hostile.rs"]
+#[allow(dead_code)]
+mod standin;
 mod util;
 
 mod companies;
@@ -14,6 +17,7 @@ mod fanout;
 mod faults;
 mod fidelity;
 mod golden;
+mod hostile;
 mod jobs;
 mod paging;
 mod plugins;

@@ -245,6 +245,9 @@ impl TokenCache {
             (Some(c), None) => c.clone(),
             (None, _) => format!("HTTP {status}"),
         };
+        if (300..=399).contains(&status) {
+            return Err(crate::http::redirected("/connect/token", &response));
+        }
         if status == 403 {
             if let Some("IP_RESTRICTED") = crate::envelope::error_status(&response.body).as_deref()
             {

@@ -654,6 +654,7 @@ fn status_error(path: &str, company: Option<&CompanyId>, response: &RawResponse)
         (429, _) => Error::RateLimited {
             retry_after: response.retry_after,
         },
+        (300..=399, _) => crate::http::redirected(path, response),
         (status, _) => Error::Server {
             status,
             endpoint: path.into(),

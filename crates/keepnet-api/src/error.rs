@@ -210,6 +210,21 @@ pub enum Error {
         last: Box<Error>,
     },
 
+    /// A 3xx answer. Never followed: every call carries a credential.
+    #[error(
+        "the API answered {endpoint} with a redirect (HTTP {status}) to {target}; not followed: \
+         the client secret and tokens are only ever sent to the base URL; check --base-url \
+         (KEEPNET_BASE_URL) and any proxy in between"
+    )]
+    Redirected {
+        /// The endpoint path that answered.
+        endpoint: String,
+        /// The 3xx status.
+        status: u16,
+        /// Where it pointed: scheme, host and port.
+        target: String,
+    },
+
     /// The response could not be understood.
     #[error("malformed response from {endpoint}: {problem}; the body began with: {excerpt:?}")]
     Malformed {
@@ -257,6 +272,7 @@ impl Error {
             | Error::Server { .. }
             | Error::Envelope { .. }
             | Error::Network { .. }
+            | Error::Redirected { .. }
             | Error::Malformed { .. } => ErrorKind::Api,
         }
     }

@@ -65,6 +65,9 @@ impl Transport {
             .timeout(limits.request_timeout)
             .pool_idle_timeout(limits.pool_idle_timeout)
             .https_only(base.scheme() == "https")
+            // Every call carries a credential (the client secret or a token): a redirect would
+            // hand it to whatever host the answer names. Redirects are reported, never followed.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?;
         Ok(Self {
@@ -180,6 +183,29 @@ impl Transport {
             body: body.freeze(),
             retry_after,
         })
+    }
+}
+
+/// The error for a 3xx answer: where it pointed (scheme, host and port only), not followed.
+pub(crate) fn redirected(endpoint: &str, response: &RawResponse) -> Error {
+    let target = response
+        .headers
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map(|location| match Url::parse(location) {
+            Ok(url) => match (url.host_str(), url.port()) {
+                (Some(host), Some(port)) => format!("{}://{host}:{port}", url.scheme()),
+                (Some(host), None) => format!("{}://{host}", url.scheme()),
+                _ => "an address without a host".to_owned(),
+            },
+            // A relative location stays on this host.
+            Err(_) => "another path on the same host".to_owned(),
+        })
+        .unwrap_or_else(|| "no address (no Location header)".to_owned());
+    Error::Redirected {
+        endpoint: endpoint.to_owned(),
+        status: response.status,
+        target,
     }
 }
 
