@@ -76,3 +76,77 @@ fn a_redirect_never_carries_the_secret_or_a_token_to_another_host() {
     run_against(&server, dir.path(), &["users", "--company", COMPANY_NAME])
         .fails_with(5, &["to http://keepnet.example.invalid", "not followed"]);
 }
+
+// 13. No input makes the binary panic -------------------------------------------------------------
+
+#[test]
+fn an_absurd_token_lifetime_is_clamped_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Hostile::start(Mode::HugeExpiry);
+    let run = run_against(&server, dir.path(), &["users", "--company", COMPANY_NAME]);
+    assert_eq!(run.json_lines().len(), 3, "{}", run.stderr);
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+}
+
+// 14. Retry-After on every retried status -----------------------------------------------------------
+
+#[test]
+fn retry_after_on_a_503_is_waited_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Hostile::start(Mode::Unavailable {
+        times: 1,
+        seconds: 2,
+    });
+    let run = run_against(
+        &server,
+        dir.path(),
+        &[
+            "--retry-initial-backoff-ms",
+            "1",
+            "users",
+            "--company",
+            COMPANY_NAME,
+        ],
+    );
+    assert_eq!(run.json_lines().len(), 3, "{}", run.stderr);
+    let searches: Vec<_> = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.starts_with("/api/target-users/search"))
+        .collect();
+    let gap = searches[1].at - searches[0].at;
+    assert!(
+        gap >= std::time::Duration::from_millis(1900),
+        "the retry came {gap:?} after the 503 that asked for 2 s"
+    );
+}
+
+#[test]
+fn a_full_disk_under_the_excel_writer_is_an_error_not_a_panic() {
+    let env = crate::sinks::small_env();
+    let out = env.path("out");
+    std::fs::create_dir(&out).unwrap();
+    let xlsx = out.join("users.xlsx");
+    std::fs::write(&xlsx, "previous").unwrap();
+    // Writes past 4 KiB fail with EFBIG, as on a full disk; the Excel writer panics inside.
+    let cmd = env.command_after("trap '' XFSZ; ulimit -f 8");
+    let run = Env::run_cmd(
+        cmd,
+        &[
+            "users",
+            "--company",
+            "Initech",
+            "--sink",
+            &format!("xlsx:{}", xlsx.display()),
+        ],
+    );
+    run.fails_with(6, &["--sink", "users.xlsx", "Excel writer failed"]);
+    assert!(
+        !run.stderr.contains("panicked"),
+        "no panic report: {}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("RUST_BACKTRACE"), "{}", run.stderr);
+    assert_eq!(std::fs::read(&xlsx).unwrap(), b"previous");
+    assert_eq!(leftovers(&out), ["users.xlsx"]);
+}

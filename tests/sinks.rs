@@ -195,6 +195,11 @@ fn env() -> Env {
     Env::small(57, 10)
 }
 
+/// The sandbox most sink tests use: 57 users per company, pages of 10.
+pub fn small_env() -> Env {
+    env()
+}
+
 #[test]
 fn csv_xlsx_and_jsonl_hold_every_user_cell_by_cell() {
     let env = env();

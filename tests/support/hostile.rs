@@ -35,6 +35,8 @@ pub struct Request {
     pub headers: Vec<(String, String)>,
     /// The body as text (lossy).
     pub body: String,
+    /// When it arrived.
+    pub at: std::time::Instant,
 }
 
 impl Request {
@@ -86,6 +88,11 @@ pub enum Mode {
     RedirectToken { status: u16, to: String },
     /// Honest, except that `target-users/search` answers a 307 to `to`.
     RedirectSearch { to: String },
+    /// Honest, except that the token's `expires_in` is 2^63 seconds.
+    HugeExpiry,
+    /// Honest, except that the first `times` user searches answer 503 with
+    /// `Retry-After: {seconds}`.
+    Unavailable { times: usize, seconds: u64 },
 }
 
 /// A running stand-in.
@@ -144,14 +151,23 @@ impl Drop for Hostile {
 }
 
 fn serve(stream: TcpStream, mode: &Mode, recorded: &Mutex<Vec<Request>>) {
+    let seen = |path: &str| {
+        recorded
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| r.path.starts_with(path))
+            .count()
+    };
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
     let Some(request) = read_request(&stream) else {
         return;
     };
+    let earlier = seen(request.path.split('?').next().unwrap_or(""));
     recorded.lock().unwrap().push(request.clone());
-    let answer = answer(mode, &request);
+    let answer = answer(mode, &request, earlier);
     let mut out = stream;
     let reason = match answer.status {
         200 => "OK",
@@ -159,6 +175,7 @@ fn serve(stream: TcpStream, mode: &Mode, recorded: &Mutex<Vec<Request>>) {
         302 => "Found",
         307 => "Temporary Redirect",
         308 => "Permanent Redirect",
+        503 => "Service Unavailable",
         _ => "Status",
     };
     let mut head = format!(
@@ -205,6 +222,7 @@ fn read_request(stream: &TcpStream) -> Option<Request> {
         path,
         headers,
         body: String::from_utf8_lossy(&body).into_owned(),
+        at: std::time::Instant::now(),
     })
 }
 
@@ -268,9 +286,25 @@ pub fn user(i: usize) -> serde_json::Value {
     })
 }
 
-fn answer(mode: &Mode, request: &Request) -> Answer {
+/// The answer to `request`, `earlier` being how many requests to its path came before it.
+fn answer(mode: &Mode, request: &Request, earlier: usize) -> Answer {
     let path = request.path.split('?').next().unwrap_or("");
     match mode {
+        Mode::HugeExpiry if path == "/connect/token" => Answer::json(
+            200,
+            serde_json::json!({"access_token": TOKEN, "expires_in": 1u64 << 63, "token_type": "Bearer"}),
+        ),
+        Mode::HugeExpiry => honest(request, 3, 10),
+        Mode::Unavailable { times, seconds }
+            if path == "/api/target-users/search" && earlier < *times =>
+        {
+            Answer {
+                status: 503,
+                headers: vec![("Retry-After".into(), seconds.to_string())],
+                body: b"Service Unavailable".to_vec(),
+            }
+        }
+        Mode::Unavailable { .. } => honest(request, 3, 10),
         Mode::Honest { users, page } => honest(request, *users, *page),
         Mode::RedirectToken { status, to } if path == "/connect/token" => {
             Answer::redirect(*status, &format!("{to}/connect/token"))

@@ -127,6 +127,9 @@ struct TokenError {
 
 /// How long before `expires_in` a token stops being used: a tenth of its lifetime, at most a
 /// minute. A 3600 s token is renewed after 59 minutes, a 2 s token after 1.8 s.
+/// The longest token lifetime believed: one day.
+const MAX_LIFETIME_SECS: u64 = 86_400;
+
 fn refresh_margin(lifetime: Duration) -> Duration {
     (lifetime / 10).min(Duration::from_secs(60))
 }
@@ -218,7 +221,14 @@ impl TokenCache {
                     problem: "no access_token in the token response".into(),
                     excerpt: "[token response withheld]".into(),
                 })?;
-            let lifetime = Duration::from_secs(parsed.expires_in.unwrap_or(3600).max(1));
+            // Clamped: an absurd `expires_in` (2^63) would overflow the clock arithmetic, and a
+            // token older than a day is renewed anyway on its first 401.
+            let lifetime = Duration::from_secs(
+                parsed
+                    .expires_in
+                    .unwrap_or(3600)
+                    .clamp(1, MAX_LIFETIME_SECS),
+            );
             *self
                 .info
                 .lock()
@@ -270,6 +280,7 @@ impl TokenCache {
                 status,
                 endpoint: "/connect/token".into(),
                 message: excerpt(&response.body),
+                retry_after: response.retry_after,
             },
         })
     }

@@ -650,6 +650,7 @@ fn status_error(path: &str, company: Option<&CompanyId>, response: &RawResponse)
             status: 404,
             endpoint: path.into(),
             message: "endpoint not found; check the base URL".into(),
+            retry_after: response.retry_after,
         },
         (429, _) => Error::RateLimited {
             retry_after: response.retry_after,
@@ -659,6 +660,7 @@ fn status_error(path: &str, company: Option<&CompanyId>, response: &RawResponse)
             status,
             endpoint: path.into(),
             message: message_or_excerpt(),
+            retry_after: response.retry_after,
         },
     }
 }

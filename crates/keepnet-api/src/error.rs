@@ -175,6 +175,8 @@ pub enum Error {
         endpoint: String,
         /// The server's message, or a short excerpt of the body.
         message: String,
+        /// The delay the server asked for in `Retry-After` (503 often carries one), if any.
+        retry_after: Option<Duration>,
     },
 
     /// HTTP 200 whose envelope reports failure.
@@ -280,12 +282,16 @@ impl Error {
 
 impl Error {
     /// `Some(retry_after)` when the failure is transient and worth retrying: network failures,
-    /// 408, 429 (with the server's delay, if any), 500, 502, 503, 504.
+    /// 408, 429, 500, 502, 503, 504, each with the server's `Retry-After` delay, if it sent one.
     pub(crate) fn transient(&self) -> Option<Option<Duration>> {
         match self {
             Error::Network { .. } => Some(None),
             Error::RateLimited { retry_after } => Some(*retry_after),
-            Error::Server { status, .. } if crate::retry::retryable_status(*status) => Some(None),
+            Error::Server {
+                status,
+                retry_after,
+                ..
+            } if crate::retry::retryable_status(*status) => Some(*retry_after),
             _ => None,
         }
     }

@@ -611,13 +611,35 @@ fn xlsx_error(target: &Path, error: XlsxError) -> SinkError {
     }
 }
 
+static QUIET_HOOK: std::sync::Once = std::sync::Once::new();
+
+thread_local! {
+    /// Whether this thread is inside [`guarded`].
+    static GUARDED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 /// Runs `f`, turning a panic into an error.
 ///
 /// rust_xlsxwriter 0.102 panics (`Couldn't write to xml file`) instead of returning an error
 /// when writing a constant-memory spill file fails, e.g. on a full disk. The sink that ran
 /// `f` is discarded afterwards, so no state broken by the panic is used again.
+///
+/// The panic is caught here, so the process's panic hook must not print it (with a
+/// backtrace) as if the program had crashed: a hook installed once, chained to the previous
+/// one, stays silent for panics raised on a thread inside `guarded`.
 fn guarded<T>(target: &Path, f: impl FnOnce() -> Result<T, SinkError>) -> Result<T, SinkError> {
-    match panic::catch_unwind(AssertUnwindSafe(f)) {
+    QUIET_HOOK.call_once(|| {
+        let previous = panic::take_hook();
+        panic::set_hook(Box::new(move |info| {
+            if !GUARDED.with(std::cell::Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+    let outer = GUARDED.with(|g| g.replace(true));
+    let outcome = panic::catch_unwind(AssertUnwindSafe(f));
+    GUARDED.with(|g| g.set(outer));
+    match outcome {
         Ok(result) => result,
         Err(payload) => {
             let message = payload
