@@ -74,7 +74,7 @@ pub struct GlobalArgs {
     pub concurrency: u16,
 
     /// At most this many API requests per second (for credentials with a known rate limit).
-    #[arg(long, value_name = "RPS", global = true)]
+    #[arg(long, value_name = "RPS", global = true, value_parser = parse_rps)]
     pub max_rps: Option<f64>,
 
     /// Longest time to establish a connection (s).
@@ -388,6 +388,16 @@ impl ExportKind {
             ExportKind::Csv => "csv",
             ExportKind::Excel => "excel",
         }
+    }
+}
+
+/// `--max-rps R`: a finite rate from 0.01 to 100,000 requests per second.
+pub fn parse_rps(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(r) if r.is_finite() && (0.01..=100_000.0).contains(&r) => Ok(r),
+        _ => Err(format!(
+            "{text:?} is not a request rate: give requests per second from 0.01 to 100000"
+        )),
     }
 }
 

@@ -120,7 +120,7 @@ impl Runner {
         match runtime.block_on(run(cli, secret_source, self.registry)) {
             Ok(()) => ExitCode::from(exit::SUCCESS),
             Err(failure) => {
-                eprintln!("error: {failure}");
+                eprintln!("error: {}", output::printable(&failure.to_string()));
                 ExitCode::from(failure.code())
             }
         }

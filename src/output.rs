@@ -48,7 +48,48 @@ pub fn safe_file_name(name: &str) -> String {
             c => c,
         })
         .collect();
-    cleaned.trim_start_matches('.').trim().to_owned()
+    shorten(cleaned.trim_start_matches('.').trim(), MAX_NAME_BYTES)
+}
+
+/// File systems refuse names over 255 bytes; the rest is left for the temporary-file suffix.
+const MAX_NAME_BYTES: usize = 200;
+
+/// `name` cut to at most `max` bytes on a character boundary, keeping a short extension.
+fn shorten(name: &str, max: usize) -> String {
+    if name.len() <= max {
+        return name.to_owned();
+    }
+    let extension = name
+        .rfind('.')
+        .map(|i| &name[i..])
+        .filter(|e| e.len() <= 16)
+        .unwrap_or("");
+    let mut end = max - extension.len();
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}{extension}", &name[..end])
+}
+
+/// Text for a terminal: control characters (escape sequences, bell, backspace...) shown as
+/// `\u{1b}` instead of being obeyed; newlines and tabs kept. Company names and server
+/// messages come from outside and must not rewrite the screen.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() && c != '\n' && c != '\t' {
+            out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 #[cfg(test)]
@@ -61,5 +102,16 @@ mod tests {
         assert_eq!(safe_file_name("Müşteri A.Ş..csv"), "Müşteri A.Ş..csv");
         assert_eq!(safe_file_name(".hidden"), "hidden");
         assert_eq!(safe_file_name("a\\b:c\n"), "a_b_c_");
+        let long = format!("TargetUsers_{}.xlsx", "ü".repeat(300));
+        let short = safe_file_name(&long);
+        assert!(short.len() <= 200 && short.ends_with(".xlsx"), "{short}");
+        assert!(short.starts_with("TargetUsers_ü"));
+    }
+
+    #[test]
+    fn control_characters_are_shown_not_obeyed() {
+        assert_eq!(super::printable("plain\ttext\n"), "plain\ttext\n");
+        assert_eq!(super::printable("a\u{1b}[2Jb\u{7}"), "a\\u{1b}[2Jb\\u{7}");
+        assert_eq!(super::printable("c\u{9b}d"), "c\\u{9b}d");
     }
 }

@@ -71,7 +71,7 @@ impl Session {
         let secret =
             match (&global.client_secret_file, &global.client_secret) {
                 (Some(path), _) => read_secret_file(path)?,
-                (None, Some(secret)) => secret.clone().into_inner(),
+                (None, Some(secret)) => trimmed_secret(secret.clone().into_inner())?,
                 (None, None) => return Err(Failure::usage(
                     "no client secret: set KEEPNET_CLIENT_SECRET or pass --client-secret-file PATH",
                 )),
@@ -107,6 +107,24 @@ fn configure(builder: ClientBuilder, global: &GlobalArgs) -> ClientBuilder {
         .max_rps(global.max_rps)
         .request_timeout(Duration::from_secs(global.timeout.max(1)))
         .connect_timeout(Duration::from_secs(global.connect_timeout.max(1)))
+}
+
+/// A secret from the environment or the command line, trimmed like a secret file's first line:
+/// a trailing newline is a common copy-paste slip, and the API would refuse it (exit 3).
+fn trimmed_secret(secret: String) -> Result<String, Failure> {
+    let trimmed = secret.trim();
+    if trimmed.is_empty() {
+        return Err(Failure::usage(
+            "the client secret is empty (or only white space): set KEEPNET_CLIENT_SECRET",
+        ));
+    }
+    if trimmed.len() != secret.len() {
+        tracing::warn!(
+            "the client secret had white space (a newline?) around it; it was trimmed, as a \
+             secret file's line is"
+        );
+    }
+    Ok(trimmed.to_owned())
 }
 
 /// The first line of a secret file, trimmed; an unreadable or empty file is a usage error.

@@ -26,6 +26,19 @@ pub fn check_target(path: &Path) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Refuses `--summary-json -` when a sink streams to stdout too: the two would interleave.
+pub fn check_stdout_free(path: &Path, specs: &[crate::sinks::SinkSpec]) -> Result<(), Failure> {
+    if path == Path::new("-") {
+        if let Some(spec) = specs.iter().find(|s| s.target == "-") {
+            return Err(Failure::usage(format!(
+                "--summary-json - and --sink {spec} would both write to stdout; give the \
+                 summary a file path"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// The summary document.
 pub fn document(started: Timestamp, results: &[CompanyResult], client: &Client) -> Value {
     let stats = client.stats();

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use crate::sinks::leftovers;
-use crate::standin::{Hostile, Mode, CLIENT_ID, CLIENT_SECRET, COMPANY_NAME};
+use crate::standin::{Hostile, Mode, CLIENT_ID, CLIENT_SECRET, COMPANY_ID, COMPANY_NAME};
 use crate::util::{bare_command, Env, Run};
 
 /// Runs the binary against `server` with its credential, in `dir`.
@@ -149,4 +149,104 @@ fn a_full_disk_under_the_excel_writer_is_an_error_not_a_panic() {
     assert!(!run.stderr.contains("RUST_BACKTRACE"), "{}", run.stderr);
     assert_eq!(std::fs::read(&xlsx).unwrap(), b"previous");
     assert_eq!(leftovers(&out), ["users.xlsx"]);
+}
+
+// 15. Small things a hostile environment gets wrong ----------------------------------------------
+
+#[test]
+fn terminal_control_sequences_from_the_server_are_shown_not_obeyed() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Hostile::start(Mode::Escapes);
+    let table = run_against(&server, dir.path(), &["companies"]);
+    let listed = table.ok();
+    assert!(listed.contains("Evil\\u{1b}[2J"), "{listed}");
+    let failed = run_against(
+        &server,
+        dir.path(),
+        &["-v", "users", "--company", COMPANY_ID],
+    );
+    failed.fails_with(5, &["bad Evil\\u{1b}[2J"]);
+    for output in [&table.stdout, &table.stderr, &failed.stdout, &failed.stderr] {
+        assert!(
+            !output.contains('\u{1b}') && !output.contains('\u{7}'),
+            "a raw control character reached the terminal: {output:?}"
+        );
+    }
+}
+
+#[test]
+fn bad_rates_and_summary_targets_are_usage_errors_before_any_request() {
+    let env = crate::sinks::small_env();
+    let before = env.sandbox.stats().requests;
+    for rate in ["0", "NaN", "1e-300", "-5", "inf"] {
+        env.run(&[
+            &format!("--max-rps={rate}"),
+            "users",
+            "--company",
+            "Initech",
+        ])
+        .fails_with(2, &["request rate"]);
+    }
+    env.run(&[
+        "users",
+        "--company",
+        "Initech",
+        "--sink",
+        "csv:-",
+        "--summary-json",
+        "-",
+    ])
+    .fails_with(2, &["both write to stdout"]);
+    assert_eq!(
+        env.sandbox.stats().requests,
+        before,
+        "refused before any request"
+    );
+}
+
+#[test]
+fn a_secret_with_a_trailing_newline_is_trimmed() {
+    let env = crate::sinks::small_env();
+    let reseller = env.sandbox.reseller();
+    let mut cmd = env.command_as(&reseller);
+    cmd.env(
+        "KEEPNET_CLIENT_SECRET",
+        format!("{}\n", reseller.client_secret),
+    );
+    let run = Env::run_cmd(cmd, &["users", "--company", "Initech"]);
+    assert_eq!(
+        run.json_lines().len(),
+        env.served(&env.company_id("Initech")).len()
+    );
+    assert!(run.stderr.contains("trimmed"), "{}", run.stderr);
+    assert!(!run.stderr.contains(&reseller.client_secret));
+}
+
+#[test]
+fn a_server_file_name_too_long_for_the_file_system_is_shortened() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Hostile::start(Mode::LongExportName);
+    let out = dir.path().join("exports");
+    std::fs::create_dir(&out).unwrap();
+    run_against(
+        &server,
+        dir.path(),
+        &[
+            "export",
+            "--company",
+            COMPANY_ID,
+            "--type",
+            "csv",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    )
+    .ok();
+    let names = leftovers(&out);
+    assert_eq!(names.len(), 1, "{names:?}");
+    assert!(
+        names[0].len() <= 200 && names[0].ends_with(".csv"),
+        "{names:?}"
+    );
+    assert!(names[0].starts_with("TargetUsers_Çok uzun"), "{names:?}");
 }

@@ -42,12 +42,13 @@ fn write_table(out: &mut dyn Write, companies: &[Company]) -> std::io::Result<()
             .target_user_count
             .map(|n| n.to_string())
             .unwrap_or_default();
-        let licence = c.number_of_users.as_deref().unwrap_or("");
+        let licence = crate::output::printable(c.number_of_users.as_deref().unwrap_or(""));
         let indent = "  ".repeat(c.depth);
         writeln!(
             out,
             "{:<id_width$}  {users:>7}  {licence:>7}  {indent}{}",
-            c.resource_id, c.name
+            c.resource_id,
+            crate::output::printable(&c.name)
         )?;
     }
     Ok(())

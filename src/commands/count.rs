@@ -23,7 +23,12 @@ pub async fn run(client: &Client, args: &CountArgs, scope_tolerance: u32) -> Res
             writeln!(out)
         }
         CountFormat::Table => {
-            writeln!(out, "{} ({})", company.name, company.resource_id)?;
+            writeln!(
+                out,
+                "{} ({})",
+                output::printable(&company.name),
+                company.resource_id
+            )?;
             let lines = summary.lines();
             if lines.is_empty() {
                 return writeln!(out, "  (the API returned no summary)");
@@ -34,6 +39,7 @@ pub async fn run(client: &Client, args: &CountArgs, scope_tolerance: u32) -> Res
                 .max()
                 .unwrap_or(0);
             for (label, value) in &lines {
+                let (label, value) = (output::printable(label), output::printable(value));
                 writeln!(out, "  {label:<width$}  {value:>8}")?;
             }
             if summary.is_known_shape() && !summary.monthly.is_empty() {

@@ -240,6 +240,9 @@ pub async fn run(ctx: &Context<'_>, args: &RunArgs) -> Result<(), Failure> {
     let (file, prepared) = load(&args.file, ctx.registry)?;
     if let Some(path) = &args.summary_json {
         summary::check_target(path)?;
+        for job in &prepared {
+            summary::check_stdout_free(path, &job.specs)?;
+        }
     }
     let mut results: Vec<CompanyResult> = Vec::new();
     for (job, prepared) in file.jobs.iter().zip(prepared) {

@@ -90,6 +90,7 @@ pub async fn run(ctx: &Context<'_>, args: &UsersArgs) -> Result<(), Failure> {
     batch.validate(several)?;
     if let Some(path) = &args.summary_json {
         summary::check_target(path)?;
+        summary::check_stdout_free(path, &batch.specs)?;
     }
     let companies = super::select(client, &args.company).await?;
     let results = batch.run(companies).await;

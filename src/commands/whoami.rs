@@ -111,8 +111,15 @@ fn write_table(
     checks: &[(&str, &str, bool, Option<bool>)],
     listing: &Option<Result<usize, keepnet_api::Error>>,
 ) -> std::io::Result<()> {
-    let or_unknown = |v: Option<String>| v.unwrap_or_else(|| "(not stated)".into());
-    writeln!(out, "role:            {}", role.unwrap_or("(not stated)"))?;
+    // Claims come from the server: shown, never obeyed as terminal control sequences.
+    let or_unknown = |v: Option<String>| {
+        crate::output::printable(&v.unwrap_or_else(|| "(not stated)".into())).into_owned()
+    };
+    writeln!(
+        out,
+        "role:            {}",
+        crate::output::printable(role.unwrap_or("(not stated)"))
+    )?;
     writeln!(
         out,
         "reseller access: {}",
@@ -128,7 +135,7 @@ fn write_table(
         out,
         "token:           valid {} s, scope {}",
         info.expires_in,
-        info.scope.as_deref().unwrap_or("(not stated)")
+        crate::output::printable(info.scope.as_deref().unwrap_or("(not stated)"))
     )?;
     writeln!(out, "permissions:")?;
     for (permission, what, required, granted) in checks {

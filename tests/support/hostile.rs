@@ -93,7 +93,14 @@ pub enum Mode {
     /// Honest, except that the first `times` user searches answer 503 with
     /// `Retry-After: {seconds}`.
     Unavailable { times: usize, seconds: u64 },
+    /// The company's name and the search's 400 message carry terminal control sequences.
+    Escapes,
+    /// Honest, except that the server-side export's file name is 300 characters long.
+    LongExportName,
 }
+
+/// A name that would clear the screen, retitle the terminal and ring its bell if printed raw.
+pub const ESCAPING_NAME: &str = "Evil\u{1b}[2J\u{1b}]0;pwned\u{7}Co";
 
 /// A running stand-in.
 pub struct Hostile {
@@ -254,6 +261,23 @@ fn honest(request: &Request, users: usize, page: usize) -> Answer {
                                          "dateFormat": "DD/MM/YYYY", "timeFormat": "24h"}),
             ),
         ),
+        "/api/target-users/search/export" => {
+            let mut csv = String::from("First Name,Last Name,Email\r\n");
+            for i in 0..users {
+                csv.push_str(&format!("Person,{i},person{i}@hostile.example\r\n"));
+            }
+            Answer {
+                status: 200,
+                headers: vec![
+                    ("Content-Type".into(), "text/csv".into()),
+                    (
+                        "Content-Disposition".into(),
+                        "attachment; filename=\"TargetUsers.csv\"".into(),
+                    ),
+                ],
+                body: csv.into_bytes(),
+            }
+        }
         "/api/target-users/search" => {
             let body: serde_json::Value =
                 serde_json::from_str(&request.body).unwrap_or(serde_json::Value::Null);
@@ -305,6 +329,41 @@ fn answer(mode: &Mode, request: &Request, earlier: usize) -> Answer {
             }
         }
         Mode::Unavailable { .. } => honest(request, 3, 10),
+        Mode::Escapes if path == "/api/companies/search" => {
+            let mut answer = honest(request, 3, 10);
+            let text = String::from_utf8(answer.body).unwrap();
+            answer.body = text
+                .replace(
+                    COMPANY_NAME,
+                    &ESCAPING_NAME
+                        .replace('\u{1b}', "\\u001b")
+                        .replace('\u{7}', "\\u0007"),
+                )
+                .into_bytes();
+            answer
+        }
+        Mode::Escapes if path == "/api/target-users/search" => Answer::json(
+            400,
+            serde_json::json!({"status": "INPUT_ERROR", "message": format!("bad {ESCAPING_NAME} input"), "data": null}),
+        ),
+        Mode::Escapes => honest(request, 3, 10),
+        Mode::LongExportName if path == "/api/target-users/search/export" => {
+            let mut answer = honest(request, 3, 10);
+            let name = format!("TargetUsers_{}.csv", "Çok uzun bir şirket adı ".repeat(12));
+            let encoded: String = name
+                .bytes()
+                .map(|b| match b {
+                    b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' => {
+                        (b as char).to_string()
+                    }
+                    _ => format!("%{b:02X}"),
+                })
+                .collect();
+            answer.headers[1].1 =
+                format!("attachment; filename=\"TargetUsers.csv\"; filename*=UTF-8''{encoded}");
+            answer
+        }
+        Mode::LongExportName => honest(request, 3, 10),
         Mode::Honest { users, page } => honest(request, *users, *page),
         Mode::RedirectToken { status, to } if path == "/connect/token" => {
             Answer::redirect(*status, &format!("{to}/connect/token"))
