@@ -46,8 +46,9 @@ pub struct Outcome {
     pub warnings: Vec<String>,
 }
 
-/// A sink back from its thread, with how its writing went.
-type Finished = (NamedSink, Result<(), Failure>);
+/// A sink back from its thread, with how its writing went: `Err(None)` when it stopped because
+/// the fetch did (another sink's failure, or the API's, is the one to report).
+type Finished = (NamedSink, Result<(), Option<Failure>>);
 
 /// A page shared by every sink thread.
 type SharedPage = Arc<Page<TargetUser>>;
@@ -246,15 +247,21 @@ pub async fn run(
     let (paging, summary) = match fetched {
         Ok(Some(fetched)) if !sink_failed => fetched,
         outcome => {
-            // The fetch's own failure first; else the first sink's.
+            // The fetch's own failure first; else the first sink that failed by itself (not
+            // one that only saw the fetch stop because of it).
             let mut error = outcome.err();
             for (mut named, result) in finished {
                 named.sink.abort();
-                if let Err(e) = result {
+                if let Err(Some(e)) = result {
                     error.get_or_insert(e);
                 }
             }
-            return Err(error.expect("a failure is why we are here"));
+            return Err(error.unwrap_or_else(|| {
+                Failure::new(
+                    exit::INTERNAL,
+                    anyhow::anyhow!("the export stopped without a reported failure"),
+                )
+            }));
         }
     };
     let finished = tokio::task::spawn_blocking(move || finish_late(finished))
@@ -319,9 +326,7 @@ fn finish_late(mut finished: Vec<Finished>) -> Result<Vec<Finished>, Failure> {
 
 /// Publishes every finished sink (rename into place), in `--sink` order; if one cannot
 /// publish, the ones not yet published are aborted.
-fn commit_all(
-    finished: Vec<(NamedSink, Result<(), Failure>)>,
-) -> Result<(Vec<Artifact>, Vec<String>), Failure> {
+fn commit_all(finished: Vec<Finished>) -> Result<(Vec<Artifact>, Vec<String>), Failure> {
     let mut artifacts = Vec::new();
     let mut warnings = Vec::new();
     let mut sinks: Vec<NamedSink> = finished.into_iter().map(|(sink, _)| sink).collect();
@@ -450,10 +455,10 @@ fn lane(
     recycle: std::sync::mpsc::Sender<SharedPage>,
     mut export: ExportInfo,
     mut named: NamedSink,
-) -> (NamedSink, Result<(), Failure>) {
+) -> Finished {
     let spec = named.spec.clone();
     let sink = &mut named.sink;
-    let failed = |e: SinkError| Failure::output(format!("--sink {spec}"), e);
+    let failed = |e: SinkError| Some(Failure::output(format!("--sink {spec}"), e));
     let mut layout: Option<Arc<Layout>> = None;
     let result = loop {
         match rx.blocking_recv() {
@@ -469,10 +474,10 @@ fn lane(
             }
             Some(Message::Page(page)) => {
                 let Some(layout) = &layout else {
-                    break Err(Failure::new(
+                    break Err(Some(Failure::new(
                         exit::INTERNAL,
                         anyhow::anyhow!("rows arrived before the columns"),
-                    ));
+                    )));
                 };
                 if let Err(e) = write_page(&page, layout, sink.as_mut()) {
                     break Err(failed(e));
@@ -482,20 +487,15 @@ fn lane(
             }
             // A sink that publishes on finish goes last, after every other sink finished.
             Some(Message::Done) if layout.is_none() => {
-                break Err(Failure::new(
+                break Err(Some(Failure::new(
                     exit::INTERNAL,
                     anyhow::anyhow!("the export ended before its columns were known"),
-                ))
+                )))
             }
             Some(Message::Done) if sink.finish_last() => break Ok(()),
             Some(Message::Done) => break sink.finish().map_err(failed),
-            // The fetch failed or was interrupted: the runner reports why.
-            None => {
-                break Err(Failure::new(
-                    exit::API,
-                    anyhow::anyhow!("the fetch stopped"),
-                ))
-            }
+            // The fetch failed, was interrupted, or another sink failed: reported elsewhere.
+            None => break Err(None),
         }
     };
     if result.is_err() {

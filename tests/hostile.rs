@@ -250,3 +250,34 @@ fn a_server_file_name_too_long_for_the_file_system_is_shortened() {
     );
     assert!(names[0].starts_with("TargetUsers_Çok uzun"), "{names:?}");
 }
+
+// 12. The failing sink's own error wins -----------------------------------------------------------
+
+#[test]
+fn a_later_sink_failing_mid_stream_reports_its_own_error() {
+    // Enough users that the CSV's buffer is written (and fails) while pages still arrive.
+    let env = Env::small(6000, 50);
+    let out = env.path("out");
+    std::fs::create_dir(&out).unwrap();
+    let csv = out.join("users.csv");
+    std::fs::write(&csv, "previous").unwrap();
+    // The first sink streams to stdout (a pipe: no file-size limit); the second, a file, hits
+    // the 4 KiB limit as on a full disk.
+    let cmd = env.command_after("trap '' XFSZ; ulimit -f 8");
+    let run = Env::run_cmd(
+        cmd,
+        &[
+            "users",
+            "--company",
+            "Initech",
+            "--sink",
+            "jsonl:-",
+            "--sink",
+            &format!("csv:{}", csv.display()),
+        ],
+    );
+    run.fails_with(6, &["--sink csv:", "users.csv", "file too large"]);
+    assert!(!run.stderr.contains("the fetch stopped"), "{}", run.stderr);
+    assert_eq!(std::fs::read(&csv).unwrap(), b"previous");
+    assert_eq!(leftovers(&out), ["users.csv"]);
+}
