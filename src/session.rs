@@ -127,14 +127,19 @@ fn trimmed_secret(secret: String) -> Result<String, Failure> {
     Ok(trimmed.to_owned())
 }
 
-/// The first line of a secret file, trimmed; an unreadable or empty file is a usage error.
+/// A secret file holds one line: 64 KiB is far more than any secret.
+const MAX_SECRET_FILE: u64 = 64 << 10;
+
+/// The first line of a secret file, trimmed; an unreadable, oversize, non-regular (a FIFO,
+/// `/dev/zero`) or empty file is a usage error.
 pub(crate) fn read_secret_file(path: &Path) -> Result<String, Failure> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let bytes = keepnet_sink::read_regular_file(path, MAX_SECRET_FILE).map_err(|e| {
         Failure::usage(format!(
             "cannot read the secret file {}: {e}",
             path.display()
         ))
     })?;
+    let text = String::from_utf8_lossy(&bytes);
     let secret = text.lines().next().unwrap_or("").trim().to_owned();
     if secret.is_empty() {
         return Err(Failure::usage(format!(

@@ -281,3 +281,104 @@ fn a_later_sink_failing_mid_stream_reports_its_own_error() {
     assert_eq!(std::fs::read(&csv).unwrap(), b"previous");
     assert_eq!(leftovers(&out), ["users.csv"]);
 }
+
+// 5. Local files read with a size cap, never a device or a FIFO ----------------------------------
+
+/// Runs `cmd` with `args`, killing it (and failing) if it takes longer than `secs`.
+fn run_within(mut cmd: std::process::Command, args: &[&str], secs: u64) -> Run {
+    use std::process::Stdio;
+    let mut child = cmd
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{args:?} still running after {secs} s: it hangs");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    Run::from_output(child.wait_with_output().unwrap())
+}
+
+fn mkfifo(path: &Path) {
+    let made = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(made.success());
+}
+
+#[test]
+fn secret_job_and_ca_files_are_read_with_a_cap_and_never_block() {
+    let env = crate::sinks::small_env();
+    let fifo = env.path("fifo");
+    mkfifo(&fifo);
+    let big = env.path("big");
+    std::fs::write(&big, vec![b'x'; 2 << 20]).unwrap();
+    let fifo_arg = fifo.to_str().unwrap();
+    let big_arg = big.to_str().unwrap();
+    for (file, needle) in [(fifo_arg, "FIFO"), (big_arg, "larger than")] {
+        let cmd = env.command_as(&env.sandbox.reseller());
+        run_within(
+            cmd,
+            &[
+                "--client-secret-file",
+                file,
+                "users",
+                "--company",
+                "Initech",
+            ],
+            20,
+        )
+        .fails_with(2, &["secret file", needle]);
+        let cmd = env.command_as(&env.sandbox.reseller());
+        run_within(cmd, &["run", "--check", file], 20).fails_with(2, &["job file", needle]);
+        let cmd = env.command_as(&env.sandbox.reseller());
+        run_within(
+            cmd,
+            &[
+                "users",
+                "--company",
+                "Initech",
+                "--sink",
+                "email:it@example.com",
+                "--smtp-host",
+                "127.0.0.1",
+                "--smtp-tls",
+                "none",
+                "--mail-from",
+                "me@example.com",
+                "--smtp-ca-file",
+                file,
+            ],
+            20,
+        )
+        .fails_with(2, &["CA file", needle]);
+        let cmd = env.command_as(&env.sandbox.reseller());
+        run_within(
+            cmd,
+            &[
+                "users",
+                "--company",
+                "Initech",
+                "--sink",
+                "email:it@example.com",
+                "--smtp-host",
+                "127.0.0.1",
+                "--smtp-tls",
+                "none",
+                "--mail-from",
+                "me@example.com",
+                "--smtp-password-file",
+                file,
+            ],
+            20,
+        )
+        .fails_with(2, &["secret file", needle]);
+    }
+}

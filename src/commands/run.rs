@@ -17,11 +17,16 @@ use crate::exit::Failure;
 use crate::sinks::{Registry, SinkSettings, SinkSpec};
 use crate::{summary, Context};
 
+/// A job file is a page of TOML; 1 MiB is a generous cap.
+const MAX_JOB_FILE: u64 = 1 << 20;
+
 /// Reads and checks the file: every error with its line, all at once.
 fn load(path: &Path, registry: &Registry) -> Result<(JobFile, Vec<Prepared>), Failure> {
     let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path)
+    let bytes = keepnet_sink::read_regular_file(path, MAX_JOB_FILE)
         .map_err(|e| Failure::usage(format!("cannot read the job file {shown}: {e}")))?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| Failure::usage(format!("the job file {shown} is not UTF-8 text")))?;
     let file = keepnet_jobs::parse(&text).map_err(|errors| {
         let rendered: Vec<String> = errors
             .iter()

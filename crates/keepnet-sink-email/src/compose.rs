@@ -36,7 +36,9 @@ pub(crate) fn load_files(artifacts: &[Artifact], limit: u64) -> Result<Vec<File>
     let mut files = Vec::with_capacity(artifacts.len());
     let mut total = 0u64;
     for artifact in artifacts {
-        let bytes = std::fs::read(&artifact.path).map_err(|e| SinkError::io(&artifact.path, e))?;
+        // Bounded: the file at the path could have been replaced since it was measured.
+        let bytes = keepnet_sink::read_regular_file(&artifact.path, limit)
+            .map_err(|e| SinkError::io(&artifact.path, e))?;
         total = total.saturating_add(bytes.len() as u64);
         let name = artifact
             .path

@@ -375,6 +375,9 @@ fn check_credentials(smtp: &SmtpSettings) -> Result<bool, SinkError> {
     }
 }
 
+/// A CA bundle of a few certificates; 1 MiB is generous.
+const MAX_CA_FILE: u64 = 1 << 20;
+
 /// Builds the rustls parameters: webpki roots plus the CA file's certificates. Done even
 /// without TLS so that a broken CA file is reported.
 fn build_tls(smtp: &SmtpSettings, host: &str) -> Result<TlsParameters, SinkError> {
@@ -382,7 +385,7 @@ fn build_tls(smtp: &SmtpSettings, host: &str) -> Result<TlsParameters, SinkError
         TlsParameters::builder(host.to_owned()).certificate_store(CertificateStore::WebpkiRoots);
     if let Some(path) = &smtp.ca_file {
         let shown = path.display();
-        let pem = std::fs::read(path).map_err(|e| {
+        let pem = keepnet_sink::read_regular_file(path, MAX_CA_FILE).map_err(|e| {
             invalid(format!(
                 "cannot read the SMTP CA file {shown}: {e}; give a readable PEM file with the CA certificate(s)"
             ))
