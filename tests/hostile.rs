@@ -382,3 +382,35 @@ fn secret_job_and_ca_files_are_read_with_a_cap_and_never_block() {
         .fails_with(2, &["secret file", needle]);
     }
 }
+
+// 2. A secret value in a job file is never shown ------------------------------------------------
+
+#[test]
+fn run_check_never_shows_a_password_written_in_the_job_file() {
+    let env = crate::sinks::small_env();
+    let password = "hunter2-Correct-Horse";
+    for line in [
+        format!("password = \"{password}\""),
+        format!("password_env = \"{password} pasted by mistake\""),
+        format!("password_env = {{ value = \"{password}\" }}"),
+    ] {
+        let file = env.path("reports.toml");
+        std::fs::write(
+            &file,
+            format!(
+                "[smtp]\nhost = \"smtp.example.com\"\nuser = \"me\"\n{line}\nfrom = \"me@example.com\"\n\n[[job]]\nname = \"a\"\ncompanies = \"all\"\nsinks = [\"csv:{{company}}.csv\"]\n"
+            ),
+        )
+        .unwrap();
+        let run = env.run(&["run", "--check", file.to_str().unwrap()]);
+        assert_eq!(run.code, 2, "{line}: {}", run.stderr);
+        assert!(run.stderr.contains("reports.toml:4:"), "{}", run.stderr);
+        assert!(run.stderr.contains("[redacted]"), "{}", run.stderr);
+        for output in [&run.stdout, &run.stderr] {
+            assert!(
+                !output.contains("hunter2"),
+                "{line}: the password was shown: {output}"
+            );
+        }
+    }
+}

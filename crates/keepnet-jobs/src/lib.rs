@@ -262,12 +262,15 @@ pub fn parse(text: &str) -> Result<JobFile, Vec<JobError>> {
 ///    | ^
 /// ```
 ///
-/// `text` is the file's content; when the line is not in it, only the first line is shown.
+/// `text` is the file's content; when the line is not in it, only the first line is shown. A
+/// line that names a password, secret or token is shown with its value replaced by
+/// `"[redacted]"`.
 pub fn render_error(path: &str, text: &str, e: &JobError) -> String {
     let mut out = format!("{path}:{e}");
     let Some(source) = text.lines().nth(e.line.saturating_sub(1)) else {
         return out;
     };
+    let source = redacted(source);
     let number = e.line.to_string();
     let gutter = " ".repeat(number.len());
     // Keep tabs so the caret lines up under tab-indented text.
@@ -285,4 +288,18 @@ pub fn render_error(path: &str, text: &str, e: &JobError) -> String {
         "\n{gutter} |\n{number} | {source}\n{gutter} | {pad}{extra}^"
     ));
     out
+}
+
+/// A source line as it may be shown: when it names something secret (a password, a secret, a
+/// token) everything after its first `=` is replaced, so a password pasted into the file never
+/// reaches a terminal or a log through an error snippet.
+fn redacted(line: &str) -> std::borrow::Cow<'_, str> {
+    let lower = line.to_ascii_lowercase();
+    let secret = ["pass", "secret", "token", "pwd"]
+        .iter()
+        .any(|word| lower.contains(word));
+    match line.find('=') {
+        Some(at) if secret => std::borrow::Cow::Owned(format!("{} \"[redacted]\"", &line[..=at])),
+        _ => std::borrow::Cow::Borrowed(line),
+    }
 }
