@@ -137,6 +137,8 @@ fn unreachable_server_is_a_network_error() {
     };
     let dir = tempfile::tempdir().unwrap();
     let url = format!("http://127.0.0.1:{port}");
+    let empty = dir.path().join("empty");
+    std::fs::write(&empty, "").unwrap();
     run_bare(
         &[
             "--base-url",
@@ -144,7 +146,7 @@ fn unreachable_server_is_a_network_error() {
             "--client-id",
             "x",
             "--client-secret-file",
-            "/dev/null",
+            empty.to_str().unwrap(),
             "companies",
         ],
         dir.path(),

@@ -414,3 +414,33 @@ fn run_check_never_shows_a_password_written_in_the_job_file() {
         }
     }
 }
+
+// 3. Error excerpts carry no personal data ----------------------------------------------------------
+
+#[test]
+fn a_malformed_answer_is_described_without_the_people_in_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Hostile::start(Mode::Truncated);
+    let summary = dir.path().join("summary.json");
+    let run = run_against(
+        &server,
+        dir.path(),
+        &[
+            "users",
+            "--company",
+            COMPANY_ID,
+            "--sink",
+            &format!("csv:{}", dir.path().join("u.csv").display()),
+            "--summary-json",
+            summary.to_str().unwrap(),
+        ],
+    );
+    run.fails_with(5, &["malformed response", "bytes"]);
+    let written = std::fs::read_to_string(&summary).unwrap();
+    assert!(written.contains("malformed"), "{written}");
+    for output in [&run.stdout, &run.stderr, &written] {
+        for personal in ["victim", "secret-corp", "532 111", "\"Ay"] {
+            assert!(!output.contains(personal), "{personal} in {output}");
+        }
+    }
+}

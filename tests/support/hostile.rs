@@ -97,6 +97,8 @@ pub enum Mode {
     Escapes,
     /// Honest, except that the server-side export's file name is 300 characters long.
     LongExportName,
+    /// The user search answers 200 with a cut-off JSON body full of personal data.
+    Truncated,
 }
 
 /// A name that would clear the screen, retitle the terminal and ring its bell if printed raw.
@@ -364,6 +366,12 @@ fn answer(mode: &Mode, request: &Request, earlier: usize) -> Answer {
             answer
         }
         Mode::LongExportName => honest(request, 3, 10),
+        Mode::Truncated if path == "/api/target-users/search" => Answer {
+            status: 200,
+            headers: vec![("Content-Type".into(), "application/json".into())],
+            body: br#"{"data":{"pageNumber":1,"totalNumberOfRecords":3,"results":[{"email":"victim@secret-corp.example","phoneNumber":"+90 532 111 22 33","firstName":"Ay"#.to_vec(),
+        },
+        Mode::Truncated => honest(request, 3, 10),
         Mode::Honest { users, page } => honest(request, *users, *page),
         Mode::RedirectToken { status, to } if path == "/connect/token" => {
             Answer::redirect(*status, &format!("{to}/connect/token"))

@@ -210,7 +210,12 @@ impl TokenCache {
             let parsed: TokenResponse =
                 serde_json::from_slice(&response.body).map_err(|e| Error::Malformed {
                     endpoint: "/connect/token".into(),
-                    problem: format!("not a token response ({e})"),
+                    problem: format!(
+                        "not a token response ({:?} error at line {} column {})",
+                        e.classify(),
+                        e.line(),
+                        e.column()
+                    ),
                     excerpt: "[token response withheld]".into(),
                 })?;
             let access_token = parsed

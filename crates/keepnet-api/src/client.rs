@@ -598,7 +598,14 @@ fn open_data<T: DeserializeOwned>(path: &str, response: &RawResponse) -> Result<
             message,
         }),
         Ok(Opened::NotAnEnvelope) => Err(malformed("not a Keepnet response envelope".into())),
-        Err(e) => Err(malformed(format!("invalid JSON ({e})"))),
+        // serde's message can quote a served value (`invalid type: string "…"`): only its
+        // category and position are shown.
+        Err(e) => Err(malformed(format!(
+            "invalid JSON ({:?} error at line {} column {})",
+            e.classify(),
+            e.line(),
+            e.column()
+        ))),
     }
 }
 

@@ -297,17 +297,122 @@ impl Error {
     }
 }
 
-/// A short, printable excerpt of a response body for error messages.
+/// A short, printable excerpt of a response body for error messages, with what could be
+/// personal data taken out: the body of an API answer is full of names and e-mail addresses,
+/// and an error message ends up on terminals, in CI logs and in `--summary-json`.
+///
+/// Keeps the structure: JSON keys and punctuation stay, every JSON string value becomes
+/// `"…"`, and outside strings e-mail addresses and runs of six or more digits are masked. The
+/// body's size is said too. Markup error pages (`<html>502 Bad Gateway`) stay readable.
 pub(crate) fn excerpt(body: &[u8]) -> String {
     const MAX: usize = 160;
+    if body.is_empty() {
+        return String::new();
+    }
     let text = String::from_utf8_lossy(&body[..body.len().min(MAX * 4)]);
-    let mut out: String = text
+    let shown: String = text
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .take(MAX)
         .collect();
+    let mut out = mask_outside_strings(&mask_string_values(&shown));
     if text.chars().count() > MAX || body.len() > MAX * 4 {
         out.push('…');
     }
+    format!("{out} ({} bytes)", body.len())
+}
+
+/// Replaces the content of every quoted string that is not an object key with `…`.
+fn mask_string_values(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i] != '"' {
+            out.push(chars[i]);
+            i += 1;
+            continue;
+        }
+        // A quoted string: find its end (an unescaped quote), or the end of the excerpt.
+        let mut end = i + 1;
+        while end < chars.len() && chars[end] != '"' {
+            end += if chars[end] == '\\' { 2 } else { 1 };
+        }
+        let closed = end < chars.len();
+        let next = chars[(end + 1).min(chars.len())..]
+            .iter()
+            .find(|c| !c.is_whitespace());
+        let is_key = closed && next == Some(&':');
+        if is_key {
+            out.extend(&chars[i..=end]);
+        } else {
+            out.push_str(if closed { "\"…\"" } else { "\"…" });
+        }
+        i = end + 1;
+    }
     out
+}
+
+/// Masks e-mail addresses and runs of six or more digits (phone and employee numbers).
+fn mask_outside_strings(text: &str) -> String {
+    let words: Vec<String> = text
+        .split(' ')
+        .map(|word| {
+            if word.contains('@') && word.contains('.') {
+                "[e-mail]".to_owned()
+            } else {
+                word.to_owned()
+            }
+        })
+        .collect();
+    let joined = words.join(" ");
+    let mut out = String::with_capacity(joined.len());
+    let mut digits = String::new();
+    let flush = |digits: &mut String, out: &mut String| {
+        if digits.len() >= 6 {
+            out.push_str("[number]");
+        } else {
+            out.push_str(digits);
+        }
+        digits.clear();
+    };
+    for c in joined.chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+        } else {
+            flush(&mut digits, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut digits, &mut out);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::excerpt;
+
+    #[test]
+    fn excerpts_keep_structure_not_personal_data() {
+        let body = br#"{"data":{"results":[{"email":"victim@corp.example","phoneNumber":"+90 532 111 22 33","firstName":"Ay\"se"}"#;
+        let shown = excerpt(body);
+        for secret in ["victim", "corp.example", "532", "Ay"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert!(
+            shown.contains(r#"{"data":{"results":[{"email":"…","phoneNumber":"…""#),
+            "{shown}"
+        );
+        assert!(
+            shown.ends_with(&format!("({} bytes)", body.len())),
+            "{shown}"
+        );
+        let html = excerpt(b"<html><title>502 Bad Gateway</title></html>");
+        assert!(html.contains("502 Bad Gateway"), "{html}");
+        let loose = excerpt(b"user victim@corp.example id 1234567 not found");
+        assert_eq!(loose, "user [e-mail] id [number] not found (45 bytes)");
+        let cut = excerpt(br#"{"email":"unterminated victim@x.example"#);
+        assert!(!cut.contains("victim"), "{cut}");
+        assert_eq!(excerpt(b""), "");
+    }
 }
