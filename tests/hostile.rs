@@ -444,3 +444,43 @@ fn a_malformed_answer_is_described_without_the_people_in_it() {
         }
     }
 }
+
+// 8. Page counts that lie ---------------------------------------------------------------------------
+
+#[test]
+fn a_page_count_of_a_billion_is_not_followed_past_the_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Hostile::start(Mode::EndlessPages);
+    let run = run_within_args(&server, dir.path(), &["users", "--company", COMPANY_ID], 30);
+    assert_eq!(run.json_lines().len(), 25, "{}", run.stderr);
+    let searches = server
+        .requests()
+        .iter()
+        .filter(|r| r.path.starts_with("/api/target-users/search"))
+        .count();
+    assert!(
+        searches <= 5,
+        "{searches} searches for 25 users in pages of 10"
+    );
+
+    let server = Hostile::start(Mode::EndlessCompanies);
+    let run = run_within_args(&server, dir.path(), &["companies", "--format", "json"], 30);
+    let listed: serde_json::Value = serde_json::from_str(run.ok()).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    let listings = server
+        .requests()
+        .iter()
+        .filter(|r| r.path.starts_with("/api/companies/search"))
+        .count();
+    assert!(listings <= 2, "{listings} company pages for one company");
+}
+
+/// [`run_against`], killed (and failing) after `secs`.
+fn run_within_args(server: &Hostile, dir: &Path, args: &[&str], secs: u64) -> Run {
+    let mut cmd = bare_command();
+    cmd.env("KEEPNET_BASE_URL", &server.url)
+        .env("KEEPNET_CLIENT_ID", CLIENT_ID)
+        .env("KEEPNET_CLIENT_SECRET", CLIENT_SECRET)
+        .current_dir(dir);
+    run_within(cmd, args, secs)
+}

@@ -99,6 +99,11 @@ pub enum Mode {
     LongExportName,
     /// The user search answers 200 with a cut-off JSON body full of personal data.
     Truncated,
+    /// Honest 25 users in pages of 10, but every page claims 10^9 pages (empty after the 3rd).
+    EndlessPages,
+    /// companies/search serves the same company on every page and claims 10^9 pages and
+    /// records.
+    EndlessCompanies,
 }
 
 /// A name that would clear the screen, retitle the terminal and ring its bell if printed raw.
@@ -372,6 +377,23 @@ fn answer(mode: &Mode, request: &Request, earlier: usize) -> Answer {
             body: br#"{"data":{"pageNumber":1,"totalNumberOfRecords":3,"results":[{"email":"victim@secret-corp.example","phoneNumber":"+90 532 111 22 33","firstName":"Ay"#.to_vec(),
         },
         Mode::Truncated => honest(request, 3, 10),
+        Mode::EndlessPages if path == "/api/target-users/search" => {
+            let mut answer = honest(request, 25, 10);
+            let mut v: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
+            v["data"]["totalNumberOfPages"] = 1_000_000_000u64.into();
+            answer.body = v.to_string().into_bytes();
+            answer
+        }
+        Mode::EndlessPages => honest(request, 25, 10),
+        Mode::EndlessCompanies if path == "/api/companies/search" => {
+            let mut answer = honest(request, 3, 10);
+            let mut v: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
+            v["data"]["totalNumberOfPages"] = 1_000_000_000u64.into();
+            v["data"]["totalNumberOfRecords"] = 1_000_000_000u64.into();
+            answer.body = v.to_string().into_bytes();
+            answer
+        }
+        Mode::EndlessCompanies => honest(request, 3, 10),
         Mode::Honest { users, page } => honest(request, *users, *page),
         Mode::RedirectToken { status, to } if path == "/connect/token" => {
             Answer::redirect(*status, &format!("{to}/connect/token"))

@@ -303,12 +303,20 @@ impl Client {
                 body["isTargetUserCountExceededLimit"] = Value::Bool(true);
             }
             let page: Page<CompanyDto> = self.search(COMPANIES_SEARCH, None, &body).await?;
-            let last = page.total_number_of_pages;
+            let last = crate::pager::believable_pages(&page);
             let empty = page.results.is_empty();
+            let before = companies.len();
             for dto in page.results {
                 dto.flatten_into(None, 0, &mut companies);
             }
-            if empty || page_number >= last || page_number >= MAX_PAGES {
+            // A page that repeats earlier companies only (the same page served again) ends the
+            // listing too: a server cannot keep the client asking by echoing itself.
+            let new = companies[before..].iter().any(|c| {
+                !companies[..before]
+                    .iter()
+                    .any(|e| e.resource_id == c.resource_id)
+            });
+            if empty || !new || page_number >= last || page_number >= MAX_PAGES {
                 break;
             }
             page_number += 1;

@@ -201,7 +201,14 @@ impl UserPager {
         }
         self.report.pages += 1;
         if !page.results.is_empty() {
-            self.last_page = self.last_page.max(page.total_number_of_pages);
+            self.last_page = self.last_page.max(believable_pages(&page));
+        } else if page.page_number > 1 {
+            // An empty page past the start: nothing lies beyond it, whatever the page count
+            // says (a server reporting 10^9 pages would otherwise be asked for all of them).
+            self.last_page = self
+                .last_page
+                .min(page.page_number.saturating_sub(1))
+                .max(1);
         }
         let before = page.results.len();
         let seen = &mut self.seen;
@@ -218,6 +225,15 @@ impl UserPager {
         self.check_scope(self.report.users)?;
         Ok(page)
     }
+}
+
+/// The pages a page's own figures allow: its `totalNumberOfPages`, but never more than its
+/// `totalNumberOfRecords` need at its page size (a page count that disagrees with the record
+/// count is not followed past the records).
+pub(crate) fn believable_pages<T>(page: &Page<T>) -> u64 {
+    let size = page.page_size.max(page.results.len() as u64).max(1);
+    let implied = page.total_number_of_records.div_ceil(size);
+    page.total_number_of_pages.min(implied.max(1))
 }
 
 /// A 64-bit fingerprint of a resource id: 8 bytes per user instead of the id itself keeps the
