@@ -286,7 +286,7 @@ impl Registry {
     /// Checks every spec before any work starts (unknown kind, `-` where stdout is not
     /// supported or used twice, two sinks on one file, delivery settings) and builds them.
     pub fn build_all(&self, specs: &[SinkSpec], settings: &SinkSettings) -> Result<Plan, Failure> {
-        let mut seen: Vec<PathBuf> = Vec::new();
+        let mut seen: Vec<FileIdentity> = Vec::new();
         let mut stdout_used = false;
         let mut plan = Plan {
             sinks: Vec::new(),
@@ -341,7 +341,7 @@ impl Registry {
                             return Err(Failure::usage("only one --sink can write to stdout (-)"));
                         }
                     } else {
-                        let path = normalise(spec.path());
+                        let path = identity(spec.path());
                         if seen.contains(&path) {
                             return Err(Failure::usage(format!(
                                 "two --sink arguments write {}; give each its own file",
@@ -362,17 +362,48 @@ impl Registry {
     }
 }
 
-/// A path made comparable: absolute, with `.` components dropped.
-fn normalise(path: &Path) -> PathBuf {
+/// What a target path names, made comparable: the file's device and inode when it exists
+/// (so hard links and symlinks to one file compare equal), else its folder resolved through
+/// symlinks and `..` plus its name.
+#[derive(Debug, PartialEq, Eq)]
+enum FileIdentity {
+    Inode(u64, u64),
+    Path(PathBuf),
+}
+
+fn identity(path: &Path) -> FileIdentity {
+    #[cfg(unix)]
+    if let Ok(meta) = std::fs::metadata(path) {
+        use std::os::unix::fs::MetadataExt;
+        return FileIdentity::Inode(meta.dev(), meta.ino());
+    }
     let absolute = if path.is_absolute() {
         path.to_path_buf()
     } else {
         std::env::current_dir().unwrap_or_default().join(path)
     };
-    absolute
-        .components()
-        .filter(|c| !matches!(c, std::path::Component::CurDir))
-        .collect()
+    let name = absolute.file_name().map(ToOwned::to_owned);
+    let folder = absolute.parent().map(Path::to_path_buf).unwrap_or_default();
+    // The deepest existing ancestor resolved through symlinks, then the rest as written.
+    let existing = folder
+        .ancestors()
+        .find(|a| a.exists())
+        .unwrap_or(Path::new("/"));
+    let rest = folder.strip_prefix(existing).unwrap_or(Path::new(""));
+    let mut resolved = std::fs::canonicalize(existing).unwrap_or_else(|_| existing.to_path_buf());
+    for part in rest.components() {
+        match part {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                resolved.pop();
+            }
+            other => resolved.push(other),
+        }
+    }
+    if let Some(name) = name {
+        resolved.push(name);
+    }
+    FileIdentity::Path(resolved)
 }
 
 #[cfg(test)]

@@ -484,3 +484,59 @@ fn run_within_args(server: &Hostile, dir: &Path, args: &[&str], secs: u64) -> Ru
         .current_dir(dir);
     run_within(cmd, args, secs)
 }
+
+// 6. One file under two names; private folders -------------------------------------------------------
+
+#[cfg(unix)]
+#[test]
+fn two_names_for_one_file_are_refused_and_new_folders_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = crate::sinks::small_env();
+    let out = env.path("out");
+    std::fs::create_dir(&out).unwrap();
+    std::os::unix::fs::symlink(&out, env.path("link")).unwrap();
+    std::fs::create_dir(env.path("sub")).unwrap();
+    let before = env.sandbox.stats().requests;
+    for (a, b) in [
+        ("out/a.csv", "link/a.csv"),
+        ("a.csv", "sub/../a.csv"),
+        ("./a.csv", "a.csv"),
+        ("nothere/../a.csv", "a.csv"),
+    ] {
+        env.run(&[
+            "users",
+            "--company",
+            "Initech",
+            "--sink",
+            &format!("csv:{a}"),
+            "--sink",
+            &format!("jsonl:{b}"),
+        ])
+        .fails_with(2, &["two --sink arguments write"]);
+    }
+    assert_eq!(
+        env.sandbox.stats().requests,
+        before,
+        "refused before any request"
+    );
+
+    let cmd = env.command_after("umask 022");
+    Env::run_cmd(
+        cmd,
+        &[
+            "users",
+            "--company",
+            "Initech",
+            "--sink",
+            "csv:new/deeper/a.csv",
+        ],
+    )
+    .ok();
+    for folder in ["new", "new/deeper"] {
+        let mode = std::fs::metadata(env.path(folder))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o700, "{folder} is private");
+    }
+}

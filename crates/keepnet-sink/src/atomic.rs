@@ -19,6 +19,26 @@ pub struct AtomicFile {
     temp: tempfile::NamedTempFile,
 }
 
+/// Creates `dir` and any missing parents readable by the owner only (0700 on Unix, whatever
+/// the umask): they will hold files of personal data.
+fn create_private_dirs(dir: &Path) -> std::io::Result<()> {
+    let missing: Vec<&Path> = dir
+        .ancestors()
+        .filter(|d| !d.as_os_str().is_empty())
+        .take_while(|d| !d.exists())
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir)?;
+    #[cfg(unix)]
+    for created in missing {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(created, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
 impl AtomicFile {
     /// Creates the temporary file for `target`.
     pub fn create(target: impl AsRef<Path>) -> Result<Self, SinkError> {
@@ -36,7 +56,7 @@ impl AtomicFile {
                 target.display()
             )));
         }
-        std::fs::create_dir_all(&dir).map_err(|e| SinkError::io(&dir, e))?;
+        create_private_dirs(&dir).map_err(|e| SinkError::io(&dir, e))?;
         let prefix = format!(".{}.", file_name.to_string_lossy());
         let temp = tempfile::Builder::new()
             .prefix(&prefix)
