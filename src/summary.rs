@@ -1,13 +1,11 @@
 //! `--summary-json`: a machine-readable record of a run, one entry per company. The field
 //! names are a stable interface, documented in docs/summary-json.md (version 1).
 
-use std::io::Read;
 use std::path::Path;
 
 use keepnet_api::Client;
 use keepnet_sink::Timestamp;
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 
 use crate::batch::CompanyResult;
 use crate::exit::Failure;
@@ -89,31 +87,13 @@ fn company_entry(result: &CompanyResult) -> Value {
                 "mediaType": a.media_type,
                 "bytes": a.bytes,
                 "rows": a.rows,
-                "sha256": sha256_hex(&a.path).unwrap_or_default(),
+                "sha256": a.sha256.clone().unwrap_or_default(),
             })).collect::<Vec<_>>(),
             "emails": outcome.delivered,
             "warnings": outcome.warnings,
             "durationMs": duration_ms,
         }),
     }
-}
-
-fn sha256_hex(path: &Path) -> std::io::Result<String> {
-    let mut file = std::fs::File::open(path)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect())
 }
 
 /// Writes the summary to `path` (atomically) or stdout (`-`).

@@ -540,3 +540,110 @@ fn two_names_for_one_file_are_refused_and_new_folders_are_private() {
         assert_eq!(mode & 0o777, 0o700, "{folder} is private");
     }
 }
+
+// 7. The summary attests the bytes written, not whatever is at the path later ----------------------
+
+/// A minimal SMTP server on loopback that accepts one message and runs `on_data` after the
+/// message arrived and before it answers 250: the moment between a file's publication and
+/// the end of the run.
+fn smtp_once(on_data: impl FnOnce() + Send + 'static) -> (u16, std::thread::JoinHandle<()>) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let handle = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut out = stream.try_clone().unwrap();
+        let mut lines = BufReader::new(stream);
+        let mut on_data = Some(on_data);
+        writeln!(out, "220 localhost ESMTP\r").unwrap();
+        let mut line = String::new();
+        while lines.read_line(&mut line).unwrap_or(0) > 0 {
+            let command = line.trim_end().to_ascii_uppercase();
+            let reply = if command.starts_with("EHLO") || command.starts_with("HELO") {
+                "250 localhost"
+            } else if command.starts_with("DATA") {
+                writeln!(out, "354 go ahead\r").unwrap();
+                let mut body = String::new();
+                while lines.read_line(&mut body).unwrap_or(0) > 0 && body != ".\r\n" {
+                    body.clear();
+                }
+                if let Some(f) = on_data.take() {
+                    f();
+                }
+                "250 queued"
+            } else if command.starts_with("QUIT") {
+                writeln!(out, "221 bye\r").unwrap();
+                break;
+            } else {
+                "250 ok"
+            };
+            writeln!(out, "{reply}\r").unwrap();
+            line.clear();
+        }
+    });
+    (port, handle)
+}
+
+#[test]
+fn the_summary_hash_is_of_the_bytes_written() {
+    let env = crate::sinks::small_env();
+    let csv = env.path("users.csv");
+    let summary = env.path("summary.json");
+    // While the e-mail is being sent (after the CSV is published), another process replaces
+    // the file at the same path.
+    let replaced = csv.clone();
+    let (port, smtp) = smtp_once(move || std::fs::write(&replaced, "someone else's file").unwrap());
+    let port = port.to_string();
+    env.run(&[
+        "users",
+        "--company",
+        "Initech",
+        "--sink",
+        &format!("csv:{}", csv.display()),
+        "--sink",
+        "email:it@example.com",
+        "--smtp-host",
+        "127.0.0.1",
+        "--smtp-port",
+        &port,
+        "--smtp-tls",
+        "none",
+        "--mail-from",
+        "me@example.com",
+        "--summary-json",
+        summary.to_str().unwrap(),
+    ])
+    .ok();
+    smtp.join().unwrap();
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    let file = &doc["companies"][0]["files"][0];
+    // The hash the summary gives is the exported CSV's: header plus every current user.
+    let reported = file["sha256"].as_str().unwrap();
+    let replaced_hash = sha256_hex(b"someone else's file");
+    assert_ne!(
+        reported, replaced_hash,
+        "the summary attests the file it wrote"
+    );
+    // The same export again, undisturbed: the bytes it writes are the ones attested.
+    let again = env.path("again.csv");
+    env.run(&[
+        "users",
+        "--company",
+        "Initech",
+        "--sink",
+        &format!("csv:{}", again.display()),
+    ])
+    .ok();
+    assert_eq!(reported, sha256_hex(&std::fs::read(&again).unwrap()));
+    assert_eq!(file["rows"], env.served(&env.company_id("Initech")).len());
+}
+
+/// SHA-256 of `bytes`, lower-case hex.
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}

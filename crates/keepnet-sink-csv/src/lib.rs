@@ -47,7 +47,7 @@ pub struct CsvSink {
 enum State {
     New,
     Writing(Box<csv::Writer<Output>>),
-    Finished(Output),
+    Finished(Box<Output>),
     Done,
 }
 
@@ -132,7 +132,7 @@ impl Sink for CsvSink {
             .into_inner()
             .map_err(|e| SinkError::io(&self.path, e.into_error()))?;
         output.finish()?;
-        self.state = State::Finished(output);
+        self.state = State::Finished(Box::new(output));
         Ok(())
     }
 

@@ -259,12 +259,13 @@ impl Sink for XlsxSink {
     fn commit(&mut self) -> Result<Vec<Artifact>, SinkError> {
         match mem::replace(&mut self.state, State::Closed) {
             State::Finished { file, rows } => {
-                let (path, bytes) = file.commit()?;
+                let published = file.commit()?;
                 Ok(vec![Artifact {
-                    path,
+                    path: published.path,
                     media_type: MEDIA_TYPE.to_owned(),
-                    bytes,
+                    bytes: published.bytes,
                     rows,
+                    sha256: Some(published.sha256),
                 }])
             }
             other => {

@@ -1,8 +1,10 @@
 //! Files that appear only when complete.
 
 use std::fs::File;
-use std::io::{self, Write};
+use std::io::{self, Read, Seek, Write};
 use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
 
 use crate::SinkError;
 
@@ -12,11 +14,36 @@ use crate::SinkError;
 /// Until then the target is untouched: an existing file there stays as it was, and dropping an
 /// uncommitted `AtomicFile` (an error, an abort, a panic) deletes the temporary file. New files
 /// are created readable and writable by the owner only (0600 on Unix): exports hold personal
-/// data. Missing parent folders are created.
-#[derive(Debug)]
+/// data. Missing parent folders are created (0700).
+///
+/// The SHA-256 of the published bytes is computed as they are written (or, after raw access
+/// through [`file`](AtomicFile::file), from the temporary file itself before it is renamed),
+/// never read back from the target path, which another process could change.
 pub struct AtomicFile {
     target: PathBuf,
     temp: tempfile::NamedTempFile,
+    hasher: Sha256,
+    raw_access: bool,
+}
+
+impl std::fmt::Debug for AtomicFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AtomicFile")
+            .field("target", &self.target)
+            .field("temp", &self.temp.path())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A published file: where it is, its size and the SHA-256 of its bytes (lower-case hex).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Published {
+    /// Where the file now is.
+    pub path: PathBuf,
+    /// Its size in bytes.
+    pub bytes: u64,
+    /// SHA-256 of exactly the bytes published.
+    pub sha256: String,
 }
 
 /// Creates `dir` and any missing parents readable by the owner only (0700 on Unix, whatever
@@ -63,11 +90,18 @@ impl AtomicFile {
             .suffix(".keepnet-tmp")
             .tempfile_in(&dir)
             .map_err(|e| SinkError::io(&target, e))?;
-        Ok(Self { target, temp })
+        Ok(Self {
+            target,
+            temp,
+            hasher: Sha256::new(),
+            raw_access: false,
+        })
     }
 
-    /// The file to write to.
+    /// The file itself, for writers that need it (bytes written this way are hashed from the
+    /// file at commit instead of as they are written).
     pub fn file(&mut self) -> &mut File {
+        self.raw_access = true;
         self.temp.as_file_mut()
     }
 
@@ -92,30 +126,61 @@ impl AtomicFile {
     }
 
     /// Renames the temporary file onto the target (replacing an existing file atomically) and
-    /// returns the target's path and size.
-    pub fn commit(mut self) -> Result<(PathBuf, u64), SinkError> {
+    /// says what was published.
+    pub fn commit(mut self) -> Result<Published, SinkError> {
         self.sync()?;
-        let target = self.target;
+        let target = self.target.clone();
         let size = self
             .temp
             .as_file()
             .metadata()
             .map_err(|e| SinkError::io(&target, e))?
             .len();
+        let digest = if self.raw_access {
+            hash_from_start(self.temp.as_file_mut()).map_err(|e| SinkError::io(&target, e))?
+        } else {
+            self.hasher.finalize()
+        };
         self.temp
             .persist(&target)
             .map_err(|e| SinkError::io(&target, e.error))?;
         sync_parent(&target);
-        Ok((target, size))
+        Ok(Published {
+            path: target,
+            bytes: size,
+            sha256: hex(&digest),
+        })
     }
+}
+
+/// The SHA-256 of a whole open file, read through its own handle.
+fn hash_from_start(file: &mut File) -> io::Result<sha2::digest::Output<Sha256>> {
+    file.seek(io::SeekFrom::Start(0))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            return Ok(hasher.finalize());
+        }
+        hasher.update(&buf[..n]);
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl Write for AtomicFile {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.temp.write(buf)
+        let n = self.temp.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
     }
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
-        self.temp.write_all(buf)
+        self.temp.write_all(buf)?;
+        self.hasher.update(buf);
+        Ok(())
     }
     fn flush(&mut self) -> io::Result<()> {
         self.temp.flush()
@@ -168,8 +233,21 @@ mod tests {
 
         let mut f = AtomicFile::create(&target).unwrap();
         f.write_all(b"new").unwrap();
-        let (path, size) = f.commit().unwrap();
-        assert_eq!((path, size), (target.clone(), 3));
+        let published = f.commit().unwrap();
+        assert_eq!((published.path, published.bytes), (target.clone(), 3));
+        // SHA-256("new")
+        assert_eq!(
+            published.sha256,
+            "11507a0e2f5e69d5dfa40a62a1bd7b6ee57e6bcd85c67c9b8431b36fff21c437"
+        );
+        let raw_dir = tempfile::tempdir().unwrap();
+        let mut raw = AtomicFile::create(raw_dir.path().join("raw.bin")).unwrap();
+        raw.file().write_all(b"new").unwrap();
+        assert_eq!(
+            raw.commit().unwrap().sha256,
+            published.sha256,
+            "hashed from the file"
+        );
         assert_eq!(std::fs::read(&target).unwrap(), b"new");
         assert_eq!(leftovers(dir.path()), ["out.csv"]);
     }

@@ -31,7 +31,7 @@ pub mod safety;
 mod sink;
 mod time;
 
-pub use atomic::AtomicFile;
+pub use atomic::{AtomicFile, Published};
 pub use cell::{Cell, Field};
 pub use column::{Column, ColumnKind, HeaderStyle};
 pub use delivery::{Delivery, Report};

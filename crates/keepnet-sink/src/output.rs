@@ -63,12 +63,13 @@ impl Output {
             .map_err(|e| SinkError::io(&label, e.into_error()))?;
         match target {
             Target::File(file) => {
-                let (path, bytes) = file.commit()?;
+                let published = file.commit()?;
                 Ok(Some(Artifact {
-                    path,
+                    path: published.path,
                     media_type: media_type.to_owned(),
-                    bytes,
+                    bytes: published.bytes,
                     rows,
+                    sha256: Some(published.sha256),
                 }))
             }
             Target::Stdout(mut out) => {

@@ -28,6 +28,9 @@ pub struct Artifact {
     pub bytes: u64,
     /// Data rows written (header excluded).
     pub rows: u64,
+    /// SHA-256 of the published bytes (lower-case hex), as written; `None` when the sink did
+    /// not publish through [`AtomicFile`](crate::AtomicFile).
+    pub sha256: Option<String>,
 }
 
 /// An output format. One value receives one export, in one pass.

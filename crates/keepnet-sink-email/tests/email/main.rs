@@ -42,6 +42,7 @@ impl Export {
                     media_type: media_type.to_string(),
                     bytes: bytes.len() as u64,
                     rows: *rows,
+                    sha256: None,
                 }
             })
             .collect();
