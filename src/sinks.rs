@@ -293,7 +293,17 @@ impl Registry {
             deliveries: Vec::new(),
             scratch: None,
         };
+        let stdout = stdout_identity();
         for spec in specs {
+            // `/dev/stdout` (or `/proc/self/fd/1`) is the same stdout as `-`: streamed, and
+            // counted once.
+            let spec = &match (&stdout, spec.target.as_str()) {
+                (Some(out), target) if target != "-" && identity(spec.path()) == *out => SinkSpec {
+                    kind: spec.kind.clone(),
+                    target: "-".to_owned(),
+                },
+                _ => spec.clone(),
+            };
             let invalid = |e: SinkError| Failure::usage(format!("--sink {spec}: {e}"));
             let Some(kind) = self.kinds.get(&spec.kind) else {
                 // Like git and cargo subcommands: keepnet-export-sink-NAME on PATH.
@@ -369,6 +379,20 @@ impl Registry {
 enum FileIdentity {
     Inode(u64, u64),
     Path(PathBuf),
+}
+
+/// What this process's stdout is, as a [`FileIdentity`], when that can be told.
+fn stdout_identity() -> Option<FileIdentity> {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsFd;
+        use std::os::unix::fs::MetadataExt;
+        let fd = std::io::stdout().as_fd().try_clone_to_owned().ok()?;
+        let meta = std::fs::File::from(fd).metadata().ok()?;
+        Some(FileIdentity::Inode(meta.dev(), meta.ino()))
+    }
+    #[cfg(not(unix))]
+    None
 }
 
 fn identity(path: &Path) -> FileIdentity {

@@ -647,3 +647,76 @@ fn sha256_hex(bytes: &[u8]) -> String {
         .map(|b| format!("{b:02x}"))
         .collect()
 }
+
+// 4. A FIFO, device or socket target is a stream, never renamed over --------------------------------
+
+#[cfg(unix)]
+#[test]
+fn a_fifo_target_is_written_as_a_stream_and_stays_a_fifo() {
+    use std::os::unix::fs::FileTypeExt;
+    let env = crate::sinks::small_env();
+    let dir = env.path("d");
+    std::fs::create_dir(&dir).unwrap();
+    let fifo = dir.join("pipe");
+    mkfifo(&fifo);
+    std::os::unix::fs::symlink(&fifo, dir.join("link")).unwrap();
+    let current = env.served(&env.company_id("Initech")).len();
+    for target in ["pipe", "link"] {
+        // A reader on the FIFO, as a downstream program would be (a process, so that it can be
+        // killed if the FIFO were replaced and it never got a writer).
+        let mut reader = std::process::Command::new("cat")
+            .arg(&fifo)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let run = env.run(&[
+            "users",
+            "--company",
+            "Initech",
+            "--sink",
+            &format!("csv:{}", dir.join(target).display()),
+        ]);
+        let kind = std::fs::symlink_metadata(&fifo).unwrap().file_type();
+        if !kind.is_fifo() {
+            let _ = reader.kill();
+            let _ = reader.wait();
+            panic!("{target}: the FIFO was replaced by a file ({})", run.stderr);
+        }
+        run.ok();
+        let received = reader.wait_with_output().unwrap().stdout;
+        let rows = csv::Reader::from_reader(&received[..]).records().count();
+        assert_eq!(rows, current, "{target}: every user went down the pipe");
+        assert_eq!(leftovers(&dir), ["link", "pipe"], "no temporary file");
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn stdout_by_any_name_is_one_stdout() {
+    // /proc/self/fd/1 is the process's stdout, like /dev/stdout (never pointed at here: an old
+    // build would rename a file over it).
+    let env = crate::sinks::small_env();
+    let before = env.sandbox.stats().requests;
+    env.run(&[
+        "users",
+        "--company",
+        "Initech",
+        "--sink",
+        "csv:-",
+        "--sink",
+        "jsonl:/proc/self/fd/1",
+    ])
+    .fails_with(2, &["only one --sink can write to stdout"]);
+    assert_eq!(env.sandbox.stats().requests, before);
+    let run = env.run(&[
+        "users",
+        "--company",
+        "Initech",
+        "--sink",
+        "csv:/proc/self/fd/1",
+    ]);
+    let rows = csv::Reader::from_reader(run.ok().as_bytes())
+        .records()
+        .count();
+    assert_eq!(rows, env.served(&env.company_id("Initech")).len());
+}

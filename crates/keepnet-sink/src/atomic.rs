@@ -16,23 +16,42 @@ use crate::SinkError;
 /// are created readable and writable by the owner only (0600 on Unix): exports hold personal
 /// data. Missing parent folders are created (0700).
 ///
+/// A target that is not a regular file (a FIFO, a character device such as a terminal, a
+/// socket; symlinks followed) is a stream: it is written directly, as the data comes, and is
+/// never renamed over (a rename would replace the device itself with a file of personal
+/// data). A stream cannot be taken back: an aborted run leaves what was already written.
+///
 /// The SHA-256 of the published bytes is computed as they are written (or, after raw access
 /// through [`file`](AtomicFile::file), from the temporary file itself before it is renamed),
 /// never read back from the target path, which another process could change.
 pub struct AtomicFile {
     target: PathBuf,
-    temp: tempfile::NamedTempFile,
+    destination: Destination,
     hasher: Sha256,
+    written: u64,
     raw_access: bool,
+}
+
+/// Where the bytes go until commit.
+enum Destination {
+    /// A temporary file beside the target, renamed onto it on commit.
+    Temp(tempfile::NamedTempFile),
+    /// The target itself, a FIFO, device or socket, written as a stream.
+    Stream(File),
 }
 
 impl std::fmt::Debug for AtomicFile {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AtomicFile")
             .field("target", &self.target)
-            .field("temp", &self.temp.path())
+            .field("temp", &self.temp_path())
             .finish_non_exhaustive()
     }
+}
+
+/// Whether `path` exists and is not a regular file or folder: a FIFO, a device, a socket.
+fn is_stream(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir())
 }
 
 /// A published file: where it is, its size and the SHA-256 of its bytes (lower-case hex).
@@ -83,31 +102,56 @@ impl AtomicFile {
                 target.display()
             )));
         }
-        create_private_dirs(&dir).map_err(|e| SinkError::io(&dir, e))?;
-        let prefix = format!(".{}.", file_name.to_string_lossy());
-        let temp = tempfile::Builder::new()
-            .prefix(&prefix)
-            .suffix(".keepnet-tmp")
-            .tempfile_in(&dir)
-            .map_err(|e| SinkError::io(&target, e))?;
+        let destination = if is_stream(&target) {
+            let stream = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&target)
+                .map_err(|e| SinkError::io(&target, e))?;
+            Destination::Stream(stream)
+        } else {
+            create_private_dirs(&dir).map_err(|e| SinkError::io(&dir, e))?;
+            let prefix = format!(".{}.", file_name.to_string_lossy());
+            let temp = tempfile::Builder::new()
+                .prefix(&prefix)
+                .suffix(".keepnet-tmp")
+                .tempfile_in(&dir)
+                .map_err(|e| SinkError::io(&target, e))?;
+            Destination::Temp(temp)
+        };
         Ok(Self {
             target,
-            temp,
+            destination,
             hasher: Sha256::new(),
+            written: 0,
             raw_access: false,
         })
+    }
+
+    /// Whether the target is a stream (FIFO, device, socket) written directly.
+    pub fn is_stream(&self) -> bool {
+        matches!(self.destination, Destination::Stream(_))
+    }
+
+    fn handle(&mut self) -> &mut File {
+        match &mut self.destination {
+            Destination::Temp(temp) => temp.as_file_mut(),
+            Destination::Stream(file) => file,
+        }
     }
 
     /// The file itself, for writers that need it (bytes written this way are hashed from the
     /// file at commit instead of as they are written).
     pub fn file(&mut self) -> &mut File {
         self.raw_access = true;
-        self.temp.as_file_mut()
+        self.handle()
     }
 
-    /// Where the data is being written until commit.
+    /// Where the data is being written until commit (the target itself for a stream).
     pub fn temp_path(&self) -> &Path {
-        self.temp.path()
+        match &self.destination {
+            Destination::Temp(temp) => temp.path(),
+            Destination::Stream(_) => &self.target,
+        }
     }
 
     /// Where the file will appear.
@@ -118,11 +162,15 @@ impl AtomicFile {
     /// Flushes the data to disk. Call before [`commit`](Self::commit).
     pub fn sync(&mut self) -> Result<(), SinkError> {
         let target = self.target.clone();
-        self.temp
-            .as_file_mut()
-            .flush()
-            .and_then(|()| self.temp.as_file().sync_all())
-            .map_err(|e| SinkError::io(target, e))
+        match &mut self.destination {
+            Destination::Temp(temp) => temp
+                .as_file_mut()
+                .flush()
+                .and_then(|()| temp.as_file().sync_all()),
+            // A FIFO or device cannot be synced; flushing is all there is.
+            Destination::Stream(file) => file.flush(),
+        }
+        .map_err(|e| SinkError::io(target, e))
     }
 
     /// Renames the temporary file onto the target (replacing an existing file atomically) and
@@ -130,26 +178,34 @@ impl AtomicFile {
     pub fn commit(mut self) -> Result<Published, SinkError> {
         self.sync()?;
         let target = self.target.clone();
-        let size = self
-            .temp
-            .as_file()
-            .metadata()
-            .map_err(|e| SinkError::io(&target, e))?
-            .len();
-        let digest = if self.raw_access {
-            hash_from_start(self.temp.as_file_mut()).map_err(|e| SinkError::io(&target, e))?
-        } else {
-            self.hasher.finalize()
-        };
-        self.temp
-            .persist(&target)
-            .map_err(|e| SinkError::io(&target, e.error))?;
-        sync_parent(&target);
-        Ok(Published {
-            path: target,
-            bytes: size,
-            sha256: hex(&digest),
-        })
+        match self.destination {
+            Destination::Temp(mut temp) => {
+                let size = temp
+                    .as_file()
+                    .metadata()
+                    .map_err(|e| SinkError::io(&target, e))?
+                    .len();
+                let digest = if self.raw_access {
+                    hash_from_start(temp.as_file_mut()).map_err(|e| SinkError::io(&target, e))?
+                } else {
+                    self.hasher.finalize()
+                };
+                temp.persist(&target)
+                    .map_err(|e| SinkError::io(&target, e.error))?;
+                sync_parent(&target);
+                Ok(Published {
+                    path: target,
+                    bytes: size,
+                    sha256: hex(&digest),
+                })
+            }
+            // Already written, as it came: nothing to rename.
+            Destination::Stream(_) => Ok(Published {
+                path: target,
+                bytes: self.written,
+                sha256: hex(&self.hasher.finalize()),
+            }),
+        }
     }
 }
 
@@ -173,17 +229,19 @@ fn hex(bytes: &[u8]) -> String {
 
 impl Write for AtomicFile {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.temp.write(buf)?;
+        let n = self.handle().write(buf)?;
         self.hasher.update(&buf[..n]);
+        self.written += n as u64;
         Ok(n)
     }
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
-        self.temp.write_all(buf)?;
+        self.handle().write_all(buf)?;
         self.hasher.update(buf);
+        self.written += buf.len() as u64;
         Ok(())
     }
     fn flush(&mut self) -> io::Result<()> {
-        self.temp.flush()
+        self.handle().flush()
     }
 }
 
