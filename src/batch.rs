@@ -109,13 +109,15 @@ impl Batch<'_> {
                 let failed = &failed;
                 async move {
                     let started = Instant::now();
-                    if failed.load(std::sync::atomic::Ordering::Relaxed) {
+                    if failed.load(std::sync::atomic::Ordering::Relaxed)
+                        || crate::signals::requested().is_some()
+                    {
                         return (index, CompanyResult { company, outcome: None, duration: Duration::ZERO });
                     }
                     let outcome = self.one(&company, &name).await;
                     if let Err(e) = &outcome {
                         // After --fail-fast's first failure or a Ctrl-C, start no other company.
-                        if self.fail_fast || e.code() == crate::exit::INTERRUPTED {
+                        if self.fail_fast || crate::exit::is_stop(e.code()) {
                             failed.store(true, std::sync::atomic::Ordering::Relaxed);
                         }
                         // One company's error is the run's error, printed once at the end.

@@ -31,6 +31,17 @@ pub const SCOPE: u8 = 8;
 /// Interrupted by Ctrl-C (SIGINT): 128 + 2, as shells report it.
 pub const INTERRUPTED: u8 = 130;
 
+/// Stopped by SIGTERM: 128 + 15.
+pub const TERMINATED: u8 = 143;
+
+/// Stopped by SIGHUP (the terminal went away): 128 + 1.
+pub const HUNG_UP: u8 = 129;
+
+/// Whether `code` says a stop signal ended the run.
+pub fn is_stop(code: u8) -> bool {
+    matches!(code, INTERRUPTED | TERMINATED | HUNG_UP)
+}
+
 /// The exit-code table as shown in `--help`.
 pub const HELP: &str = "\
 Exit codes:
@@ -43,7 +54,9 @@ Exit codes:
   7  with --strict: users changed during the run, the export may be incomplete
   8  scope guard: an answer held more users than the company has (likely other
      customers' too); nothing was published or sent
-  130  interrupted (Ctrl-C): nothing was published";
+  129  hung up (SIGHUP): nothing was published
+  130  interrupted (Ctrl-C): nothing was published
+  143  terminated (SIGTERM): nothing was published";
 
 /// A failed run: the message to show and the exit code to return.
 pub struct Failure {

@@ -13,6 +13,7 @@ pub mod pipeline;
 mod progress;
 mod secret;
 pub mod session;
+mod signals;
 pub mod sinks;
 mod summary;
 mod templates;
@@ -143,6 +144,7 @@ pub(crate) struct Context<'a> {
 
 /// Runs one parsed command.
 async fn run(cli: Cli, secret_source: SecretSource, registry: Registry) -> Result<(), Failure> {
+    signals::install();
     match &cli.command {
         Command::Sandbox(args) => return commands::sandbox::run(args).await,
         Command::Completions(args) => {
@@ -158,17 +160,33 @@ async fn run(cli: Cli, secret_source: SecretSource, registry: Registry) -> Resul
         Command::Run(args) if args.check => return commands::run::check(args, &registry),
         _ => {}
     }
-    let session = Session::connect(&cli.global, secret_source).await?;
+    let session = tokio::select! {
+        biased;
+        session = Session::connect(&cli.global, secret_source) => session?,
+        code = signals::stopped() => return Err(signals::stopped_failure(code)),
+    };
     let progress = progress::Progress::new(
         cli.global.quiet,
         cli.global.verbose,
         std::time::Duration::from_secs_f64(cli.global.progress_interval.max(0.05)),
     );
+    // Commands that publish files stop themselves cleanly on a signal (users, run); the others
+    // hold nothing half-written and are simply cut short.
+    let cut_short = async {
+        let code = signals::stopped().await;
+        Err::<(), Failure>(signals::stopped_failure(code))
+    };
     let result = match &cli.command {
-        Command::Companies(args) => commands::companies::run(&session.client, args).await,
-        Command::Count(args) => {
-            commands::count::run(&session.client, args, cli.global.scope_tolerance).await
-        }
+        Command::Companies(args) => tokio::select! {
+            biased;
+            r = commands::companies::run(&session.client, args) => r,
+            r = cut_short => r,
+        },
+        Command::Count(args) => tokio::select! {
+            biased;
+            r = commands::count::run(&session.client, args, cli.global.scope_tolerance) => r,
+            r = cut_short => r,
+        },
         Command::Users(args) => {
             let ctx = Context {
                 client: &session.client,
@@ -178,10 +196,16 @@ async fn run(cli: Cli, secret_source: SecretSource, registry: Registry) -> Resul
             };
             commands::users::run(&ctx, args).await
         }
-        Command::Export(args) => {
-            commands::export::run(&session.client, args, cli.global.scope_tolerance).await
-        }
-        Command::Whoami(args) => commands::whoami::run(&session.client, args).await,
+        Command::Export(args) => tokio::select! {
+            biased;
+            r = commands::export::run(&session.client, args, cli.global.scope_tolerance) => r,
+            r = cut_short => r,
+        },
+        Command::Whoami(args) => tokio::select! {
+            biased;
+            r = commands::whoami::run(&session.client, args) => r,
+            r = cut_short => r,
+        },
         Command::Run(args) => {
             let ctx = Context {
                 client: &session.client,

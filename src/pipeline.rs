@@ -217,10 +217,7 @@ pub async fn run(
             }
             Err(e) => Err(e),
         },
-        _ = tokio::signal::ctrl_c() => Err(Failure::new(
-            exit::INTERRUPTED,
-            anyhow::anyhow!("interrupted: nothing was published, earlier files are untouched"),
-        )),
+        code = crate::signals::stopped() => Err(crate::signals::stopped_failure(code)),
     };
     let mut handles = Vec::with_capacity(lanes.len());
     for (tx, handle, _) in lanes {

@@ -720,3 +720,108 @@ fn stdout_by_any_name_is_one_stdout() {
         .count();
     assert_eq!(rows, env.served(&env.company_id("Initech")).len());
 }
+
+// 11. SIGTERM and SIGHUP stop a run like Ctrl-C; SIGXFSZ is a disk error ------------------------
+
+/// Starts an export of a slow sandbox into `out/users.csv` (holding "previous"), waits until
+/// its temporary files exist, sends `signal`, and returns the exit code and stderr.
+fn signal_mid_run(signal: &str) -> (Option<i32>, String, Env) {
+    use std::io::{BufRead, BufReader, Read};
+    use std::process::Stdio;
+    let env = Env::start(keepnet_sandbox::Config {
+        users_per_company: 200,
+        page_cap: 5,
+        latency: std::time::Duration::from_millis(40),
+        ..keepnet_sandbox::Config::default()
+    });
+    let out = env.path("out");
+    std::fs::create_dir(&out).unwrap();
+    let csv = out.join("users.csv");
+    std::fs::write(&csv, "previous").unwrap();
+    let summary = env.path("summary.json");
+    let mut child = env
+        .command_as(&env.sandbox.reseller())
+        .args(["-v", "users", "--company", "Initech"])
+        .args(["--sink", &format!("csv:{}", csv.display())])
+        .args([
+            "--sink",
+            &format!("xlsx:{}", out.join("users.xlsx").display()),
+        ])
+        .args(["--summary-json", summary.to_str().unwrap()])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while stderr.read_line(&mut line).unwrap() > 0 && !line.contains("page fetched") {
+        line.clear();
+    }
+    let started = std::time::Instant::now();
+    while out.read_dir().unwrap().count() < 3 && started.elapsed().as_secs() < 5 {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert_eq!(
+        out.read_dir().unwrap().count(),
+        3,
+        "temporary files exist mid-run"
+    );
+    std::process::Command::new("kill")
+        .args([&format!("-{signal}"), &child.id().to_string()])
+        .status()
+        .unwrap();
+    let mut rest = String::new();
+    stderr.read_to_string(&mut rest).unwrap();
+    let code = child.wait().unwrap().code();
+    (code, rest, env)
+}
+
+#[test]
+fn sigterm_and_sighup_publish_nothing_and_leave_no_temporary_file() {
+    for (signal, code, word) in [("TERM", 143, "SIGTERM"), ("HUP", 129, "SIGHUP")] {
+        let (got, stderr, env) = signal_mid_run(signal);
+        let (out, summary) = (env.path("out"), env.path("summary.json"));
+        assert_eq!(got, Some(code), "{signal}: {stderr}");
+        assert!(
+            stderr.contains(word) && stderr.contains("nothing was published"),
+            "{stderr}"
+        );
+        assert_eq!(std::fs::read(out.join("users.csv")).unwrap(), b"previous");
+        assert_eq!(
+            leftovers(&out),
+            ["users.csv"],
+            "{signal}: no temporary file"
+        );
+        let doc: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+        assert_eq!(
+            doc["companies"][0]["exitCode"], code,
+            "the summary is written"
+        );
+    }
+}
+
+#[test]
+fn a_file_size_limit_is_a_disk_error_not_a_kill() {
+    let env = crate::sinks::small_env();
+    let out = env.path("out");
+    std::fs::create_dir(&out).unwrap();
+    let csv = out.join("users.csv");
+    std::fs::write(&csv, "previous").unwrap();
+    // No `trap '' XFSZ` this time: the tool itself must not die of the signal.
+    let cmd = env.command_after("ulimit -f 8");
+    let run = Env::run_cmd(
+        cmd,
+        &[
+            "users",
+            "--company",
+            "Initech",
+            "--sink",
+            &format!("csv:{}", csv.display()),
+            "--sink",
+            &format!("jsonl:{}", out.join("users.jsonl").display()),
+        ],
+    );
+    run.fails_with(6, &["file too large"]);
+    assert_eq!(std::fs::read(&csv).unwrap(), b"previous");
+    assert_eq!(leftovers(&out), ["users.csv"], "no temporary file");
+}

@@ -45,9 +45,8 @@ pub async fn run(args: &SandboxArgs) -> Result<(), Failure> {
     );
     println!();
     println!("These are sandbox-only credentials. Press Ctrl-C to stop.");
-    tokio::signal::ctrl_c()
-        .await
-        .map_err(|e| Failure::new(exit::INTERNAL, e))?;
+    // Ctrl-C, SIGTERM or SIGHUP.
+    crate::signals::stopped().await;
     sandbox.shutdown().await;
     Ok(())
 }

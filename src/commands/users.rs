@@ -181,14 +181,27 @@ async fn stream_raw(
     let mut out = std::io::BufWriter::with_capacity(64 * 1024, stdout.lock());
     let (mut users, mut page_count) = (0u64, 0u64);
     let mut line = Vec::with_capacity(1024);
-    while let Some(page) = pager.next_page().await.map_err(|e| {
-        let stopped = if users == 0 {
-            "nothing was written"
-        } else {
-            "output on stdout stopped here"
+    loop {
+        let next = tokio::select! {
+            biased;
+            next = pager.next_page() => next,
+            code = crate::signals::stopped() => {
+                crate::output::stdout_result(out.flush())?;
+                return Err(crate::signals::stopped_failure(code)
+                    .with_note("what was already written to stdout stays there"));
+            }
         };
-        Failure::from(e).with_note(stopped)
-    })? {
+        let Some(page) = next.map_err(|e| {
+            let stopped = if users == 0 {
+                "nothing was written"
+            } else {
+                "output on stdout stopped here"
+            };
+            Failure::from(e).with_note(stopped)
+        })?
+        else {
+            break;
+        };
         page_count += 1;
         for user in &page.results {
             line.clear();
