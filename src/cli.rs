@@ -85,6 +85,11 @@ pub struct GlobalArgs {
     #[arg(long, value_name = "SECS", default_value_t = 10.0, global = true)]
     pub progress_interval: f64,
 
+    /// How long an exec plugin may leave its input unread, or keep running after its input
+    /// ended, before it is stopped (with every process it started) and the run fails.
+    #[arg(long, value_name = "SECS", default_value_t = 60.0, value_parser = parse_seconds, global = true)]
+    pub plugin_timeout: f64,
+
     /// Scope guard margin: how far, in percent, an answer scoped to one company may exceed
     /// that company's own user counts (from companies/search) before it is refused as holding
     /// other customers' people (exit 8). At least 20 users of margin either way.
@@ -397,6 +402,16 @@ pub fn parse_rps(text: &str) -> Result<f64, String> {
         Ok(r) if r.is_finite() && (0.01..=100_000.0).contains(&r) => Ok(r),
         _ => Err(format!(
             "{text:?} is not a request rate: give requests per second from 0.01 to 100000"
+        )),
+    }
+}
+
+/// A positive, finite number of seconds, at most a day.
+pub fn parse_seconds(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(s) if s.is_finite() && s > 0.0 && s <= 86_400.0 => Ok(s),
+        _ => Err(format!(
+            "{text:?} is not a number of seconds from 0 to 86400"
         )),
     }
 }

@@ -140,6 +140,8 @@ pub(crate) struct Context<'a> {
     pub(crate) progress: &'a progress::Progress,
     /// The scope guard's margin, in percent (`--scope-tolerance`).
     pub(crate) scope_tolerance: u32,
+    /// `--plugin-timeout`.
+    pub(crate) plugin_timeout: std::time::Duration,
 }
 
 /// Runs one parsed command.
@@ -193,6 +195,7 @@ async fn run(cli: Cli, secret_source: SecretSource, registry: Registry) -> Resul
                 registry: &registry,
                 progress: &progress,
                 scope_tolerance: cli.global.scope_tolerance,
+                plugin_timeout: std::time::Duration::from_secs_f64(cli.global.plugin_timeout),
             };
             commands::users::run(&ctx, args).await
         }
@@ -212,6 +215,7 @@ async fn run(cli: Cli, secret_source: SecretSource, registry: Registry) -> Resul
                 registry: &registry,
                 progress: &progress,
                 scope_tolerance: cli.global.scope_tolerance,
+                plugin_timeout: std::time::Duration::from_secs_f64(cli.global.plugin_timeout),
             };
             commands::run::run(&ctx, args).await
         }

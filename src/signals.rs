@@ -22,6 +22,8 @@ pub fn install() {
     }
     tokio::spawn(async move {
         let code = wait_for_signal().await;
+        // Sinks blocked outside the process (a plugin that stopped reading) give up too.
+        keepnet_sink::request_stop();
         let _ = tx.send(code);
     });
 }

@@ -100,6 +100,8 @@ pub struct SinkSettings {
     pub smtp: Option<SmtpSettings>,
     /// Message settings for e-mail deliveries; `to` is filled from each `--sink email:`.
     pub mail: MailSettings,
+    /// How long a plugin may leave its input unread, or run on after it, before it is stopped.
+    pub plugin_timeout: std::time::Duration,
 }
 
 /// Builds a sink of one kind from its spec and the shared settings.
@@ -180,10 +182,10 @@ impl Registry {
                               stdin (docs/exec-protocol.md)"
                     .to_owned(),
                 factory: Factory::Command(Box::new(|spec, s| {
-                    Ok(Box::new(ExecSink::new(
-                        ExecCommand::Shell(spec.target.clone()),
-                        s.header,
-                    )))
+                    Ok(Box::new(
+                        ExecSink::new(ExecCommand::Shell(spec.target.clone()), s.header)
+                            .with_timeout(s.plugin_timeout),
+                    ))
                 })),
             },
         );
@@ -322,7 +324,10 @@ impl Registry {
                 };
                 plan.sinks.push(NamedSink {
                     spec: spec.clone(),
-                    sink: Box::new(ExecSink::new(command, settings.header)),
+                    sink: Box::new(
+                        ExecSink::new(command, settings.header)
+                            .with_timeout(settings.plugin_timeout),
+                    ),
                     records: false,
                 });
                 continue;
@@ -443,6 +448,7 @@ mod tests {
             xlsx_compression: 2,
             smtp: Some(SmtpSettings::new("smtp.example.com")),
             mail: MailSettings::new("reports@mssp.example", Vec::new()),
+            plugin_timeout: keepnet_sink_exec::DEFAULT_TIMEOUT,
         }
     }
 

@@ -825,3 +825,100 @@ fn a_file_size_limit_is_a_disk_error_not_a_kill() {
     assert_eq!(std::fs::read(&csv).unwrap(), b"previous");
     assert_eq!(leftovers(&out), ["users.csv"], "no temporary file");
 }
+
+// 10. Plugins that hang: bounded, stoppable, and ended with everything they started -------------
+
+/// Whether a process whose command line holds `marker` is still alive (Linux: from /proc).
+fn alive(marker: &str) -> bool {
+    std::fs::read_dir("/proc").unwrap().any(|entry| {
+        let path = entry.unwrap().path().join("cmdline");
+        std::fs::read(path)
+            .map(|c| {
+                String::from_utf8_lossy(&c)
+                    .replace('\0', " ")
+                    .contains(marker)
+            })
+            .unwrap_or(false)
+    })
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_plugin_that_never_reads_or_never_ends_is_stopped_with_its_children() {
+    let env = Env::small(2500, 100);
+    for (command, marker, needle) in [
+        ("sleep 3601.25", "3601.25", "did not read its input for 2 s"),
+        (
+            "cat > /dev/null; sleep 3602.25",
+            "3602.25",
+            "still running 2 s after its input ended",
+        ),
+    ] {
+        let started = std::time::Instant::now();
+        let cmd = env.command_as(&env.sandbox.reseller());
+        let sink = format!("exec:{command}");
+        let run = run_within(
+            cmd,
+            &[
+                "--plugin-timeout",
+                "2",
+                "users",
+                "--company",
+                "Initech",
+                "--sink",
+                &sink,
+            ],
+            30,
+        );
+        run.fails_with(6, &[needle, "killed"]);
+        assert!(started.elapsed().as_secs() < 20, "{:?}", started.elapsed());
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        assert!(
+            !alive(marker),
+            "{command}: no process of the plugin is left behind"
+        );
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn ctrl_c_works_while_a_plugin_hangs() {
+    use std::process::Stdio;
+    let env = Env::small(2500, 100);
+    let mut child = env
+        .command_as(&env.sandbox.reseller())
+        .args([
+            "users",
+            "--company",
+            "Initech",
+            "--sink",
+            "exec:sleep 3603.25",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while !alive("3603.25") && started.elapsed().as_secs() < 10 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // Let the pipe fill, so the run is stuck writing to a plugin that does not read.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let interrupted = std::time::Instant::now();
+    let deadline = interrupted + std::time::Duration::from_secs(15);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("Ctrl-C was ignored while the plugin hung");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(130));
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert!(!alive("3603.25"), "the plugin was stopped with the run");
+}

@@ -188,6 +188,7 @@ fn prepare(job: &Job, file: &JobFile, registry: &Registry) -> Result<Prepared, V
         xlsx_compression: keepnet_sink_xlsx::DEFAULT_COMPRESSION,
         smtp,
         mail,
+        plugin_timeout: keepnet_sink_exec::DEFAULT_TIMEOUT,
     };
     // SMTP settings and addresses, checked without sending anything.
     let several = !matches!(&job.companies, Companies::List(list) if list.len() == 1);
@@ -271,7 +272,10 @@ pub async fn run(ctx: &Context<'_>, args: &RunArgs) -> Result<(), Failure> {
             },
             layout: prepared.layout,
             specs: prepared.specs,
-            settings: prepared.settings,
+            settings: SinkSettings {
+                plugin_timeout: ctx.plugin_timeout,
+                ..prepared.settings
+            },
             strict: job.strict,
             scope_tolerance: ctx.scope_tolerance,
             fail_fast: job.fail_fast,

@@ -72,6 +72,7 @@ pub async fn run(ctx: &Context<'_>, args: &UsersArgs) -> Result<(), Failure> {
         xlsx_compression: args.xlsx_compression,
         smtp,
         mail,
+        plugin_timeout: ctx.plugin_timeout,
     };
     let batch = Batch {
         client,

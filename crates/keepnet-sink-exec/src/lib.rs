@@ -22,9 +22,12 @@ mod discover;
 mod process;
 
 use std::fmt;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use keepnet_sink::{Artifact, Cell, Column, ColumnKind, ExportInfo, HeaderStyle, Sink, SinkError};
 use serde::Serialize;
@@ -37,8 +40,55 @@ pub const PROTOCOL_VERSION: u32 = 1;
 /// The header's `protocol` value.
 pub const PROTOCOL_NAME: &str = "keepnet-export/rows";
 
-/// Bytes buffered before they are written to the plugin's stdin.
+/// Bytes buffered before they are handed to the plugin's stdin.
 const BUFFER: usize = 64 * 1024;
+
+/// How long, by default, a plugin may leave its input unread, or keep running after its input
+/// ended, before it is stopped (see [`ExecSink::with_timeout`]).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The thread writing to the plugin's stdin, so that a plugin that stops reading can block
+/// only that thread, never the run: chunks are handed over with a deadline.
+struct Pipe {
+    chunks: SyncSender<Vec<u8>>,
+    /// The write error that ended the thread, if one did.
+    outcome: Receiver<io::Error>,
+    thread: JoinHandle<()>,
+}
+
+impl Pipe {
+    fn start(mut stdin: ChildStdin) -> Self {
+        let (chunks, queue) = mpsc::sync_channel::<Vec<u8>>(1);
+        let (report, outcome) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("keepnet-exec-pipe".into())
+            .spawn(move || {
+                for chunk in queue {
+                    if let Err(e) = stdin.write_all(&chunk).and_then(|()| stdin.flush()) {
+                        let _ = report.send(e);
+                        return;
+                    }
+                }
+                // The queue closed: dropping stdin here is the plugin's EOF.
+            })
+            .expect("a thread can be started");
+        Self {
+            chunks,
+            outcome,
+            thread,
+        }
+    }
+}
+
+/// Why a hand-over to the plugin did not happen.
+enum Stall {
+    /// It did not take its input for the whole timeout.
+    TimedOut,
+    /// The run is being stopped.
+    Stopping,
+    /// Writing failed (the plugin closed its input, or exited).
+    Failed(io::Error),
+}
 
 /// The program a plugin runs as.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,10 +148,12 @@ pub struct ExecSink {
     header: HeaderStyle,
     keys: Vec<String>,
     child: Option<Child>,
-    stdin: Option<BufWriter<ChildStdin>>,
+    pipe: Option<Pipe>,
+    pending: Vec<u8>,
     line: Vec<u8>,
     rows: u64,
     finished: bool,
+    timeout: Duration,
 }
 
 impl ExecSink {
@@ -113,11 +165,21 @@ impl ExecSink {
             header,
             keys: Vec::new(),
             child: None,
-            stdin: None,
+            pipe: None,
+            pending: Vec::with_capacity(BUFFER),
             line: Vec::with_capacity(1024),
             rows: 0,
             finished: false,
+            timeout: DEFAULT_TIMEOUT,
         }
+    }
+
+    /// How long the plugin may leave its input unread, and how long it may keep running after
+    /// its input ended, before it is stopped and the run fails (default [`DEFAULT_TIMEOUT`]).
+    /// A stop request ([`keepnet_sink::request_stop`]) ends any wait at once.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
     }
 
     /// The command this sink runs.
@@ -125,51 +187,139 @@ impl ExecSink {
         &self.command
     }
 
-    /// Writes `bytes` to the plugin's stdin, turning a failure into the sink's error.
+    /// Queues `bytes` for the plugin, handing a chunk over when the buffer is full or
+    /// `flush` is asked; a failure or a stall becomes the sink's error.
     fn send(&mut self, bytes: &[u8], flush: bool) -> Result<(), SinkError> {
-        let stdin = self
-            .stdin
-            .as_mut()
-            .ok_or_else(|| SinkError::Invalid(format!("exec `{}` is not running", self.command)))?;
-        let mut result = stdin.write_all(bytes);
-        if flush && result.is_ok() {
-            result = stdin.flush();
+        if self.pipe.is_none() {
+            return Err(SinkError::Invalid(format!(
+                "exec `{}` is not running",
+                self.command
+            )));
         }
-        result.map_err(|e| self.write_failed(e))
+        self.pending.extend_from_slice(bytes);
+        if self.pending.len() < BUFFER && !flush {
+            return Ok(());
+        }
+        let chunk = std::mem::replace(&mut self.pending, Vec::with_capacity(BUFFER));
+        match self.hand_over(chunk) {
+            Ok(()) => Ok(()),
+            Err(stall) => Err(self.stalled(stall)),
+        }
     }
 
-    /// Stops the plugin after a write to it failed, and says why, with its exit status.
-    fn write_failed(&mut self, error: io::Error) -> SinkError {
+    /// Hands `chunk` to the writer thread, waiting at most the timeout for it to take it.
+    fn hand_over(&mut self, mut chunk: Vec<u8>) -> Result<(), Stall> {
+        let pipe = self.pipe.as_ref().expect("checked by send");
+        let deadline = Instant::now() + self.timeout;
+        let mut pause = Duration::from_millis(1);
+        loop {
+            match pipe.chunks.try_send(chunk) {
+                Ok(()) => return Ok(()),
+                Err(TrySendError::Disconnected(_)) => {
+                    let error = pipe.outcome.try_recv().unwrap_or_else(|_| {
+                        io::Error::new(io::ErrorKind::BrokenPipe, "its input was closed")
+                    });
+                    return Err(Stall::Failed(error));
+                }
+                Err(TrySendError::Full(back)) => chunk = back,
+            }
+            if keepnet_sink::stop_requested() {
+                return Err(Stall::Stopping);
+            }
+            if Instant::now() >= deadline {
+                return Err(Stall::TimedOut);
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(20));
+        }
+    }
+
+    /// Stops the plugin after a hand-over failed, and says why, with how it ended.
+    fn stalled(&mut self, stall: Stall) -> SinkError {
         let how = match self.stop() {
             process::Stopped::Exited(status) => describe(status),
-            process::Stopped::Killed => "was killed: it kept running without reading".to_owned(),
+            process::Stopped::Killed => "was killed, with every process it started".to_owned(),
             process::Stopped::NotRunning => "was not running".to_owned(),
         };
-        let message = if error.kind() == io::ErrorKind::BrokenPipe {
-            format!(
-                "exec `{}` stopped reading its input after {} rows: it {how}",
-                self.command, self.rows
-            )
-        } else {
-            format!(
-                "exec `{}`: cannot write to its input: {error}; it {how}",
-                self.command
-            )
-        };
-        SinkError::other(message)
+        let (command, rows, timeout) = (&self.command, self.rows, self.timeout.as_secs_f64());
+        SinkError::other(match stall {
+            Stall::TimedOut => format!(
+                "exec `{command}` did not read its input for {timeout} s (--plugin-timeout) \
+                 after {rows} rows: it {how}"
+            ),
+            Stall::Stopping => format!("exec `{command}` stopped with the run: it {how}"),
+            Stall::Failed(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+                format!("exec `{command}` stopped reading its input after {rows} rows: it {how}")
+            }
+            Stall::Failed(e) => {
+                format!("exec `{command}`: cannot write to its input: {e}; it {how}")
+            }
+        })
     }
 
-    /// Closes stdin without the trailer (buffered rows are dropped, not sent), waits up to 2 s
-    /// for the plugin to exit, then kills it and its descendants. Reaps it either way.
+    /// Closes the plugin's input without the trailer (queued rows are dropped, not sent),
+    /// waits up to 2 s for it to exit, then kills it, its process group and its descendants.
+    /// Reaps it either way, and ends the writer thread.
     fn stop(&mut self) -> process::Stopped {
-        if let Some(stdin) = self.stdin.take() {
-            // `into_parts` hands the buffer back instead of flushing it: a plugin that stopped
-            // reading must not block us here.
-            drop(stdin.into_parts());
-        }
-        match self.child.take() {
+        self.pending.clear();
+        // Closing the queue first: the writer thread then closes the plugin's input (EOF
+        // without the trailer) unless it is stuck writing to a plugin that does not read.
+        let thread = self.pipe.take().map(|pipe| pipe.thread);
+        let stopped = match self.child.take() {
             Some(child) => process::stop(child),
             None => process::Stopped::NotRunning,
+        };
+        if let Some(thread) = thread {
+            // The plugin is gone: its input is closed, so the thread's write has returned.
+            let _ = thread.join();
+        }
+        stopped
+    }
+
+    /// Waits for the plugin to exit after its input ended: at most the timeout, less if the
+    /// run is being stopped.
+    fn wait_exit(&mut self) -> Result<ExitStatus, SinkError> {
+        let deadline = Instant::now() + self.timeout;
+        let mut pause = Duration::from_millis(1);
+        loop {
+            let child = self.child.as_mut().expect("running");
+            match child.try_wait() {
+                Ok(Some(status)) => {
+                    self.child = None;
+                    return Ok(status);
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    let error = SinkError::other(format!(
+                        "exec `{}`: cannot wait for it: {}",
+                        self.command,
+                        process::io_message(&e)
+                    ));
+                    self.stop();
+                    return Err(error);
+                }
+            }
+            let stopping = keepnet_sink::stop_requested();
+            if stopping || Instant::now() >= deadline {
+                let how = match self.stop() {
+                    process::Stopped::Exited(status) => describe(status),
+                    _ => "was killed, with every process it started".to_owned(),
+                };
+                let why = if stopping {
+                    "the run was stopped while it was still running".to_owned()
+                } else {
+                    format!(
+                        "it was still running {} s after its input ended (--plugin-timeout)",
+                        self.timeout.as_secs_f64()
+                    )
+                };
+                return Err(SinkError::other(format!(
+                    "exec `{}`: {why}; it {how}",
+                    self.command
+                )));
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(20));
         }
     }
 }
@@ -191,6 +341,10 @@ impl Sink for ExecSink {
             .stdin(Stdio::piped())
             .stdout(Stdio::inherit())
             .stderr(Stdio::inherit());
+        // Its own process group: the runner decides when it stops (a terminal's Ctrl-C does
+        // not kill it half-way), and the whole group can be ended together.
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
         // The runner's own settings (API and SMTP credentials) are not the plugin's business.
         for (name, _) in std::env::vars_os() {
             if name.to_string_lossy().starts_with("KEEPNET_") {
@@ -217,7 +371,7 @@ impl Sink for ExecSink {
                 self.command
             )));
         };
-        self.stdin = Some(BufWriter::with_capacity(BUFFER, stdin));
+        self.pipe = Some(Pipe::start(stdin));
         let mut line = header_line(export, columns, self.header);
         line.push(b'\n');
         // Sent at once, so a plugin can check the header before the first page arrives.
@@ -251,19 +405,31 @@ impl Sink for ExecSink {
         }
         let trailer = format!("{{\"end\":true,\"rows\":{}}}\n", self.rows);
         self.send(trailer.as_bytes(), true)?;
-        if let Some(stdin) = self.stdin.take() {
-            drop(stdin.into_parts()); // flushed above: this closes the pipe
+        // Closing the queue lets the writer thread finish and close the plugin's input.
+        if let Some(pipe) = self.pipe.take() {
+            drop(pipe.chunks);
+            let thread = pipe.thread;
+            let outcome = pipe.outcome;
+            // The thread ends once the last chunk is written, which the plugin may take its
+            // time to read: bounded like every other wait.
+            let writer = std::thread::spawn(move || thread.join());
+            let deadline = Instant::now() + self.timeout;
+            while !writer.is_finished() {
+                if keepnet_sink::stop_requested() || Instant::now() >= deadline {
+                    return Err(self.stalled(if keepnet_sink::stop_requested() {
+                        Stall::Stopping
+                    } else {
+                        Stall::TimedOut
+                    }));
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            let _ = writer.join();
+            if let Ok(error) = outcome.try_recv() {
+                return Err(self.stalled(Stall::Failed(error)));
+            }
         }
-        let mut child = self.child.take().expect("checked above");
-        let status = child.wait().map_err(|e| {
-            let error = SinkError::other(format!(
-                "exec `{}`: cannot wait for it: {}",
-                self.command,
-                process::io_message(&e)
-            ));
-            let _ = process::stop(child);
-            error
-        })?;
+        let status = self.wait_exit()?;
         if status.success() {
             self.finished = true;
             Ok(())

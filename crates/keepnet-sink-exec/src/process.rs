@@ -41,9 +41,25 @@ pub(crate) fn stop(mut child: Child) -> Stopped {
         tree.extend(new);
     }
     signal("KILL", &tree);
+    // The plugin leads its own process group: anything in it that left the tree (a daemon
+    // that reparented itself) goes too.
+    #[cfg(unix)]
+    signal_group("KILL", root);
     let _ = child.kill();
     let _ = child.wait();
     Stopped::Killed
+}
+
+/// Sends `SIGNAME` to every process of the group `pgid`, best effort.
+#[cfg(unix)]
+fn signal_group(name: &str, pgid: u32) {
+    let _ = Command::new("/bin/sh")
+        .arg("-c")
+        .arg(format!("kill -s {name} -- -{pgid} 2>/dev/null"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
 }
 
 /// `child`'s exit status if it exits within `limit`.

@@ -29,6 +29,7 @@ mod output;
 mod read;
 pub mod safety;
 mod sink;
+mod stop;
 mod time;
 
 pub use atomic::{AtomicFile, Published};
@@ -39,4 +40,5 @@ pub use error::SinkError;
 pub use output::Output;
 pub use read::read_regular_file;
 pub use sink::{Artifact, ExportInfo, Sink};
+pub use stop::{request_stop, stop_requested};
 pub use time::{Clock, DateFormat, DateOrder, Timestamp};
