@@ -33,8 +33,9 @@ pub struct Batch<'a> {
     pub specs: Vec<SinkSpec>,
     /// Options the sinks read.
     pub settings: SinkSettings,
-    /// Fail instead of warning when users changed during a run.
-    pub strict: bool,
+    /// Publish a read that stayed inconsistent with the server, marked incomplete, instead of
+    /// failing (see [`crate::completeness`]).
+    pub allow_incomplete: bool,
     /// The scope guard's margin, in percent of each company's counts.
     pub scope_tolerance: u32,
     /// Stop starting companies after the first failure.
@@ -149,12 +150,20 @@ impl Batch<'_> {
             specs.retain(|s| self.registry.is_sink(&s.kind) || !s.target.is_empty());
         }
         let mut plan = self.registry.build_all(&specs, &self.settings)?;
-        self.add_mail_attachment(&mut plan, company)?;
+        if let Some(spec) = self.add_mail_attachment(&mut plan, company)? {
+            specs.push(spec);
+        }
+        let rebuild = || {
+            self.registry
+                .build_all(&specs, &self.settings)
+                .map(|p| p.sinks)
+        };
         let job = pipeline::Job {
             query: self.query.clone(),
             layout: self.layout.clone(),
             plan,
-            strict: self.strict,
+            rebuild: &rebuild,
+            allow_incomplete: self.allow_incomplete,
             scope_tolerance: self.scope_tolerance,
         };
         let mut progress = self.progress.company(&company.name);
@@ -164,10 +173,14 @@ impl Batch<'_> {
     }
 
     /// With deliveries but no file sink, adds the CSV sink into a private folder so the e-mail
-    /// attaches exactly what `--sink csv:` makes.
-    fn add_mail_attachment(&self, plan: &mut Plan, company: &Company) -> Result<(), Failure> {
+    /// attaches exactly what `--sink csv:` makes; returns its spec.
+    fn add_mail_attachment(
+        &self,
+        plan: &mut Plan,
+        company: &Company,
+    ) -> Result<Option<SinkSpec>, Failure> {
         if plan.deliveries.is_empty() || plan.has_file_sink() {
-            return Ok(());
+            return Ok(None);
         }
         let scratch = tempfile::Builder::new()
             .prefix("keepnet-export-mail-")
@@ -184,6 +197,6 @@ impl Batch<'_> {
             .build_all(std::slice::from_ref(&spec), &self.settings)?;
         plan.sinks.append(&mut extra.sinks);
         plan.scratch = Some(scratch);
-        Ok(())
+        Ok(Some(spec))
     }
 }

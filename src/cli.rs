@@ -217,9 +217,13 @@ pub struct UsersArgs {
     /// Users asked per page (the server may answer with fewer; paging follows it).
     #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub page_size: u32,
-    /// Fail (exit 7, nothing published) instead of warning when users changed during the run
-    /// and the export may be incomplete.
+    /// Publish, marked incomplete (a warning, `incomplete: true` in the summary), a read that
+    /// still disagrees with the server's own figures after every page was read 3 times. By
+    /// default that run fails (exit 7) and publishes nothing.
     #[arg(long)]
+    pub allow_incomplete: bool,
+    /// Accepted for old scripts: failing on an incomplete read is now the default.
+    #[arg(long, hide = true, conflicts_with = "allow_incomplete")]
     pub strict: bool,
     /// Output, repeatable; every sink is fed from the same single fetch. KIND is csv, xlsx or
     /// jsonl; TARGET a file path, or - for stdout (csv, jsonl). Without --sink, users stream

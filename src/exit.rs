@@ -21,7 +21,9 @@ pub const API: u8 = 5;
 /// Writing an output or delivering it failed.
 pub const OUTPUT: u8 = 6;
 
-/// `--strict`: the users changed during the run, so the export may be incomplete.
+/// Every read of the users disagreed with the server's own figures (users changing during the
+/// run, or a server whose pages contradict its totals): nothing was published
+/// (`--allow-incomplete` publishes instead).
 pub const INCOMPLETE: u8 = 7;
 
 /// The scope guard: an answer scoped to one company held more users than that company has,
@@ -51,7 +53,8 @@ Exit codes:
   4  company not found, ambiguous, or not permitted for this credential
   5  API or network failure
   6  output or delivery failure (file, stdout, email)
-  7  with --strict: users changed during the run, the export may be incomplete
+  7  incomplete: every read of the users (up to 3) disagreed with the server's
+     own figures; nothing was published (--allow-incomplete publishes)
   8  scope guard: an answer held more users than the company has (likely other
      customers' too); nothing was published or sent
   129  hung up (SIGHUP): nothing was published

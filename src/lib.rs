@@ -6,6 +6,7 @@ mod batch;
 pub mod cli;
 pub mod columns;
 mod commands;
+pub mod completeness;
 pub mod exit;
 mod logging;
 mod output;

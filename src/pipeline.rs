@@ -36,13 +36,18 @@ const PAGES_IN_FLIGHT: usize = 2;
 pub struct Outcome {
     /// Users written to every sink.
     pub rows: u64,
-    /// What paging saw (pages, totals, duplicates).
+    /// What paging saw in the sweep published (pages and retries counted over every sweep).
     pub paging: PagingReport,
+    /// Reads of every page it took (more than one when a read disagreed with the server).
+    pub sweeps: u32,
+    /// True when the files were published although the read disagreed with the server's own
+    /// figures (`--allow-incomplete`).
+    pub incomplete: bool,
     /// Files published.
     pub artifacts: Vec<Artifact>,
     /// One line per delivery done.
     pub delivered: Vec<String>,
-    /// What the user should know: a possibly incomplete export, cells a format had to cut.
+    /// What the user should know: an incomplete export, cells a format had to cut.
     pub warnings: Vec<String>,
 }
 
@@ -56,6 +61,9 @@ type SharedPage = Arc<Page<TargetUser>>;
 /// Label/value lines of the count summary, for deliveries.
 type SummaryLines = Vec<(String, String)>;
 
+/// Builds the sinks of a plan again, fresh, for another sweep.
+pub type Rebuild<'a> = &'a (dyn Fn() -> Result<Vec<NamedSink>, Failure> + Sync);
+
 enum Message {
     /// The columns (fixed once page 1 is in) and the rows the server announced.
     Start {
@@ -67,36 +75,78 @@ enum Message {
 }
 
 /// What to export for one company.
-pub struct Job {
+pub struct Job<'a> {
     /// Search, order and page size.
     pub query: UserQuery,
     /// The columns.
     pub layout: Layout,
     /// The outputs.
     pub plan: Plan,
-    /// Fail instead of warning when users changed during the run.
-    pub strict: bool,
+    /// The same sinks as the plan's, built anew when a sweep has to be repeated.
+    pub rebuild: Rebuild<'a>,
+    /// Publish a read that stayed inconsistent with the server (marked incomplete) instead of
+    /// failing.
+    pub allow_incomplete: bool,
     /// The scope guard's margin, in percent of the company's counts.
     pub scope_tolerance: u32,
 }
 
-/// Fetches `company`'s users once and writes them to every output of `job`.
+/// What the export needs besides the users, read once with the first page: the company's
+/// date format and, for deliveries, its count summary.
+#[derive(Clone)]
+struct Extras {
+    dates: DateFormat,
+    summary: SummaryLines,
+}
+
+/// One sweep's settings.
+struct Sweep<'a> {
+    client: &'a Client,
+    company: &'a Company,
+    id: &'a CompanyId,
+    query: &'a UserQuery,
+    layout: &'a Layout,
+    limit: Option<ScopeLimit>,
+    export: &'a ExportInfo,
+    /// Whether deliveries want the count summary.
+    want_summary: bool,
+    scope_tolerance: u32,
+}
+
+/// How a sweep ended, when nothing failed.
+enum Swept {
+    /// Every sink wrote the whole read and finished; ready to publish.
+    Written {
+        finished: Vec<Finished>,
+        paging: PagingReport,
+        warning: Option<String>,
+    },
+    /// The read disagreed with the server and every sink discarded it: read again.
+    Again {
+        paging: PagingReport,
+        reasons: String,
+    },
+}
+
+/// Fetches `company`'s users once and writes them to every output of `job`; reads every page
+/// again (see [`crate::completeness`]) while a read disagrees with the server's own figures.
 pub async fn run(
     client: &Client,
     company: &Company,
     id: &CompanyId,
-    job: Job,
+    job: Job<'_>,
     progress: &mut CompanyProgress,
 ) -> Result<Outcome, Failure> {
     let Job {
         query,
         layout,
         plan,
-        strict,
+        rebuild,
+        allow_incomplete,
         scope_tolerance,
     } = job;
     let Plan {
-        sinks,
+        mut sinks,
         deliveries,
         scratch,
     } = plan;
@@ -106,26 +156,6 @@ pub async fn run(
         started_at: Timestamp::now(),
         expected_rows: None,
     };
-    // Written pages come back to be freed on the thread that allocated them: freeing them on
-    // the sink threads made glibc's malloc contend for its arena locks (a fifth of the CPU time
-    // of a large export, measured with perf).
-    let (recycle_tx, recycle_rx) = std::sync::mpsc::channel::<SharedPage>();
-    let mut lanes = Vec::with_capacity(sinks.len());
-    for named in sinks {
-        let (tx, rx) = mpsc::channel::<Message>(PAGES_IN_FLIGHT);
-        let records = named.records && layout.is_default();
-        let (recycle, export) = (recycle_tx.clone(), export.clone());
-        let handle = thread::Builder::new()
-            // A fixed name: naming threads after their (arbitrarily long) output path made a
-            // million-row CSV export 25% slower with long paths (measured: 4.3 s against 3.45 s;
-            // allocator behaviour, not understood further).
-            .name("keepnet-sink".to_owned())
-            .spawn(move || lane(rx, recycle, export, named))
-            .map_err(|e| Failure::new(exit::INTERNAL, e))?;
-        lanes.push((tx, handle, records));
-    }
-    drop(recycle_tx);
-
     let limit = ScopeLimit::for_company(company, query.statuses, scope_tolerance);
     if limit.is_none() {
         tracing::warn!(
@@ -134,140 +164,77 @@ pub async fn run(
              answers cannot be checked against them"
         );
     }
-    let want_summary = !deliveries.is_empty();
-    let statuses = query.statuses;
-    let fetch = async {
-        let mut pager = client.pager(id, query).with_guard(limit);
-        let (first, details, summary) =
-            tokio::join!(pager.next_page(), client.company_details(id), async {
-                match want_summary {
-                    true => Some(client.count_summary(id).await),
-                    false => None,
-                }
-            },);
-        let first = first?;
-        let summary = match summary {
-            Some(Ok(summary)) => {
-                if !keepnet_api::scope::check_count_summary(company, &summary, scope_tolerance)? {
-                    tracing::warn!(
-                        company = %company.name,
-                        "scope guard off for the count summary: it or companies/search lacks \
-                         the user counts to check it against"
-                    );
-                }
-                summary_lines(&summary, statuses)
-            }
-            Some(Err(e)) => {
-                tracing::warn!("count summary unavailable for the e-mail: {e}");
-                Vec::new()
-            }
-            None => Vec::new(),
+    let mut settings = Sweep {
+        client,
+        company,
+        id,
+        query: &query,
+        layout: &layout,
+        limit,
+        export: &export,
+        want_summary: !deliveries.is_empty(),
+        scope_tolerance,
+    };
+    let mut extras: Option<Extras> = None;
+    let (mut pages, mut retries) = (0, 0);
+    let mut sweep = 1;
+    let (finished, mut paging, warning) = loop {
+        // A stream cannot be taken back: with one, the users are read once.
+        let stream = sinks
+            .iter()
+            .find(|s| !s.retractable)
+            .map(|s| s.spec.to_string());
+        let judge = |report: &PagingReport| {
+            crate::completeness::judge(report, sweep, stream.as_deref(), allow_incomplete)
         };
-        let dates = company_dates(company, details);
-        let served: &[TargetUser] = first.as_ref().map_or(&[], |p| &p.results);
-        let file_layout = Arc::new(layout.resolve(served)?.with_dates(dates));
-        let record_layout = Arc::new(Layout::record());
-        let expected_rows = first.as_ref().map_or(0, |p| p.total_number_of_records);
-        progress.set_total(expected_rows);
-        for (tx, _, records) in &lanes {
-            let layout = match records {
-                true => record_layout.clone(),
-                false => file_layout.clone(),
-            };
-            let start = Message::Start {
-                layout,
-                expected_rows,
-            };
-            if tx.send(start).await.is_err() {
-                return Ok(None);
-            }
-        }
-        let mut unlisted: HashSet<String> = HashSet::new();
-        let mut next = first;
-        while let Some(page) = next {
-            warn_unlisted(&file_layout, &page, &mut unlisted);
-            progress.advance(page.results.len() as u64);
-            tracing::debug!(
-                page = page.page_number,
-                of = page.total_number_of_pages,
-                "page fetched"
-            );
-            let page = Arc::new(page);
-            for (tx, _, _) in &lanes {
-                if tx.send(Message::Page(page.clone())).await.is_err() {
-                    // A sink stopped on an error; its error is the one to report.
-                    return Ok(None);
+        let swept = settings.sweep(sinks, &mut extras, progress, judge).await?;
+        match swept {
+            Swept::Written {
+                finished,
+                paging,
+                warning,
+            } => break (finished, paging, warning),
+            Swept::Again { paging, reasons } => {
+                pages += paging.pages;
+                retries += paging.retries;
+                sweep += 1;
+                tracing::warn!(
+                    company = %company.name,
+                    "the users read disagree with the server's own figures ({reasons}); \
+                     nothing kept, reading every page again ({sweep} of {})",
+                    crate::completeness::MAX_SWEEPS
+                );
+                // The company's counts moved too: hold the next read against fresh ones.
+                match client.resolve_company(&company.resource_id).await {
+                    Ok(fresh) => {
+                        settings.limit =
+                            ScopeLimit::for_company(&fresh, query.statuses, scope_tolerance);
+                    }
+                    Err(e) => tracing::warn!(
+                        company = %company.name,
+                        "the company's user counts could not be read again ({e}); the next \
+                         read is held against the earlier ones"
+                    ),
                 }
+                sinks = rebuild()?;
             }
-            drop(page);
-            while let Ok(written) = recycle_rx.try_recv() {
-                drop(written);
-            }
-            next = pager.next_page().await?;
-        }
-        Ok::<_, Failure>(Some((pager.report().clone(), summary)))
-    };
-    // Ok(None): a sink stopped the fetch by failing.
-    let fetched: Result<Option<(PagingReport, SummaryLines)>, Failure> = tokio::select! {
-        result = fetch => match result {
-            Ok(Some((report, summary))) => check_complete(report, strict).map(|r| Some((r, summary))),
-            Ok(None) => Ok(None),
-            Err(e) if e.code() == exit::SCOPE => {
-                Err(e.with_note("nothing was published or sent"))
-            }
-            Err(e) => Err(e),
-        },
-        code = crate::signals::stopped() => Err(crate::signals::stopped_failure(code)),
-    };
-    let mut handles = Vec::with_capacity(lanes.len());
-    for (tx, handle, _) in lanes {
-        if matches!(fetched, Ok(Some(_))) {
-            // Ignored if the sink already stopped: its error is reported below.
-            let _ = tx.send(Message::Done).await;
-        }
-        handles.push(handle);
-    }
-    let finished = tokio::task::spawn_blocking(move || {
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join().map_err(|_| {
-                    Failure::new(exit::INTERNAL, anyhow::anyhow!("a sink thread panicked"))
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()
-    })
-    .await
-    .map_err(|e| Failure::new(exit::INTERNAL, e))??;
-    drop(recycle_rx);
-    let sink_failed = finished.iter().any(|(_, result)| result.is_err());
-    let (paging, summary) = match fetched {
-        Ok(Some(fetched)) if !sink_failed => fetched,
-        outcome => {
-            // The fetch's own failure first; else the first sink that failed by itself (not
-            // one that only saw the fetch stop because of it).
-            let mut error = outcome.err();
-            for (mut named, result) in finished {
-                named.sink.abort();
-                if let Err(Some(e)) = result {
-                    error.get_or_insert(e);
-                }
-            }
-            return Err(error.unwrap_or_else(|| {
-                Failure::new(
-                    exit::INTERNAL,
-                    anyhow::anyhow!("the export stopped without a reported failure"),
-                )
-            }));
         }
     };
+    paging.pages += pages;
+    paging.retries += retries;
+    let extras = extras.unwrap_or_else(|| Extras {
+        dates: DateFormat::UNKNOWN,
+        summary: Vec::new(),
+    });
     let finished = tokio::task::spawn_blocking(move || finish_late(finished))
         .await
         .map_err(|e| Failure::new(exit::INTERNAL, e))??;
     let (artifacts, mut warnings) = commit_all(finished)?;
     let rows = paging.users;
-    if paging.may_be_incomplete() {
-        warnings.insert(0, incomplete_message(&paging));
+    let incomplete = warning.is_some();
+    if let Some(warning) = warning {
+        tracing::warn!(company = %company.name, "{warning}");
+        warnings.insert(0, warning);
     }
     let scratch_path = scratch.as_ref().map(|d| d.path().to_path_buf());
     for artifact in &artifacts {
@@ -290,16 +257,223 @@ pub async fn run(
                 .join(", ")
         )
     };
-    let delivered = deliver_all(export.clone(), rows, &artifacts, deliveries, summary, kept).await;
+    let delivered = deliver_all(
+        export.clone(),
+        rows,
+        &artifacts,
+        deliveries,
+        extras.summary,
+        kept,
+    )
+    .await;
     drop(scratch);
     let delivered = delivered?;
     Ok(Outcome {
         rows,
         paging,
+        sweeps: sweep,
+        incomplete,
         artifacts,
         delivered,
         warnings,
     })
+}
+
+impl Sweep<'_> {
+    /// One read of every page into `sinks`, each on its own thread. `judge` decides, once the
+    /// last page is in, whether the sinks finish (publishable) or discard what they wrote.
+    async fn sweep(
+        &self,
+        sinks: Vec<NamedSink>,
+        extras: &mut Option<Extras>,
+        progress: &mut CompanyProgress,
+        judge: impl Fn(&PagingReport) -> Result<crate::completeness::Verdict, Failure>,
+    ) -> Result<Swept, Failure> {
+        use crate::completeness::Verdict;
+        // Written pages come back to be freed on the thread that allocated them: freeing them
+        // on the sink threads made glibc's malloc contend for its arena locks (a fifth of the
+        // CPU time of a large export, measured with perf).
+        let (recycle_tx, recycle_rx) = std::sync::mpsc::channel::<SharedPage>();
+        let mut lanes = Vec::with_capacity(sinks.len());
+        for named in sinks {
+            let (tx, rx) = mpsc::channel::<Message>(PAGES_IN_FLIGHT);
+            let records = named.records && self.layout.is_default();
+            let (recycle, export) = (recycle_tx.clone(), self.export.clone());
+            let handle = thread::Builder::new()
+                // A fixed name: naming threads after their (arbitrarily long) output path made a
+                // million-row CSV export 25% slower with long paths (measured: 4.3 s against
+                // 3.45 s; allocator behaviour, not understood further).
+                .name("keepnet-sink".to_owned())
+                .spawn(move || lane(rx, recycle, export, named))
+                .map_err(|e| Failure::new(exit::INTERNAL, e))?;
+            lanes.push((tx, handle, records));
+        }
+        drop(recycle_tx);
+        progress.restart();
+        let fetch = async {
+            let mut pager = self
+                .client
+                .pager(self.id, self.query.clone())
+                .with_guard(self.limit.clone());
+            let (first, read) = tokio::join!(pager.next_page(), async {
+                match extras.clone() {
+                    Some(known) => Ok(known),
+                    None => self.extras().await,
+                }
+            });
+            let first = first?;
+            let read = read?;
+            *extras = Some(read.clone());
+            let served: &[TargetUser] = first.as_ref().map_or(&[], |p| &p.results);
+            let file_layout = Arc::new(self.layout.resolve(served)?.with_dates(read.dates));
+            let record_layout = Arc::new(Layout::record());
+            let expected_rows = first.as_ref().map_or(0, |p| p.total_number_of_records);
+            progress.set_total(expected_rows);
+            for (tx, _, records) in &lanes {
+                let layout = match records {
+                    true => record_layout.clone(),
+                    false => file_layout.clone(),
+                };
+                let start = Message::Start {
+                    layout,
+                    expected_rows,
+                };
+                if tx.send(start).await.is_err() {
+                    return Ok(None);
+                }
+            }
+            let mut unlisted: HashSet<String> = HashSet::new();
+            let mut next = first;
+            while let Some(page) = next {
+                warn_unlisted(&file_layout, &page, &mut unlisted);
+                progress.advance(page.results.len() as u64);
+                tracing::debug!(
+                    page = page.page_number,
+                    of = page.total_number_of_pages,
+                    "page fetched"
+                );
+                let page = Arc::new(page);
+                for (tx, _, _) in &lanes {
+                    if tx.send(Message::Page(page.clone())).await.is_err() {
+                        // A sink stopped on an error; its error is the one to report.
+                        return Ok(None);
+                    }
+                }
+                drop(page);
+                while let Ok(written) = recycle_rx.try_recv() {
+                    drop(written);
+                }
+                next = pager.next_page().await?;
+            }
+            Ok::<_, Failure>(Some(pager.report().clone()))
+        };
+        // Ok(None): a sink stopped the fetch by failing.
+        let fetched: Result<Option<(PagingReport, Verdict)>, Failure> = tokio::select! {
+            result = fetch => match result {
+                Ok(Some(report)) => judge(&report).map(|verdict| Some((report, verdict))),
+                Ok(None) => Ok(None),
+                Err(e) if e.code() == exit::SCOPE => {
+                    Err(e.with_note("nothing was published or sent"))
+                }
+                Err(e) => Err(e),
+            },
+            code = crate::signals::stopped() => Err(crate::signals::stopped_failure(code)),
+        };
+        // Done tells a sink to finish; without it (dropped channel) the sink discards.
+        let publish = matches!(&fetched, Ok(Some((_, v))) if !matches!(v, Verdict::Again(_)));
+        let mut handles = Vec::with_capacity(lanes.len());
+        for (tx, handle, _) in lanes {
+            if publish {
+                // Ignored if the sink already stopped: its error is reported below.
+                let _ = tx.send(Message::Done).await;
+            }
+            handles.push(handle);
+        }
+        let finished = tokio::task::spawn_blocking(move || {
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().map_err(|_| {
+                        Failure::new(exit::INTERNAL, anyhow::anyhow!("a sink thread panicked"))
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .await
+        .map_err(|e| Failure::new(exit::INTERNAL, e))??;
+        drop(recycle_rx);
+        let sink_failed = finished
+            .iter()
+            .any(|(_, result)| matches!(result, Err(Some(_))));
+        match fetched {
+            Ok(Some((paging, Verdict::Again(reasons)))) if !sink_failed => {
+                Ok(Swept::Again { paging, reasons })
+            }
+            Ok(Some((paging, verdict))) if !finished.iter().any(|(_, r)| r.is_err()) => {
+                Ok(Swept::Written {
+                    finished,
+                    paging,
+                    warning: match verdict {
+                        Verdict::Incomplete(warning) => Some(warning),
+                        _ => None,
+                    },
+                })
+            }
+            outcome => {
+                // The fetch's own failure first; else the first sink that failed by itself
+                // (not one that only saw the fetch stop because of it).
+                let mut error = outcome.err();
+                for (mut named, result) in finished {
+                    named.sink.abort();
+                    if let Err(Some(e)) = result {
+                        error.get_or_insert(e);
+                    }
+                }
+                Err(error.unwrap_or_else(|| {
+                    Failure::new(
+                        exit::INTERNAL,
+                        anyhow::anyhow!("the export stopped without a reported failure"),
+                    )
+                }))
+            }
+        }
+    }
+
+    /// The company's date format and, for deliveries, its count summary (held against the
+    /// company's counts), read together.
+    async fn extras(&self) -> Result<Extras, Failure> {
+        let (details, summary) = tokio::join!(self.client.company_details(self.id), async {
+            match self.want_summary {
+                true => Some(self.client.count_summary(self.id).await),
+                false => None,
+            }
+        });
+        let summary = match summary {
+            Some(Ok(summary)) => {
+                if !keepnet_api::scope::check_count_summary(
+                    self.company,
+                    &summary,
+                    self.scope_tolerance,
+                )? {
+                    tracing::warn!(
+                        company = %self.company.name,
+                        "scope guard off for the count summary: it or companies/search lacks \
+                         the user counts to check it against"
+                    );
+                }
+                summary_lines(&summary, self.query.statuses)
+            }
+            Some(Err(e)) => {
+                tracing::warn!("count summary unavailable for the e-mail: {e}");
+                Vec::new()
+            }
+            None => Vec::new(),
+        };
+        Ok(Extras {
+            dates: company_dates(self.company, details),
+            summary,
+        })
+    }
 }
 
 /// Finishes the sinks that publish on finish (exec plugins), now that every other sink has
@@ -514,33 +688,4 @@ fn write_page(
         sink.write_row(&row)?;
     }
     Ok(())
-}
-
-/// Warns when the users read may differ from the server's; under `--strict` that is a failure
-/// (and nothing is published).
-pub fn check_complete(report: PagingReport, strict: bool) -> Result<PagingReport, Failure> {
-    if !report.may_be_incomplete() {
-        return Ok(report);
-    }
-    let message = incomplete_message(&report);
-    if strict {
-        return Err(Failure::new(
-            exit::INCOMPLETE,
-            anyhow::anyhow!(
-                "{message}; nothing was published (--strict). Run again when the data is stable."
-            ),
-        ));
-    }
-    tracing::warn!("{message}; run again, or pass --strict to fail in this case");
-    Ok(report)
-}
-
-/// The numbers behind a possibly incomplete export.
-fn incomplete_message(report: &PagingReport) -> String {
-    format!(
-        "the export may be incomplete: the server reported {} users at the start and {} at the \
-         end; {} were read and {} duplicate(s) dropped (users changed during the run; offset \
-         paging can then skip users)",
-        report.first_total, report.last_total, report.users, report.duplicates
-    )
 }

@@ -88,6 +88,15 @@ impl CompanyProgress {
         }
     }
 
+    /// A new read of every page begins: the count starts again from zero.
+    pub fn restart(&mut self) {
+        self.done = 0;
+        self.started = Instant::now();
+        if let Some(bar) = &self.bar {
+            bar.set_position(0);
+        }
+    }
+
     /// `users` more were fetched.
     pub fn advance(&mut self, users: u64) {
         self.done += users;

@@ -61,6 +61,9 @@ pub struct NamedSink {
     /// Without `--columns`, the sink gets each record whole, exactly as served (JSON Lines)
     /// instead of the file columns.
     pub records: bool,
+    /// Whether `abort` takes back everything written: false for stdout and stream targets
+    /// (FIFOs, devices), true for files and plugins (which discard a run without its trailer).
+    pub retractable: bool,
 }
 
 /// A built delivery and the `--sink` argument it came from.
@@ -329,6 +332,7 @@ impl Registry {
                             .with_timeout(settings.plugin_timeout),
                     ),
                     records: false,
+                    retractable: true,
                 });
                 continue;
             };
@@ -338,6 +342,7 @@ impl Registry {
                         spec: spec.clone(),
                         sink: build(spec, settings).map_err(invalid)?,
                         records: false,
+                        retractable: true,
                     });
                 }
                 Factory::Delivery(build) => {
@@ -369,6 +374,8 @@ impl Registry {
                         spec: spec.clone(),
                         sink: build(spec, settings).map_err(invalid)?,
                         records: self.record_kinds.contains(&spec.kind),
+                        retractable: spec.target != "-"
+                            && !keepnet_sink::is_stream_target(spec.path()),
                     });
                 }
             }

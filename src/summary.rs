@@ -67,11 +67,11 @@ fn company_entry(result: &CompanyResult) -> Value {
     match &result.outcome {
         None => json!({
             "company": company, "outcome": "skipped", "exitCode": null, "error": "not started: an earlier company failed (--fail-fast) or the run was interrupted",
-            "rows": 0, "pages": 0, "duplicatesDropped": 0, "retries": 0, "files": [], "emails": [], "warnings": [], "durationMs": duration_ms,
+            "rows": 0, "pages": 0, "sweeps": 0, "incomplete": false, "duplicatesDropped": 0, "retries": 0, "files": [], "emails": [], "warnings": [], "durationMs": duration_ms,
         }),
         Some(Err(failure)) => json!({
             "company": company, "outcome": "failed", "exitCode": failure.code(), "error": failure.to_string(),
-            "rows": 0, "pages": 0, "duplicatesDropped": 0, "retries": 0, "files": [], "emails": [], "warnings": [], "durationMs": duration_ms,
+            "rows": 0, "pages": 0, "sweeps": 0, "incomplete": false, "duplicatesDropped": 0, "retries": 0, "files": [], "emails": [], "warnings": [], "durationMs": duration_ms,
         }),
         Some(Ok(outcome)) => json!({
             "company": company,
@@ -80,6 +80,8 @@ fn company_entry(result: &CompanyResult) -> Value {
             "error": null,
             "rows": outcome.rows,
             "pages": outcome.paging.pages,
+            "sweeps": outcome.sweeps,
+            "incomplete": outcome.incomplete,
             "duplicatesDropped": outcome.paging.duplicates,
             "retries": outcome.paging.retries,
             "files": outcome.artifacts.iter().filter(|a| a.path.exists()).map(|a| json!({

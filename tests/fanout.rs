@@ -250,6 +250,8 @@ fn the_summary_has_its_documented_fields() {
             "error",
             "rows",
             "pages",
+            "sweeps",
+            "incomplete",
             "duplicatesDropped",
             "retries",
             "files",

@@ -142,30 +142,72 @@ fn latency_spikes_beyond_the_timeout_are_retried() {
     report("latency spikes", &env, &run, rows.len() - 1, served.len());
 }
 
-#[test]
-fn users_changing_between_pages_give_no_duplicates_and_a_warning_or_a_strict_failure() {
-    let config = Config {
+fn churning(searches: Option<usize>) -> Config {
+    Config {
         users_per_company: 120,
         page_cap: 10,
         faults: Faults {
             churn: Some(Churn {
                 inserts_per_search: 2,
                 removes_per_search: 1,
+                searches,
             }),
             ..Faults::default()
         },
         ..Config::default()
+    }
+}
+
+#[test]
+fn users_changing_during_the_whole_run_fail_it_publishing_nothing_unless_allowed() {
+    let env = Env::start(churning(None));
+    std::fs::write(env.path("users.csv"), "previous").unwrap();
+    let (run, _) = export(&env, &["-v", "--concurrency", "1"]);
+    run.fails_with(
+        7,
+        &[
+            "added or removed",
+            "each of 3 reads",
+            "nothing was published",
+            "--allow-incomplete",
+        ],
+    );
+    assert_eq!(std::fs::read(env.path("users.csv")).unwrap(), b"previous");
+    let stats = env.sandbox.stats();
+    assert!(stats.users_inserted > 0 && stats.users_removed > 0);
+    // --strict, kept for old scripts, is the default now.
+    let sink = format!("csv:{}", env.path("users.csv").display());
+    env.run(&["users", "--company", COMPANY, "--strict", "--sink", &sink])
+        .fails_with(7, &["added or removed"]);
+    assert_eq!(std::fs::read(env.path("users.csv")).unwrap(), b"previous");
+
+    let env = Env::start(churning(None));
+    let (run, rows) = export(&env, &["--concurrency", "1"]);
+    assert_eq!(run.code, 7, "{}", run.stderr);
+    assert!(rows.is_empty());
+    let (run, rows) = {
+        let path = env.path("users.csv");
+        let run = env.run(&[
+            "--concurrency",
+            "1",
+            "users",
+            "--company",
+            COMPANY,
+            "--allow-incomplete",
+            "--sink",
+            &format!("csv:{}", path.display()),
+        ]);
+        (run, read_csv(&path))
     };
-    let env = Env::start(config.clone());
-    let (run, rows) = export(&env, &["-v", "--concurrency", "1"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("the export is incomplete"),
+        "{}",
+        run.stderr
+    );
     let ids: Vec<&String> = rows[1..].iter().map(|r| &r[col("resourceId")]).collect();
     let unique: std::collections::HashSet<_> = ids.iter().collect();
     assert_eq!(unique.len(), ids.len(), "no user twice");
-    assert!(run.stderr.contains("may be incomplete"), "{}", run.stderr);
-    assert!(run.stderr.contains("--strict"), "{}", run.stderr);
-    let stats = env.sandbox.stats();
-    assert!(stats.users_inserted > 0 && stats.users_removed > 0);
     report(
         "churn",
         &env,
@@ -173,22 +215,46 @@ fn users_changing_between_pages_give_no_duplicates_and_a_warning_or_a_strict_fai
         rows.len() - 1,
         env.served(&env.company_id(COMPANY)).len(),
     );
+}
 
-    let env = Env::start(config);
-    let out = env.path("out");
-    std::fs::create_dir(&out).unwrap();
-    std::fs::write(out.join("users.csv"), "previous").unwrap();
-    let run = env.run(&[
-        "users",
-        "--strict",
-        "--company",
-        COMPANY,
-        "--sink",
-        &format!("csv:{}", out.join("users.csv").display()),
-    ]);
-    run.fails_with(7, &["may be incomplete", "nothing was published"]);
-    assert_eq!(std::fs::read(out.join("users.csv")).unwrap(), b"previous");
-    assert_eq!(leftovers(&out), ["users.csv"]);
+#[test]
+fn a_job_file_says_allow_incomplete_as_the_flag_does() {
+    let env = Env::start(churning(None));
+    for (setting, code) in [("", 7), ("allow_incomplete = true\n", 0)] {
+        let file = env.path("job.toml");
+        let out = env.path("job.csv");
+        std::fs::write(
+            &file,
+            format!(
+                "[[job]]\nname = \"churn\"\ncompanies = [\"{COMPANY}\"]\nsinks = [\"csv:{}\"]\n{setting}",
+                out.display()
+            ),
+        )
+        .unwrap();
+        let run = env.run(&["run", file.to_str().unwrap()]);
+        assert_eq!(run.code, code, "{setting:?}: {}", run.stderr);
+        assert_eq!(out.exists(), code == 0, "{setting:?}");
+        assert!(run.stderr.contains("added or removed"), "{}", run.stderr);
+    }
+}
+
+#[test]
+fn users_changing_for_a_while_are_read_again_until_the_read_is_whole() {
+    // A burst of changes (an import) during the first of the 13 searches a read takes here.
+    let env = Env::start(churning(Some(8)));
+    let (run, rows) = export(&env, &["-v", "--concurrency", "1"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("added or removed"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("reading every page again (2 of 3)"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("incomplete"), "{}", run.stderr);
+    let stats = env.sandbox.stats();
+    assert_eq!((stats.users_inserted, stats.users_removed), (16, 8));
+    // Exactly the users the server holds now, after the changes.
+    assert_exact(&rows, &env.served(&env.company_id(COMPANY)));
 }
 
 #[test]

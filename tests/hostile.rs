@@ -4,7 +4,9 @@
 use std::path::Path;
 
 use crate::sinks::leftovers;
-use crate::standin::{Hostile, Mode, CLIENT_ID, CLIENT_SECRET, COMPANY_ID, COMPANY_NAME};
+use crate::standin::{
+    Hostile, Lie, Mode, CLIENT_ID, CLIENT_SECRET, COMPANY_ID, COMPANY_NAME, LYING_USERS,
+};
 use crate::util::{bare_command, Env, Run};
 
 /// Runs the binary against `server` with its credential, in `dir`.
@@ -473,6 +475,160 @@ fn a_page_count_of_a_billion_is_not_followed_past_the_records() {
         .filter(|r| r.path.starts_with("/api/companies/search"))
         .count();
     assert!(listings <= 2, "{listings} company pages for one company");
+}
+
+// 9. Sweeps that disagree with the server's own totals ----------------------------------------------
+
+/// Reads of every page the stand-in saw begin.
+fn sweeps_seen(server: &Hostile) -> usize {
+    server
+        .requests()
+        .iter()
+        .filter(|r| {
+            let body: serde_json::Value = serde_json::from_str(&r.body).unwrap_or_default();
+            r.path == "/api/target-users/search"
+                && body["pageNumber"] == 1
+                && body["pageSize"].as_u64().is_some_and(|n| n > 1)
+        })
+        .count()
+}
+
+/// Each lie, and the words the failure must use to name it.
+const LIES: [(Lie, &str); 3] = [
+    (Lie::EmptyPage, "page 2 came back empty"),
+    (
+        Lie::ShortPageCount,
+        "announced 2 page(s) where its record count needs 3",
+    ),
+    (Lie::RepeatedPage, "100 user(s) were served twice"),
+];
+
+/// `users --company ... --sink csv:users.csv EXTRA...` against a stand-in lying as `lie` for
+/// `sweeps` reads, in a fresh folder holding a previous `users.csv`.
+fn lying_run(lie: Lie, sweeps: usize, extra: &[&str]) -> (Hostile, tempfile::TempDir, Run) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Hostile::start(Mode::Lying { lie, sweeps });
+    std::fs::write(dir.path().join("users.csv"), "previous").unwrap();
+    let mut args = vec![
+        "users",
+        "--company",
+        COMPANY_NAME,
+        "--sink",
+        "csv:users.csv",
+    ];
+    args.extend(extra);
+    let run = run_within_args(&server, dir.path(), &args, 60);
+    (server, dir, run)
+}
+
+/// The one company's entry of `summary.json` in `dir`.
+fn summary_entry(dir: &Path) -> serde_json::Value {
+    let text = std::fs::read(dir.join("summary.json")).unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&text).unwrap();
+    doc["companies"][0].clone()
+}
+
+#[test]
+fn a_read_that_keeps_contradicting_the_totals_fails_after_three_sweeps_and_keeps_the_old_file() {
+    for (lie, named) in LIES {
+        let (server, dir, run) = lying_run(lie, usize::MAX, &[]);
+        run.fails_with(
+            7,
+            &[
+                named,
+                "each of 3 reads",
+                "nothing was published",
+                "--allow-incomplete",
+            ],
+        );
+        // The totals never changed: the server is not excused as "users changed".
+        assert!(!run.stderr.contains("added or removed"), "{}", run.stderr);
+        assert_eq!(sweeps_seen(&server), 3, "{lie:?}: bounded sweeps");
+        let csv = dir.path().join("users.csv");
+        assert_eq!(std::fs::read(csv).unwrap(), b"previous", "{lie:?}");
+        assert_eq!(leftovers(dir.path()), ["users.csv"], "{lie:?}");
+    }
+}
+
+#[test]
+fn a_read_that_lied_once_is_read_again_and_published_whole() {
+    for (lie, named) in LIES {
+        let (server, dir, run) = lying_run(lie, 1, &["--summary-json", "summary.json"]);
+        run.ok();
+        assert!(run.stderr.contains(named), "{lie:?}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("reading every page again (2 of 3)"),
+            "{}",
+            run.stderr
+        );
+        let rows = crate::sinks::read_csv(&dir.path().join("users.csv"));
+        let ids: std::collections::BTreeSet<&str> =
+            rows[1..].iter().map(|r| r[0].as_str()).collect();
+        assert_eq!(
+            (rows.len() - 1, ids.len()),
+            (LYING_USERS, LYING_USERS),
+            "{lie:?}"
+        );
+        assert_eq!(sweeps_seen(&server), 2);
+        let entry = summary_entry(dir.path());
+        assert_eq!(
+            (&entry["sweeps"], &entry["incomplete"]),
+            (&2.into(), &false.into())
+        );
+        assert_eq!(entry["rows"], LYING_USERS);
+    }
+}
+
+#[test]
+fn allow_incomplete_publishes_the_last_read_marked_incomplete() {
+    let extra = ["--allow-incomplete", "--summary-json", "summary.json"];
+    let (_server, dir, run) = lying_run(Lie::RepeatedPage, usize::MAX, &extra);
+    run.ok();
+    assert!(
+        run.stderr.contains("the export is incomplete"),
+        "{}",
+        run.stderr
+    );
+    let rows = crate::sinks::read_csv(&dir.path().join("users.csv"));
+    assert_eq!(rows.len() - 1, 200, "what was read: pages 1 and 2");
+    let entry = summary_entry(dir.path());
+    assert_eq!(
+        (&entry["sweeps"], &entry["incomplete"]),
+        (&3.into(), &true.into())
+    );
+    assert_eq!(entry["rows"], 200);
+    let warning = entry["warnings"][0].as_str().unwrap();
+    assert!(
+        warning.contains("served twice") && warning.contains("--allow-incomplete"),
+        "{warning}"
+    );
+}
+
+#[test]
+fn a_stream_is_not_read_twice_and_an_inconsistent_one_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        &[
+            "users",
+            "--company",
+            COMPANY_NAME,
+            "--sink",
+            "csv:-",
+            "--sink",
+            "xlsx:u.xlsx",
+        ][..],
+        &["users", "--company", COMPANY_NAME][..],
+    ] {
+        let server = Hostile::start(Mode::Lying {
+            lie: Lie::EmptyPage,
+            sweeps: usize::MAX,
+        });
+        let run = run_within_args(&server, dir.path(), args, 60);
+        run.fails_with(7, &["page 2 came back empty", "cannot be taken back"]);
+        assert_eq!(sweeps_seen(&server), 1, "{args:?}");
+        assert!(!dir.path().join("u.xlsx").exists());
+        assert_eq!(leftovers(dir.path()), Vec::<String>::new());
+    }
 }
 
 /// [`run_against`], killed (and failing) after `secs`.

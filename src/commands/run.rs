@@ -201,7 +201,7 @@ fn prepare(job: &Job, file: &JobFile, registry: &Registry) -> Result<Prepared, V
         layout: layout.clone().unwrap_or_else(Layout::all),
         specs: specs.clone(),
         settings: settings.clone(),
-        strict: job.strict,
+        allow_incomplete: job.allow_incomplete,
         scope_tolerance: keepnet_api::scope::DEFAULT_TOLERANCE_PERCENT,
         fail_fast: job.fail_fast,
         concurrency: 1,
@@ -276,7 +276,7 @@ pub async fn run(ctx: &Context<'_>, args: &RunArgs) -> Result<(), Failure> {
                 plugin_timeout: ctx.plugin_timeout,
                 ..prepared.settings
             },
-            strict: job.strict,
+            allow_incomplete: job.allow_incomplete,
             scope_tolerance: ctx.scope_tolerance,
             fail_fast: job.fail_fast,
             concurrency: usize::from(args.company_concurrency),

@@ -11,7 +11,6 @@ use crate::batch::Batch;
 use crate::cli::{EmailArgs, HeaderArg, SmtpTlsArg, UsersArgs};
 use crate::columns::Layout;
 use crate::exit::Failure;
-use crate::pipeline;
 use crate::sinks::{SinkSettings, SinkSpec};
 use crate::summary;
 use crate::Context;
@@ -46,7 +45,7 @@ pub async fn run(ctx: &Context<'_>, args: &UsersArgs) -> Result<(), Failure> {
         (None, true) => {
             let (company, id) = super::company(client, &args.company[0]).await?;
             let limit = keepnet_api::ScopeLimit::for_company(&company, query.statuses, ctx.scope_tolerance);
-            let (users, pages) = stream_raw(client, &id, query, limit, args.strict).await?;
+            let (users, pages) = stream_raw(client, &id, query, limit, args.allow_incomplete).await?;
             tracing::info!(company = %company.name, id = %company.resource_id, users, pages, "users exported");
             log_api_usage(client);
             return Ok(());
@@ -81,7 +80,7 @@ pub async fn run(ctx: &Context<'_>, args: &UsersArgs) -> Result<(), Failure> {
         layout,
         specs,
         settings,
-        strict: args.strict,
+        allow_incomplete: args.allow_incomplete,
         scope_tolerance: ctx.scope_tolerance,
         fail_fast: args.fail_fast,
         concurrency: usize::from(args.company_concurrency),
@@ -172,7 +171,7 @@ async fn stream_raw(
     id: &CompanyId,
     query: UserQuery,
     limit: Option<keepnet_api::ScopeLimit>,
-    strict: bool,
+    allow_incomplete: bool,
 ) -> Result<(u64, u64), Failure> {
     if limit.is_none() {
         tracing::warn!("scope guard off: companies/search sent no user counts for this company");
@@ -216,8 +215,11 @@ async fn stream_raw(
         }
     }
     crate::output::stdout_result(out.flush())?;
-    // Stdout cannot be taken back; --strict still turns the warning into a failure exit.
-    pipeline::check_complete(pager.report().clone(), strict)?;
+    // Stdout cannot be taken back: an inconsistent read is not repeated, only reported.
+    let verdict = crate::completeness::judge(pager.report(), 1, Some("stdout"), allow_incomplete)?;
+    if let crate::completeness::Verdict::Incomplete(warning) = verdict {
+        tracing::warn!("{warning}");
+    }
     Ok((users, page_count))
 }
 

@@ -104,7 +104,25 @@ pub enum Mode {
     /// companies/search serves the same company on every page and claims 10^9 pages and
     /// records.
     EndlessCompanies,
+    /// 250 users in pages of 100 whose pages contradict their own totals as `lie` says, during
+    /// the first `sweeps` reads of every page (a read begins with a page-1 request for more
+    /// than one user); honest after.
+    Lying { lie: Lie, sweeps: usize },
 }
+
+/// How the user pages lie, in [`Mode::Lying`].
+#[derive(Debug, Clone, Copy)]
+pub enum Lie {
+    /// Page 2 comes back empty (the totals still say 250).
+    EmptyPage,
+    /// Every page announces 2 pages for 250 users at 100 per page.
+    ShortPageCount,
+    /// Page 3 serves page 2's users again.
+    RepeatedPage,
+}
+
+/// Users in [`Mode::Lying`].
+pub const LYING_USERS: usize = 250;
 
 /// A name that would clear the screen, retitle the terminal and ring its bell if printed raw.
 pub const ESCAPING_NAME: &str = "Evil\u{1b}[2J\u{1b}]0;pwned\u{7}Co";
@@ -181,7 +199,13 @@ fn serve(stream: TcpStream, mode: &Mode, recorded: &Mutex<Vec<Request>>) {
     };
     let earlier = seen(request.path.split('?').next().unwrap_or(""));
     recorded.lock().unwrap().push(request.clone());
-    let answer = answer(mode, &request, earlier);
+    let sweep = recorded
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|r| starts_a_sweep(r))
+        .count();
+    let answer = answer(mode, &request, earlier, sweep);
     let mut out = stream;
     let reason = match answer.status {
         200 => "OK",
@@ -317,10 +341,41 @@ pub fn user(i: usize) -> serde_json::Value {
     })
 }
 
-/// The answer to `request`, `earlier` being how many requests to its path came before it.
-fn answer(mode: &Mode, request: &Request, earlier: usize) -> Answer {
+/// Whether `request` asks for page 1 of the users, more than one at a time: the start of a
+/// read of every page (the pager's closing probe asks for one user).
+fn starts_a_sweep(request: &Request) -> bool {
+    let body: serde_json::Value = serde_json::from_str(&request.body).unwrap_or_default();
+    request.path == "/api/target-users/search"
+        && body["pageNumber"].as_u64() == Some(1)
+        && body["pageSize"].as_u64().is_some_and(|n| n > 1)
+}
+
+/// An honest user page of [`Mode::Lying`], then bent as `lie` says.
+fn lying(request: &Request, lie: Lie) -> Answer {
+    let honest_page = honest(request, LYING_USERS, 100);
+    let mut page: serde_json::Value = serde_json::from_slice(&honest_page.body).unwrap();
+    let number = page["data"]["pageNumber"].as_u64().unwrap_or(1);
+    let data = &mut page["data"];
+    match lie {
+        Lie::EmptyPage if number == 2 => data["results"] = serde_json::json!([]),
+        Lie::ShortPageCount => data["totalNumberOfPages"] = 2.into(),
+        Lie::RepeatedPage if number == 3 => {
+            data["results"] = (100..200).map(user).collect::<Vec<_>>().into();
+        }
+        _ => {}
+    }
+    Answer::json(200, page)
+}
+
+/// The answer to `request`, `earlier` being how many requests to its path came before it and
+/// `sweep` how many reads of every page have begun.
+fn answer(mode: &Mode, request: &Request, earlier: usize, sweep: usize) -> Answer {
     let path = request.path.split('?').next().unwrap_or("");
     match mode {
+        Mode::Lying { lie, sweeps } if path == "/api/target-users/search" && sweep <= *sweeps => {
+            lying(request, *lie)
+        }
+        Mode::Lying { .. } => honest(request, LYING_USERS, 100),
         Mode::HugeExpiry if path == "/connect/token" => Answer::json(
             200,
             serde_json::json!({"access_token": TOKEN, "expires_in": 1u64 << 63, "token_type": "Bearer"}),

@@ -50,7 +50,7 @@ pub use client::{
 pub use company_id::{CompanyId, InvalidCompanyId};
 pub use error::{Error, ErrorKind};
 pub use models::{Company, CompanyDetails, CustomFieldValue, Page, TargetUser};
-pub use pager::{PagingReport, UserPager};
+pub use pager::{Inconsistency, PagingReport, UserPager};
 pub use resolve::{resolve_company, Candidate, ResolveError};
 pub use retry::RetryPolicy;
 pub use scope::ScopeLimit;

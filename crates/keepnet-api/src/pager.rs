@@ -9,8 +9,10 @@
 //! Offset paging drifts when users are added or removed during a run: a user can be served
 //! twice or not at all. The pager drops repeated users (by resourceId), keeps reading while the
 //! server reports more pages than first announced, and at the end asks the server for the total
-//! once more. [`PagingReport::may_be_incomplete`] then says whether what was read can differ
-//! from what the server holds.
+//! once more. [`PagingReport::inconsistencies`] then says whether, and why, what was read can
+//! differ from what the server holds: a total that changed, users served twice, an empty page
+//! before the records ran out, a page count too low for the records. The pager reports; the
+//! caller decides whether to read the set again.
 //!
 //! Every page is also held against what was asked: a user outside the selection (a deleted
 //! user when only current ones were asked for) fails with [`Error::SelectionIgnored`], and with
@@ -45,13 +47,107 @@ pub struct PagingReport {
     pub duplicates: u64,
     /// Page requests that had to be retried (429, 5xx, network).
     pub retries: u64,
+    /// The first page past page 1 that came back empty while fewer users than the total had
+    /// been read.
+    pub empty_page: Option<u64>,
+    /// The first page whose `totalNumberOfPages` was below what its `totalNumberOfRecords` need
+    /// at its page size: (pages announced, pages needed).
+    pub short_page_count: Option<(u64, u64)>,
 }
 
 impl PagingReport {
-    /// True when the users read may not be exactly the users the server holds: the total
-    /// changed during the run, duplicates were seen, or the count read differs from the total.
+    /// True when the users read may not be exactly the users the server holds.
     pub fn may_be_incomplete(&self) -> bool {
-        self.first_total != self.last_total || self.duplicates > 0 || self.users != self.last_total
+        !self.inconsistencies().is_empty()
+    }
+
+    /// Every way the users read disagree with the server's own figures; empty when the read is
+    /// self-consistent. An empty page or a short page count is named only when the count read
+    /// falls short because of it.
+    pub fn inconsistencies(&self) -> Vec<Inconsistency> {
+        let mut found = Vec::new();
+        if self.first_total != self.last_total {
+            found.push(Inconsistency::TotalChanged {
+                first: self.first_total,
+                last: self.last_total,
+            });
+        }
+        if self.duplicates > 0 {
+            found.push(Inconsistency::ServedTwice(self.duplicates));
+        }
+        if self.users != self.last_total {
+            if let Some(page) = self.empty_page {
+                found.push(Inconsistency::EmptyPage { page });
+            }
+            if let Some((announced, needed)) = self.short_page_count {
+                found.push(Inconsistency::ShortPageCount { announced, needed });
+            }
+            found.push(Inconsistency::CountDiffers {
+                read: self.users,
+                total: self.last_total,
+            });
+        }
+        found
+    }
+}
+
+/// One way a sweep over the pages disagrees with the server's own figures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inconsistency {
+    /// `totalNumberOfRecords` was `first` on page 1 and `last` when asked again at the end:
+    /// users were added or removed during the sweep.
+    TotalChanged {
+        /// The total on page 1.
+        first: u64,
+        /// The total asked again after the last page.
+        last: u64,
+    },
+    /// This many users came twice (a page served again, or users shifted between pages).
+    ServedTwice(u64),
+    /// Page `page` came back empty before the records ran out.
+    EmptyPage {
+        /// The page number.
+        page: u64,
+    },
+    /// The page count announced is below what the record count needs.
+    ShortPageCount {
+        /// `totalNumberOfPages` as served.
+        announced: u64,
+        /// Pages `totalNumberOfRecords` needs at the page size served.
+        needed: u64,
+    },
+    /// The users read (duplicates excluded) are not the server's total.
+    CountDiffers {
+        /// Users read.
+        read: u64,
+        /// The server's total at the end.
+        total: u64,
+    },
+}
+
+impl std::fmt::Display for Inconsistency {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            Inconsistency::TotalChanged { first, last } => write!(
+                f,
+                "the server's total changed from {first} to {last} users during the read (users \
+                 were added or removed)"
+            ),
+            Inconsistency::ServedTwice(n) => write!(
+                f,
+                "{n} user(s) were served twice (a page repeated, or users moved between pages)"
+            ),
+            Inconsistency::EmptyPage { page } => {
+                write!(f, "page {page} came back empty before the records ran out")
+            }
+            Inconsistency::ShortPageCount { announced, needed } => write!(
+                f,
+                "the server announced {announced} page(s) where its record count needs {needed}"
+            ),
+            Inconsistency::CountDiffers { read, total } => {
+                write!(f, "{read} users were read where the server reports {total}")
+            }
+        }
     }
 }
 
@@ -200,9 +296,17 @@ impl UserPager {
             });
         }
         self.report.pages += 1;
+        let needed = pages_needed(&page);
+        if page.total_number_of_pages < needed && self.report.short_page_count.is_none() {
+            self.report.short_page_count = Some((page.total_number_of_pages, needed));
+        }
         if !page.results.is_empty() {
             self.last_page = self.last_page.max(believable_pages(&page));
         } else if page.page_number > 1 {
+            if self.report.users < page.total_number_of_records && self.report.empty_page.is_none()
+            {
+                self.report.empty_page = Some(page.page_number);
+            }
             // An empty page past the start: nothing lies beyond it, whatever the page count
             // says (a server reporting 10^9 pages would otherwise be asked for all of them).
             self.last_page = self
@@ -231,9 +335,13 @@ impl UserPager {
 /// `totalNumberOfRecords` need at its page size (a page count that disagrees with the record
 /// count is not followed past the records).
 pub(crate) fn believable_pages<T>(page: &Page<T>) -> u64 {
+    page.total_number_of_pages.min(pages_needed(page).max(1))
+}
+
+/// The pages a page's `totalNumberOfRecords` need at its page size.
+fn pages_needed<T>(page: &Page<T>) -> u64 {
     let size = page.page_size.max(page.results.len() as u64).max(1);
-    let implied = page.total_number_of_records.div_ceil(size);
-    page.total_number_of_pages.min(implied.max(1))
+    page.total_number_of_records.div_ceil(size)
 }
 
 /// A 64-bit fingerprint of a resource id: 8 bytes per user instead of the id itself keeps the
@@ -243,4 +351,67 @@ fn fingerprint(id: &str) -> u64 {
     let mut hasher = DefaultHasher::new();
     id.hash(&mut hasher);
     hasher.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Inconsistency, PagingReport};
+
+    fn read(users: u64, total: u64) -> PagingReport {
+        PagingReport {
+            first_total: total,
+            last_total: total,
+            users,
+            ..PagingReport::default()
+        }
+    }
+
+    #[test]
+    fn a_complete_read_has_no_inconsistency_whatever_the_pages_said() {
+        let mut report = read(250, 250);
+        // A lying page count or a trailing empty page that cost nothing is not a finding.
+        report.short_page_count = Some((2, 3));
+        report.empty_page = Some(4);
+        assert_eq!(report.inconsistencies(), []);
+        assert!(!report.may_be_incomplete());
+    }
+
+    #[test]
+    fn a_short_read_names_its_causes_and_only_churn_blames_the_users() {
+        let mut report = read(100, 250);
+        report.empty_page = Some(2);
+        assert_eq!(
+            report.inconsistencies(),
+            [
+                Inconsistency::EmptyPage { page: 2 },
+                Inconsistency::CountDiffers {
+                    read: 100,
+                    total: 250
+                }
+            ]
+        );
+        assert!(!report.inconsistencies()[0].to_string().contains("added"));
+
+        let churned = PagingReport {
+            first_total: 250,
+            last_total: 252,
+            users: 251,
+            duplicates: 1,
+            ..PagingReport::default()
+        };
+        let found = churned.inconsistencies();
+        assert_eq!(
+            found[0],
+            Inconsistency::TotalChanged {
+                first: 250,
+                last: 252
+            }
+        );
+        assert!(
+            found[0].to_string().contains("added or removed"),
+            "{}",
+            found[0]
+        );
+        assert_eq!(found[1], Inconsistency::ServedTwice(1));
+    }
 }

@@ -21,7 +21,7 @@ const SMTP_KEYS: [&str; 7] = [
     "from",
     "ca_file",
 ];
-const JOB_KEYS: [&str; 10] = [
+const JOB_KEYS: [&str; 11] = [
     "name",
     "companies",
     "search",
@@ -29,6 +29,7 @@ const JOB_KEYS: [&str; 10] = [
     "columns",
     "header",
     "sinks",
+    "allow_incomplete",
     "strict",
     "fail_fast",
     "email",
@@ -631,8 +632,19 @@ impl Checker<'_> {
             }
             None => false,
         };
+        let allow_incomplete = flag("allow_incomplete");
         let strict = flag("strict");
         let fail_fast = flag("fail_fast");
+        if strict && allow_incomplete {
+            if let Some((_, v)) = entry(table, "strict") {
+                self.at(
+                    v.span().start,
+                    "strict = true contradicts allow_incomplete = true; remove strict (failing \
+                     on an incomplete read is the default)",
+                );
+                ok = false;
+            }
+        }
 
         let email = match entry(table, "email") {
             Some((k, v)) => {
@@ -651,7 +663,7 @@ impl Checker<'_> {
             columns,
             header,
             sinks: sinks?,
-            strict,
+            allow_incomplete,
             fail_fast,
             email,
             line: self.line(start),

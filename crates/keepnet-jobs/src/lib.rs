@@ -27,7 +27,7 @@
 //! columns = ["email", "firstName", "custom:Employee Number"]   # optional
 //! header = "human"                        # optional: api | human
 //! sinks = ["xlsx:out/{company}-{date}.xlsx", "csv:out/{company}-{date}.csv"]   # required
-//! strict = false                          # optional
+//! allow_incomplete = false                # optional: publish a read that stays inconsistent
 //! fail_fast = false                       # optional
 //!
 //! [job.email]                             # optional: mail each company's files
@@ -152,8 +152,10 @@ pub struct Job {
     pub header: Option<Header>,
     /// Sinks as written, `KIND:TARGET` (kinds not checked here); at least one.
     pub sinks: Vec<Located<String>>,
-    /// `strict` (default false).
-    pub strict: bool,
+    /// `allow_incomplete` (default false): publish, marked incomplete, a read that stayed
+    /// inconsistent with the server instead of failing. (`strict`, its old opposite, is still
+    /// accepted and changes nothing: failing is the default.)
+    pub allow_incomplete: bool,
     /// `fail_fast` (default false).
     pub fail_fast: bool,
     /// `[job.email]`, if present.

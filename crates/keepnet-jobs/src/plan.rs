@@ -100,12 +100,12 @@ fn write_job(out: &mut String, job: &Job) {
         "export the other companies, then report"
     };
     let _ = writeln!(out, "  failure:   {on_failure}");
-    let strict = if job.strict {
-        "yes: fail if users change during the export"
+    let incomplete = if job.allow_incomplete {
+        "publish, marked incomplete (allow_incomplete)"
     } else {
-        "no"
+        "fail, publish nothing"
     };
-    let _ = writeln!(out, "  strict:    {strict}");
+    let _ = writeln!(out, "  incomplete: {incomplete}");
     match &job.email {
         Some(email) => write_email(out, email),
         None => out.push_str("  e-mail:    none\n"),

@@ -109,7 +109,7 @@ fn the_documented_example_parses_to_the_expected_values() {
             at("csv:out/{company}-{date}.csv".to_owned(), 18, 44),
         ]
     );
-    assert!(!job.strict && !job.fail_fast);
+    assert!(!job.allow_incomplete && !job.fail_fast);
 
     let email = job.email.as_ref().expect("email");
     assert_eq!(email.line, 22);
@@ -159,7 +159,12 @@ fn minimal_file_and_defaults() {
     );
     assert_eq!(job.sinks, vec![at("csv:a.csv".to_owned(), 4, 10)]);
     assert_eq!(
-        (job.search.as_deref(), job.header, job.strict, job.fail_fast),
+        (
+            job.search.as_deref(),
+            job.header,
+            job.allow_incomplete,
+            job.fail_fast
+        ),
         (None, None, false, false)
     );
 
@@ -268,6 +273,14 @@ fn wrong_types_say_what_is_expected() {
         10,
         &["`strict` must be true or false, found a string"],
     );
+    only_error(
+        &format!("{JOB}allow_incomplete = true\nstrict = true\n"),
+        6,
+        10,
+        &["strict = true contradicts allow_incomplete = true"],
+    );
+    let allowed = parse(&format!("{JOB}allow_incomplete = true\nstrict = false\n")).unwrap();
+    assert!(allowed.jobs[0].allow_incomplete);
     only_error(
         &format!("{SMTP}port = \"587\"\n{JOB}"),
         4,
@@ -805,7 +818,7 @@ fn plan_summary_describes_the_run_without_secrets() {
         "sinks:     xlsx:out/{company}-{date}.xlsx",
         "           csv:out/{company}-{date}.csv",
         "failure:   export the other companies, then report",
-        "strict:    no",
+        "incomplete: fail, publish nothing",
         "subject: Keepnet users of {company} ({date})",
         "Acme Holdings -> it@acme.example, ciso@acme.example",
         "Müşteri A.Ş. -> bt@musteri.example",

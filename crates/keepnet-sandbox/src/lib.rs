@@ -237,6 +237,11 @@ pub struct Churn {
     pub inserts_per_search: usize,
     /// Existing users soft-deleted after each search.
     pub removes_per_search: usize,
+    /// `Some(n)`: only a company's first `n` scoped searches change it, then it holds still;
+    /// `None`: every search does. Models a burst of changes that ends, like a CSV import or a
+    /// directory sync (Keepnet offers both for target users); how long such a burst lasts on
+    /// the live API is not documented, so tests choose it.
+    pub searches: Option<usize>,
 }
 
 /// Shape of the JSON response envelope.

@@ -80,6 +80,8 @@ struct LiveCompany {
     issued: HashSet<String>,
     counts: LiveCounts,
     style: Style,
+    /// Churn steps taken so far (for [`Churn::searches`]).
+    steps: usize,
 }
 
 /// What one churn step did.
@@ -164,6 +166,7 @@ impl Live {
                     rng: Rng::new(key(&[self.seed, 0xC4A2, ord as u64])),
                     next_index: ds.user_count_of(ord),
                     style: ds.style_of(ord),
+                    steps: 0,
                 });
             }
         }
@@ -176,6 +179,10 @@ impl Live {
 impl LiveCompany {
     fn step(&mut self, ds: &Dataset, ord: usize, churn: &Churn) -> Churned {
         let mut done = Churned::default();
+        if churn.searches.is_some_and(|n| self.steps >= n) {
+            return done;
+        }
+        self.steps += 1;
         let users = Arc::make_mut(&mut self.users);
         // The creation range before this step; new users land inside it.
         let range = match (users.first(), users.last()) {
@@ -239,6 +246,7 @@ mod tests {
         let churn = Churn {
             inserts_per_search: 4,
             removes_per_search: 3,
+            searches: None,
         };
         let mut seen: HashSet<String> = original.iter().map(|u| u.resource_id.clone()).collect();
         let style = ds.style_of(ord);
@@ -293,6 +301,7 @@ mod tests {
         let empty = Churn {
             inserts_per_search: 0,
             removes_per_search: 1000,
+            searches: None,
         };
         let done = live.churn(&ds, ord, &empty);
         assert!(done.removed < 1000);
@@ -304,8 +313,25 @@ mod tests {
         let refill = Churn {
             inserts_per_search: 2,
             removes_per_search: 0,
+            searches: None,
         };
         live.churn(&ds, empty_ord, &refill);
         assert_eq!(live.users(empty_ord).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn churn_limited_to_some_searches_then_holds_still() {
+        let ds = Dataset::generate(42, 60);
+        let live = Live::new(42, ds.company_count());
+        let burst = Churn {
+            inserts_per_search: 2,
+            removes_per_search: 1,
+            searches: Some(3),
+        };
+        let changed: Vec<usize> = (0..6)
+            .map(|_| live.churn(&ds, 6, &burst).inserted)
+            .collect();
+        assert_eq!(changed, [2, 2, 2, 0, 0, 0]);
+        assert_eq!(live.users(6).unwrap().len(), 60 + 6);
     }
 }

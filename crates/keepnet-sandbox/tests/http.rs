@@ -1034,6 +1034,7 @@ async fn churn_changes_users_between_pages() {
             churn: Some(keepnet_sandbox::Churn {
                 inserts_per_search: 3,
                 removes_per_search: 2,
+                searches: None,
             }),
             ..Faults::default()
         },
@@ -1231,6 +1232,7 @@ async fn churn_changes_users_between_pages() {
         churn: Some(keepnet_sandbox::Churn {
             inserts_per_search: 1,
             removes_per_search: 1,
+            searches: None,
         }),
         ..Faults::default()
     });
@@ -1269,6 +1271,7 @@ async fn churn_is_consistent_under_concurrent_searches() {
             churn: Some(keepnet_sandbox::Churn {
                 inserts_per_search: 2,
                 removes_per_search: 1,
+                searches: None,
             }),
             ..Faults::default()
         },

@@ -49,8 +49,10 @@ impl std::fmt::Debug for AtomicFile {
     }
 }
 
-/// Whether `path` exists and is not a regular file or folder: a FIFO, a device, a socket.
-fn is_stream(path: &Path) -> bool {
+/// Whether `path` exists (after symlinks) and is not a regular file or folder: a FIFO, a
+/// device, a socket. [`AtomicFile`] writes such a target directly, as a stream, so what was
+/// written there cannot be taken back.
+pub fn is_stream_target(path: &Path) -> bool {
     std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir())
 }
 
@@ -102,7 +104,7 @@ impl AtomicFile {
                 target.display()
             )));
         }
-        let destination = if is_stream(&target) {
+        let destination = if is_stream_target(&target) {
             let stream = std::fs::OpenOptions::new()
                 .write(true)
                 .open(&target)

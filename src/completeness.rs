@@ -1,0 +1,127 @@
+//! Whether a read of a company's users may be published.
+//!
+//! A sweep is one read of every page. When its rows disagree with the server's own figures
+//! (a total that changed, users served twice, an empty page before the records ran out, a page
+//! count too low for the records) the outputs are discarded and every page is read again, up
+//! to [`MAX_SWEEPS`] sweeps, until one sweep is self-consistent. If none is, the run fails
+//! (exit 7) and publishes nothing, unless `--allow-incomplete` asked to publish the last sweep
+//! anyway, marked incomplete. A stream (stdout, a FIFO) cannot be taken back, so a run writing
+//! one is never read again: an inconsistent sweep fails it at once.
+
+use keepnet_api::PagingReport;
+
+use crate::exit::{self, Failure};
+
+/// Sweeps over every page before an inconsistent read is given up on.
+pub const MAX_SWEEPS: u32 = 3;
+
+/// What to do with a finished sweep.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Self-consistent: publish.
+    Complete,
+    /// Inconsistent, published because of `--allow-incomplete`: the warning to give.
+    Incomplete(String),
+    /// Inconsistent: discard the outputs and read every page again; why, for the log.
+    Again(String),
+}
+
+/// Judges sweep number `sweep` (from 1). `stream` names an output that cannot be taken back
+/// (then the read is not repeated).
+pub fn judge(
+    report: &PagingReport,
+    sweep: u32,
+    stream: Option<&str>,
+    allow_incomplete: bool,
+) -> Result<Verdict, Failure> {
+    let found = report.inconsistencies();
+    if found.is_empty() {
+        return Ok(Verdict::Complete);
+    }
+    let reasons = found
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ");
+    if stream.is_none() && sweep < MAX_SWEEPS {
+        return Ok(Verdict::Again(reasons));
+    }
+    let seen = match sweep {
+        1 => reasons,
+        n => format!("in each of {n} reads of every page, the last: {reasons}"),
+    };
+    if allow_incomplete {
+        return Ok(Verdict::Incomplete(format!(
+            "the export is incomplete: {seen}; published anyway (--allow-incomplete)"
+        )));
+    }
+    let what = match stream {
+        Some(target) => format!(
+            "the rows already streamed to {target} cannot be taken back, so the users were not \
+             read again, and no file was published"
+        ),
+        None => "nothing was published and earlier files were kept".to_owned(),
+    };
+    Err(Failure::new(
+        exit::INCOMPLETE,
+        anyhow::anyhow!(
+            "the export is incomplete: the users read disagree with the server's own figures: \
+             {seen}; {what}. Run again later, or pass --allow-incomplete to publish what was \
+             read, marked incomplete"
+        ),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{judge, Verdict, MAX_SWEEPS};
+    use keepnet_api::PagingReport;
+
+    fn short() -> PagingReport {
+        PagingReport {
+            first_total: 250,
+            last_total: 250,
+            users: 200,
+            short_page_count: Some((2, 3)),
+            ..PagingReport::default()
+        }
+    }
+
+    #[test]
+    fn a_consistent_read_is_published_at_once() {
+        let complete = PagingReport {
+            users: 250,
+            ..short()
+        };
+        assert_eq!(judge(&complete, 1, None, false).unwrap(), Verdict::Complete);
+    }
+
+    #[test]
+    fn an_inconsistent_read_is_repeated_then_fails_or_is_published_marked() {
+        for sweep in 1..MAX_SWEEPS {
+            let again = judge(&short(), sweep, None, false).unwrap();
+            assert!(matches!(&again, Verdict::Again(why) if why.contains("announced 2 page(s)")));
+        }
+        let failed = judge(&short(), MAX_SWEEPS, None, false).unwrap_err();
+        assert_eq!(failed.code(), 7);
+        let text = failed.to_string();
+        assert!(text.contains("each of 3 reads"), "{text}");
+        assert!(text.contains("nothing was published"), "{text}");
+        assert!(text.contains("--allow-incomplete"), "{text}");
+        let allowed = judge(&short(), MAX_SWEEPS, None, true).unwrap();
+        assert!(matches!(allowed, Verdict::Incomplete(why) if why.contains("200 users were read")));
+    }
+
+    #[test]
+    fn a_stream_is_never_read_twice() {
+        let failed = judge(&short(), 1, Some("stdout"), false).unwrap_err();
+        assert!(
+            failed.to_string().contains("cannot be taken back"),
+            "{failed}"
+        );
+        assert!(matches!(
+            judge(&short(), 1, Some("stdout"), true).unwrap(),
+            Verdict::Incomplete(_)
+        ));
+    }
+}
