@@ -205,7 +205,13 @@ pub async fn run(
                     crate::completeness::MAX_SWEEPS
                 );
                 // The company's counts moved too: hold the next read against fresh ones.
-                match client.resolve_company(&company.resource_id).await {
+                let fresh = tokio::select! {
+                    fresh = client.resolve_company(&company.resource_id) => fresh,
+                    code = crate::signals::stopped() => {
+                        return Err(crate::signals::stopped_failure(code));
+                    }
+                };
+                match fresh {
                     Ok(fresh) => {
                         settings.limit =
                             ScopeLimit::for_company(&fresh, query.statuses, scope_tolerance);
