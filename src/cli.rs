@@ -415,7 +415,7 @@ pub fn parse_seconds(text: &str) -> Result<f64, String> {
     match text.trim().parse::<f64>() {
         Ok(s) if s.is_finite() && s > 0.0 && s <= 86_400.0 => Ok(s),
         _ => Err(format!(
-            "{text:?} is not a number of seconds from 0 to 86400"
+            "{text:?} is not a number of seconds: give more than 0 and at most 86400"
         )),
     }
 }

@@ -998,15 +998,27 @@ fn alive(marker: &str) -> bool {
     })
 }
 
+/// A `sleep` duration (seconds) that only this test process uses, as a marker in `/proc`.
+fn unique_marker(seconds: u32) -> String {
+    format!("{seconds}.{}", std::process::id())
+}
+
 #[cfg(target_os = "linux")]
 #[test]
 fn a_plugin_that_never_reads_or_never_ends_is_stopped_with_its_children() {
     let env = Env::small(2500, 100);
+    // Markers unique to this test process: a plugin left behind by another run (an older
+    // build, a killed test) cannot make this one pass or fail.
+    let (never_reads, never_ends) = (unique_marker(3601), unique_marker(3602));
     for (command, marker, needle) in [
-        ("sleep 3601.25", "3601.25", "did not read its input for 2 s"),
         (
-            "cat > /dev/null; sleep 3602.25",
-            "3602.25",
+            format!("sleep {never_reads}"),
+            never_reads.as_str(),
+            "did not read its input for 2 s",
+        ),
+        (
+            format!("cat > /dev/null; sleep {never_ends}"),
+            never_ends.as_str(),
             "still running 2 s after its input ended",
         ),
     ] {
@@ -1041,21 +1053,17 @@ fn a_plugin_that_never_reads_or_never_ends_is_stopped_with_its_children() {
 fn ctrl_c_works_while_a_plugin_hangs() {
     use std::process::Stdio;
     let env = Env::small(2500, 100);
+    let marker = unique_marker(3603);
+    let sink = format!("exec:sleep {marker}");
     let mut child = env
         .command_as(&env.sandbox.reseller())
-        .args([
-            "users",
-            "--company",
-            "Initech",
-            "--sink",
-            "exec:sleep 3603.25",
-        ])
+        .args(["users", "--company", "Initech", "--sink", &sink])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let started = std::time::Instant::now();
-    while !alive("3603.25") && started.elapsed().as_secs() < 10 {
+    while !alive(&marker) && started.elapsed().as_secs() < 10 {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     // Let the pipe fill, so the run is stuck writing to a plugin that does not read.
@@ -1076,5 +1084,5 @@ fn ctrl_c_works_while_a_plugin_hangs() {
     let output = child.wait_with_output().unwrap();
     assert_eq!(output.status.code(), Some(130));
     std::thread::sleep(std::time::Duration::from_millis(200));
-    assert!(!alive("3603.25"), "the plugin was stopped with the run");
+    assert!(!alive(&marker), "the plugin was stopped with the run");
 }

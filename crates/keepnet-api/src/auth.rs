@@ -125,11 +125,11 @@ struct TokenError {
     error_description: Option<String>,
 }
 
-/// How long before `expires_in` a token stops being used: a tenth of its lifetime, at most a
-/// minute. A 3600 s token is renewed after 59 minutes, a 2 s token after 1.8 s.
 /// The longest token lifetime believed: one day.
 const MAX_LIFETIME_SECS: u64 = 86_400;
 
+/// How long before `expires_in` a token stops being used: a tenth of its lifetime, at most a
+/// minute. A 3600 s token is renewed after 59 minutes, a 2 s token after 1.8 s.
 fn refresh_margin(lifetime: Duration) -> Duration {
     (lifetime / 10).min(Duration::from_secs(60))
 }
