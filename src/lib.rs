@@ -2,22 +2,18 @@
 //! with an output. It holds no API or format logic of its own; those live in the crates under
 //! `crates/`.
 
-mod batch;
 pub mod cli;
-pub mod columns;
 mod commands;
-pub mod completeness;
 pub mod exit;
 mod logging;
 mod output;
-pub mod pipeline;
 mod progress;
 mod secret;
 pub mod session;
 mod signals;
-pub mod sinks;
-mod summary;
-mod templates;
+
+use keepnet_export_core::{batch, summary};
+pub use keepnet_export_core::{columns, completeness, pipeline, sinks};
 
 use std::process::ExitCode;
 
@@ -166,7 +162,7 @@ async fn run(cli: Cli, secret_source: SecretSource, registry: Registry) -> Resul
     let session = tokio::select! {
         biased;
         session = Session::connect(&cli.global, secret_source) => session?,
-        code = signals::stopped() => return Err(signals::stopped_failure(code)),
+        reason = keepnet_export_core::stop::stopped() => return Err(reason.failure()),
     };
     let progress = progress::Progress::new(
         cli.global.quiet,
@@ -176,8 +172,8 @@ async fn run(cli: Cli, secret_source: SecretSource, registry: Registry) -> Resul
     // Commands that publish files stop themselves cleanly on a signal (users, run); the others
     // hold nothing half-written and are simply cut short.
     let cut_short = async {
-        let code = signals::stopped().await;
-        Err::<(), Failure>(signals::stopped_failure(code))
+        let reason = keepnet_export_core::stop::stopped().await;
+        Err::<(), Failure>(reason.failure())
     };
     let result = match &cli.command {
         Command::Companies(args) => tokio::select! {

@@ -5,6 +5,7 @@ use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use keepnet_export_core::progress as engine;
 
 /// How progress is shown for the whole run.
 pub struct Progress {
@@ -36,9 +37,10 @@ impl Progress {
     pub fn bars_wanted(quiet: bool, verbose: u8) -> bool {
         !quiet && verbose == 0 && std::io::stderr().is_terminal()
     }
+}
 
-    /// Progress of one company's export.
-    pub fn company(&self, name: &str) -> CompanyProgress {
+impl engine::Progress for Progress {
+    fn company(&self, name: &str) -> Box<dyn engine::CompanyProgress> {
         let bar = match &self.mode {
             Mode::Bars(multi) => {
                 let bar = multi.add(ProgressBar::new(0));
@@ -54,7 +56,7 @@ impl Progress {
             }
             _ => None,
         };
-        CompanyProgress {
+        Box::new(CompanyProgress {
             name: name.to_owned(),
             bar,
             lines: matches!(self.mode, Mode::Lines),
@@ -63,12 +65,12 @@ impl Progress {
             last_line: Instant::now(),
             total: 0,
             done: 0,
-        }
+        })
     }
 }
 
-/// One company's progress.
-pub struct CompanyProgress {
+/// One company's progress: a bar, or a log line every interval.
+struct CompanyProgress {
     name: String,
     bar: Option<ProgressBar>,
     lines: bool,
@@ -79,17 +81,15 @@ pub struct CompanyProgress {
     done: u64,
 }
 
-impl CompanyProgress {
-    /// The number of users the server announced.
-    pub fn set_total(&mut self, total: u64) {
+impl engine::CompanyProgress for CompanyProgress {
+    fn set_total(&mut self, total: u64) {
         self.total = total;
         if let Some(bar) = &self.bar {
             bar.set_length(total);
         }
     }
 
-    /// A new read of every page begins: the count starts again from zero.
-    pub fn restart(&mut self) {
+    fn restart(&mut self) {
         self.done = 0;
         self.started = Instant::now();
         if let Some(bar) = &self.bar {
@@ -97,8 +97,7 @@ impl CompanyProgress {
         }
     }
 
-    /// `users` more were fetched.
-    pub fn advance(&mut self, users: u64) {
+    fn advance(&mut self, users: u64) {
         self.done += users;
         if let Some(bar) = &self.bar {
             bar.set_position(self.done);
@@ -125,8 +124,7 @@ impl CompanyProgress {
         }
     }
 
-    /// The export ended.
-    pub fn finish(&self, ok: bool) {
+    fn finish(&mut self, ok: bool) {
         if let Some(bar) = &self.bar {
             bar.finish_with_message(if ok { "done" } else { "FAILED" });
         }

@@ -16,7 +16,7 @@ use crate::exit::Failure;
 async fn company(client: &Client, query: &str) -> Result<(Company, CompanyId), Failure> {
     check_query(query)?;
     let company = client.resolve_company(query).await?;
-    let id = checked_id(&company)?;
+    let id = crate::exit::checked_id(&company)?;
     Ok((company, id))
 }
 
@@ -30,20 +30,6 @@ fn check_query(query: &str) -> Result<(), Failure> {
         )));
     }
     Ok(())
-}
-
-/// The company's id, validated for the scoping header; an id the API sent that is not valid
-/// is an API failure.
-pub(crate) fn checked_id(company: &Company) -> Result<CompanyId, Failure> {
-    company.id().map_err(|e| {
-        Failure::new(
-            crate::exit::API,
-            anyhow::anyhow!(
-                "the API returned an unusable company id for {:?}: {e}",
-                company.name
-            ),
-        )
-    })
 }
 
 /// Whether a `--company` value means every managed company.

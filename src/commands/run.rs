@@ -192,9 +192,8 @@ fn prepare(job: &Job, file: &JobFile, registry: &Registry) -> Result<Prepared, V
     };
     // SMTP settings and addresses, checked without sending anything.
     let several = !matches!(&job.companies, Companies::List(list) if list.len() == 1);
-    let quiet = crate::progress::Progress::new(true, 0, std::time::Duration::from_secs(1));
     let probe = Batch {
-        progress: &quiet,
+        progress: &keepnet_export_core::progress::Silent,
         client: &dummy_client(),
         registry,
         query: UserQuery::default(),

@@ -46,7 +46,7 @@ pub async fn run(args: &SandboxArgs) -> Result<(), Failure> {
     println!();
     println!("These are sandbox-only credentials. Press Ctrl-C to stop.");
     // Ctrl-C, SIGTERM or SIGHUP.
-    crate::signals::stopped().await;
+    keepnet_export_core::stop::stopped().await;
     sandbox.shutdown().await;
     Ok(())
 }

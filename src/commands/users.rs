@@ -185,9 +185,9 @@ async fn stream_raw(
         let next = tokio::select! {
             biased;
             next = pager.next_page() => next,
-            code = crate::signals::stopped() => {
+            reason = keepnet_export_core::stop::stopped() => {
                 crate::output::stdout_result(out.flush())?;
-                return Err(crate::signals::stopped_failure(code)
+                return Err(reason.failure()
                     .with_note("what was already written to stdout stays there"));
             }
         };

@@ -62,9 +62,9 @@ pub fn judge(
         ),
         None => "nothing was published and earlier files were kept".to_owned(),
     };
-    Err(Failure::new(
+    Err(Failure::msg(
         exit::INCOMPLETE,
-        anyhow::anyhow!(
+        format!(
             "the export is incomplete: the users read disagree with the server's own figures: \
              {seen}; {what}. Run again later, or pass --allow-incomplete to publish what was \
              read, marked incomplete"

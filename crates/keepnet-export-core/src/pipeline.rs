@@ -135,7 +135,7 @@ pub async fn run(
     company: &Company,
     id: &CompanyId,
     job: Job<'_>,
-    progress: &mut CompanyProgress,
+    progress: &mut dyn CompanyProgress,
 ) -> Result<Outcome, Failure> {
     let Job {
         query,
@@ -207,8 +207,8 @@ pub async fn run(
                 // The company's counts moved too: hold the next read against fresh ones.
                 let fresh = tokio::select! {
                     fresh = client.resolve_company(&company.resource_id) => fresh,
-                    code = crate::signals::stopped() => {
-                        return Err(crate::signals::stopped_failure(code));
+                    reason = crate::stop::stopped() => {
+                        return Err(reason.failure());
                     }
                 };
                 match fresh {
@@ -292,7 +292,7 @@ impl Sweep<'_> {
         &self,
         sinks: Vec<NamedSink>,
         extras: &mut Option<Extras>,
-        progress: &mut CompanyProgress,
+        progress: &mut dyn CompanyProgress,
         judge: impl Fn(&PagingReport) -> Result<crate::completeness::Verdict, Failure>,
     ) -> Result<Swept, Failure> {
         use crate::completeness::Verdict;
@@ -383,7 +383,7 @@ impl Sweep<'_> {
                 }
                 Err(e) => Err(e),
             },
-            code = crate::signals::stopped() => Err(crate::signals::stopped_failure(code)),
+            reason = crate::stop::stopped() => Err(reason.failure()),
         };
         // Done tells a sink to finish; without it (dropped channel) the sink discards.
         let publish = matches!(&fetched, Ok(Some((_, v))) if !matches!(v, Verdict::Again(_)));
@@ -399,9 +399,8 @@ impl Sweep<'_> {
             handles
                 .into_iter()
                 .map(|h| {
-                    h.join().map_err(|_| {
-                        Failure::new(exit::INTERNAL, anyhow::anyhow!("a sink thread panicked"))
-                    })
+                    h.join()
+                        .map_err(|_| Failure::msg(exit::INTERNAL, "a sink thread panicked"))
                 })
                 .collect::<Result<Vec<_>, _>>()
         })
@@ -436,9 +435,9 @@ impl Sweep<'_> {
                     }
                 }
                 Err(error.unwrap_or_else(|| {
-                    Failure::new(
+                    Failure::msg(
                         exit::INTERNAL,
-                        anyhow::anyhow!("the export stopped without a reported failure"),
+                        "the export stopped without a reported failure",
                     )
                 }))
             }
@@ -559,9 +558,9 @@ async fn deliver_all(
                     done.push(line);
                 }
                 Err(e) => {
-                    return Err(Failure::new(
+                    return Err(Failure::msg(
                         exit::OUTPUT,
-                        anyhow::anyhow!("delivery failed: --sink {spec}: {e}; {kept}"),
+                        format!("delivery failed: --sink {spec}: {e}; {kept}"),
                     ));
                 }
             }
@@ -651,9 +650,9 @@ fn lane(
             }
             Some(Message::Page(page)) => {
                 let Some(layout) = &layout else {
-                    break Err(Some(Failure::new(
+                    break Err(Some(Failure::msg(
                         exit::INTERNAL,
-                        anyhow::anyhow!("rows arrived before the columns"),
+                        "rows arrived before the columns",
                     )));
                 };
                 if let Err(e) = write_page(&page, layout, sink.as_mut()) {
@@ -664,9 +663,9 @@ fn lane(
             }
             // A sink that publishes on finish goes last, after every other sink finished.
             Some(Message::Done) if layout.is_none() => {
-                break Err(Some(Failure::new(
+                break Err(Some(Failure::msg(
                     exit::INTERNAL,
-                    anyhow::anyhow!("the export ended before its columns were known"),
+                    "the export ended before its columns were known",
                 )))
             }
             Some(Message::Done) if sink.finish_last() => break Ok(()),

@@ -151,9 +151,9 @@ pub fn outcome(results: Vec<CompanyResult>) -> Result<(), Failure> {
     } else {
         String::new()
     };
-    Err(Failure::new(
+    Err(Failure::msg(
         code,
-        anyhow::anyhow!(
+        format!(
             "{} of {total} companies failed{skipped}:\n{list}",
             failures.len()
         ),

@@ -45,7 +45,7 @@ pub struct Batch<'a> {
     /// Per-company recipients for an `email:` delivery whose target is empty.
     pub recipients: Option<Recipients>,
     /// Progress display.
-    pub progress: &'a Progress,
+    pub progress: &'a dyn Progress,
 }
 
 /// How one company's export ended.
@@ -111,7 +111,7 @@ impl Batch<'_> {
                 async move {
                     let started = Instant::now();
                     if failed.load(std::sync::atomic::Ordering::Relaxed)
-                        || crate::signals::requested().is_some()
+                        || crate::stop::requested().is_some()
                     {
                         return (index, CompanyResult { company, outcome: None, duration: Duration::ZERO });
                     }
@@ -138,7 +138,7 @@ impl Batch<'_> {
 
     /// One company: its outputs built from the templates, then the pipeline.
     async fn one(&self, company: &Company, file_name: &str) -> Result<Outcome, Failure> {
-        let id = crate::commands::checked_id(company)?;
+        let id = crate::exit::checked_id(company)?;
         let recipients = self
             .recipients
             .as_ref()
@@ -167,7 +167,7 @@ impl Batch<'_> {
             scope_tolerance: self.scope_tolerance,
         };
         let mut progress = self.progress.company(&company.name);
-        let outcome = pipeline::run(self.client, company, &id, job, &mut progress).await;
+        let outcome = pipeline::run(self.client, company, &id, job, progress.as_mut()).await;
         progress.finish(outcome.is_ok());
         outcome
     }

@@ -1,0 +1,26 @@
+//! The keepnet-export engine, shared by every front end (the command line, job files, a
+//! team's own binary): it holds no flag parsing, terminal output or process exit.
+//!
+//! - [`batch`]: one export per company, with `{company}`-style targets filled in per company,
+//!   bounded concurrency, fail-fast.
+//! - [`pipeline`]: one company: one fetch of its users, every page handed to every sink on its
+//!   own thread; read again while a read disagrees with the server ([`completeness`]); all or
+//!   nothing published; deliveries after.
+//! - [`sinks`]: the registry of sink and delivery kinds and the checked plan built from
+//!   `KIND:TARGET` specs.
+//! - [`columns`], [`templates`]: column layouts and path placeholders.
+//! - [`summary`]: the run's summary document (docs/summary-json.md).
+//! - [`exit`]: exit codes and the [`Failure`](exit::Failure) that carries one.
+//! - [`progress`], [`stop`]: how a front end watches a run and stops it.
+
+pub mod batch;
+pub mod columns;
+pub mod completeness;
+pub mod exit;
+pub mod output;
+pub mod pipeline;
+pub mod progress;
+pub mod sinks;
+pub mod stop;
+pub mod summary;
+pub mod templates;
