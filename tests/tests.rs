@@ -22,6 +22,7 @@ mod jobs;
 mod paging;
 mod plugins;
 mod sandbox_cmd;
+mod settings;
 mod sinks;
 mod tools;
 mod users;

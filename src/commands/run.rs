@@ -27,7 +27,7 @@ fn load(path: &Path, registry: &Registry) -> Result<(JobFile, Vec<Prepared>), Fa
         .map_err(|e| Failure::usage(format!("cannot read the job file {shown}: {e}")))?;
     let text = String::from_utf8(bytes)
         .map_err(|_| Failure::usage(format!("the job file {shown} is not UTF-8 text")))?;
-    let file = keepnet_jobs::parse(&text).map_err(|errors| {
+    let file = keepnet_jobs::parse_with(&text, registry).map_err(|errors| {
         let rendered: Vec<String> = errors
             .iter()
             .map(|e| keepnet_jobs::render_error(&shown, &text, e))

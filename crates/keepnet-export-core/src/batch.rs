@@ -62,21 +62,16 @@ impl Batch<'_> {
     /// Checks the outputs once, before anything is fetched: kinds, addresses, placeholders,
     /// and that several companies do not write one file.
     pub fn validate(&self, several: bool) -> Result<(), Failure> {
-        for spec in &self.specs {
-            templates::check(&spec.target)
-                .map_err(|e| Failure::usage(format!("--sink {spec}: {e}")))?;
-            let writes_file = spec.target != "-" && self.registry.writes_files(&spec.kind);
-            if several && spec.target == "-" && self.registry.writes_files(&spec.kind) {
-                return Err(Failure::usage(format!(
-                    "--sink {spec}: several companies cannot share stdout; write files with {{company}} in the path"
-                )));
-            }
-            if several && writes_file && !templates::names_company(&spec.target) {
-                return Err(Failure::usage(format!(
-                    "--sink {spec}: with several companies every file needs {{company}} or {{company_id}} in its path, e.g. out/{{company}}-{{date}}.{}",
-                    spec.kind
-                )));
-            }
+        let noun = "--sink arguments";
+        if let Some((index, broken)) =
+            crate::rules::check_specs(&self.specs, several, self.registry, noun)
+                .into_iter()
+                .next()
+        {
+            return Err(Failure::usage(format!(
+                "--sink {}: {}",
+                self.specs[index], broken.message
+            )));
         }
         // Build once for a stand-in company: settings and addresses fail here, not mid-run.
         let probe = self.specs_for("Company", "ID", &["probe@example.com".to_owned()]);

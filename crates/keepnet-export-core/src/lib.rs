@@ -8,7 +8,9 @@
 //!   nothing published; deliveries after.
 //! - [`sinks`]: the registry of sink and delivery kinds and the checked plan built from
 //!   `KIND:TARGET` specs.
-//! - [`columns`], [`templates`]: column layouts and path placeholders.
+//! - [`rules`]: the rules on sink targets every front end applies (shape, placeholders,
+//!   several companies, one file per sink).
+//! - [`columns`], [`templates`]: column layouts and filling in path placeholders.
 //! - [`summary`]: the run's summary document (docs/summary-json.md).
 //! - [`exit`]: exit codes and the [`Failure`](exit::Failure) that carries one.
 //! - [`progress`], [`stop`]: how a front end watches a run and stops it.
@@ -20,6 +22,7 @@ pub mod exit;
 pub mod output;
 pub mod pipeline;
 pub mod progress;
+pub mod rules;
 pub mod sinks;
 pub mod stop;
 pub mod summary;

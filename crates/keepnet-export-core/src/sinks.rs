@@ -6,7 +6,7 @@
 //! [`Registry::register_delivery`].
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use keepnet_sink::{Delivery, HeaderStyle, Sink, SinkError};
 use keepnet_sink_csv::{CsvOptions, CsvSink};
@@ -16,6 +16,7 @@ use keepnet_sink_jsonl::JsonlSink;
 use keepnet_sink_xlsx::{XlsxOptions, XlsxSink};
 
 use crate::exit::Failure;
+use crate::rules::{identity, stdout_identity, FileIdentity};
 
 /// One `--sink` argument, split into kind and target.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,17 +28,11 @@ pub struct SinkSpec {
 }
 
 impl SinkSpec {
-    /// Parses `KIND:TARGET`.
+    /// Parses `KIND:TARGET` ([`rules::parse_sink`](crate::rules::parse_sink)); the error
+    /// names the `--sink` argument.
     pub fn parse(text: &str) -> Result<Self, Failure> {
-        match text.split_once(':') {
-            Some((kind, target)) if !kind.is_empty() && !target.is_empty() => Ok(Self {
-                kind: kind.to_ascii_lowercase(),
-                target: target.to_owned(),
-            }),
-            _ => Err(Failure::usage(format!(
-                "--sink {text:?} is not KIND:TARGET, e.g. csv:users.csv, xlsx:users.xlsx or jsonl:-"
-            ))),
-        }
+        crate::rules::parse_sink(text)
+            .map_err(|b| Failure::usage(format!("--sink {text}: {}", b.message)))
     }
 
     /// The target as a path.
@@ -363,10 +358,9 @@ impl Registry {
                     } else {
                         let path = identity(spec.path());
                         if seen.contains(&path) {
-                            return Err(Failure::usage(format!(
-                                "two --sink arguments write {}; give each its own file",
-                                spec.target
-                            )));
+                            return Err(Failure::usage(
+                                crate::rules::two_writers("--sink arguments", &spec.target).message,
+                            ));
                         }
                         seen.push(path);
                     }
@@ -382,64 +376,6 @@ impl Registry {
         }
         Ok(plan)
     }
-}
-
-/// What a target path names, made comparable: the file's device and inode when it exists
-/// (so hard links and symlinks to one file compare equal), else its folder resolved through
-/// symlinks and `..` plus its name.
-#[derive(Debug, PartialEq, Eq)]
-enum FileIdentity {
-    Inode(u64, u64),
-    Path(PathBuf),
-}
-
-/// What this process's stdout is, as a [`FileIdentity`], when that can be told.
-fn stdout_identity() -> Option<FileIdentity> {
-    #[cfg(unix)]
-    {
-        use std::os::fd::AsFd;
-        use std::os::unix::fs::MetadataExt;
-        let fd = std::io::stdout().as_fd().try_clone_to_owned().ok()?;
-        let meta = std::fs::File::from(fd).metadata().ok()?;
-        Some(FileIdentity::Inode(meta.dev(), meta.ino()))
-    }
-    #[cfg(not(unix))]
-    None
-}
-
-fn identity(path: &Path) -> FileIdentity {
-    #[cfg(unix)]
-    if let Ok(meta) = std::fs::metadata(path) {
-        use std::os::unix::fs::MetadataExt;
-        return FileIdentity::Inode(meta.dev(), meta.ino());
-    }
-    let absolute = if path.is_absolute() {
-        path.to_path_buf()
-    } else {
-        std::env::current_dir().unwrap_or_default().join(path)
-    };
-    let name = absolute.file_name().map(ToOwned::to_owned);
-    let folder = absolute.parent().map(Path::to_path_buf).unwrap_or_default();
-    // The deepest existing ancestor resolved through symlinks, then the rest as written.
-    let existing = folder
-        .ancestors()
-        .find(|a| a.exists())
-        .unwrap_or(Path::new("/"));
-    let rest = folder.strip_prefix(existing).unwrap_or(Path::new(""));
-    let mut resolved = std::fs::canonicalize(existing).unwrap_or_else(|_| existing.to_path_buf());
-    for part in rest.components() {
-        match part {
-            std::path::Component::CurDir => {}
-            std::path::Component::ParentDir => {
-                resolved.pop();
-            }
-            other => resolved.push(other),
-        }
-    }
-    if let Some(name) = name {
-        resolved.push(name);
-    }
-    FileIdentity::Path(resolved)
 }
 
 #[cfg(test)]

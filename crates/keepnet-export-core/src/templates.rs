@@ -6,33 +6,6 @@ use keepnet_sink::Timestamp;
 
 use crate::output::safe_file_name;
 
-/// The placeholders a sink target may use.
-pub const PLACEHOLDERS: [&str; 3] = ["{company}", "{company_id}", "{date}"];
-
-/// Checks that every `{...}` in `text` is a known placeholder.
-pub fn check(text: &str) -> Result<(), String> {
-    let mut rest = text;
-    while let Some(start) = rest.find('{') {
-        let Some(len) = rest[start..].find('}') else {
-            return Err(format!("{text:?} has a `{{` without `}}`"));
-        };
-        let placeholder = &rest[start..start + len + 1];
-        if !PLACEHOLDERS.contains(&placeholder) {
-            return Err(format!(
-                "{text:?} uses the unknown placeholder {placeholder}; use {}",
-                PLACEHOLDERS.join(", ")
-            ));
-        }
-        rest = &rest[start + len + 1..];
-    }
-    Ok(())
-}
-
-/// Whether `text` names the company, so that several companies get several files.
-pub fn names_company(text: &str) -> bool {
-    text.contains("{company}") || text.contains("{company_id}")
-}
-
 /// `text` with the placeholders filled in for one company.
 pub fn expand(text: &str, file_name: &str, company_id: &str, date: &Timestamp) -> String {
     text.replace("{company}", file_name)
@@ -131,9 +104,11 @@ mod tests {
 
     #[test]
     fn placeholders() {
+        use crate::rules::{check_target as check, names_company};
         assert!(check("out/{company}-{date}.xlsx").is_ok());
         assert!(check("out/{companyname}.xlsx")
             .unwrap_err()
+            .message
             .contains("{companyname}"));
         assert!(check("out/{company.xlsx").is_err());
         assert!(names_company("x/{company_id}.csv") && !names_company("x/{date}.csv"));

@@ -5,6 +5,9 @@ use std::path::PathBuf;
 use toml::de::{DeString, DeTable, DeValue};
 use toml::Spanned;
 
+use keepnet_export_core::rules;
+use keepnet_export_core::sinks::Registry;
+
 use crate::text;
 use crate::{Companies, Email, Header, Job, JobError, JobFile, Located, Smtp, Tls};
 
@@ -36,10 +39,11 @@ const JOB_KEYS: [&str; 11] = [
 ];
 const EMAIL_KEYS: [&str; 5] = ["subject", "cc", "bcc", "default", "to"];
 
-pub(crate) fn parse(text: &str) -> Result<JobFile, Vec<JobError>> {
+pub(crate) fn parse(text: &str, registry: &Registry) -> Result<JobFile, Vec<JobError>> {
     let (root, syntax) = DeTable::parse_recoverable(text);
     let mut checker = Checker {
         text,
+        registry,
         errors: Vec::new(),
     };
     let file = if syntax.is_empty() {
@@ -72,6 +76,8 @@ impl Keys {
 
 struct Checker<'t> {
     text: &'t str,
+    /// The sink kinds the file may name (what the rules on sinks need to know of them).
+    registry: &'t Registry,
     errors: Vec<JobError>,
 }
 
@@ -782,63 +788,23 @@ impl Checker<'_> {
             );
             return None;
         }
-        let mut ok = true;
-        let mut files: Vec<&str> = Vec::new();
         let mut out = Vec::new();
         for (sink, item) in &items {
-            let offset = item.span().start;
-            out.push(self.located(offset, sink.clone()));
-            let Some((kind, target)) = sink.split_once(':') else {
-                ok = false;
-                self.at(
-                    offset,
-                    format!("sink {sink:?} is not KIND:TARGET: write e.g. \"csv:out/{{company}}-{{date}}.csv\", \"xlsx:...\" or \"jsonl:-\""),
-                );
-                continue;
+            out.push(self.located(item.span().start, sink.clone()));
+        }
+        // The rules every front end applies (keepnet_export_core::rules), pointed at the
+        // character when the string is written plainly.
+        let texts: Vec<&str> = items.iter().map(|(sink, _)| sink.as_str()).collect();
+        let broken = rules::check_sinks(&texts, several, self.registry, "sinks");
+        let ok = broken.is_empty();
+        for (index, broken) in broken {
+            let (sink, item) = &items[index];
+            // Offset 0 is the value as a whole: point at its opening quote.
+            let at = match broken.at {
+                0 => item.span().start,
+                inside => self.inside(item, sink, inside),
             };
-            let kind_ok = !kind.is_empty()
-                && kind
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-            if !kind_ok || target.is_empty() {
-                ok = false;
-                self.at(
-                    offset,
-                    format!("sink {sink:?} is not KIND:TARGET: write e.g. \"csv:out/{{company}}-{{date}}.csv\", \"xlsx:...\" or \"jsonl:-\""),
-                );
-                continue;
-            }
-            if let Err((index, message)) = text::check_target(target) {
-                ok = false;
-                let at = self.inside(item, sink, kind.len() + 1 + index);
-                self.at(at, message);
-                continue;
-            }
-            if kind.eq_ignore_ascii_case("email") {
-                continue;
-            }
-            if several && target == "-" {
-                ok = false;
-                self.at(
-                    offset,
-                    format!("several companies cannot share stdout: write one file per company, e.g. \"{kind}:out/{{company}}-{{date}}.{kind}\""),
-                );
-            } else if several && !text::names_company(target) {
-                ok = false;
-                self.at(
-                    offset,
-                    format!(
-                        "with several companies every file needs {{company}} or {{company_id}} in its path, or each company overwrites the last: e.g. \"{kind}:out/{{company}}-{{date}}.{kind}\""
-                    ),
-                );
-            } else if target != "-" && files.contains(&target) {
-                ok = false;
-                self.at(
-                    offset,
-                    format!("two sinks write {target:?}: give each sink its own file"),
-                );
-            }
-            files.push(target);
+            self.at(at, broken.message);
         }
         ok.then_some(out)
     }

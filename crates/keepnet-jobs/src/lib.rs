@@ -252,7 +252,16 @@ impl std::error::Error for JobError {}
 /// Parses and checks a job file. On failure, returns every error found, sorted by
 /// position (after a TOML syntax error, only the syntax errors).
 pub fn parse(text: &str) -> Result<JobFile, Vec<JobError>> {
-    check::parse(text)
+    parse_with(text, &keepnet_export_core::sinks::Registry::builtin())
+}
+
+/// [`parse`] for a runner with its own sink kinds: the rules on sinks
+/// (`keepnet_export_core::rules`) ask `registry` which kinds write files.
+pub fn parse_with(
+    text: &str,
+    registry: &keepnet_export_core::sinks::Registry,
+) -> Result<JobFile, Vec<JobError>> {
+    check::parse(text, registry)
 }
 
 /// One error as a person reads it, without a trailing newline:

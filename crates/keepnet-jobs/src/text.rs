@@ -1,7 +1,5 @@
-//! Small text checks: positions, key suggestions, placeholders, e-mail addresses.
-
-/// The placeholders a sink target may use (the same as `--sink` on the command line).
-pub(crate) const SINK_PLACEHOLDERS: [&str; 3] = ["{company}", "{company_id}", "{date}"];
+//! Small text checks: positions, key suggestions, subject placeholders, e-mail addresses.
+//! (Sink targets follow `keepnet_export_core::rules`, as on the command line.)
 
 /// The placeholders a mail subject may use (the e-mail sink also knows `{rows}`).
 pub(crate) const SUBJECT_PLACEHOLDERS: [&str; 4] =
@@ -56,35 +54,6 @@ pub(crate) fn suggest<'k>(word: &str, known: &[&'k str]) -> Option<&'k str> {
         .filter(|(d, _)| *d <= limit)
         .min_by_key(|(d, _)| *d)
         .map(|(_, k)| k)
-}
-
-/// Checks the `{...}` placeholders of a sink target; on error, the byte index of the `{`.
-pub(crate) fn check_target(target: &str) -> Result<(), (usize, String)> {
-    let known = SINK_PLACEHOLDERS.join(", ");
-    let mut from = 0;
-    while let Some(rel) = target[from..].find('{') {
-        let start = from + rel;
-        let Some(len) = target[start..].find('}') else {
-            return Err((
-                start,
-                format!("`{{` without a closing `}}` in the sink target; placeholders are {known}"),
-            ));
-        };
-        let placeholder = &target[start..=start + len];
-        if !SINK_PLACEHOLDERS.contains(&placeholder) {
-            return Err((
-                start,
-                format!("unknown placeholder `{placeholder}` in the sink target; use {known}"),
-            ));
-        }
-        from = start + len + 1;
-    }
-    Ok(())
-}
-
-/// Whether a sink target names the company, so several companies write several files.
-pub(crate) fn names_company(target: &str) -> bool {
-    target.contains("{company}") || target.contains("{company_id}")
 }
 
 /// Checks a mail subject template (`{{` and `}}` are literal braces, a lone `}` is literal);
@@ -201,9 +170,10 @@ mod tests {
 
     #[test]
     fn targets_and_subjects() {
+        use keepnet_export_core::rules::check_target;
         assert!(check_target("out/{company}-{company_id}-{date}.csv").is_ok());
-        assert_eq!(check_target("out/{day}.csv").unwrap_err().0, 4);
-        assert_eq!(check_target("out/{company.csv").unwrap_err().0, 4);
+        assert_eq!(check_target("out/{day}.csv").unwrap_err().at, 4);
+        assert_eq!(check_target("out/{company.csv").unwrap_err().at, 4);
         assert!(check_subject("{company} {{x}} } {rows} {date}").is_ok());
         assert_eq!(check_subject("Users of {firm}").unwrap_err().0, 9);
         assert_eq!(check_subject("a {").unwrap_err().0, 2);
