@@ -125,3 +125,57 @@ fn flags_and_job_files_give_one_verdict_and_one_message() {
         }
     }
 }
+
+#[test]
+fn a_timestamp_placeholder_keeps_two_runs_a_day_apart() {
+    let env = Env::small(6, 4);
+    let stamp_of = |name: &str| -> String {
+        // out/<company>-20261202T050234Z.csv
+        let stem = name.strip_suffix(".csv").unwrap();
+        stem[stem.len() - 16..].to_owned()
+    };
+    let sink = "csv:out/{company}-{timestamp}.csv";
+    let before = keepnet_sink::Timestamp::now().unix_seconds();
+    env.run(&["users", "--company", "all", "--sink", sink]).ok();
+    let after = keepnet_sink::Timestamp::now().unix_seconds();
+    let mut names: Vec<String> = std::fs::read_dir(env.path("out"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert!(names.len() > 1, "{names:?}");
+    let stamps: std::collections::BTreeSet<String> = names.iter().map(|n| stamp_of(n)).collect();
+    assert_eq!(stamps.len(), 1, "one run, one timestamp: {names:?}");
+    let stamp = stamps.into_iter().next().unwrap();
+    let iso = format!(
+        "{}-{}-{}T{}:{}:{}Z",
+        &stamp[0..4],
+        &stamp[4..6],
+        &stamp[6..8],
+        &stamp[9..11],
+        &stamp[11..13],
+        &stamp[13..15]
+    );
+    let at = keepnet_sink::Timestamp::parse(&iso)
+        .unwrap_or_else(|| panic!("{stamp} is not a UTC timestamp"))
+        .unix_seconds();
+    assert!((before..=after).contains(&at), "{stamp} outside the run");
+    // The next run a second later writes beside it instead of over it.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    env.run(&["users", "--company", "Initech", "--sink", sink])
+        .ok();
+    let initech = std::fs::read_dir(env.path("out"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("Initech-")
+        })
+        .count();
+    assert_eq!(initech, 2);
+    // Job files take it too.
+    let file = job_file(&env, "\"all\"", &[sink]);
+    env.run(&["run", "--check", file.to_str().unwrap()]).ok();
+}

@@ -74,18 +74,31 @@ impl Batch<'_> {
             )));
         }
         // Build once for a stand-in company: settings and addresses fail here, not mid-run.
-        let probe = self.specs_for("Company", "ID", &["probe@example.com".to_owned()]);
+        let probe = self.specs_for(
+            "Company",
+            "ID",
+            &["probe@example.com".to_owned()],
+            &Timestamp::now(),
+        );
         self.registry.build_all(&probe, &self.settings).map(drop)
     }
 
-    fn specs_for(&self, name: &str, id: &str, recipients: &[String]) -> Vec<SinkSpec> {
-        let date = Timestamp::now();
+    /// The specs with one company's placeholders filled in; `started` (the run's start) gives
+    /// `{date}` and `{timestamp}`, so every company of a run shares them.
+    fn specs_for(
+        &self,
+        name: &str,
+        id: &str,
+        recipients: &[String],
+        started: &Timestamp,
+    ) -> Vec<SinkSpec> {
+        let date = started;
         self.specs
             .iter()
             .map(|spec| {
                 let target = match (&self.recipients, self.registry.is_sink(&spec.kind)) {
                     (Some(_), false) if spec.target.is_empty() => recipients.join(","),
-                    _ => templates::expand(&spec.target, name, id, &date),
+                    _ => templates::expand(&spec.target, name, id, date),
                 };
                 SinkSpec {
                     kind: spec.kind.clone(),
@@ -98,6 +111,8 @@ impl Batch<'_> {
     /// Exports every company; results in the companies' order.
     pub async fn run(&self, companies: Vec<Company>) -> Vec<CompanyResult> {
         let names = templates::safe_names(&companies);
+        let run_started = Timestamp::now();
+        let run_started = &run_started;
         let several = companies.len() > 1;
         let failed = std::sync::atomic::AtomicBool::new(false);
         let mut results: Vec<(usize, CompanyResult)> = stream::iter(companies.into_iter().zip(names).enumerate())
@@ -110,7 +125,7 @@ impl Batch<'_> {
                     {
                         return (index, CompanyResult { company, outcome: None, duration: Duration::ZERO });
                     }
-                    let outcome = self.one(&company, &name).await;
+                    let outcome = self.one(&company, &name, run_started).await;
                     if let Err(e) = &outcome {
                         // After --fail-fast's first failure or a Ctrl-C, start no other company.
                         if self.fail_fast || crate::exit::is_stop(e.code()) {
@@ -132,14 +147,19 @@ impl Batch<'_> {
     }
 
     /// One company: its outputs built from the templates, then the pipeline.
-    async fn one(&self, company: &Company, file_name: &str) -> Result<Outcome, Failure> {
+    async fn one(
+        &self,
+        company: &Company,
+        file_name: &str,
+        started: &Timestamp,
+    ) -> Result<Outcome, Failure> {
         let id = crate::exit::checked_id(company)?;
         let recipients = self
             .recipients
             .as_ref()
             .map(|r| r(company))
             .unwrap_or_default();
-        let mut specs = self.specs_for(file_name, &company.resource_id, &recipients);
+        let mut specs = self.specs_for(file_name, &company.resource_id, &recipients, started);
         if self.recipients.is_some() {
             // A job-file e-mail with nobody to send this company's files to is skipped.
             specs.retain(|s| self.registry.is_sink(&s.kind) || !s.target.is_empty());

@@ -9,7 +9,11 @@ use std::path::{Path, PathBuf};
 use crate::sinks::{Registry, SinkSpec};
 
 /// The placeholders a sink target may use.
-pub const PLACEHOLDERS: [&str; 3] = ["{company}", "{company_id}", "{date}"];
+///
+/// `{date}` is the run's start date (UTC, `2026-12-02`) and `{timestamp}` its start to the
+/// second (UTC, `20261202T050234Z`, no `:` so it is a valid file name everywhere): two runs a
+/// day do not overwrite each other with it. Every company of one run gets the same values.
+pub const PLACEHOLDERS: [&str; 4] = ["{company}", "{company_id}", "{date}", "{timestamp}"];
 
 /// A broken rule: the byte offset in the checked text it is about, and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -14,6 +14,13 @@ pub fn expand(text: &str, file_name: &str, company_id: &str, date: &Timestamp) -
             "{date}",
             &format!("{:04}-{:02}-{:02}", date.year, date.month, date.day),
         )
+        .replace(
+            "{timestamp}",
+            &format!(
+                "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+                date.year, date.month, date.day, date.hour, date.minute, date.second
+            ),
+        )
 }
 
 /// A file-name-safe name for each company, in order: no path separators or `..`, no names
@@ -112,10 +119,14 @@ mod tests {
             .contains("{companyname}"));
         assert!(check("out/{company.xlsx").is_err());
         assert!(names_company("x/{company_id}.csv") && !names_company("x/{date}.csv"));
-        let date = Timestamp::parse("2026-11-27T10:00:00Z").unwrap();
+        let date = Timestamp::parse("2026-11-27T10:04:05Z").unwrap();
         assert_eq!(
             expand("o/{company}-{company_id}-{date}.csv", "Acme", "A1", &date),
             "o/Acme-A1-2026-11-27.csv"
+        );
+        assert_eq!(
+            expand("o/{company}-{timestamp}.csv", "Acme", "A1", &date),
+            "o/Acme-20261127T100405Z.csv"
         );
     }
 }
