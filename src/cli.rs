@@ -42,58 +42,105 @@ pub struct GlobalArgs {
     pub client_secret: Option<SecretArg>,
 
     /// Read the client secret from this file (first line; surrounding whitespace ignored).
-    #[arg(long, value_name = "PATH", global = true)]
+    #[arg(
+        long,
+        env = "KEEPNET_CLIENT_SECRET_FILE",
+        value_name = "PATH",
+        global = true
+    )]
     pub client_secret_file: Option<PathBuf>,
 
     /// Start the built-in sandbox API in-process and run against it with its own credentials.
-    #[arg(long, global = true)]
+    #[arg(long, env = "KEEPNET_SANDBOX", global = true)]
     pub sandbox: bool,
 
     /// Retries of a call that failed transiently (429, 408, 5xx, network); 0 disables.
-    #[arg(long, value_name = "N", default_value_t = 8, global = true)]
+    #[arg(
+        long,
+        env = "KEEPNET_RETRIES",
+        value_name = "N",
+        default_value_t = 8,
+        global = true
+    )]
     pub retries: u32,
 
     /// First retry waits up to this long (ms); the bound doubles each retry (full jitter).
-    #[arg(long, value_name = "MS", default_value_t = 250, global = true)]
+    #[arg(
+        long,
+        env = "KEEPNET_RETRY_INITIAL_BACKOFF_MS",
+        value_name = "MS",
+        default_value_t = 250,
+        global = true
+    )]
     pub retry_initial_backoff_ms: u64,
 
     /// Longest single wait between retries (s), the server's Retry-After included.
-    #[arg(long, value_name = "SECS", default_value_t = 30, global = true)]
+    #[arg(
+        long,
+        env = "KEEPNET_RETRY_MAX_BACKOFF",
+        value_name = "SECS",
+        default_value_t = 30,
+        global = true
+    )]
     pub retry_max_backoff: u64,
 
     /// Longest total wait for one call across its retries (s).
-    #[arg(long, value_name = "SECS", default_value_t = 120, global = true)]
+    #[arg(
+        long,
+        env = "KEEPNET_RETRY_MAX_ELAPSED",
+        value_name = "SECS",
+        default_value_t = 120,
+        global = true
+    )]
     pub retry_max_elapsed: u64,
 
     /// Longest time for one request, from sending to the end of the answer (s).
-    #[arg(long, value_name = "SECS", default_value_t = 120, global = true)]
+    #[arg(
+        long,
+        env = "KEEPNET_TIMEOUT",
+        value_name = "SECS",
+        default_value_t = 120,
+        global = true
+    )]
     pub timeout: u64,
 
     /// Most user pages fetched at once; halves on HTTP 429 and recovers gradually.
-    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256), global = true)]
+    #[arg(long, env = "KEEPNET_CONCURRENCY", value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256), global = true)]
     pub concurrency: u16,
 
     /// At most this many API requests per second (for credentials with a known rate limit).
-    #[arg(long, value_name = "RPS", global = true, value_parser = parse_rps)]
+    #[arg(long, env = "KEEPNET_MAX_RPS", value_name = "RPS", global = true, value_parser = parse_rps)]
     pub max_rps: Option<f64>,
 
     /// Longest time to establish a connection (s).
-    #[arg(long, value_name = "SECS", default_value_t = 10, global = true)]
+    #[arg(
+        long,
+        env = "KEEPNET_CONNECT_TIMEOUT",
+        value_name = "SECS",
+        default_value_t = 10,
+        global = true
+    )]
     pub connect_timeout: u64,
 
     /// Seconds between progress lines when stderr is not a terminal.
-    #[arg(long, value_name = "SECS", default_value_t = 10.0, global = true)]
+    #[arg(
+        long,
+        env = "KEEPNET_PROGRESS_INTERVAL",
+        value_name = "SECS",
+        default_value_t = 10.0,
+        global = true
+    )]
     pub progress_interval: f64,
 
     /// How long an exec plugin may leave its input unread, or keep running after its input
     /// ended, before it is stopped (with every process it started) and the run fails.
-    #[arg(long, value_name = "SECS", default_value_t = 60.0, value_parser = parse_seconds, global = true)]
+    #[arg(long, env = "KEEPNET_PLUGIN_TIMEOUT", value_name = "SECS", default_value_t = 60.0, value_parser = parse_seconds, global = true)]
     pub plugin_timeout: f64,
 
     /// Scope guard margin: how far, in percent, an answer scoped to one company may exceed
     /// that company's own user counts (from companies/search) before it is refused as holding
     /// other customers' people (exit 8). At least 20 users of margin either way.
-    #[arg(long, value_name = "PERCENT", default_value_t = keepnet_api::scope::DEFAULT_TOLERANCE_PERCENT, value_parser = clap::value_parser!(u32).range(0..=1000), global = true)]
+    #[arg(long, env = "KEEPNET_SCOPE_TOLERANCE", value_name = "PERCENT", default_value_t = keepnet_api::scope::DEFAULT_TOLERANCE_PERCENT, value_parser = clap::value_parser!(u32).range(0..=1000), global = true)]
     pub scope_tolerance: u32,
 
     /// More detail on stderr: -v debug, -vv trace, -vvv trace of dependencies too.
@@ -101,7 +148,13 @@ pub struct GlobalArgs {
     pub verbose: u8,
 
     /// Only errors on stderr.
-    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    #[arg(
+        short,
+        long,
+        env = "KEEPNET_QUIET",
+        global = true,
+        conflicts_with = "verbose"
+    )]
     pub quiet: bool,
 }
 
@@ -139,10 +192,10 @@ pub struct RunArgs {
     #[arg(long)]
     pub check: bool,
     /// Companies exported at once within a job.
-    #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
+    #[arg(long, env = "KEEPNET_COMPANY_CONCURRENCY", value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub company_concurrency: u16,
     /// Write the run's summary (see docs/summary-json.md) to PATH, or - for stdout.
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, env = "KEEPNET_SUMMARY_JSON", value_name = "PATH")]
     pub summary_json: Option<std::path::PathBuf>,
 }
 
@@ -177,7 +230,7 @@ pub struct CompaniesArgs {
 #[derive(Debug, Args)]
 pub struct CountArgs {
     /// The company: its resource id, or its exact name (case-insensitive).
-    #[arg(long, value_name = "ID|NAME")]
+    #[arg(long, env = "KEEPNET_COMPANY", value_name = "ID|NAME")]
     pub company: String,
     /// Output format.
     #[arg(long, value_enum, default_value_t = CountFormat::Table)]
@@ -189,38 +242,48 @@ pub struct CountArgs {
 pub struct UsersArgs {
     /// The company: its resource id or exact name (case-insensitive); repeat for several, or
     /// `all` for every managed company (file targets then need {company} or {company_id}).
-    #[arg(long, value_name = "ID|NAME|all", required = true)]
+    #[arg(
+        long,
+        env = "KEEPNET_COMPANY",
+        value_name = "ID|NAME|all",
+        required = true
+    )]
     pub company: Vec<String>,
     /// Companies exported at once (with several companies).
-    #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
+    #[arg(long, env = "KEEPNET_COMPANY_CONCURRENCY", value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub company_concurrency: u16,
     /// Stop at the first company that fails (default: export the others, then report).
-    #[arg(long)]
+    #[arg(long, env = "KEEPNET_FAIL_FAST")]
     pub fail_fast: bool,
     /// Write a machine-readable summary (per company: rows, files with SHA-256, e-mails,
     /// retries, warnings, duration, outcome) to PATH, or - for stdout.
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, env = "KEEPNET_SUMMARY_JSON", value_name = "PATH")]
     pub summary_json: Option<std::path::PathBuf>,
     /// Free-text search over name, e-mail and department.
-    #[arg(long, value_name = "TEXT")]
+    #[arg(long, env = "KEEPNET_SEARCH", value_name = "TEXT")]
     pub search: Option<String>,
     /// Which users: a comma list of active, inactive, deleted (or all). The live list keeps
     /// deleted users; by default they are left out, selected on the server.
-    #[arg(long, value_name = "LIST", default_value = "active,inactive", value_parser = parse_statuses)]
+    #[arg(long, env = "KEEPNET_STATUS", value_name = "LIST", default_value = "active,inactive", value_parser = parse_statuses)]
     pub status: keepnet_api::StatusSet,
     /// API field to order by (e.g. CreateTime, Email, FirstName).
-    #[arg(long, value_name = "FIELD", default_value = "CreateTime")]
+    #[arg(
+        long,
+        env = "KEEPNET_ORDER_BY",
+        value_name = "FIELD",
+        default_value = "CreateTime"
+    )]
     pub order_by: String,
     /// Newest/last first instead of ascending.
-    #[arg(long)]
+    #[arg(long, env = "KEEPNET_DESCENDING")]
     pub descending: bool,
     /// Users asked per page (the server may answer with fewer; paging follows it).
-    #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    #[arg(long, env = "KEEPNET_PAGE_SIZE", value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub page_size: u32,
     /// Publish, marked incomplete (a warning, `incomplete: true` in the summary), a read that
     /// still disagrees with the server's own figures after every page was read 3 times. By
     /// default that run fails (exit 7) and publishes nothing.
-    #[arg(long)]
+    #[arg(long, env = "KEEPNET_ALLOW_INCOMPLETE")]
     pub allow_incomplete: bool,
     /// Accepted for old scripts: failing on an incomplete read is now the default.
     #[arg(long, hide = true, conflicts_with = "allow_incomplete")]
@@ -228,27 +291,35 @@ pub struct UsersArgs {
     /// Output, repeatable; every sink is fed from the same single fetch. KIND is csv, xlsx or
     /// jsonl; TARGET a file path, or - for stdout (csv, jsonl). Without --sink, users stream
     /// to stdout as JSON Lines exactly as the API returns them.
-    #[arg(long = "sink", value_name = "KIND:TARGET")]
+    #[arg(long = "sink", env = "KEEPNET_SINK", value_name = "KIND:TARGET")]
     pub sinks: Vec<String>,
+    /// Whether the sinks came from `KEEPNET_SINK` (set by the runner, for messages).
+    #[arg(skip)]
+    pub sinks_from_env: bool,
     /// Columns to export, in order: API field names (email,firstName,...) and custom:NAME for
     /// one custom field as its own column. Default: every field, custom fields in one column.
-    #[arg(long, value_name = "LIST")]
+    #[arg(long, env = "KEEPNET_COLUMNS", value_name = "LIST")]
     pub columns: Option<String>,
     /// Header labels: API field names (firstName) or labels for people (First Name).
-    #[arg(long, value_enum, default_value_t = HeaderArg::Api)]
+    #[arg(long, env = "KEEPNET_HEADER", value_enum, default_value_t = HeaderArg::Api)]
     pub header: HeaderArg,
     /// Write CSV cells raw: no apostrophe before text a spreadsheet would run as a formula.
-    #[arg(long)]
+    #[arg(long, env = "KEEPNET_RAW_CELLS")]
     pub raw_cells: bool,
     /// CSV field delimiter: one ASCII character, or `tab`.
-    #[arg(long, value_name = "CHAR", default_value = ",")]
+    #[arg(
+        long,
+        env = "KEEPNET_CSV_DELIMITER",
+        value_name = "CHAR",
+        default_value = ","
+    )]
     pub csv_delimiter: String,
     /// Start CSV files with a UTF-8 byte-order mark (Excel on Windows needs it for non-Latin
     /// names).
-    #[arg(long)]
+    #[arg(long, env = "KEEPNET_CSV_BOM")]
     pub csv_bom: bool,
     /// XLSX deflate level: 1 fastest .. 9 smallest.
-    #[arg(long, value_name = "1-9", default_value_t = keepnet_sink_xlsx::DEFAULT_COMPRESSION, value_parser = clap::value_parser!(u8).range(1..=9))]
+    #[arg(long, env = "KEEPNET_XLSX_COMPRESSION", value_name = "1-9", default_value_t = keepnet_sink_xlsx::DEFAULT_COMPRESSION, value_parser = clap::value_parser!(u8).range(1..=9))]
     pub xlsx_compression: u8,
     /// E-mail delivery settings (for `--sink email:ADDR[,ADDR...]`).
     #[command(flatten)]
@@ -268,32 +339,42 @@ pub struct EmailArgs {
     pub smtp_port: Option<u16>,
     /// Transport security: STARTTLS required (no downgrade), implicit TLS, or none (loopback
     /// hosts only).
-    #[arg(long, value_enum, default_value_t = SmtpTlsArg::Starttls)]
+    #[arg(long, env = "KEEPNET_SMTP_TLS", value_enum, default_value_t = SmtpTlsArg::Starttls)]
     pub smtp_tls: SmtpTlsArg,
     /// SMTP user name (AUTH only ever happens over TLS).
     #[arg(long, env = "KEEPNET_SMTP_USER", value_name = "USER")]
     pub smtp_user: Option<String>,
     /// Read the SMTP password from this file (first line); otherwise KEEPNET_SMTP_PASSWORD.
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, env = "KEEPNET_SMTP_PASSWORD_FILE", value_name = "PATH")]
     pub smtp_password_file: Option<PathBuf>,
     /// Extra trusted CA certificate(s), PEM, for a relay with a private CA.
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, env = "KEEPNET_SMTP_CA_FILE", value_name = "PATH")]
     pub smtp_ca_file: Option<PathBuf>,
     /// The From address, e.g. "Reports <reports@mssp.example>".
     #[arg(long, env = "KEEPNET_MAIL_FROM", value_name = "ADDR")]
     pub mail_from: Option<String>,
     /// Subject; placeholders {company}, {company_id}, {date}, {rows}.
-    #[arg(long, value_name = "TEXT", default_value = keepnet_sink_email::DEFAULT_SUBJECT)]
+    #[arg(long, env = "KEEPNET_MAIL_SUBJECT", value_name = "TEXT", default_value = keepnet_sink_email::DEFAULT_SUBJECT)]
     pub mail_subject: String,
     /// Cc recipients (repeatable, or comma-separated).
-    #[arg(long, value_name = "ADDR", value_delimiter = ',')]
+    #[arg(
+        long,
+        env = "KEEPNET_MAIL_CC",
+        value_name = "ADDR",
+        value_delimiter = ','
+    )]
     pub mail_cc: Vec<String>,
     /// Bcc recipients (repeatable, or comma-separated); never shown in the message.
-    #[arg(long, value_name = "ADDR", value_delimiter = ',')]
+    #[arg(
+        long,
+        env = "KEEPNET_MAIL_BCC",
+        value_name = "ADDR",
+        value_delimiter = ','
+    )]
     pub mail_bcc: Vec<String>,
     /// Largest total size of the attachments, checked before connecting: a number of bytes
     /// or with a unit (KB, KiB, MB, MiB, GB, GiB).
-    #[arg(long, value_name = "SIZE", default_value = "20MiB", value_parser = parse_size)]
+    #[arg(long, env = "KEEPNET_MAIL_MAX_ATTACHMENT_SIZE", value_name = "SIZE", default_value = "20MiB", value_parser = parse_size)]
     pub mail_max_attachment_size: u64,
 }
 
@@ -321,14 +402,14 @@ pub enum HeaderArg {
 #[derive(Debug, Args)]
 pub struct ExportArgs {
     /// The company: its resource id, or its exact name (case-insensitive).
-    #[arg(long, value_name = "ID|NAME")]
+    #[arg(long, env = "KEEPNET_COMPANY", value_name = "ID|NAME")]
     pub company: String,
     /// File type the server builds.
     #[arg(long = "type", value_enum)]
     pub kind: ExportKind,
     /// Which users: a comma list of active, inactive, deleted (or all); deleted users are
     /// left out by default.
-    #[arg(long, value_name = "LIST", default_value = "active,inactive", value_parser = parse_statuses)]
+    #[arg(long, env = "KEEPNET_STATUS", value_name = "LIST", default_value = "active,inactive", value_parser = parse_statuses)]
     pub status: keepnet_api::StatusSet,
     /// Where to save it; an existing directory keeps the server's file name.
     #[arg(long, value_name = "PATH")]
@@ -456,9 +537,142 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     Ok(bytes as u64)
 }
 
+/// Options that have no environment variable, and why: how a command shows its answer
+/// (`--format`), one-off switches and what only makes sense on the command line.
+pub const NO_ENVIRONMENT: [&str; 7] = [
+    "verbose",
+    "format",
+    "type",
+    "out",
+    "check",
+    "exceeding-limit",
+    "strict",
+];
+
+/// The first sentence of a help text on one line: up to a `. ` that starts a new sentence.
+fn first_sentence(help: &str) -> String {
+    let flat = help.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut end = flat.len();
+    for (at, _) in flat.match_indices(". ") {
+        let abbreviation = flat[..at].ends_with("e.g") || flat[..at].ends_with("i.e");
+        if !abbreviation && flat[at + 2..].starts_with(|c: char| c.is_uppercase()) {
+            end = at;
+            break;
+        }
+    }
+    flat[..end].trim_end_matches('.').to_owned()
+}
+
+/// The Markdown table of every `KEEPNET_*` environment variable: the option it sets, the
+/// commands that read it, its default and its help line. docs/environment.md holds it (a
+/// test keeps it current).
+pub fn environment_table() -> String {
+    use clap::CommandFactory;
+    use std::collections::BTreeMap;
+    // env -> (flag, commands, default, help)
+    let mut rows: BTreeMap<String, (String, Vec<String>, String, String)> = BTreeMap::new();
+    let root = Cli::command();
+    let mut visit = |command: &clap::Command, name: &str| {
+        for arg in command.get_arguments() {
+            let (Some(env), Some(long)) = (arg.get_env(), arg.get_long()) else {
+                continue;
+            };
+            let env = env.to_string_lossy().into_owned();
+            let default = arg
+                .get_default_values()
+                .iter()
+                .map(|v| v.to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+                .join(",");
+            let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+            let help = first_sentence(&help);
+            let row = rows
+                .entry(env)
+                .or_insert_with(|| (format!("--{long}"), Vec::new(), default, help));
+            if !row.1.iter().any(|c| c == name) {
+                row.1.push(name.to_owned());
+            }
+        }
+    };
+    visit(&root, "all");
+    for sub in root.get_subcommands() {
+        visit(sub, sub.get_name());
+    }
+    let mut out = String::from(
+        "| variable | option | commands | default | what it sets |\n|---|---|---|---|---|\n",
+    );
+    for (env, (flag, commands, default, help)) in rows {
+        // Global options are listed by every subcommand too: "all" says it once.
+        let commands = if commands.iter().any(|c| c == "all") {
+            "all".to_owned()
+        } else {
+            commands.join(", ")
+        };
+        let default = if default.is_empty() {
+            String::new()
+        } else {
+            format!("`{default}`")
+        };
+        let help = help.replace('|', "\\|");
+        out.push_str(&format!(
+            "| `{env}` | `{flag}` | {commands} | {default} | {help} |\n"
+        ));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
-    use super::parse_size;
+    use super::{environment_table, parse_size, Cli, NO_ENVIRONMENT};
+
+    /// Every long option of every command can be set from a `KEEPNET_*` variable named after
+    /// it, except the few listed (and why) in [`NO_ENVIRONMENT`].
+    #[test]
+    fn every_setting_has_its_environment_variable() {
+        use clap::CommandFactory;
+        let root = Cli::command();
+        let mut missing = Vec::new();
+        for command in std::iter::once(&root).chain(root.get_subcommands()) {
+            if matches!(command.get_name(), "sandbox" | "completions" | "man") {
+                continue;
+            }
+            for arg in command.get_arguments() {
+                let Some(long) = arg.get_long() else { continue };
+                if arg.is_hide_set() || NO_ENVIRONMENT.contains(&long) || long == "help" {
+                    continue;
+                }
+                let want = format!("KEEPNET_{}", long.replace('-', "_").to_uppercase());
+                let env = arg.get_env().map(|e| e.to_string_lossy().into_owned());
+                if env.as_deref() != Some(want.as_str()) {
+                    missing.push(format!(
+                        "{} --{long}: {env:?}, want {want}",
+                        command.get_name()
+                    ));
+                }
+            }
+        }
+        assert!(missing.is_empty(), "{missing:#?}");
+    }
+
+    /// docs/environment.md holds the generated table; `UPDATE_DOCS=1 cargo test -p
+    /// keepnet-export --lib environment` rewrites it.
+    #[test]
+    fn the_environment_table_in_the_docs_is_current() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/environment.md");
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        let marker = "<!-- generated: cargo test environment -->\n";
+        let head = text.split(marker).next().unwrap_or("").to_owned();
+        let want = format!("{head}{marker}{}", environment_table());
+        if text != want {
+            if std::env::var_os("UPDATE_DOCS").is_some() {
+                std::fs::write(&path, &want).unwrap();
+            } else {
+                panic!(
+                    "docs/environment.md is stale: run `UPDATE_DOCS=1 cargo test -p keepnet-export --lib environment` and review the diff"
+                );
+            }
+        }
+    }
 
     #[test]
     fn sizes() {

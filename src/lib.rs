@@ -97,10 +97,16 @@ impl Runner {
             Some(clap::parser::ValueSource::CommandLine) => SecretSource::CommandLine,
             _ => SecretSource::Other,
         };
-        let cli = match Cli::from_arg_matches(&matches) {
+        let mut cli = match Cli::from_arg_matches(&matches) {
             Ok(cli) => cli,
             Err(e) => e.exit(),
         };
+        if let Command::Users(args) = &mut cli.command {
+            args.sinks_from_env = matches
+                .subcommand_matches("users")
+                .and_then(|m| m.value_source("sinks"))
+                == Some(clap::parser::ValueSource::EnvVariable);
+        }
         let bars = progress::Progress::bars_wanted(cli.global.quiet, cli.global.verbose);
         logging::init(cli.global.verbose, cli.global.quiet, bars);
         // One runtime thread for the network (and JSON parsing); each sink has a thread of its

@@ -1,6 +1,8 @@
-//! One rule, one message: the same sinks given as `--sink` flags and as a job file's `sinks`
-//! get the same verdict and, when refused, the same text; only where the value came from is
-//! shown differently (`--sink TEXT: ...` against `reports.toml:LINE:COL: ...`).
+//! One rule, one message: the same sinks given as `--sink` flags, as `KEEPNET_*` variables
+//! and as a job file's `sinks` get the same verdict and, when refused, the same text; only
+//! where the value came from is shown differently (`--sink TEXT: ...`, `KEEPNET_SINK=TEXT:
+//! ...`, `reports.toml:LINE:COL: ...`). And the settings that came with the one engine:
+//! `{timestamp}`, every option from the environment.
 
 use crate::util::Env;
 
@@ -32,9 +34,15 @@ fn file_message(stderr: &str) -> String {
     parts.next().unwrap().trim_start().to_owned()
 }
 
-/// The message of the error about `--sink sink`, without that prefix.
+/// The message of the error about `--sink sink` (or `KEEPNET_SINK=sink`), without that
+/// prefix.
 fn flag_message(stderr: &str, sink: &str) -> String {
-    let prefix = format!("--sink {sink}: ");
+    message_after(stderr, &format!("--sink {sink}: "))
+}
+
+/// The rest of the line after `prefix`.
+fn message_after(stderr: &str, prefix: &str) -> String {
+    let prefix = prefix.to_owned();
     let at = stderr
         .find(&prefix)
         .unwrap_or_else(|| panic!("no error about {prefix:?} in {stderr}"));
@@ -84,6 +92,13 @@ fn flags_and_job_files_give_one_verdict_and_one_message() {
             args.extend(["--sink".to_owned(), (*sink).to_owned()]);
         }
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        // The same through the environment: KEEPNET_COMPANY and KEEPNET_SINK.
+        let from_environment = || {
+            let mut cmd = env.command_as(&env.sandbox.reseller());
+            cmd.env("KEEPNET_COMPANY", company)
+                .env("KEEPNET_SINK", sinks[0]);
+            Env::run_cmd(cmd, &["users"])
+        };
         let file = job_file(&env, companies, sinks);
         let check = env.run(&["run", "--check", file.to_str().unwrap()]);
         match refusal {
@@ -101,8 +116,13 @@ fn flags_and_job_files_give_one_verdict_and_one_message() {
                     flag_message(&flags.stderr, sinks[0]),
                     file_message(&check.stderr),
                 );
+                let by_env = from_environment();
+                assert_eq!(by_env.code, 2, "{sinks:?}: {}", by_env.stderr);
+                let from_env =
+                    message_after(&by_env.stderr, &format!("KEEPNET_SINK={}: ", sinks[0]));
                 assert!(from_flags.contains(needle), "{from_flags}");
                 assert_eq!(from_flags, from_file, "{sinks:?}: one rule, one message");
+                assert_eq!(from_flags, from_env, "{sinks:?}: from the environment too");
             }
             None => {
                 check.ok();
@@ -113,6 +133,9 @@ fn flags_and_job_files_give_one_verdict_and_one_message() {
                 std::fs::remove_file(&input).unwrap();
                 env.run(&["run", file.to_str().unwrap()]).ok();
                 let from_file = std::fs::read_to_string(&input).unwrap();
+                std::fs::remove_file(&input).unwrap();
+                from_environment().ok();
+                let from_env = std::fs::read_to_string(&input).unwrap();
                 let headers =
                     |text: &str| text.lines().filter(|l| l.contains("\"protocol\"")).count();
                 let companies = env.run(&["companies", "--format", "json"]);
@@ -120,7 +143,9 @@ fn flags_and_job_files_give_one_verdict_and_one_message() {
                 let count = listed.as_array().unwrap().len();
                 assert_eq!(headers(&from_flags), count, "one plugin run per company");
                 assert_eq!(headers(&from_file), count, "the same from the job file");
+                assert_eq!(headers(&from_env), count, "the same from the environment");
                 assert_eq!(from_flags.lines().count(), from_file.lines().count());
+                assert_eq!(from_flags.lines().count(), from_env.lines().count());
             }
         }
     }
@@ -178,4 +203,57 @@ fn a_timestamp_placeholder_keeps_two_runs_a_day_apart() {
     // Job files take it too.
     let file = job_file(&env, "\"all\"", &[sink]);
     env.run(&["run", "--check", file.to_str().unwrap()]).ok();
+}
+
+#[test]
+fn settings_come_from_the_environment_and_a_flag_wins() {
+    let env = Env::small(6, 4);
+    let reseller = env.sandbox.reseller();
+    // The secret from a file named by KEEPNET_CLIENT_SECRET_FILE; columns, header and status
+    // from the environment too.
+    let secret = env.path("secret.txt");
+    std::fs::write(&secret, format!("{}\n", reseller.client_secret)).unwrap();
+    let mut cmd = env.command_as(&reseller);
+    cmd.env_remove("KEEPNET_CLIENT_SECRET")
+        .env("KEEPNET_CLIENT_SECRET_FILE", &secret)
+        .env("KEEPNET_COMPANY", "Initech")
+        .env("KEEPNET_COLUMNS", "email,isDeleted")
+        .env("KEEPNET_HEADER", "human")
+        .env("KEEPNET_STATUS", "deleted")
+        .env("KEEPNET_SINK", "csv:env.csv");
+    Env::run_cmd(cmd, &["users"]).ok();
+    let deleted = env.served_deleted(&env.company_id("Initech"));
+    let mut reader = csv::Reader::from_path(env.path("env.csv")).unwrap();
+    let header: Vec<String> = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(header.len(), 2);
+    assert_ne!(header[0], "email", "the human header: {header:?}");
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), deleted.len(), "KEEPNET_STATUS=deleted");
+    assert!(rows.iter().all(|r| &r[1] == "true"));
+
+    // A flag wins over its variable.
+    let mut cmd = env.command_as(&reseller);
+    cmd.env("KEEPNET_COLUMNS", "email,isDeleted")
+        .env("KEEPNET_HEADER", "human");
+    Env::run_cmd(
+        cmd,
+        &[
+            "users",
+            "--company",
+            "Initech",
+            "--header",
+            "api",
+            "--sink",
+            "csv:flag.csv",
+        ],
+    )
+    .ok();
+    let mut reader = csv::Reader::from_path(env.path("flag.csv")).unwrap();
+    let header: Vec<&str> = reader.headers().unwrap().iter().collect();
+    assert_eq!(header, ["email", "isDeleted"]);
 }

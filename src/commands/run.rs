@@ -209,7 +209,7 @@ fn prepare(job: &Job, file: &JobFile, registry: &Registry) -> Result<Prepared, V
             .as_ref()
             .map(|_| Arc::new(|_: &keepnet_api::Company| Vec::new()) as crate::batch::Recipients),
     };
-    if let Err(e) = probe.validate(several) {
+    if let Err(e) = probe.validate(several, &|spec| format!("--sink {spec}")) {
         let line = job.email.as_ref().map_or(job.line, |e| e.line);
         errors.push((line, 1, e.to_string()));
     }

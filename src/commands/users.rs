@@ -51,12 +51,20 @@ pub async fn run(ctx: &Context<'_>, args: &UsersArgs) -> Result<(), Failure> {
             return Ok(());
         }
     };
+    // A broken rule names the sink as the user gave it: a flag, or the environment.
+    let label = |text: &str| match args.sinks_from_env {
+        true => format!("KEEPNET_SINK={text}"),
+        false => format!("--sink {text}"),
+    };
     let specs = if args.sinks.is_empty() {
         vec![SinkSpec::parse("jsonl:-")?]
     } else {
         args.sinks
             .iter()
-            .map(|s| SinkSpec::parse(s))
+            .map(|s| {
+                keepnet_export_core::rules::parse_sink(s)
+                    .map_err(|b| Failure::usage(format!("{}: {}", label(s), b.message)))
+            })
             .collect::<Result<_, _>>()?
     };
     let (smtp, mail) = email_settings(&args.email)?;
@@ -87,7 +95,7 @@ pub async fn run(ctx: &Context<'_>, args: &UsersArgs) -> Result<(), Failure> {
         recipients: None,
         progress: ctx.progress,
     };
-    batch.validate(several)?;
+    batch.validate(several, &|spec| label(&spec.to_string()))?;
     if let Some(path) = &args.summary_json {
         summary::check_target(path)?;
         summary::check_stdout_free(path, &batch.specs)?;

@@ -61,7 +61,14 @@ pub struct CompanyResult {
 impl Batch<'_> {
     /// Checks the outputs once, before anything is fetched: kinds, addresses, placeholders,
     /// and that several companies do not write one file.
-    pub fn validate(&self, several: bool) -> Result<(), Failure> {
+    ///
+    /// `label` names a sink as its front end knows it (`--sink csv:a.csv`,
+    /// `KEEPNET_SINK=csv:a.csv`): a broken rule reads `LABEL: message`.
+    pub fn validate(
+        &self,
+        several: bool,
+        label: &dyn Fn(&SinkSpec) -> String,
+    ) -> Result<(), Failure> {
         let noun = "--sink arguments";
         if let Some((index, broken)) =
             crate::rules::check_specs(&self.specs, several, self.registry, noun)
@@ -69,8 +76,9 @@ impl Batch<'_> {
                 .next()
         {
             return Err(Failure::usage(format!(
-                "--sink {}: {}",
-                self.specs[index], broken.message
+                "{}: {}",
+                label(&self.specs[index]),
+                broken.message
             )));
         }
         // Build once for a stand-in company: settings and addresses fail here, not mid-run.
