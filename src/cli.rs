@@ -147,6 +147,11 @@ pub struct GlobalArgs {
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
 
+    /// How log lines on stderr look: text for people, or one JSON object per line (time,
+    /// level, target, fields) for log shippers; the final error is such a line too.
+    #[arg(long, env = "KEEPNET_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+
     /// Only errors on stderr.
     #[arg(
         short,
@@ -156,6 +161,15 @@ pub struct GlobalArgs {
         conflicts_with = "verbose"
     )]
     pub quiet: bool,
+}
+
+/// `--log-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Lines for people.
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 /// The commands.

@@ -108,7 +108,10 @@ impl Runner {
                 == Some(clap::parser::ValueSource::EnvVariable);
         }
         let bars = progress::Progress::bars_wanted(cli.global.quiet, cli.global.verbose);
-        logging::init(cli.global.verbose, cli.global.quiet, bars);
+        let json = cli.global.log_format == cli::LogFormat::Json;
+        // JSON lines are for machines: no bars in their way.
+        let bars = bars && !json;
+        logging::init(cli.global.verbose, cli.global.quiet, bars, json);
         // One runtime thread for the network (and JSON parsing); each sink has a thread of its
         // own. More runtime threads only added allocator contention (see BENCHMARKS.md).
         let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -123,6 +126,11 @@ impl Runner {
         };
         match runtime.block_on(run(cli, secret_source, self.registry)) {
             Ok(()) => ExitCode::from(exit::SUCCESS),
+            Err(failure) if json => {
+                let message = failure.to_string();
+                tracing::error!(exit_code = failure.code(), "{message}");
+                ExitCode::from(failure.code())
+            }
             Err(failure) => {
                 eprintln!("error: {}", output::printable(&failure.to_string()));
                 ExitCode::from(failure.code())
@@ -170,9 +178,11 @@ async fn run(cli: Cli, secret_source: SecretSource, registry: Registry) -> Resul
         session = Session::connect(&cli.global, secret_source) => session?,
         reason = keepnet_export_core::stop::stopped() => return Err(reason.failure()),
     };
+    let bars = progress::Progress::bars_wanted(cli.global.quiet, cli.global.verbose)
+        && cli.global.log_format == cli::LogFormat::Text;
     let progress = progress::Progress::new(
         cli.global.quiet,
-        cli.global.verbose,
+        bars,
         std::time::Duration::from_secs_f64(cli.global.progress_interval.max(0.05)),
     );
     // Commands that publish files stop themselves cleanly on a signal (users, run); the others

@@ -1,4 +1,5 @@
-//! stderr logging from `-q` / `-v` flags (or `RUST_LOG`, which wins when set).
+//! stderr logging from `-q` / `-v` flags (or `RUST_LOG`, which wins when set), as text for
+//! people or, with `--log-format json`, one JSON object per line for log shippers.
 
 use std::io::IsTerminal;
 
@@ -6,8 +7,15 @@ use tracing_subscriber::EnvFilter;
 
 /// Installs the global subscriber. Logs go to stderr so stdout stays clean for data.
 /// With progress bars on a terminal, routine lines stay out of their way (warnings still show).
-pub fn init(verbose: u8, quiet: bool, bars: bool) {
-    let ours = ["keepnet_export", "keepnet_api", "keepnet_sandbox"];
+pub fn init(verbose: u8, quiet: bool, bars: bool, json: bool) {
+    let ours = [
+        "keepnet_export",
+        "keepnet_export_core",
+        "keepnet_api",
+        "keepnet_jobs",
+        "keepnet_sink",
+        "keepnet_sandbox",
+    ];
     let directives = match (quiet, verbose) {
         (true, _) => "error".to_owned(),
         (false, 0) if bars => "warn".to_owned(),
@@ -17,13 +25,25 @@ pub fn init(verbose: u8, quiet: bool, bars: bool) {
         (false, _) => "trace".to_owned(),
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(directives));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_target(verbose > 0)
-        .without_time()
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = if json {
+        // Shippers want a time, the level, the target and the fields of every event, and
+        // no colours.
+        builder
+            .json()
+            .with_ansi(false)
+            .with_target(true)
+            .with_current_span(false)
+            .try_init()
+    } else {
+        builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .with_target(verbose > 0)
+            .without_time()
+            .try_init()
+    };
 }
 
 fn with(ours: &[&str], level: &str, rest: &str) -> String {

@@ -20,12 +20,12 @@ enum Mode {
 }
 
 impl Progress {
-    /// Bars when stderr is a terminal and logging is at its default level, periodic lines
-    /// otherwise, nothing when `quiet`.
-    pub fn new(quiet: bool, verbose: u8, interval: Duration) -> Self {
+    /// Bars when `bars` (see [`bars_wanted`](Self::bars_wanted)), periodic lines otherwise,
+    /// nothing when `quiet`.
+    pub fn new(quiet: bool, bars: bool, interval: Duration) -> Self {
         let mode = if quiet {
             Mode::Quiet
-        } else if Self::bars_wanted(quiet, verbose) {
+        } else if bars {
             Mode::Bars(MultiProgress::with_draw_target(ProgressDrawTarget::stderr()))
         } else {
             Mode::Lines

@@ -257,3 +257,58 @@ fn settings_come_from_the_environment_and_a_flag_wins() {
     let header: Vec<&str> = reader.headers().unwrap().iter().collect();
     assert_eq!(header, ["email", "isDeleted"]);
 }
+
+#[test]
+fn json_logs_are_one_object_per_line_and_the_error_is_one_too() {
+    let env = Env::small(6, 4);
+    let reseller = env.sandbox.reseller();
+    let parse = |stderr: &str| -> Vec<serde_json::Value> {
+        stderr
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l:?}")))
+            .collect()
+    };
+    let run = env.run(&[
+        "--log-format",
+        "json",
+        "-vv",
+        "users",
+        "--company",
+        "Initech",
+        "--sink",
+        "csv:a.csv",
+    ]);
+    run.ok();
+    let events = parse(&run.stderr);
+    assert!(events.len() > 3, "{}", run.stderr);
+    for event in &events {
+        assert!(
+            event["timestamp"].is_string() && event["level"].is_string(),
+            "{event}"
+        );
+        assert!(event["fields"]["message"].is_string(), "{event}");
+    }
+    let written = events
+        .iter()
+        .find(|e| e["fields"]["message"] == "file written")
+        .expect("a file written event");
+    assert_eq!(written["fields"]["path"], "a.csv");
+    assert!(!run.stderr.contains(&reseller.client_secret));
+
+    // From the environment, and a failure: the last line is the error with its exit code.
+    let mut cmd = env.command_as(&reseller);
+    cmd.env("KEEPNET_LOG_FORMAT", "json");
+    let failed = Env::run_cmd(cmd, &["users", "--company", "No Such Company"]);
+    assert_eq!(failed.code, 4, "{}", failed.stderr);
+    let events = parse(&failed.stderr);
+    let last = events.last().unwrap();
+    assert_eq!(last["level"], "ERROR");
+    assert_eq!(last["fields"]["exit_code"], 4);
+    assert!(
+        last["fields"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("No Such Company"),
+        "{last}"
+    );
+}
