@@ -307,6 +307,10 @@ pub struct UsersArgs {
     /// to stdout as JSON Lines exactly as the API returns them.
     #[arg(long = "sink", env = "KEEPNET_SINK", value_name = "KIND:TARGET")]
     pub sinks: Vec<String>,
+    /// Check every option as a run would and print what it would do (like `run --check`),
+    /// calling no API and writing nothing.
+    #[arg(long)]
+    pub dry_run: bool,
     /// Whether the sinks came from `KEEPNET_SINK` (set by the runner, for messages).
     #[arg(skip)]
     pub sinks_from_env: bool,
@@ -553,8 +557,9 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
 
 /// Options that have no environment variable, and why: how a command shows its answer
 /// (`--format`), one-off switches and what only makes sense on the command line.
-pub const NO_ENVIRONMENT: [&str; 7] = [
+pub const NO_ENVIRONMENT: [&str; 8] = [
     "verbose",
+    "dry-run",
     "format",
     "type",
     "out",

@@ -171,6 +171,19 @@ async fn run(cli: Cli, secret_source: SecretSource, registry: Registry) -> Resul
             return output::to_stdout(|out| clap_mangen::Man::new(Cli::command()).render(out));
         }
         Command::Run(args) if args.check => return commands::run::check(args, &registry),
+        Command::Users(args) if args.dry_run => {
+            // No session: nothing is fetched, so no credentials are needed.
+            let client = commands::offline_client();
+            let quiet = progress::Progress::new(true, false, std::time::Duration::from_secs(1));
+            let ctx = Context {
+                client: &client,
+                registry: &registry,
+                progress: &quiet,
+                scope_tolerance: cli.global.scope_tolerance,
+                plugin_timeout: std::time::Duration::from_secs_f64(cli.global.plugin_timeout),
+            };
+            return commands::users::dry_run(&ctx, args);
+        }
         _ => {}
     }
     let session = tokio::select! {

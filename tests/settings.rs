@@ -312,3 +312,106 @@ fn json_logs_are_one_object_per_line_and_the_error_is_one_too() {
         "{last}"
     );
 }
+
+#[test]
+fn users_dry_run_prints_the_plan_run_check_prints_and_touches_nothing() {
+    let env = Env::small(6, 4);
+    let before = env.sandbox.stats().requests;
+    let sink = "csv:out/{company}-{date}.csv";
+    let flags = env.run(&[
+        "users",
+        "--dry-run",
+        "--company",
+        "all",
+        "--status",
+        "active,deleted",
+        "--columns",
+        "email,isDeleted",
+        "--sink",
+        sink,
+        "--fail-fast",
+    ]);
+    let printed = flags.ok().to_owned();
+    assert!(
+        printed.starts_with("Dry run: nothing is fetched"),
+        "{printed}"
+    );
+    assert_eq!(env.sandbox.stats().requests, before, "no request");
+    assert!(!env.path("out").exists(), "nothing written");
+    // The job file saying the same: the job's lines are the same lines.
+    let file = env.path("reports.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[[job]]\nname = \"a\"\ncompanies = \"all\"\nstatus = [\"active\", \"deleted\"]\n\
+             columns = [\"email\", \"isDeleted\"]\nheader = \"api\"\nsinks = [\"{sink}\"]\n\
+             fail_fast = true\n"
+        ),
+    )
+    .unwrap();
+    let check = env.run(&["run", "--check", file.to_str().unwrap()]);
+    let section = |text: &str| -> Vec<String> {
+        text.lines()
+            .skip_while(|l| !l.starts_with("  companies:"))
+            .map(str::to_owned)
+            .collect()
+    };
+    assert_eq!(section(&printed), section(check.ok()));
+    assert!(section(&printed).len() >= 8, "{printed}");
+
+    // No credentials needed, and a refusal is the run's own.
+    let dir = tempfile::tempdir().unwrap();
+    let bare = crate::util::run_bare(
+        &[
+            "users",
+            "--dry-run",
+            "--company",
+            "all",
+            "--sink",
+            "csv:all.csv",
+        ],
+        dir.path(),
+    );
+    bare.fails_with(2, &["--sink csv:all.csv: with several companies"]);
+    let bare = crate::util::run_bare(
+        &[
+            "users",
+            "--dry-run",
+            "--company",
+            "Initech",
+            "--sink",
+            "csv:a.csv",
+        ],
+        dir.path(),
+    );
+    assert!(bare.ok().contains("sinks:     csv:a.csv"));
+    assert!(!dir.path().join("a.csv").exists());
+
+    // The SMTP password is said to be set, never shown.
+    let mut cmd = env.command_as(&env.sandbox.reseller());
+    cmd.env("KEEPNET_SMTP_PASSWORD", "hunter2-Correct-Horse");
+    let mailed = Env::run_cmd(
+        cmd,
+        &[
+            "users",
+            "--dry-run",
+            "--company",
+            "Initech",
+            "--sink",
+            "email:it@acme.example",
+            "--smtp-host",
+            "smtp.example.com",
+            "--smtp-user",
+            "me",
+            "--mail-from",
+            "r@mssp.example",
+        ],
+    );
+    let text = mailed.ok();
+    assert!(
+        text.contains("password: from $KEEPNET_SMTP_PASSWORD (set)"),
+        "{text}"
+    );
+    assert!(text.contains("every company -> it@acme.example"), "{text}");
+    assert!(!text.contains("hunter2") && !mailed.stderr.contains("hunter2"));
+}

@@ -22,7 +22,7 @@ async fn company(client: &Client, query: &str) -> Result<(Company, CompanyId), F
 
 /// Refuses a `--company` value that can be neither an id nor a name (empty, control
 /// characters), before any request.
-fn check_query(query: &str) -> Result<(), Failure> {
+pub(crate) fn check_query(query: &str) -> Result<(), Failure> {
     if query.trim().is_empty() || query.chars().any(char::is_control) {
         return Err(Failure::usage(format!(
             "--company {query:?} is neither a company id nor a name: give the id \
@@ -61,4 +61,13 @@ pub(crate) async fn select(client: &Client, queries: &[String]) -> Result<Vec<Co
         }
     }
     Ok(chosen)
+}
+
+/// A client for checks that make no request (`run --check`, `users --dry-run`): the runtime
+/// objects need one, and it is never called.
+pub(crate) fn offline_client() -> Client {
+    Client::builder("https://localhost")
+        .credentials(keepnet_api::Credentials::new("check", "check"))
+        .build()
+        .expect("a fixed, valid configuration")
 }

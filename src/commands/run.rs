@@ -194,7 +194,7 @@ fn prepare(job: &Job, file: &JobFile, registry: &Registry) -> Result<Prepared, V
     let several = !matches!(&job.companies, Companies::List(list) if list.len() == 1);
     let probe = Batch {
         progress: &keepnet_export_core::progress::Silent,
-        client: &dummy_client(),
+        client: &super::offline_client(),
         registry,
         query: UserQuery::default(),
         layout: layout.clone().unwrap_or_else(Layout::all),
@@ -222,14 +222,6 @@ fn prepare(job: &Job, file: &JobFile, registry: &Registry) -> Result<Prepared, V
         }),
         _ => Err(errors),
     }
-}
-
-/// A client that is never used to send (validation only).
-fn dummy_client() -> keepnet_api::Client {
-    keepnet_api::Client::builder("https://localhost")
-        .credentials(keepnet_api::Credentials::new("check", "check"))
-        .build()
-        .expect("a fixed, valid configuration")
 }
 
 /// `run --check`: validates the file and prints the plan, calling no API.

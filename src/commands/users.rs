@@ -15,10 +15,20 @@ use crate::sinks::{SinkSettings, SinkSpec};
 use crate::summary;
 use crate::Context;
 
-/// Runs `users`: validates every output option, then fetches each company once.
-pub async fn run(ctx: &Context<'_>, args: &UsersArgs) -> Result<(), Failure> {
+/// What `users` will do, every option checked, before any request.
+enum Prepared<'a> {
+    /// No sink and no columns: every user streamed to stdout as served.
+    Raw(UserQuery),
+    /// Exports to sinks, for one company or several.
+    Batch(Box<Batch<'a>>),
+}
+
+/// Checks everything the user typed, before the first request, and builds the export.
+fn prepare<'a>(ctx: &Context<'a>, args: &UsersArgs) -> Result<Prepared<'a>, Failure> {
     let client = ctx.client;
-    let started = keepnet_sink::Timestamp::now();
+    for company in &args.company {
+        super::check_query(company)?;
+    }
     let query = UserQuery {
         search: args.search.clone(),
         order_by: args.order_by.clone(),
@@ -26,7 +36,6 @@ pub async fn run(ctx: &Context<'_>, args: &UsersArgs) -> Result<(), Failure> {
         page_size: args.page_size,
         statuses: args.status,
     };
-    // Everything the user typed is checked before the first request.
     let csv_delimiter = parse_delimiter(&args.csv_delimiter)?;
     let several = args.company.len() > 1 || args.company.iter().any(|c| super::is_all(c));
     let layout = match (&args.columns, args.sinks.is_empty()) {
@@ -42,14 +51,7 @@ pub async fn run(ctx: &Context<'_>, args: &UsersArgs) -> Result<(), Failure> {
                 "--summary-json describes files: add --sink outputs (or --columns for JSON Lines on stdout)",
             ))
         }
-        (None, true) => {
-            let (company, id) = super::company(client, &args.company[0]).await?;
-            let limit = keepnet_api::ScopeLimit::for_company(&company, query.statuses, ctx.scope_tolerance);
-            let (users, pages) = stream_raw(client, &id, query, limit, args.allow_incomplete).await?;
-            tracing::info!(company = %company.name, id = %company.resource_id, users, pages, "users exported");
-            log_api_usage(client);
-            return Ok(());
-        }
+        (None, true) => return Ok(Prepared::Raw(query)),
     };
     // A broken rule names the sink as the user gave it: a flag, or the environment.
     let label = |text: &str| match args.sinks_from_env {
@@ -100,6 +102,26 @@ pub async fn run(ctx: &Context<'_>, args: &UsersArgs) -> Result<(), Failure> {
         summary::check_target(path)?;
         summary::check_stdout_free(path, &batch.specs)?;
     }
+    Ok(Prepared::Batch(Box::new(batch)))
+}
+
+/// Runs `users`: validates every output option, then fetches each company once.
+pub async fn run(ctx: &Context<'_>, args: &UsersArgs) -> Result<(), Failure> {
+    let client = ctx.client;
+    let started = keepnet_sink::Timestamp::now();
+    let batch = match prepare(ctx, args)? {
+        Prepared::Raw(query) => {
+            let (company, id) = super::company(client, &args.company[0]).await?;
+            let limit =
+                keepnet_api::ScopeLimit::for_company(&company, query.statuses, ctx.scope_tolerance);
+            let (users, pages) =
+                stream_raw(client, &id, query, limit, args.allow_incomplete).await?;
+            tracing::info!(company = %company.name, id = %company.resource_id, users, pages, "users exported");
+            log_api_usage(client);
+            return Ok(());
+        }
+        Prepared::Batch(batch) => batch,
+    };
     let companies = super::select(client, &args.company).await?;
     let results = batch.run(companies).await;
     log_api_usage(client);
@@ -107,6 +129,84 @@ pub async fn run(ctx: &Context<'_>, args: &UsersArgs) -> Result<(), Failure> {
         summary::write(path, started, &results, client)?;
     }
     summary::outcome(results)
+}
+
+/// `users --dry-run`: checks every option exactly as a run does, then prints what the run
+/// would do (the same text as `run --check`), calling no API and writing nothing.
+pub fn dry_run(ctx: &Context<'_>, args: &UsersArgs) -> Result<(), Failure> {
+    use keepnet_export_core::plan::{self, EmailPlan, JobPlan, PasswordSource, SmtpPlan};
+    let prepared = prepare(ctx, args)?;
+    let mut out = String::from("Dry run: nothing is fetched, written or sent.\n");
+    if let Some(host) = &args.email.smtp_host {
+        let (_, mail) = email_settings(&args.email)?;
+        let password = match &args.email.smtp_password_file {
+            Some(path) => PasswordSource::File(path.clone()),
+            None => PasswordSource::Env("KEEPNET_SMTP_PASSWORD".to_owned()),
+        };
+        plan::write_smtp(
+            &mut out,
+            &SmtpPlan {
+                line: None,
+                host: host.clone(),
+                port: args.email.smtp_port,
+                tls: format!("{:?}", args.email.smtp_tls).to_lowercase(),
+                from: mail.from.clone(),
+                user: args.email.smtp_user.clone(),
+                password,
+                ca_file: args.email.smtp_ca_file.clone(),
+            },
+        );
+    }
+    let every = args.company.iter().any(|c| super::is_all(c));
+    let (sinks, email) = match &prepared {
+        Prepared::Raw(_) => (
+            vec!["(none: every user to stdout as JSON Lines, as served)".to_owned()],
+            None,
+        ),
+        Prepared::Batch(batch) => {
+            let sinks: Vec<String> = batch.specs.iter().map(ToString::to_string).collect();
+            let to: Vec<String> = batch
+                .specs
+                .iter()
+                .filter(|s| !ctx.registry.is_sink(&s.kind))
+                .flat_map(|s| s.target.split(',').map(|a| a.trim().to_owned()))
+                .collect();
+            let email = (!to.is_empty()).then(|| EmailPlan {
+                subject: Some(args.email.mail_subject.clone()),
+                default: to,
+                cc: args.email.mail_cc.clone(),
+                bcc: args.email.mail_bcc.clone(),
+                ..EmailPlan::default()
+            });
+            (sinks, email)
+        }
+    };
+    let job = JobPlan {
+        title: "Export".to_owned(),
+        companies: (!every).then(|| args.company.clone()),
+        search: args.search.clone(),
+        statuses: Some(
+            args.status
+                .to_string()
+                .split(',')
+                .map(str::to_owned)
+                .collect(),
+        ),
+        columns: args
+            .columns
+            .as_ref()
+            .map(|c| c.split(',').map(|c| c.trim().to_owned()).collect()),
+        header: Some(format!("{:?}", args.header).to_lowercase()),
+        sinks,
+        fail_fast: args.fail_fast,
+        allow_incomplete: args.allow_incomplete,
+        email,
+    };
+    plan::write_job(&mut out, &job);
+    if let Some(path) = &args.summary_json {
+        out.push_str(&format!("  summary:   {}\n", path.display()));
+    }
+    crate::output::to_stdout(|o| o.write_all(out.as_bytes()))
 }
 
 /// One line on how hard the API was worked: requests, retries, token renewals, throttling.

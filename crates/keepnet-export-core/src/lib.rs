@@ -12,6 +12,7 @@
 //!   several companies, one file per sink).
 //! - [`columns`], [`templates`]: column layouts and filling in path placeholders.
 //! - [`summary`]: the run's summary document (docs/summary-json.md).
+//! - [`plan`]: what a run would do, as people read it (`run --check`, `users --dry-run`).
 //! - [`exit`]: exit codes and the [`Failure`](exit::Failure) that carries one.
 //! - [`progress`], [`stop`]: how a front end watches a run and stops it.
 
@@ -21,6 +22,7 @@ pub mod completeness;
 pub mod exit;
 pub mod output;
 pub mod pipeline;
+pub mod plan;
 pub mod progress;
 pub mod rules;
 pub mod sinks;

@@ -1,6 +1,9 @@
-//! `plan_summary`: what a run would do, for `run --check`.
+//! `plan_summary`: what a run would do, for `run --check`, written by the engine's `plan`
+//! (the same text `users --dry-run` prints).
 
 use std::fmt::Write as _;
+
+use keepnet_export_core::plan::{self, EmailPlan, JobPlan, PasswordSource, SmtpPlan};
 
 use crate::{Companies, Email, Header, Job, JobFile, Smtp, Tls};
 
@@ -23,123 +26,61 @@ pub fn plan_summary(file: &JobFile) -> String {
 }
 
 fn write_smtp(out: &mut String, smtp: &Smtp) {
-    let (tls, default_port) = match smtp.tls {
-        Tls::StartTls => ("STARTTLS", 587),
-        Tls::Tls => ("implicit TLS", 465),
-        Tls::None => ("no TLS", 25),
+    let tls = match smtp.tls {
+        Tls::StartTls => "starttls",
+        Tls::Tls => "tls",
+        Tls::None => "none",
     };
-    let port = match smtp.port {
-        Some(port) => port.to_string(),
-        None => format!("{default_port} (default)"),
+    let password = match &smtp.password_env {
+        Some(var) => PasswordSource::Env(var.clone()),
+        None => PasswordSource::None,
     };
-    let _ = writeln!(out, "\nSMTP (line {})", smtp.line);
-    let _ = writeln!(out, "  relay:    {}, port {port}, {tls}", smtp.host);
-    let _ = writeln!(out, "  from:     {}", smtp.from);
-    match (&smtp.user, &smtp.password_env) {
-        (Some(user), Some(var)) => {
-            let state = match std::env::var_os(var) {
-                Some(value) if value.is_empty() => "set but EMPTY",
-                Some(_) => "set",
-                None => "NOT SET",
-            };
-            let _ = writeln!(out, "  user:     {user}");
-            let _ = writeln!(out, "  password: from ${var} ({state})");
-        }
-        _ => out.push_str("  login:    none\n"),
-    }
-    if let Some(ca) = &smtp.ca_file {
-        let _ = writeln!(out, "  CA file:  {}", ca.display());
-    }
+    plan::write_smtp(
+        out,
+        &SmtpPlan {
+            line: Some(smtp.line),
+            host: smtp.host.clone(),
+            port: smtp.port,
+            tls: tls.to_owned(),
+            from: smtp.from.clone(),
+            user: smtp.user.clone(),
+            password,
+            ca_file: smtp.ca_file.clone(),
+        },
+    );
 }
 
 fn write_job(out: &mut String, job: &Job) {
-    let _ = writeln!(out, "\nJob {} (line {})", job.name, job.line);
-    let companies = match &job.companies {
-        Companies::All => "all companies".to_owned(),
-        Companies::List(list) => list
-            .iter()
-            .map(|c| c.value.as_str())
-            .collect::<Vec<_>>()
-            .join(", "),
+    let values = |list: &[crate::Located<String>]| -> Vec<String> {
+        list.iter().map(|l| l.value.clone()).collect()
     };
-    let _ = writeln!(out, "  companies: {companies}");
-    if let Some(search) = &job.search {
-        let _ = writeln!(out, "  search:    {search:?}");
-    }
-    let status = match &job.status {
-        Some(words) => words
-            .iter()
-            .map(|w| w.value.as_str())
-            .collect::<Vec<_>>()
-            .join(", "),
-        None => "active, inactive (default; deleted users left out)".to_owned(),
+    let plan = JobPlan {
+        title: format!("Job {} (line {})", job.name, job.line),
+        companies: match &job.companies {
+            Companies::All => None,
+            Companies::List(list) => Some(values(list)),
+        },
+        search: job.search.clone(),
+        statuses: job.status.as_deref().map(values),
+        columns: job.columns.as_deref().map(values),
+        header: job.header.map(|h| match h {
+            Header::Api => "api".to_owned(),
+            Header::Human => "human".to_owned(),
+        }),
+        sinks: values(&job.sinks),
+        fail_fast: job.fail_fast,
+        allow_incomplete: job.allow_incomplete,
+        email: job.email.as_ref().map(|email: &Email| EmailPlan {
+            subject: email.subject.clone(),
+            to: email
+                .to
+                .iter()
+                .map(|(company, to)| (company.value.clone(), to.clone()))
+                .collect(),
+            default: email.default.clone(),
+            cc: email.cc.clone(),
+            bcc: email.bcc.clone(),
+        }),
     };
-    let _ = writeln!(out, "  users:     {status}");
-    let columns = match &job.columns {
-        Some(columns) => columns
-            .iter()
-            .map(|c| c.value.as_str())
-            .collect::<Vec<_>>()
-            .join(", "),
-        None => "default".to_owned(),
-    };
-    let _ = writeln!(out, "  columns:   {columns}");
-    let header = match job.header {
-        Some(Header::Api) => "api (field names)",
-        Some(Header::Human) => "human (labels)",
-        None => "default",
-    };
-    let _ = writeln!(out, "  header:    {header}");
-    for (i, sink) in job.sinks.iter().enumerate() {
-        let label = if i == 0 { "sinks:" } else { "" };
-        let _ = writeln!(out, "  {label:<10} {}", sink.value);
-    }
-    let on_failure = if job.fail_fast {
-        "stop at the first company that fails (fail_fast)"
-    } else {
-        "export the other companies, then report"
-    };
-    let _ = writeln!(out, "  failure:   {on_failure}");
-    let incomplete = if job.allow_incomplete {
-        "publish, marked incomplete (allow_incomplete)"
-    } else {
-        "fail, publish nothing"
-    };
-    let _ = writeln!(out, "  incomplete: {incomplete}");
-    match &job.email {
-        Some(email) => write_email(out, email),
-        None => out.push_str("  e-mail:    none\n"),
-    }
-}
-
-fn write_email(out: &mut String, email: &Email) {
-    let subject = email.subject.as_deref().unwrap_or("default subject");
-    let _ = writeln!(out, "  e-mail:    subject: {subject}");
-    let list = |addresses: &[String]| {
-        if addresses.is_empty() {
-            "(nobody)".to_owned()
-        } else {
-            addresses.join(", ")
-        }
-    };
-    for (company, recipients) in &email.to {
-        let _ = writeln!(
-            out,
-            "             {} -> {}",
-            company.value,
-            list(recipients)
-        );
-    }
-    let others = if email.to.is_empty() {
-        "every company"
-    } else {
-        "other companies"
-    };
-    let _ = writeln!(out, "             {others} -> {}", list(&email.default));
-    if !email.cc.is_empty() {
-        let _ = writeln!(out, "             cc: {}", email.cc.join(", "));
-    }
-    if !email.bcc.is_empty() {
-        let _ = writeln!(out, "             bcc: {}", email.bcc.join(", "));
-    }
+    plan::write_job(out, &plan);
 }
