@@ -28,7 +28,7 @@ pub async fn run(client: &Client, args: &CompaniesArgs) -> Result<(), Failure> {
 fn write_table(out: &mut dyn Write, companies: &[Company]) -> std::io::Result<()> {
     let id_width = companies
         .iter()
-        .map(|c| c.resource_id.len())
+        .map(|c| c.resource_id.as_str().len())
         .chain([2])
         .max()
         .unwrap_or(2);
@@ -71,7 +71,7 @@ fn write_csv(out: &mut dyn Write, companies: &[Company]) -> std::io::Result<()> 
     for c in companies {
         let opt = |v: Option<String>| v.unwrap_or_default();
         writer.write_record([
-            c.resource_id.clone(),
+            c.resource_id.to_string(),
             c.name.clone(),
             opt(c.parent_id.clone()),
             opt(c.parent_name.clone()),

@@ -16,7 +16,7 @@ use crate::exit::Failure;
 async fn company(client: &Client, query: &str) -> Result<(Company, CompanyId), Failure> {
     check_query(query)?;
     let company = client.resolve_company(query).await?;
-    let id = crate::exit::checked_id(&company)?;
+    let id = company.id().clone();
     Ok((company, id))
 }
 

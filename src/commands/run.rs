@@ -250,8 +250,9 @@ pub async fn run(ctx: &Context<'_>, args: &RunArgs) -> Result<(), Failure> {
         };
         let companies = super::select(ctx.client, &queries).await?;
         let recipients: Option<crate::batch::Recipients> = job.email.clone().map(|email| {
-            Arc::new(move |c: &keepnet_api::Company| email.recipients_for(&c.name, &c.resource_id))
-                as crate::batch::Recipients
+            Arc::new(move |c: &keepnet_api::Company| {
+                email.recipients_for(&c.name, c.resource_id.as_str())
+            }) as crate::batch::Recipients
         });
         let batch = Batch {
             client: ctx.client,

@@ -6,7 +6,6 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use bytes::Bytes;
-use futures::stream::{self, Stream, StreamExt, TryStreamExt};
 use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
@@ -17,7 +16,6 @@ use crate::error::{excerpt, Error};
 use crate::flow::Flow;
 use crate::http::{Expect, Limits, RawResponse, Transport};
 use crate::models::{dedupe, Company, CompanyDetails, CompanyDto, Page, TargetUser};
-use crate::pager::UserPager;
 use crate::resolve::resolve_company;
 use crate::retry::{Jitter, RetryPolicy};
 use crate::summary::CountSummary;
@@ -120,6 +118,30 @@ impl ClientBuilder {
 pub struct CompanyQuery {
     /// Only companies whose target users exceed their licence.
     pub exceeding_limit: bool,
+}
+
+/// An answer and what it took to get it: one call path reports both, and callers that only
+/// want the answer read through it (`Deref`) or take it ([`Answered::into_inner`]).
+#[derive(Debug, Clone)]
+pub struct Answered<T> {
+    /// The answer.
+    pub value: T,
+    /// Retries it took (429, 5xx, network), 0 when the first attempt answered.
+    pub retries: u32,
+}
+
+impl<T> Answered<T> {
+    /// The answer alone.
+    pub fn into_inner(self) -> T {
+        self.value
+    }
+}
+
+impl<T> std::ops::Deref for Answered<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.value
+    }
 }
 
 /// Options of a target-user search.
@@ -302,8 +324,11 @@ impl Client {
             if query.exceeding_limit {
                 body["isTargetUserCountExceededLimit"] = Value::Bool(true);
             }
-            let page: Page<CompanyDto> = self.search(COMPANIES_SEARCH, None, &body).await?;
-            let last = crate::pager::believable_pages(&page);
+            let page: Page<CompanyDto> = self
+                .search::<Page<CompanyDto>>(COMPANIES_SEARCH, None, &body)
+                .await?
+                .into_inner();
+            let last = page.believable_pages();
             let empty = page.results.is_empty();
             let before = companies.len();
             for dto in page.results {
@@ -341,7 +366,8 @@ impl Client {
                 None,
                 Expect::Json,
             )
-            .await?;
+            .await?
+            .into_inner();
         let data = open_data::<Value>(COUNT_SUMMARY, &response)?.unwrap_or(Value::Null);
         Ok(CountSummary::from_value(data))
     }
@@ -352,62 +378,21 @@ impl Client {
         let path = format!("{COMPANY}{}", company.as_str());
         let response = self
             .call(Method::GET, &path, Some(company), None, Expect::Json)
-            .await?;
+            .await?
+            .into_inner();
         Ok(open_data::<CompanyDetails>(&path, &response)?.unwrap_or_default())
     }
 
-    /// One page of `company`'s target users.
+    /// One page of `company`'s target users, with the retries it took (the page itself
+    /// through `Deref`).
     pub async fn users_page(
         &self,
         company: &CompanyId,
         query: &UserQuery,
         page_number: u64,
-    ) -> Result<Page<TargetUser>, Error> {
-        Ok(self
-            .users_page_counted(company, query, page_number)
-            .await?
-            .0)
-    }
-
-    /// One page and the number of retries it took.
-    pub(crate) async fn users_page_counted(
-        &self,
-        company: &CompanyId,
-        query: &UserQuery,
-        page_number: u64,
-    ) -> Result<(Page<TargetUser>, u32), Error> {
-        self.search_counted(USERS_SEARCH, Some(company), &query.body(page_number))
+    ) -> Result<Answered<Page<TargetUser>>, Error> {
+        self.search(USERS_SEARCH, Some(company), &query.body(page_number))
             .await
-    }
-
-    /// A pager over all of `company`'s users: concurrent, in order, deduplicated; see
-    /// [`UserPager`].
-    pub fn pager(&self, company: &CompanyId, query: UserQuery) -> UserPager {
-        UserPager::new(self.clone(), company.clone(), query)
-    }
-
-    /// `company`'s users page by page, as a stream (a [`UserPager`] without its report).
-    /// The stream ends after the last page, or after the first error.
-    pub fn user_pages(
-        &self,
-        company: &CompanyId,
-        query: UserQuery,
-    ) -> impl Stream<Item = Result<Page<TargetUser>, Error>> + Send + 'static {
-        stream::try_unfold(self.pager(company, query), |mut pager| async move {
-            Ok(pager.next_page().await?.map(|page| (page, pager)))
-        })
-    }
-
-    /// `company`'s target users, one at a time, over all pages.
-    pub fn users(
-        &self,
-        company: &CompanyId,
-        query: UserQuery,
-    ) -> impl Stream<Item = Result<TargetUser, Error>> + Send + 'static {
-        self.user_pages(company, query)
-            .map_ok(|page| stream::iter(page.results.into_iter().map(Ok)))
-            .try_flatten()
-            .boxed()
     }
 
     /// The server-side export of `company`'s target users (every page), as the server built it.
@@ -428,7 +413,8 @@ impl Client {
                 Some(&body),
                 Expect::File,
             )
-            .await?;
+            .await?
+            .into_inner();
         let content_type = header_text(&response, reqwest::header::CONTENT_TYPE);
         let file = if content_type.as_deref().is_some_and(|t| t.contains("json")) {
             export_from_json(&response.body)?
@@ -450,36 +436,31 @@ impl Client {
         Ok(file)
     }
 
-    /// POSTs a search body and opens the paged `data` it returns.
+    /// POSTs a search body and opens the paged `data` it returns, with the retries it took.
     async fn search<T: DeserializeOwned>(
         &self,
         path: &str,
         company: Option<&CompanyId>,
         body: &Value,
-    ) -> Result<T, Error> {
-        Ok(self.search_counted(path, company, body).await?.0)
-    }
-
-    /// [`Client::search`], also saying how many retries it took.
-    async fn search_counted<T: DeserializeOwned>(
-        &self,
-        path: &str,
-        company: Option<&CompanyId>,
-        body: &Value,
-    ) -> Result<(T, u32), Error> {
+    ) -> Result<Answered<T>, Error> {
         // Searches are POSTs that only read: safe to send again.
-        let (response, retries) = self
-            .call_counted(Method::POST, path, company, Some(body), Expect::Json)
+        let answered = self
+            .call(Method::POST, path, company, Some(body), Expect::Json)
             .await?;
-        let data = open_data(path, &response)?.ok_or_else(|| Error::Malformed {
+        let response = &answered.value;
+        let data = open_data(path, response)?.ok_or_else(|| Error::Malformed {
             endpoint: path.into(),
             problem: "the response has no data".into(),
             excerpt: excerpt(&response.body),
         })?;
-        Ok((data, retries))
+        Ok(Answered {
+            value: data,
+            retries: answered.retries,
+        })
     }
 
-    /// An authenticated call, retried per the [`RetryPolicy`] while it fails transiently.
+    /// An authenticated call, retried per the [`RetryPolicy`] while it fails transiently;
+    /// says how many retries it took.
     async fn call(
         &self,
         method: Method,
@@ -487,22 +468,7 @@ impl Client {
         company: Option<&CompanyId>,
         body: Option<&Value>,
         expect: Expect,
-    ) -> Result<RawResponse, Error> {
-        Ok(self
-            .call_counted(method, path, company, body, expect)
-            .await?
-            .0)
-    }
-
-    /// [`Client::call`], also saying how many retries it took.
-    async fn call_counted(
-        &self,
-        method: Method,
-        path: &str,
-        company: Option<&CompanyId>,
-        body: Option<&Value>,
-        expect: Expect,
-    ) -> Result<(RawResponse, u32), Error> {
+    ) -> Result<Answered<RawResponse>, Error> {
         let policy = &self.inner.retry;
         let started = Instant::now();
         let mut retries = 0;
@@ -513,7 +479,10 @@ impl Client {
             {
                 Ok(response) => {
                     self.inner.flow.on_success();
-                    return Ok((response, retries));
+                    return Ok(Answered {
+                        value: response,
+                        retries,
+                    });
                 }
                 Err(error) => error,
             };

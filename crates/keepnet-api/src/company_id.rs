@@ -61,6 +61,30 @@ impl fmt::Debug for CompanyId {
     }
 }
 
+impl serde::Serialize for CompanyId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl AsRef<str> for CompanyId {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl PartialEq<str> for CompanyId {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for CompanyId {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
 impl std::str::FromStr for CompanyId {
     type Err = InvalidCompanyId;
     fn from_str(s: &str) -> Result<Self, Self::Err> {

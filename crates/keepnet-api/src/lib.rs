@@ -17,7 +17,7 @@
 //!     .credentials(Credentials::new("my-client-id", "my-secret"))
 //!     .build()?;
 //! let company = client.resolve_company("Acme Holdings").await?;
-//! let mut users = client.users(&company.id()?, UserQuery::default());
+//! let mut users = client.users(company.id(), UserQuery::default());
 //! while let Some(user) = users.try_next().await? {
 //!     println!("{}", user.email.as_deref().unwrap_or(""));
 //! }
@@ -45,7 +45,7 @@ mod user;
 
 pub use auth::{Credentials, TokenInfo};
 pub use client::{
-    Client, ClientBuilder, ClientStats, CompanyQuery, ExportFile, ExportFormat, UserQuery,
+    Answered, Client, ClientBuilder, ClientStats, CompanyQuery, ExportFile, ExportFormat, UserQuery,
 };
 pub use company_id::{CompanyId, InvalidCompanyId};
 pub use error::{Error, ErrorKind};

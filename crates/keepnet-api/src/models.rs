@@ -29,6 +29,21 @@ pub struct Page<T> {
     pub results: Vec<T>,
 }
 
+impl<T> Page<T> {
+    /// The pages this page's own figures allow: its `totalNumberOfPages`, but never more than
+    /// its `totalNumberOfRecords` need at its page size (a page count that disagrees with the
+    /// record count is not followed past the records).
+    pub fn believable_pages(&self) -> u64 {
+        self.total_number_of_pages.min(self.pages_needed().max(1))
+    }
+
+    /// The pages `totalNumberOfRecords` need at this page's size.
+    pub fn pages_needed(&self) -> u64 {
+        let size = self.page_size.max(self.results.len() as u64).max(1);
+        self.total_number_of_records.div_ceil(size)
+    }
+}
+
 fn null_as_empty<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
 where
     D: serde::Deserializer<'de>,
@@ -44,8 +59,9 @@ pub use crate::user::{CustomFieldValue, TargetUser};
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Company {
-    /// The company's resource id: the value of `X-KEEPNET-Company-Id`.
-    pub resource_id: String,
+    /// The company's resource id, validated when the listing was read: the value of
+    /// `X-KEEPNET-Company-Id`.
+    pub resource_id: crate::CompanyId,
     /// The company's name.
     pub name: String,
     /// The parent company's resource id, for a nested company.
@@ -86,9 +102,9 @@ pub struct Company {
 impl Company {
     /// A top-level company with only an id and a name (the other fields empty): for tests and
     /// for tools that know a company without listing it.
-    pub fn new(resource_id: impl Into<String>, name: impl Into<String>) -> Self {
+    pub fn new(resource_id: crate::CompanyId, name: impl Into<String>) -> Self {
         Self {
-            resource_id: resource_id.into(),
+            resource_id,
             name: name.into(),
             parent_id: None,
             parent_name: None,
@@ -128,8 +144,8 @@ impl Company {
     }
 
     /// The company's id, validated for use in the scoping header.
-    pub fn id(&self) -> Result<crate::CompanyId, crate::InvalidCompanyId> {
-        crate::CompanyId::parse(&self.resource_id)
+    pub fn id(&self) -> &crate::CompanyId {
+        &self.resource_id
     }
 }
 
@@ -197,17 +213,31 @@ impl CompanyDto {
         depth: usize,
         out: &mut Vec<Company>,
     ) {
-        let Some(id) = self.company_resource_id.or(self.resource_id) else {
+        let Some(raw_id) = self.company_resource_id.or(self.resource_id) else {
             return;
         };
         let name = self.company_name.or(self.name).unwrap_or_default();
+        // An id that cannot go into the scoping header cannot be exported: left out, with its
+        // children, where the listing is read, so every Company holds a usable id.
+        let resource_id = match crate::CompanyId::parse(&raw_id) {
+            Ok(id) => id,
+            Err(e) => {
+                tracing::warn!(
+                    company = ?name,
+                    children = self.children.len(),
+                    "left out of the company list: the API sent an unusable company id ({e})"
+                );
+                return;
+            }
+        };
+        let id = raw_id;
         let number_of_users = match self.number_of_users {
             Some(Value::String(s)) => Some(s),
             Some(Value::Number(n)) => Some(n.to_string()),
             _ => None,
         };
         out.push(Company {
-            resource_id: id.clone(),
+            resource_id,
             name: name.clone(),
             parent_id: parent.map(|(id, _)| id.to_owned()),
             parent_name: parent.map(|(_, name)| name.to_owned()),
@@ -239,7 +269,7 @@ pub(crate) fn dedupe(companies: Vec<Company>) -> Vec<Company> {
     let mut chosen: HashMap<&str, usize> = HashMap::with_capacity(companies.len());
     for (i, c) in companies.iter().enumerate() {
         chosen
-            .entry(&c.resource_id)
+            .entry(c.resource_id.as_str())
             .and_modify(|kept| {
                 if companies[*kept].depth == 0 && c.depth > 0 {
                     *kept = i;
@@ -282,6 +312,22 @@ mod tests {
     }
 
     #[test]
+    fn a_company_whose_id_cannot_scope_a_request_is_left_out_with_its_children() {
+        let json = r#"[
+          {"resourceId":"bad id\r\nX-Other: 1","name":"Broken","children":[{"resourceId":"C3","name":"Under"}]},
+          {"resourceId":"D4","name":"Solo"}
+        ]"#;
+        let dtos: Vec<CompanyDto> = serde_json::from_str(json).unwrap();
+        let mut flat = Vec::new();
+        for dto in dtos {
+            dto.flatten_into(None, 0, &mut flat);
+        }
+        let ids: Vec<_> = flat.iter().map(|c| c.resource_id.as_str()).collect();
+        assert_eq!(ids, ["D4"]);
+        assert_eq!(flat[0].id(), "D4");
+    }
+
+    #[test]
     fn a_company_listed_twice_is_one_company() {
         let json = r#"[
           {"resourceId":"B2","name":"Acme EU"},
@@ -305,7 +351,7 @@ mod tests {
 
     #[test]
     fn expected_users_sum_the_selected_counts() {
-        let mut c = Company::new("A1", "Acme");
+        let mut c = Company::new(crate::CompanyId::parse("A1").unwrap(), "Acme");
         assert_eq!(c.expected_users(crate::StatusSet::CURRENT), None);
         c.target_user_count = Some(200);
         c.inactive_target_user_count = Some(30);

@@ -22,9 +22,9 @@
 use std::hash::{DefaultHasher, Hash, Hasher};
 
 use futures::future::BoxFuture;
-use futures::stream::{FuturesOrdered, StreamExt};
+use futures::stream::{self, FuturesOrdered, Stream, StreamExt, TryStreamExt};
 
-use crate::client::{Client, UserQuery};
+use crate::client::{Answered, Client, UserQuery};
 use crate::models::{Page, TargetUser};
 use crate::seen::Fingerprints;
 use crate::{CompanyId, Error, ScopeLimit};
@@ -152,7 +152,7 @@ impl std::fmt::Display for Inconsistency {
 }
 
 /// A page and how many retries it took.
-type PageFuture = BoxFuture<'static, Result<(Page<TargetUser>, u32), Error>>;
+type PageFuture = BoxFuture<'static, Result<Answered<Page<TargetUser>>, Error>>;
 
 /// Pulls a company's users page by page; see the module documentation.
 pub struct UserPager {
@@ -258,12 +258,12 @@ impl UserPager {
             self.company.clone(),
             self.query.clone(),
         );
-        Box::pin(async move { client.users_page_counted(&company, &query, number).await })
+        Box::pin(async move { client.users_page(&company, &query, number).await })
     }
 
-    fn count_retries(&mut self, (page, retries): (Page<TargetUser>, u32)) -> Page<TargetUser> {
-        self.report.retries += u64::from(retries);
-        page
+    fn count_retries(&mut self, page: Answered<Page<TargetUser>>) -> Page<TargetUser> {
+        self.report.retries += u64::from(page.retries);
+        page.into_inner()
     }
 
     /// Keeps as many page requests in flight as the flow control allows.
@@ -296,12 +296,12 @@ impl UserPager {
             });
         }
         self.report.pages += 1;
-        let needed = pages_needed(&page);
+        let needed = page.pages_needed();
         if page.total_number_of_pages < needed && self.report.short_page_count.is_none() {
             self.report.short_page_count = Some((page.total_number_of_pages, needed));
         }
         if !page.results.is_empty() {
-            self.last_page = self.last_page.max(believable_pages(&page));
+            self.last_page = self.last_page.max(page.believable_pages());
         } else if page.page_number > 1 {
             if self.report.users < page.total_number_of_records && self.report.empty_page.is_none()
             {
@@ -331,17 +331,36 @@ impl UserPager {
     }
 }
 
-/// The pages a page's own figures allow: its `totalNumberOfPages`, but never more than its
-/// `totalNumberOfRecords` need at its page size (a page count that disagrees with the record
-/// count is not followed past the records).
-pub(crate) fn believable_pages<T>(page: &Page<T>) -> u64 {
-    page.total_number_of_pages.min(pages_needed(page).max(1))
-}
+impl Client {
+    /// A pager over all of `company`'s users: concurrent, in order, deduplicated; see
+    /// [`UserPager`].
+    pub fn pager(&self, company: &CompanyId, query: UserQuery) -> UserPager {
+        UserPager::new(self.clone(), company.clone(), query)
+    }
 
-/// The pages a page's `totalNumberOfRecords` need at its page size.
-fn pages_needed<T>(page: &Page<T>) -> u64 {
-    let size = page.page_size.max(page.results.len() as u64).max(1);
-    page.total_number_of_records.div_ceil(size)
+    /// `company`'s users page by page, as a stream (a [`UserPager`] without its report).
+    /// The stream ends after the last page, or after the first error.
+    pub fn user_pages(
+        &self,
+        company: &CompanyId,
+        query: UserQuery,
+    ) -> impl Stream<Item = Result<Page<TargetUser>, Error>> + Send + 'static {
+        stream::try_unfold(self.pager(company, query), |mut pager| async move {
+            Ok(pager.next_page().await?.map(|page| (page, pager)))
+        })
+    }
+
+    /// `company`'s target users, one at a time, over all pages.
+    pub fn users(
+        &self,
+        company: &CompanyId,
+        query: UserQuery,
+    ) -> impl Stream<Item = Result<TargetUser, Error>> + Send + 'static {
+        self.user_pages(company, query)
+            .map_ok(|page| stream::iter(page.results.into_iter().map(Ok)))
+            .try_flatten()
+            .boxed()
+    }
 }
 
 /// A 64-bit fingerprint of a resource id: 8 bytes per user instead of the id itself keeps the

@@ -10,7 +10,7 @@ pub struct Candidate {
     /// The company's name.
     pub name: String,
     /// The company's resource id.
-    pub resource_id: String,
+    pub resource_id: crate::CompanyId,
     /// The parent's name, for a nested company.
     pub parent_name: Option<String>,
 }
@@ -166,7 +166,7 @@ mod tests {
             parent_id: parent.map(|p| format!("{p}-id")),
             parent_name: parent.map(Into::into),
             depth: usize::from(parent.is_some()),
-            ..Company::new(id, name)
+            ..Company::new(crate::CompanyId::parse(id).unwrap(), name)
         }
     }
 

@@ -104,7 +104,7 @@ mod tests {
     use super::*;
 
     fn company(active: u64, inactive: u64, deleted: u64) -> Company {
-        let mut c = Company::new("A1", "Acme");
+        let mut c = Company::new(crate::CompanyId::parse("A1").unwrap(), "Acme");
         c.target_user_count = Some(active);
         c.inactive_target_user_count = Some(inactive);
         c.deleted_target_user_count = Some(deleted);
@@ -130,7 +130,12 @@ mod tests {
         ] {
             assert!(text.contains(needle), "{needle} in {text}");
         }
-        assert!(ScopeLimit::for_company(&Company::new("B", "b"), StatusSet::ALL, 5).is_none());
+        assert!(ScopeLimit::for_company(
+            &Company::new(crate::CompanyId::parse("B").unwrap(), "b"),
+            StatusSet::ALL,
+            5
+        )
+        .is_none());
     }
 
     #[test]

@@ -161,13 +161,17 @@ impl Batch<'_> {
         file_name: &str,
         started: &Timestamp,
     ) -> Result<Outcome, Failure> {
-        let id = crate::exit::checked_id(company)?;
         let recipients = self
             .recipients
             .as_ref()
             .map(|r| r(company))
             .unwrap_or_default();
-        let mut specs = self.specs_for(file_name, &company.resource_id, &recipients, started);
+        let mut specs = self.specs_for(
+            file_name,
+            company.resource_id.as_str(),
+            &recipients,
+            started,
+        );
         if self.recipients.is_some() {
             // A job-file e-mail with nobody to send this company's files to is skipped.
             specs.retain(|s| self.registry.is_sink(&s.kind) || !s.target.is_empty());
@@ -190,7 +194,7 @@ impl Batch<'_> {
             scope_tolerance: self.scope_tolerance,
         };
         let mut progress = self.progress.company(&company.name);
-        let outcome = pipeline::run(self.client, company, &id, job, progress.as_mut()).await;
+        let outcome = pipeline::run(self.client, company, job, progress.as_mut()).await;
         progress.finish(outcome.is_ok());
         outcome
     }

@@ -168,20 +168,6 @@ impl From<keepnet_api::InvalidCompanyId> for Failure {
     }
 }
 
-/// The company's id, validated for the scoping header; an id the API sent that is not valid
-/// is an API failure.
-pub fn checked_id(company: &keepnet_api::Company) -> Result<keepnet_api::CompanyId, Failure> {
-    company.id().map_err(|e| {
-        Failure::msg(
-            API,
-            format!(
-                "the API returned an unusable company id for {:?}: {e}",
-                company.name
-            ),
-        )
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::{Failure, OUTPUT};

@@ -133,7 +133,6 @@ enum Swept {
 pub async fn run(
     client: &Client,
     company: &Company,
-    id: &CompanyId,
     job: Job<'_>,
     progress: &mut dyn CompanyProgress,
 ) -> Result<Outcome, Failure> {
@@ -152,7 +151,7 @@ pub async fn run(
     } = plan;
     let export = ExportInfo {
         company_name: company.name.clone(),
-        company_id: company.resource_id.clone(),
+        company_id: company.resource_id.to_string(),
         started_at: Timestamp::now(),
         expected_rows: None,
     };
@@ -167,7 +166,7 @@ pub async fn run(
     let mut settings = Sweep {
         client,
         company,
-        id,
+        id: company.id(),
         query: &query,
         layout: &layout,
         limit,
@@ -206,7 +205,7 @@ pub async fn run(
                 );
                 // The company's counts moved too: hold the next read against fresh ones.
                 let fresh = tokio::select! {
-                    fresh = client.resolve_company(&company.resource_id) => fresh,
+                    fresh = client.resolve_company(company.resource_id.as_str()) => fresh,
                     reason = crate::stop::stopped() => {
                         return Err(reason.failure());
                     }

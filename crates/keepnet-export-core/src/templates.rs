@@ -29,7 +29,7 @@ pub fn expand(text: &str, file_name: &str, company_id: &str, date: &Timestamp) -
 pub fn safe_names(companies: &[Company]) -> Vec<String> {
     let base: Vec<String> = companies
         .iter()
-        .map(|c| safe_component(&c.name, &c.resource_id))
+        .map(|c| safe_component(&c.name, c.resource_id.as_str()))
         .collect();
     base.iter()
         .zip(companies)
@@ -78,7 +78,7 @@ mod tests {
     use super::*;
 
     fn company(id: &str, name: &str) -> Company {
-        Company::new(id, name)
+        Company::new(keepnet_api::CompanyId::parse(id).unwrap(), name)
     }
 
     #[test]
