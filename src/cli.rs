@@ -302,9 +302,12 @@ pub struct UsersArgs {
     /// Accepted for old scripts: failing on an incomplete read is now the default.
     #[arg(long, hide = true, conflicts_with = "allow_incomplete")]
     pub strict: bool,
-    /// Output, repeatable; every sink is fed from the same single fetch. KIND is csv, xlsx or
-    /// jsonl; TARGET a file path, or - for stdout (csv, jsonl). Without --sink, users stream
-    /// to stdout as JSON Lines exactly as the API returns them.
+    /// Output, repeatable; every sink is fed from the same single fetch. KIND is csv, xlsx,
+    /// jsonl (TARGET a file path, or - for stdout with csv and jsonl), email (TARGET the
+    /// addresses), exec (TARGET a command reading rows as JSON Lines) or NAME for an
+    /// executable keepnet-export-sink-NAME on PATH. Targets may hold {company}, {company_id},
+    /// {date} and {timestamp}. Without --sink, users stream to stdout as JSON Lines exactly as
+    /// the API returns them.
     #[arg(long = "sink", env = "KEEPNET_SINK", value_name = "KIND:TARGET")]
     pub sinks: Vec<String>,
     /// Check every option as a run would and print what it would do (like `run --check`),

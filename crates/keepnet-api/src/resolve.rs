@@ -120,7 +120,7 @@ fn closest_names(companies: &[Company], wanted: &str) -> Vec<String> {
             if name.contains(wanted) || wanted.contains(&name) {
                 return Some((0, c.name.as_str()));
             }
-            let distance = levenshtein(&name, wanted);
+            let distance = edit_distance(&name, wanted);
             let allowed = name.chars().count().max(wanted.chars().count()) / 3;
             (distance <= allowed.max(1)).then_some((distance, c.name.as_str()))
         })
@@ -138,23 +138,31 @@ fn closest_names(companies: &[Company], wanted: &str) -> Vec<String> {
     names
 }
 
-fn levenshtein(a: &str, b: &str) -> usize {
+/// Edit distance where swapping two neighbours counts as one edit (optimal string
+/// alignment): the typo measure for company names here and for job-file keys in keepnet-jobs.
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = if ca == *cb {
-                diagonal
-            } else {
-                1 + diagonal.min(above).min(row[j])
-            };
-            diagonal = above;
+    let mut rows = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in rows.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in rows[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (rows[i - 1][j] + 1)
+                .min(rows[i][j - 1] + 1)
+                .min(rows[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(rows[i - 2][j - 2] + 1);
+            }
+            rows[i][j] = best;
         }
     }
-    row[b.len()]
+    rows[a.len()][b.len()]
 }
 
 #[cfg(test)]
@@ -234,8 +242,10 @@ mod tests {
 
     #[test]
     fn levenshtein_basics() {
+        use super::edit_distance as levenshtein;
         assert_eq!(levenshtein("kitten", "sitting"), 3);
         assert_eq!(levenshtein("", "abc"), 3);
         assert_eq!(levenshtein("şş", "ss"), 2);
+        assert_eq!(levenshtein("Acme", "Amce"), 1, "a swap is one edit");
     }
 }

@@ -574,30 +574,12 @@ fn scope(st: &AppState, p: Principal, headers: &HeaderMap, uri: &Uri) -> Result<
 
 // ---------------------------------------------------------------- token
 
+/// Form-decodes one `application/x-www-form-urlencoded` component: `+` is a space, `%XY` a
+/// byte, invalid UTF-8 replaced (the token endpoint only compares the result).
 fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < b.len() => {
-                match std::str::from_utf8(&b[i + 1..i + 3])
-                    .ok()
-                    .and_then(|h| u8::from_str_radix(h, 16).ok())
-                {
-                    Some(v) => {
-                        out.push(v);
-                        i += 2;
-                    }
-                    None => out.push(b'%'),
-                }
-            }
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_encoding::percent_decode_str(&s.replace('+', " "))
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 fn parse_form(s: &str) -> Vec<(String, String)> {

@@ -1,29 +1,15 @@
 //! Minimal UTC calendar arithmetic and formatting (no external date crate).
 
-/// Days since 1970-01-01 for a proleptic Gregorian date.
+/// Days since 1970-01-01 for a proleptic Gregorian date (the workspace's one calendar, in
+/// `keepnet_sink`; the sandbox's years fit its `i32`).
 pub(crate) fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(month);
-    let mp = if m > 2 { m - 3 } else { m + 9 };
-    let doy = (153 * mp + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    keepnet_sink::days_from_civil(year as i32, month as u8, day as u8)
 }
 
 /// Calendar date (year, month, day) of a day count since 1970-01-01.
 pub(crate) fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
+    let (year, month, day) = keepnet_sink::civil_from_days(days);
+    (i64::from(year), u32::from(month), u32::from(day))
 }
 
 /// Broken-down UTC time of a millisecond timestamp.

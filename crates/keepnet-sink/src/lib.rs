@@ -41,4 +41,4 @@ pub use output::Output;
 pub use read::read_regular_file;
 pub use sink::{Artifact, ExportInfo, Sink};
 pub use stop::{request_stop, stop_requested};
-pub use time::{Clock, DateFormat, DateOrder, Timestamp};
+pub use time::{civil_from_days, days_from_civil, Clock, DateFormat, DateOrder, Timestamp};
