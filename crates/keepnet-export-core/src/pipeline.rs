@@ -481,50 +481,51 @@ impl Sweep<'_> {
 }
 
 /// Finishes the sinks that publish on finish (exec plugins), now that every other sink has
-/// finished; if one fails, every sink is aborted.
+/// finished; if one fails, every sink is aborted ([`keepnet_sink::publish::finish_last`]).
 fn finish_late(mut finished: Vec<Finished>) -> Result<Vec<Finished>, Failure> {
-    for i in 0..finished.len() {
-        let (named, _) = &mut finished[i];
-        if !named.sink.finish_last() {
-            continue;
-        }
-        if let Err(e) = named.sink.finish() {
-            let error = Failure::output(format!("--sink {}", named.spec), e);
-            for (other, _) in finished.iter_mut() {
-                other.sink.abort();
-            }
-            return Err(error);
-        }
+    let mut sinks: Vec<&mut dyn Sink> = finished
+        .iter_mut()
+        .map(|(named, _)| named.sink.as_mut() as &mut dyn Sink)
+        .collect();
+    let result = keepnet_sink::publish::finish_last(&mut sinks);
+    drop(sinks);
+    match result {
+        Ok(()) => Ok(finished),
+        Err(failed) => Err(Failure::output(
+            format!("--sink {}", finished[failed.index].0.spec),
+            failed.error,
+        )),
     }
-    Ok(finished)
 }
 
 /// Publishes every finished sink (rename into place), in `--sink` order; if one cannot
-/// publish, the ones not yet published are aborted.
+/// publish, the ones not yet published are aborted ([`keepnet_sink::publish::commit_all`]).
 fn commit_all(finished: Vec<Finished>) -> Result<(Vec<Artifact>, Vec<String>), Failure> {
-    let mut artifacts = Vec::new();
-    let mut warnings = Vec::new();
-    let mut sinks: Vec<NamedSink> = finished.into_iter().map(|(sink, _)| sink).collect();
-    for i in 0..sinks.len() {
-        let NamedSink { spec, sink, .. } = &mut sinks[i];
-        match sink.commit() {
-            Ok(mut published) => {
-                artifacts.append(&mut published);
-                for warning in sink.warnings() {
-                    tracing::warn!("--sink {spec}: {warning}");
-                    warnings.push(format!("--sink {spec}: {warning}"));
-                }
-            }
-            Err(e) => {
-                let error = Failure::output(format!("--sink {spec}"), e);
-                for rest in sinks.iter_mut().skip(i + 1) {
-                    rest.sink.abort();
-                }
-                return Err(error);
-            }
+    let mut named: Vec<NamedSink> = finished.into_iter().map(|(sink, _)| sink).collect();
+    let mut sinks: Vec<&mut dyn Sink> = named
+        .iter_mut()
+        .map(|n| n.sink.as_mut() as &mut dyn Sink)
+        .collect();
+    let result = keepnet_sink::publish::commit_all(&mut sinks);
+    drop(sinks);
+    match result {
+        Ok(published) => {
+            let warnings = published
+                .warnings
+                .into_iter()
+                .map(|(index, warning)| {
+                    let warning = format!("--sink {}: {warning}", named[index].spec);
+                    tracing::warn!("{warning}");
+                    warning
+                })
+                .collect();
+            Ok((published.artifacts, warnings))
         }
+        Err(failed) => Err(Failure::output(
+            format!("--sink {}", named[failed.index].spec),
+            failed.error,
+        )),
     }
-    Ok((artifacts, warnings))
 }
 
 /// Runs every delivery once the files are published, with the count summary read (and held

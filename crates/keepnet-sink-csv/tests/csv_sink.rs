@@ -127,3 +127,9 @@ proptest! {
         }
     }
 }
+
+/// The all-or-nothing publication beside failing and healthy neighbours (keepnet_sink::publish).
+#[test]
+fn conformance_publication() {
+    keepnet_sink::conformance::check_publication(|p| CsvSink::new(p, CsvOptions::default()));
+}

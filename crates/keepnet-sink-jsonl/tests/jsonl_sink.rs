@@ -132,3 +132,9 @@ fn a_record_column_writes_each_record_as_served() {
         "byte for byte"
     );
 }
+
+/// The all-or-nothing publication beside failing and healthy neighbours (keepnet_sink::publish).
+#[test]
+fn conformance_publication() {
+    keepnet_sink::conformance::check_publication(|p| JsonlSink::new(p, HeaderStyle::Api));
+}

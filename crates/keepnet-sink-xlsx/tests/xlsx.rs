@@ -738,3 +738,11 @@ fn write_speed_100k_rows_16_columns() {
         artifacts[0].bytes
     );
 }
+
+/// The all-or-nothing publication beside failing and healthy neighbours (keepnet_sink::publish).
+#[test]
+fn conformance_publication() {
+    keepnet_sink::conformance::check_publication(|path| {
+        XlsxSink::new(path, XlsxOptions::default())
+    });
+}

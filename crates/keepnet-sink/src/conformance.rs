@@ -1,6 +1,7 @@
-//! The shared conformance harness: every sink's tests run [`check_file_sink`] so the
-//! guarantees (every row written, nothing published before commit, abort leaves nothing and
-//! keeps an earlier file, files private) are proven the same way for each format.
+//! The shared conformance harness: every sink's tests run [`check_file_sink`] and
+//! [`check_publication`] so the guarantees (every row written, nothing published before
+//! commit, abort leaves nothing and keeps an earlier file, files private, all or nothing
+//! beside other sinks) are proven the same way for each format.
 //!
 //! Enabled by the `conformance` feature, for dev-dependencies.
 
@@ -229,4 +230,89 @@ where
     sink.commit().unwrap();
     let back = read(&empty);
     assert_eq!(back.len(), 1, "header only: {back:?}");
+}
+
+/// A sink that fails at one step, to put a real sink's neighbours in trouble.
+struct Refusing {
+    /// Fail in `finish` and ask to be finished last (as a plugin does), instead of in `commit`.
+    at_finish: bool,
+}
+
+impl Sink for Refusing {
+    fn write_row(&mut self, _row: &[Cell<'_>]) -> Result<(), crate::SinkError> {
+        Ok(())
+    }
+    fn finish(&mut self) -> Result<(), crate::SinkError> {
+        match self.at_finish {
+            true => Err(crate::SinkError::other("refused at finish")),
+            false => Ok(()),
+        }
+    }
+    fn commit(&mut self) -> Result<Vec<crate::Artifact>, crate::SinkError> {
+        Err(crate::SinkError::other("refused at commit"))
+    }
+    fn finish_last(&self) -> bool {
+        self.at_finish
+    }
+}
+
+/// Runs a file sink through the all-or-nothing publication of [`crate::publish`] beside
+/// other sinks: beside one that cannot commit (placed first, so this one is aborted), beside
+/// a finish-last sink that fails (everything aborted), and beside another of its kind (both
+/// published, in order). Each time an earlier file at the target is either replaced whole or
+/// kept byte for byte, and no temporary file is left.
+pub fn check_publication<S, M>(make: M)
+where
+    S: Sink,
+    M: Fn(&Path) -> S,
+{
+    use crate::publish::{commit_all, finish_last};
+    let columns = sample_columns();
+    let export = sample_export();
+    let feed = |sink: &mut dyn Sink| {
+        sink.begin(&export, &columns).unwrap();
+        for row in &sample_rows() {
+            sink.write_row(row).unwrap();
+        }
+    };
+    for at_finish in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("out.file");
+        std::fs::write(&target, b"previous").unwrap();
+        let mut real = make(&target);
+        let mut refusing = Refusing { at_finish };
+        feed(&mut real);
+        feed(&mut refusing);
+        real.finish().unwrap();
+        let failed = if at_finish {
+            let mut set: Vec<&mut dyn Sink> = vec![&mut real, &mut refusing];
+            finish_last(&mut set).unwrap_err()
+        } else {
+            refusing.finish().unwrap();
+            let mut set: Vec<&mut dyn Sink> = vec![&mut refusing, &mut real];
+            commit_all(&mut set).unwrap_err()
+        };
+        let expected_index = usize::from(at_finish);
+        assert_eq!(failed.index, expected_index, "the failing sink is named");
+        assert_eq!(
+            std::fs::read(&target).unwrap(),
+            b"previous",
+            "a neighbour's failure keeps the earlier file (at_finish: {at_finish})"
+        );
+        assert_eq!(files_in(dir.path()), ["out.file"], "no temporary file");
+    }
+    // Two of a kind, both fine: both published, in order.
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a.file"), dir.path().join("b.file"));
+    let (mut first, mut second) = (make(&a), make(&b));
+    for sink in [&mut first as &mut dyn Sink, &mut second] {
+        feed(sink);
+        sink.finish().unwrap();
+    }
+    let mut set: Vec<&mut dyn Sink> = vec![&mut first, &mut second];
+    finish_last(&mut set).unwrap();
+    let published = commit_all(&mut set).unwrap();
+    let paths: Vec<_> = published.artifacts.iter().map(|x| x.path.clone()).collect();
+    assert_eq!(paths, [a, b]);
+    assert_eq!(files_in(dir.path()), ["a.file", "b.file"]);
 }

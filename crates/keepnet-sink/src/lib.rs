@@ -26,6 +26,7 @@ pub mod conformance;
 mod delivery;
 mod error;
 mod output;
+pub mod publish;
 mod read;
 pub mod safety;
 mod sink;
