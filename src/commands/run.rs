@@ -192,24 +192,13 @@ fn prepare(job: &Job, file: &JobFile, registry: &Registry) -> Result<Prepared, V
     };
     // SMTP settings and addresses, checked without sending anything.
     let several = !matches!(&job.companies, Companies::List(list) if list.len() == 1);
-    let probe = Batch {
-        progress: &keepnet_export_core::progress::Silent,
-        client: &super::offline_client(),
+    let outputs = crate::batch::Outputs {
         registry,
-        query: UserQuery::default(),
-        layout: layout.clone().unwrap_or_else(Layout::all),
-        specs: specs.clone(),
-        settings: settings.clone(),
-        allow_incomplete: job.allow_incomplete,
-        scope_tolerance: keepnet_api::scope::DEFAULT_TOLERANCE_PERCENT,
-        fail_fast: job.fail_fast,
-        concurrency: 1,
-        recipients: job
-            .email
-            .as_ref()
-            .map(|_| Arc::new(|_: &keepnet_api::Company| Vec::new()) as crate::batch::Recipients),
+        specs: &specs,
+        settings: &settings,
+        recipients_per_company: job.email.is_some(),
     };
-    if let Err(e) = probe.validate(several, &|spec| format!("--sink {spec}")) {
+    if let Err(e) = outputs.validate(several, &|spec| format!("--sink {spec}")) {
         let line = job.email.as_ref().map_or(job.line, |e| e.line);
         errors.push((line, 1, e.to_string()));
     }

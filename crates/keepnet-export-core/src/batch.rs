@@ -58,9 +58,24 @@ pub struct CompanyResult {
     pub duration: Duration,
 }
 
-impl Batch<'_> {
-    /// Checks the outputs once, before anything is fetched: kinds, addresses, placeholders,
-    /// and that several companies do not write one file.
+/// The outputs of an export, checked on their own: what a run, `run --check` and
+/// `users --dry-run` validate before anything is fetched, without a client or a runtime.
+pub struct Outputs<'a> {
+    /// Sink and delivery kinds.
+    pub registry: &'a Registry,
+    /// `KIND:TARGET` specs, targets possibly with placeholders.
+    pub specs: &'a [SinkSpec],
+    /// Options the sinks read.
+    pub settings: &'a SinkSettings,
+    /// Whether an `email:` delivery with an empty target gets its recipients per company
+    /// (job files).
+    pub recipients_per_company: bool,
+}
+
+impl Outputs<'_> {
+    /// Checks the outputs once: shapes, placeholders, that several companies do not write one
+    /// file (the engine's `rules`), then builds them once for a stand-in company, so kinds,
+    /// settings and addresses fail here, not mid-run. Nothing is written.
     ///
     /// `label` names a sink as its front end knows it (`--sink csv:a.csv`,
     /// `KEEPNET_SINK=csv:a.csv`): a broken rule reads `LABEL: message`.
@@ -71,7 +86,7 @@ impl Batch<'_> {
     ) -> Result<(), Failure> {
         let noun = "--sink arguments";
         if let Some((index, broken)) =
-            crate::rules::check_specs(&self.specs, several, self.registry, noun)
+            crate::rules::check_specs(self.specs, several, self.registry, noun)
                 .into_iter()
                 .next()
         {
@@ -81,32 +96,31 @@ impl Batch<'_> {
                 broken.message
             )));
         }
-        // Build once for a stand-in company: settings and addresses fail here, not mid-run.
-        let probe = self.specs_for(
+        let probe = self.for_company(
             "Company",
             "ID",
             &["probe@example.com".to_owned()],
             &Timestamp::now(),
         );
-        self.registry.build_all(&probe, &self.settings).map(drop)
+        self.registry.build_all(&probe, self.settings).map(drop)
     }
 
     /// The specs with one company's placeholders filled in; `started` (the run's start) gives
     /// `{date}` and `{timestamp}`, so every company of a run shares them.
-    fn specs_for(
+    fn for_company(
         &self,
         name: &str,
         id: &str,
         recipients: &[String],
         started: &Timestamp,
     ) -> Vec<SinkSpec> {
-        let date = started;
         self.specs
             .iter()
             .map(|spec| {
-                let target = match (&self.recipients, self.registry.is_sink(&spec.kind)) {
-                    (Some(_), false) if spec.target.is_empty() => recipients.join(","),
-                    _ => templates::expand(&spec.target, name, id, date),
+                let per_company = self.recipients_per_company && !self.registry.is_sink(&spec.kind);
+                let target = match per_company {
+                    true if spec.target.is_empty() => recipients.join(","),
+                    _ => templates::expand(&spec.target, name, id, started),
                 };
                 SinkSpec {
                     kind: spec.kind.clone(),
@@ -114,6 +128,27 @@ impl Batch<'_> {
                 }
             })
             .collect()
+    }
+}
+
+impl Batch<'_> {
+    /// The outputs alone, for checks.
+    pub fn outputs(&self) -> Outputs<'_> {
+        Outputs {
+            registry: self.registry,
+            specs: &self.specs,
+            settings: &self.settings,
+            recipients_per_company: self.recipients.is_some(),
+        }
+    }
+
+    /// [`Outputs::validate`] for this batch's outputs.
+    pub fn validate(
+        &self,
+        several: bool,
+        label: &dyn Fn(&SinkSpec) -> String,
+    ) -> Result<(), Failure> {
+        self.outputs().validate(several, label)
     }
 
     /// Exports every company; results in the companies' order.
@@ -166,7 +201,7 @@ impl Batch<'_> {
             .as_ref()
             .map(|r| r(company))
             .unwrap_or_default();
-        let mut specs = self.specs_for(
+        let mut specs = self.outputs().for_company(
             file_name,
             company.resource_id.as_str(),
             &recipients,
