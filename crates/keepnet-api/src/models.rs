@@ -290,6 +290,16 @@ pub(crate) fn dedupe(companies: Vec<Company>) -> Vec<Company> {
 mod tests {
     use super::*;
 
+    /// A `companies/search` result list, flattened as the client does.
+    fn flatten(json: &str) -> Vec<Company> {
+        let dtos: Vec<CompanyDto> = serde_json::from_str(json).unwrap();
+        let mut flat = Vec::new();
+        for dto in dtos {
+            dto.flatten_into(None, 0, &mut flat);
+        }
+        flat
+    }
+
     #[test]
     fn flattens_children_with_both_key_spellings() {
         let json = r#"[
@@ -297,11 +307,7 @@ mod tests {
            "children":[{"resourceId":"B2","name":"Acme EU","children":[{"resourceId":"C3","name":"Deep","children":null}]}]},
           {"resourceId":"D4","name":"Solo","numberOfUsers":50}
         ]"#;
-        let dtos: Vec<CompanyDto> = serde_json::from_str(json).unwrap();
-        let mut flat = Vec::new();
-        for dto in dtos {
-            dto.flatten_into(None, 0, &mut flat);
-        }
+        let flat = flatten(json);
         let ids: Vec<_> = flat.iter().map(|c| c.resource_id.as_str()).collect();
         assert_eq!(ids, ["A1", "B2", "C3", "D4"]);
         assert_eq!(flat[1].parent_id.as_deref(), Some("A1"));
@@ -317,11 +323,7 @@ mod tests {
           {"resourceId":"bad id\r\nX-Other: 1","name":"Broken","children":[{"resourceId":"C3","name":"Under"}]},
           {"resourceId":"D4","name":"Solo"}
         ]"#;
-        let dtos: Vec<CompanyDto> = serde_json::from_str(json).unwrap();
-        let mut flat = Vec::new();
-        for dto in dtos {
-            dto.flatten_into(None, 0, &mut flat);
-        }
+        let flat = flatten(json);
         let ids: Vec<_> = flat.iter().map(|c| c.resource_id.as_str()).collect();
         assert_eq!(ids, ["D4"]);
         assert_eq!(flat[0].id(), "D4");
@@ -334,11 +336,7 @@ mod tests {
           {"resourceId":"A1","name":"Acme","children":[{"resourceId":"B2","name":"Acme EU"}]},
           {"resourceId":"A1","name":"Acme"}
         ]"#;
-        let dtos: Vec<CompanyDto> = serde_json::from_str(json).unwrap();
-        let mut flat = Vec::new();
-        for dto in dtos {
-            dto.flatten_into(None, 0, &mut flat);
-        }
+        let flat = flatten(json);
         let flat = dedupe(flat);
         let ids: Vec<_> = flat.iter().map(|c| c.resource_id.as_str()).collect();
         assert_eq!(
