@@ -152,14 +152,9 @@ pub struct GlobalArgs {
     #[arg(long, env = "KEEPNET_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
     pub log_format: LogFormat,
 
-    /// Only errors on stderr.
-    #[arg(
-        short,
-        long,
-        env = "KEEPNET_QUIET",
-        global = true,
-        conflicts_with = "verbose"
-    )]
+    /// Only errors on stderr. Given with -v on the command line it is a usage error; from
+    /// KEEPNET_QUIET, a -v flag wins.
+    #[arg(short, long, env = "KEEPNET_QUIET", global = true)]
     pub quiet: bool,
 }
 

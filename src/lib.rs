@@ -101,6 +101,18 @@ impl Runner {
             Ok(cli) => cli,
             Err(e) => e.exit(),
         };
+        // -q and -v contradict each other on one command line; a -v flag beats KEEPNET_QUIET.
+        if cli.global.quiet && cli.global.verbose > 0 {
+            if matches.value_source("quiet") == Some(clap::parser::ValueSource::CommandLine) {
+                Cli::command()
+                    .error(
+                        clap::error::ErrorKind::ArgumentConflict,
+                        "--quiet and --verbose contradict each other: give one",
+                    )
+                    .exit();
+            }
+            cli.global.quiet = false;
+        }
         if let Command::Users(args) = &mut cli.command {
             args.sinks_from_env = matches
                 .subcommand_matches("users")

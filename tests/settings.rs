@@ -256,6 +256,15 @@ fn settings_come_from_the_environment_and_a_flag_wins() {
     let mut reader = csv::Reader::from_path(env.path("flag.csv")).unwrap();
     let header: Vec<&str> = reader.headers().unwrap().iter().collect();
     assert_eq!(header, ["email", "isDeleted"]);
+
+    // A -v flag beats KEEPNET_QUIET; -q and -v on one command line contradict each other.
+    let mut cmd = env.command_as(&reseller);
+    cmd.env("KEEPNET_QUIET", "true");
+    let loud = Env::run_cmd(cmd, &["-v", "companies"]);
+    loud.ok();
+    assert!(loud.stderr.contains("DEBUG"), "{}", loud.stderr);
+    env.run(&["-q", "-v", "companies"])
+        .fails_with(2, &["contradict"]);
 }
 
 #[test]
