@@ -139,12 +139,12 @@ impl Runner {
         match runtime.block_on(run(cli, secret_source, self.registry)) {
             Ok(()) => ExitCode::from(exit::SUCCESS),
             Err(failure) if json => {
-                let message = failure.to_string();
+                let message = shown(&failure);
                 tracing::error!(exit_code = failure.code(), "{message}");
                 ExitCode::from(failure.code())
             }
             Err(failure) => {
-                eprintln!("error: {}", output::printable(&failure.to_string()));
+                eprintln!("error: {}", output::printable(&shown(&failure)));
                 ExitCode::from(failure.code())
             }
         }
@@ -165,6 +165,17 @@ pub(crate) struct Context<'a> {
     pub(crate) scope_tolerance: u32,
     /// `--plugin-timeout`.
     pub(crate) plugin_timeout: std::time::Duration,
+}
+
+/// A failure as the command line shows it: the engine's message, and the setting it points at
+/// named as this front end spells it.
+fn shown(failure: &Failure) -> String {
+    match failure.setting() {
+        Some(keepnet_sink::Setting::PluginTimeout) => {
+            format!("{failure} (the limit is --plugin-timeout SECS, or KEEPNET_PLUGIN_TIMEOUT)")
+        }
+        _ => failure.to_string(),
+    }
 }
 
 /// Runs one parsed command.

@@ -1038,7 +1038,8 @@ fn a_plugin_that_never_reads_or_never_ends_is_stopped_with_its_children() {
             ],
             30,
         );
-        run.fails_with(6, &[needle, "killed"]);
+        // The limit is named as this front end sets it (the sink's error only says which).
+        run.fails_with(6, &[needle, "killed", "the limit is --plugin-timeout SECS"]);
         assert!(started.elapsed().as_secs() < 20, "{:?}", started.elapsed());
         std::thread::sleep(std::time::Duration::from_millis(200));
         assert!(

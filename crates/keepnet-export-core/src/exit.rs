@@ -68,6 +68,8 @@ Exit codes:
 pub struct Failure {
     code: u8,
     message: String,
+    /// The setting the failure points at, for the front end to name as its user sets it.
+    setting: Option<keepnet_sink::Setting>,
 }
 
 /// An error and its sources, joined by `: ` (as `anyhow` shows a chain with `{:#}`).
@@ -89,6 +91,7 @@ impl Failure {
         Self {
             code,
             message: chain(error.as_ref()),
+            setting: None,
         }
     }
 
@@ -97,6 +100,7 @@ impl Failure {
         Self {
             code,
             message: message.to_string(),
+            setting: None,
         }
     }
 
@@ -113,19 +117,40 @@ impl Failure {
         Self::new(OUTPUT, error).context_msg(context)
     }
 
+    /// A sink's failure (exit 6) with what was being written, keeping the setting it points
+    /// at ([`Failure::setting`]).
+    pub fn sink(context: impl fmt::Display, error: keepnet_sink::SinkError) -> Self {
+        let setting = error.setting();
+        Self {
+            setting,
+            ..Self::output(context, error)
+        }
+    }
+
+    /// The setting this failure points at (a limit it hit), if any: the front end names it as
+    /// its user sets it (`--plugin-timeout`, `KEEPNET_PLUGIN_TIMEOUT`).
+    pub fn setting(&self) -> Option<keepnet_sink::Setting> {
+        self.setting
+    }
+
+    /// The same failure, pointing at `setting`.
+    pub fn with_setting(self, setting: Option<keepnet_sink::Setting>) -> Self {
+        Self { setting, ..self }
+    }
+
     /// Adds a line of context in front of the message, keeping the code.
     pub fn context_msg(self, context: impl fmt::Display) -> Self {
         Self {
-            code: self.code,
             message: format!("{context}: {}", self.message),
+            ..self
         }
     }
 
     /// Adds a note after the message (`error; note`), keeping the code.
     pub fn with_note(self, note: impl fmt::Display) -> Self {
         Self {
-            code: self.code,
             message: format!("{}; {note}", self.message),
+            ..self
         }
     }
 

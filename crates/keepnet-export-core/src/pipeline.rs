@@ -491,7 +491,7 @@ fn finish_late(mut finished: Vec<Finished>) -> Result<Vec<Finished>, Failure> {
     drop(sinks);
     match result {
         Ok(()) => Ok(finished),
-        Err(failed) => Err(Failure::output(
+        Err(failed) => Err(Failure::sink(
             format!("--sink {}", finished[failed.index].0.spec),
             failed.error,
         )),
@@ -521,7 +521,7 @@ fn commit_all(finished: Vec<Finished>) -> Result<(Vec<Artifact>, Vec<String>), F
                 .collect();
             Ok((published.artifacts, warnings))
         }
-        Err(failed) => Err(Failure::output(
+        Err(failed) => Err(Failure::sink(
             format!("--sink {}", named[failed.index].spec),
             failed.error,
         )),
@@ -634,7 +634,7 @@ fn lane(
 ) -> Finished {
     let spec = named.spec.clone();
     let sink = &mut named.sink;
-    let failed = |e: SinkError| Some(Failure::output(format!("--sink {spec}"), e));
+    let failed = |e: SinkError| Some(Failure::sink(format!("--sink {spec}"), e));
     let mut layout: Option<Arc<Layout>> = None;
     let result = loop {
         match rx.blocking_recv() {

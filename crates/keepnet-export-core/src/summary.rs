@@ -140,7 +140,7 @@ pub fn outcome(results: Vec<CompanyResult>) -> Result<(), Failure> {
     if total == 1 {
         return Err(failures.remove(0).1);
     }
-    let code = failures[0].1.code();
+    let (code, setting) = (failures[0].1.code(), failures[0].1.setting());
     let list = failures
         .iter()
         .map(|(name, f)| format!("  {name}: {f}"))
@@ -157,5 +157,6 @@ pub fn outcome(results: Vec<CompanyResult>) -> Result<(), Failure> {
             "{} of {total} companies failed{skipped}:\n{list}",
             failures.len()
         ),
-    ))
+    )
+    .with_setting(setting))
 }

@@ -242,19 +242,24 @@ impl ExecSink {
             process::Stopped::NotRunning => "was not running".to_owned(),
         };
         let (command, rows, timeout) = (&self.command, self.rows, self.timeout.as_secs_f64());
-        SinkError::other(match stall {
-            Stall::TimedOut => format!(
-                "exec `{command}` did not read its input for {timeout} s (--plugin-timeout) \
-                 after {rows} rows: it {how}"
-            ),
-            Stall::Stopping => format!("exec `{command}` stopped with the run: it {how}"),
-            Stall::Failed(e) if e.kind() == io::ErrorKind::BrokenPipe => {
-                format!("exec `{command}` stopped reading its input after {rows} rows: it {how}")
+        match stall {
+            Stall::TimedOut => SinkError::Limit {
+                message: format!(
+                    "exec `{command}` did not read its input for {timeout} s after {rows} rows: \
+                     it {how}"
+                ),
+                setting: keepnet_sink::Setting::PluginTimeout,
+            },
+            Stall::Stopping => {
+                SinkError::other(format!("exec `{command}` stopped with the run: it {how}"))
             }
-            Stall::Failed(e) => {
-                format!("exec `{command}`: cannot write to its input: {e}; it {how}")
-            }
-        })
+            Stall::Failed(e) if e.kind() == io::ErrorKind::BrokenPipe => SinkError::other(format!(
+                "exec `{command}` stopped reading its input after {rows} rows: it {how}"
+            )),
+            Stall::Failed(e) => SinkError::other(format!(
+                "exec `{command}`: cannot write to its input: {e}; it {how}"
+            )),
+        }
     }
 
     /// Closes the plugin's input without the trailer (queued rows are dropped, not sent),
@@ -305,18 +310,20 @@ impl ExecSink {
                     process::Stopped::Exited(status) => describe(status),
                     _ => "was killed, with every process it started".to_owned(),
                 };
-                let why = if stopping {
-                    "the run was stopped while it was still running".to_owned()
-                } else {
-                    format!(
-                        "it was still running {} s after its input ended (--plugin-timeout)",
+                if stopping {
+                    return Err(SinkError::other(format!(
+                        "exec `{}`: the run was stopped while it was still running; it {how}",
+                        self.command
+                    )));
+                }
+                return Err(SinkError::Limit {
+                    message: format!(
+                        "exec `{}`: it was still running {} s after its input ended; it {how}",
+                        self.command,
                         self.timeout.as_secs_f64()
-                    )
-                };
-                return Err(SinkError::other(format!(
-                    "exec `{}`: {why}; it {how}",
-                    self.command
-                )));
+                    ),
+                    setting: keepnet_sink::Setting::PluginTimeout,
+                });
             }
             std::thread::sleep(pause);
             pause = (pause * 2).min(Duration::from_millis(20));

@@ -17,9 +17,27 @@ pub enum SinkError {
     /// The sink's target or options are unusable; found before any data was written.
     #[error("{0}")]
     Invalid(String),
+    /// A limit set by a setting was reached (a plugin that took longer than its timeout). The
+    /// message does not name the setting: the front end does, as it spells it
+    /// (`--plugin-timeout`, `KEEPNET_PLUGIN_TIMEOUT`).
+    #[error("{message}")]
+    Limit {
+        /// What happened.
+        message: String,
+        /// The setting whose limit it was.
+        setting: Setting,
+    },
     /// Anything else, from a sink written elsewhere.
     #[error(transparent)]
     Other(Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// A setting an error points at, for the front end to name the way its user sets it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Setting {
+    /// How long a plugin may leave its input unread or run on after it.
+    PluginTimeout,
 }
 
 impl SinkError {
@@ -28,6 +46,14 @@ impl SinkError {
         SinkError::Io {
             path: path.into(),
             source,
+        }
+    }
+
+    /// The setting this error points at, if any.
+    pub fn setting(&self) -> Option<Setting> {
+        match self {
+            SinkError::Limit { setting, .. } => Some(*setting),
+            _ => None,
         }
     }
 

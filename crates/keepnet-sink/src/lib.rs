@@ -37,7 +37,7 @@ pub use atomic::{is_stream_target, AtomicFile, Published};
 pub use cell::{Cell, Field};
 pub use column::{Column, ColumnKind, HeaderStyle};
 pub use delivery::{Delivery, Report};
-pub use error::SinkError;
+pub use error::{Setting, SinkError};
 pub use output::Output;
 pub use read::read_regular_file;
 pub use sink::{Artifact, ExportInfo, Sink};
