@@ -7,7 +7,7 @@ use crate::sinks::leftovers;
 use crate::standin::{
     Hostile, Lie, Mode, CLIENT_ID, CLIENT_SECRET, COMPANY_ID, COMPANY_NAME, LYING_USERS,
 };
-use crate::util::{bare_command, Env, Run};
+use crate::util::{assert_previous_kept, bare_command, write_previous, Env, Run};
 
 /// Runs the binary against `server` with its credential, in `dir`.
 fn run_against(server: &Hostile, dir: &Path, args: &[&str]) -> Run {
@@ -44,10 +44,8 @@ fn a_redirect_never_carries_the_secret_or_a_token_to_another_host() {
     }
     // A redirected user search: no file, no request to the other host with the token.
     let server = Hostile::start(Mode::RedirectSearch { to: host.clone() });
-    let out = dir.path().join("out");
-    std::fs::create_dir(&out).unwrap();
-    let csv = out.join("u.csv");
-    std::fs::write(&csv, "previous").unwrap();
+    let csv = dir.path().join("out/u.csv");
+    write_previous(&csv);
     run_against(
         &server,
         dir.path(),
@@ -63,8 +61,7 @@ fn a_redirect_never_carries_the_secret_or_a_token_to_another_host() {
         5,
         &["target-users/search", "redirect (HTTP 307)", "not followed"],
     );
-    assert_eq!(std::fs::read(&csv).unwrap(), b"previous");
-    assert_eq!(leftovers(&out), ["u.csv"]);
+    assert_previous_kept(&csv, &["u.csv"]);
     assert!(
         elsewhere.requests().is_empty(),
         "the other host never heard from the client: {:?}",
@@ -126,10 +123,8 @@ fn retry_after_on_a_503_is_waited_for() {
 #[test]
 fn a_full_disk_under_the_excel_writer_is_an_error_not_a_panic() {
     let env = crate::sinks::small_env();
-    let out = env.path("out");
-    std::fs::create_dir(&out).unwrap();
-    let xlsx = out.join("users.xlsx");
-    std::fs::write(&xlsx, "previous").unwrap();
+    let xlsx = env.path("out/users.xlsx");
+    write_previous(&xlsx);
     // Writes past 4 KiB fail with EFBIG, as on a full disk; the Excel writer panics inside.
     let cmd = env.command_after("trap '' XFSZ; ulimit -f 8");
     let run = Env::run_cmd(
@@ -149,8 +144,7 @@ fn a_full_disk_under_the_excel_writer_is_an_error_not_a_panic() {
         run.stderr
     );
     assert!(!run.stderr.contains("RUST_BACKTRACE"), "{}", run.stderr);
-    assert_eq!(std::fs::read(&xlsx).unwrap(), b"previous");
-    assert_eq!(leftovers(&out), ["users.xlsx"]);
+    assert_previous_kept(&xlsx, &["users.xlsx"]);
 }
 
 // 15. Small things a hostile environment gets wrong ----------------------------------------------
@@ -259,10 +253,8 @@ fn a_server_file_name_too_long_for_the_file_system_is_shortened() {
 fn a_later_sink_failing_mid_stream_reports_its_own_error() {
     // Enough users that the CSV's buffer is written (and fails) while pages still arrive.
     let env = Env::small(6000, 50);
-    let out = env.path("out");
-    std::fs::create_dir(&out).unwrap();
-    let csv = out.join("users.csv");
-    std::fs::write(&csv, "previous").unwrap();
+    let csv = env.path("out/users.csv");
+    write_previous(&csv);
     // The first sink streams to stdout (a pipe: no file-size limit); the second, a file, hits
     // the 4 KiB limit as on a full disk.
     let cmd = env.command_after("trap '' XFSZ; ulimit -f 8");
@@ -280,8 +272,7 @@ fn a_later_sink_failing_mid_stream_reports_its_own_error() {
     );
     run.fails_with(6, &["--sink csv:", "users.csv", "file too large"]);
     assert!(!run.stderr.contains("the fetch stopped"), "{}", run.stderr);
-    assert_eq!(std::fs::read(&csv).unwrap(), b"previous");
-    assert_eq!(leftovers(&out), ["users.csv"]);
+    assert_previous_kept(&csv, &["users.csv"]);
 }
 
 // 5. Local files read with a size cap, never a device or a FIFO ----------------------------------
@@ -959,10 +950,8 @@ fn sigterm_and_sighup_publish_nothing_and_leave_no_temporary_file() {
 #[test]
 fn a_file_size_limit_is_a_disk_error_not_a_kill() {
     let env = crate::sinks::small_env();
-    let out = env.path("out");
-    std::fs::create_dir(&out).unwrap();
-    let csv = out.join("users.csv");
-    std::fs::write(&csv, "previous").unwrap();
+    let (out, csv) = (env.path("out"), env.path("out/users.csv"));
+    write_previous(&csv);
     // No `trap '' XFSZ` this time: the tool itself must not die of the signal.
     let cmd = env.command_after("ulimit -f 8");
     let run = Env::run_cmd(
@@ -978,8 +967,7 @@ fn a_file_size_limit_is_a_disk_error_not_a_kill() {
         ],
     );
     run.fails_with(6, &["file too large"]);
-    assert_eq!(std::fs::read(&csv).unwrap(), b"previous");
-    assert_eq!(leftovers(&out), ["users.csv"], "no temporary file");
+    assert_previous_kept(&csv, &["users.csv"]);
 }
 
 // 10. Plugins that hang: bounded, stoppable, and ended with everything they started -------------

@@ -12,7 +12,7 @@ use keepnet_sandbox::{Config, Faults};
 use keepnet_sink::safety;
 use serde_json::Value;
 
-use crate::util::Env;
+use crate::util::{assert_previous_kept, write_previous, Env};
 
 /// The default columns, in order (API field names), before any field the client does not know.
 pub const COLUMNS: [&str; 21] = [
@@ -508,10 +508,8 @@ fn ctrl_c_mid_run_publishes_nothing() {
 #[test]
 fn a_disk_error_mid_stream_aborts_every_sink_and_keeps_the_previous_export() {
     let env = env();
-    let out = env.path("out");
-    std::fs::create_dir(&out).unwrap();
-    let csv_path = out.join("users.csv");
-    std::fs::write(&csv_path, "previous").unwrap();
+    let (out, csv_path) = (env.path("out"), env.path("out/users.csv"));
+    write_previous(&csv_path);
     // A file-size limit makes writes past 4 KiB fail with EFBIG, as a full disk would (the
     // signal that would otherwise kill the process is ignored, so the error reaches the sink).
     let cmd = env.command_after("trap '' XFSZ; ulimit -f 8");
@@ -528,6 +526,5 @@ fn a_disk_error_mid_stream_aborts_every_sink_and_keeps_the_previous_export() {
         ],
     );
     run.fails_with(6, &["--sink", "users.csv", "file too large"]);
-    assert_eq!(std::fs::read(&csv_path).unwrap(), b"previous");
-    assert_eq!(leftovers(&out), ["users.csv"], "no temporary or new file");
+    assert_previous_kept(&csv_path, &["users.csv"]);
 }

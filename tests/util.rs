@@ -178,6 +178,28 @@ pub fn is_deleted(user: &serde_json::Value) -> bool {
 }
 
 /// The binary with every `KEEPNET_*` and `RUST_LOG` variable removed.
+/// An earlier export a failed run must keep: `file` (its folder created) holding `previous`.
+pub fn write_previous(file: &Path) {
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::fs::write(file, "previous").unwrap();
+}
+
+/// After a failed run: `file` still holds `previous`, and its folder holds exactly `names`
+/// (no temporary file, nothing new).
+pub fn assert_previous_kept(file: &Path, names: &[&str]) {
+    assert_eq!(
+        std::fs::read(file).unwrap(),
+        b"previous",
+        "{}",
+        file.display()
+    );
+    assert_eq!(
+        crate::sinks::leftovers(file.parent().unwrap()),
+        names,
+        "no temporary or new file"
+    );
+}
+
 pub fn bare_command() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_keepnet-export"));
     scrub(&mut cmd);
