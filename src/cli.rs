@@ -309,9 +309,19 @@ pub struct UsersArgs {
     /// calling no API and writing nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// Whether the sinks came from `KEEPNET_SINK` (set by the runner, for messages).
+    /// A sink kind's own option, repeatable: KIND.NAME=VALUE. Built in: csv.delimiter (one
+    /// ASCII character or `tab`, default `,`), csv.bom, csv.raw-cells (true/false, default
+    /// false), xlsx.compression (1-9, default 2); a team's own kinds declare theirs
+    /// (docs/sink-options.md).
+    #[arg(
+        long = "sink-option",
+        env = "KEEPNET_SINK_OPTION",
+        value_name = "KIND.NAME=VALUE"
+    )]
+    pub sink_options: Vec<String>,
+    /// Where each value came from (set by the runner, for messages): argument id and source.
     #[arg(skip)]
-    pub sinks_from_env: bool,
+    pub sources: Vec<(String, clap::parser::ValueSource)>,
     /// Columns to export, in order: API field names (email,firstName,...) and custom:NAME for
     /// one custom field as its own column. Default: every field, custom fields in one column.
     #[arg(long, env = "KEEPNET_COLUMNS", value_name = "LIST")]
@@ -319,24 +329,21 @@ pub struct UsersArgs {
     /// Header labels: API field names (firstName) or labels for people (First Name).
     #[arg(long, env = "KEEPNET_HEADER", value_enum, default_value_t = HeaderArg::Api)]
     pub header: HeaderArg,
-    /// Write CSV cells raw: no apostrophe before text a spreadsheet would run as a formula.
+    /// Write CSV cells raw: no apostrophe before text a spreadsheet would run as a formula
+    /// (the option csv.raw-cells=true).
     #[arg(long, env = "KEEPNET_RAW_CELLS")]
     pub raw_cells: bool,
-    /// CSV field delimiter: one ASCII character, or `tab`.
-    #[arg(
-        long,
-        env = "KEEPNET_CSV_DELIMITER",
-        value_name = "CHAR",
-        default_value = ","
-    )]
-    pub csv_delimiter: String,
+    /// CSV field delimiter: one ASCII character, or `tab` (the option csv.delimiter; default
+    /// `,`).
+    #[arg(long, env = "KEEPNET_CSV_DELIMITER", value_name = "CHAR")]
+    pub csv_delimiter: Option<String>,
     /// Start CSV files with a UTF-8 byte-order mark (Excel on Windows needs it for non-Latin
-    /// names).
+    /// names; the option csv.bom=true).
     #[arg(long, env = "KEEPNET_CSV_BOM")]
     pub csv_bom: bool,
-    /// XLSX deflate level: 1 fastest .. 9 smallest.
-    #[arg(long, env = "KEEPNET_XLSX_COMPRESSION", value_name = "1-9", default_value_t = keepnet_sink_xlsx::DEFAULT_COMPRESSION, value_parser = clap::value_parser!(u8).range(1..=9))]
-    pub xlsx_compression: u8,
+    /// XLSX deflate level: 1 fastest .. 9 smallest (the option xlsx.compression; default 2).
+    #[arg(long, env = "KEEPNET_XLSX_COMPRESSION", value_name = "1-9")]
+    pub xlsx_compression: Option<String>,
     /// E-mail delivery settings (for `--sink email:ADDR[,ADDR...]`).
     #[command(flatten)]
     pub email: EmailArgs,
@@ -566,6 +573,16 @@ pub const NO_ENVIRONMENT: [&str; 8] = [
     "strict",
 ];
 
+/// The `KEEPNET_*` variable of a long option: `--smtp-tls` is `KEEPNET_SMTP_TLS`.
+pub fn env_name(flag: &str) -> String {
+    format!(
+        "KEEPNET_{}",
+        flag.trim_start_matches('-')
+            .replace('-', "_")
+            .to_uppercase()
+    )
+}
+
 /// The first sentence of a help text on one line: up to a `. ` that starts a new sentence.
 fn first_sentence(help: &str) -> String {
     let flat = help.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -658,7 +675,7 @@ mod tests {
                 if arg.is_hide_set() || NO_ENVIRONMENT.contains(&long) || long == "help" {
                     continue;
                 }
-                let want = format!("KEEPNET_{}", long.replace('-', "_").to_uppercase());
+                let want = super::env_name(long);
                 let env = arg.get_env().map(|e| e.to_string_lossy().into_owned());
                 if env.as_deref() != Some(want.as_str()) {
                     missing.push(format!(

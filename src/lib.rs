@@ -13,7 +13,7 @@ pub mod session;
 mod signals;
 
 use keepnet_export_core::{batch, summary};
-pub use keepnet_export_core::{columns, completeness, pipeline, sinks};
+pub use keepnet_export_core::{columns, completeness, options, pipeline, settings, sinks};
 
 use std::process::ExitCode;
 
@@ -79,6 +79,15 @@ impl Runner {
         self
     }
 
+    /// Declares an option of a sink or delivery kind, set by `--sink-option KIND.NAME=VALUE`,
+    /// `KEEPNET_SINK_OPTION` or a job file's `[job.options.KIND]`, checked before any request
+    /// and read by the kind's factory from `settings.options(&spec.kind)`. Built-in kinds
+    /// declare theirs the same way.
+    pub fn sink_option(mut self, kind: &str, option: options::OptionSpec) -> Self {
+        self.registry.register_option(kind, option);
+        self
+    }
+
     /// Adds a delivery kind (runs after every file is published).
     pub fn delivery(
         mut self,
@@ -114,10 +123,12 @@ impl Runner {
             cli.global.quiet = false;
         }
         if let Command::Users(args) = &mut cli.command {
-            args.sinks_from_env = matches
-                .subcommand_matches("users")
-                .and_then(|m| m.value_source("sinks"))
-                == Some(clap::parser::ValueSource::EnvVariable);
+            if let Some(m) = matches.subcommand_matches("users") {
+                args.sources = m
+                    .ids()
+                    .filter_map(|id| Some((id.to_string(), m.value_source(id.as_str())?)))
+                    .collect();
+            }
         }
         let bars = progress::Progress::bars_wanted(cli.global.quiet, cli.global.verbose);
         let json = cli.global.log_format == cli::LogFormat::Json;

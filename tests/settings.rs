@@ -151,6 +151,210 @@ fn flags_and_job_files_give_one_verdict_and_one_message() {
     }
 }
 
+/// One output rule through the three front ends: flags, their `KEEPNET_*` variables, and a
+/// job file's keys.
+struct Case {
+    /// What the case is about.
+    what: &'static str,
+    /// `users` flags after `--company Initech`.
+    flags: &'static [&'static str],
+    /// The same as environment variables.
+    env: &'static [(&'static str, &'static str)],
+    /// The same as a job file (one job for Initech).
+    file: &'static str,
+    /// How each front end names the value: (flag, variable, file) prefixes before the shared
+    /// message.
+    shown: (&'static str, &'static str, &'static str),
+    /// A piece of the shared message.
+    needle: &'static str,
+}
+
+const INITECH_JOB: &str = "[[job]]\nname = \"a\"\ncompanies = [\"Initech\"]\n";
+
+#[test]
+fn sink_options_and_the_smtp_rule_give_one_message_in_every_front_end() {
+    let env = Env::small(4, 4);
+    let cases = [
+        Case {
+            what: "a sink option out of its range",
+            flags: &[
+                "--sink",
+                "xlsx:a.xlsx",
+                "--sink-option",
+                "xlsx.compression=12",
+            ],
+            env: &[
+                ("KEEPNET_SINK", "xlsx:a.xlsx"),
+                ("KEEPNET_SINK_OPTION", "xlsx.compression=12"),
+            ],
+            file: "sinks = [\"xlsx:a.xlsx\"]\n[job.options.xlsx]\ncompression = 12\n",
+            shown: (
+                "--sink-option xlsx.compression=12: ",
+                "KEEPNET_SINK_OPTION=xlsx.compression=12: ",
+                "",
+            ),
+            needle: "xlsx.compression: \"12\" is not a whole number from 1 to 9",
+        },
+        Case {
+            what: "the shorthand flag is the same option",
+            flags: &["--sink", "xlsx:a.xlsx", "--xlsx-compression", "12"],
+            env: &[
+                ("KEEPNET_SINK", "xlsx:a.xlsx"),
+                ("KEEPNET_XLSX_COMPRESSION", "12"),
+            ],
+            file: "sinks = [\"xlsx:a.xlsx\"]\n[job.options.xlsx]\ncompression = 12\n",
+            shown: (
+                "--xlsx-compression 12: ",
+                "KEEPNET_XLSX_COMPRESSION=12: ",
+                "",
+            ),
+            needle: "xlsx.compression: \"12\" is not a whole number from 1 to 9",
+        },
+        Case {
+            what: "a misspelt option",
+            flags: &["--sink", "csv:a.csv", "--sink-option", "csv.delimter=;"],
+            env: &[
+                ("KEEPNET_SINK", "csv:a.csv"),
+                ("KEEPNET_SINK_OPTION", "csv.delimter=;"),
+            ],
+            file: "sinks = [\"csv:a.csv\"]\n[job.options.csv]\ndelimter = \";\"\n",
+            shown: (
+                "--sink-option csv.delimter=;: ",
+                "KEEPNET_SINK_OPTION=csv.delimter=;: ",
+                "",
+            ),
+            needle: "did you mean csv.delimiter?",
+        },
+        Case {
+            what: "a login without TLS",
+            flags: &[
+                "--sink",
+                "email:it@initech.example",
+                "--smtp-host",
+                "127.0.0.1",
+                "--mail-from",
+                "r@mssp.example",
+                "--smtp-tls",
+                "none",
+                "--smtp-user",
+                "u",
+            ],
+            env: &[
+                ("KEEPNET_SINK", "email:it@initech.example"),
+                ("KEEPNET_SMTP_HOST", "127.0.0.1"),
+                ("KEEPNET_MAIL_FROM", "r@mssp.example"),
+                ("KEEPNET_SMTP_TLS", "none"),
+                ("KEEPNET_SMTP_USER", "u"),
+            ],
+            file:
+                "sinks = [\"csv:{company}.csv\"]\n[job.email]\ndefault = [\"it@initech.example\"]\n",
+            shown: ("--smtp-tls none", "KEEPNET_SMTP_TLS=none", "tls = \"none\""),
+            needle: " would send the user name and password in clear",
+        },
+    ];
+    for case in cases {
+        let before = env.sandbox.stats().requests;
+        let mut args = vec!["users", "--company", "Initech"];
+        args.extend(case.flags);
+        let flags = env.run(&args);
+        assert_eq!(flags.code, 2, "{}: {}", case.what, flags.stderr);
+        let mut cmd = env.command_as(&env.sandbox.reseller());
+        cmd.env("KEEPNET_COMPANY", "Initech")
+            .env("KEEPNET_SMTP_PASSWORD", "p4ssword");
+        for (key, value) in case.env {
+            cmd.env(key, value);
+        }
+        let by_env = Env::run_cmd(cmd, &["users"]);
+        assert_eq!(by_env.code, 2, "{}: {}", case.what, by_env.stderr);
+        let smtp = match case.what {
+            "a login without TLS" => "[smtp]\nhost = \"127.0.0.1\"\nfrom = \"r@mssp.example\"\ntls = \"none\"\nuser = \"u\"\npassword_env = \"KEEPNET_SMTP_PASSWORD\"\n",
+            _ => "",
+        };
+        let path = env.path("reports.toml");
+        std::fs::write(&path, format!("{smtp}{INITECH_JOB}{}", case.file)).unwrap();
+        let check = env.run(&["run", "--check", path.to_str().unwrap()]);
+        assert_eq!(check.code, 2, "{}: {}", case.what, check.stderr);
+        assert_eq!(
+            env.sandbox.stats().requests,
+            before,
+            "{}: refused before any request",
+            case.what
+        );
+
+        let (flag, var, key) = case.shown;
+        let from_flags = message_after(&flags.stderr, flag);
+        let from_env = message_after(&by_env.stderr, var);
+        let from_file = file_message(&check.stderr);
+        let from_file = from_file.strip_prefix(key).unwrap_or_else(|| {
+            panic!(
+                "{}: the file's message names {key:?}: {from_file}",
+                case.what
+            )
+        });
+        assert!(
+            from_flags.contains(case.needle),
+            "{}: {from_flags}",
+            case.what
+        );
+        assert_eq!(
+            from_flags, from_file,
+            "{}: one rule, one message",
+            case.what
+        );
+        assert_eq!(
+            from_flags, from_env,
+            "{}: from the environment too",
+            case.what
+        );
+    }
+}
+
+/// A sink option set three ways reaches the sink: the same CSV from a flag, the environment
+/// and a job file.
+#[test]
+fn a_sink_option_set_three_ways_writes_the_same_file() {
+    let env = Env::small(5, 4);
+    let read = |name: &str| std::fs::read_to_string(env.path(name)).unwrap();
+    env.run(&[
+        "users",
+        "--company",
+        "Initech",
+        "--columns",
+        "email,firstName",
+        "--sink",
+        "csv:flag.csv",
+        "--sink-option",
+        "csv.delimiter=;",
+        "--sink-option",
+        "csv.bom=true",
+    ])
+    .ok();
+    let mut cmd = env.command_as(&env.sandbox.reseller());
+    cmd.env("KEEPNET_COMPANY", "Initech")
+        .env("KEEPNET_COLUMNS", "email,firstName")
+        .env("KEEPNET_SINK", "csv:env.csv")
+        .env("KEEPNET_CSV_DELIMITER", ";")
+        .env("KEEPNET_SINK_OPTION", "csv.bom=true");
+    Env::run_cmd(cmd, &["users"]).ok();
+    let path = env.path("reports.toml");
+    std::fs::write(
+        &path,
+        format!("{INITECH_JOB}columns = [\"email\", \"firstName\"]\nsinks = [\"csv:file.csv\"]\n[job.options.csv]\ndelimiter = \";\"\nbom = true\n"),
+    )
+    .unwrap();
+    env.run(&["run", path.to_str().unwrap()]).ok();
+    let flag = read("flag.csv");
+    assert!(flag.starts_with("\u{feff}email;firstName\r\n"), "{flag:?}");
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(b';')
+        .from_reader(flag.trim_start_matches('\u{feff}').as_bytes());
+    let served = env.served(&env.company_id("Initech")).len();
+    assert!(served > 0);
+    assert_eq!(reader.records().count(), served, "every user, ;-separated");
+    assert_eq!(flag, read("env.csv"), "from the environment");
+    assert_eq!(flag, read("file.csv"), "from a job file");
+}
+
 #[test]
 fn a_timestamp_placeholder_keeps_two_runs_a_day_apart() {
     let env = Env::small(6, 4);

@@ -5,9 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use keepnet_api::{StatusSet, UserQuery};
-use keepnet_jobs::{Companies, Header, Job, JobFile, Located, Tls};
-use keepnet_sink::HeaderStyle;
-use keepnet_sink_email::{MailSettings, SmtpSettings, SmtpTls};
+use keepnet_jobs::{Companies, Job, JobFile, Located};
 use secrecy::SecretString;
 
 use crate::batch::{Batch, CompanyResult};
@@ -41,7 +39,7 @@ fn load(path: &Path, registry: &Registry) -> Result<(JobFile, Vec<Prepared>), Fa
     let mut errors = Vec::new();
     let mut prepared = Vec::new();
     for job in &file.jobs {
-        match prepare(job, &file, registry) {
+        match prepare(job, &file, &text, registry) {
             Ok(p) => prepared.push(p),
             Err(located) => errors.extend(located.into_iter().map(|(line, column, message)| {
                 keepnet_jobs::render_error(
@@ -82,7 +80,12 @@ fn at<T>(located: &Located<T>, message: impl Into<String>) -> Located3 {
 
 /// Checks what the file format leaves to the runner (columns, sink kinds, SMTP settings) and
 /// builds the job's outputs.
-fn prepare(job: &Job, file: &JobFile, registry: &Registry) -> Result<Prepared, Vec<Located3>> {
+fn prepare(
+    job: &Job,
+    file: &JobFile,
+    text: &str,
+    registry: &Registry,
+) -> Result<Prepared, Vec<Located3>> {
     let mut errors = Vec::new();
     let layout = match &job.columns {
         None => Some(Layout::all()),
@@ -128,86 +131,41 @@ fn prepare(job: &Job, file: &JobFile, registry: &Registry) -> Result<Prepared, V
                 .flatten()
         }
     };
-    let mut specs = Vec::new();
-    for sink in &job.sinks {
-        match SinkSpec::parse(&sink.value) {
-            Ok(spec) if registry.knows(&spec.kind) => specs.push(spec),
-            Ok(spec) => errors.push(at(
-                sink,
-                format!(
-                    "unknown sink kind {:?}; kinds are: {}",
-                    spec.kind,
-                    registry.describe()
-                ),
-            )),
-            Err(e) => errors.push(at(sink, e.to_string())),
-        }
+    // The outputs were checked when the file was read (keepnet_jobs runs the engine's one
+    // check); now they are built once, with the password, so addresses and CA files fail
+    // here, not mid-run.
+    let mut outputs = job.outputs.clone();
+    if let (Some(smtp), Some(source)) = (&file.smtp, outputs.smtp.as_mut()) {
+        source.settings.password = smtp
+            .password_env
+            .as_ref()
+            .and_then(|name| std::env::var(name).ok())
+            .filter(|p| !p.is_empty())
+            .map(SecretString::from);
     }
-    let (smtp, mail) = match (&job.email, &file.smtp) {
-        (Some(email), Some(smtp)) => {
-            let password = smtp
-                .password_env
-                .as_ref()
-                .and_then(|name| std::env::var(name).ok())
-                .filter(|p| !p.is_empty());
-            let settings = SmtpSettings {
-                port: smtp.port,
-                tls: match smtp.tls {
-                    Tls::StartTls => SmtpTls::StartTls,
-                    Tls::Tls => SmtpTls::Tls,
-                    Tls::None => SmtpTls::None,
-                },
-                user: smtp.user.clone(),
-                password: password.map(SecretString::from),
-                ca_file: smtp.ca_file.clone(),
-                ..SmtpSettings::new(smtp.host.clone())
-            };
-            let mut mail = MailSettings::new(smtp.from.clone(), Vec::new());
-            mail.cc = email.cc.clone();
-            mail.bcc = email.bcc.clone();
-            if let Some(subject) = &email.subject {
-                mail.subject = subject.clone();
-            }
-            // The e-mail delivery, with recipients filled in per company.
-            specs.push(SinkSpec {
-                kind: "email".into(),
-                target: String::new(),
-            });
-            (Some(settings), mail)
-        }
-        _ => (None, MailSettings::new(String::new(), Vec::new())),
-    };
-    let settings = SinkSettings {
-        header: match job.header {
-            Some(Header::Human) => HeaderStyle::Human,
-            _ => HeaderStyle::Api,
-        },
-        raw_cells: false,
-        csv_delimiter: b',',
-        csv_bom: false,
-        xlsx_compression: keepnet_sink_xlsx::DEFAULT_COMPRESSION,
-        smtp,
-        mail,
-        plugin_timeout: keepnet_sink_exec::DEFAULT_TIMEOUT,
-    };
-    // SMTP settings and addresses, checked without sending anything.
     let several = !matches!(&job.companies, Companies::List(list) if list.len() == 1);
-    let outputs = crate::batch::Outputs {
-        registry,
-        specs: &specs,
-        settings: &settings,
-        recipients_per_company: job.email.is_some(),
+    let checked = match outputs.validate(several, registry) {
+        Ok(checked) => Some(checked),
+        Err(broken) => {
+            for invalid in broken {
+                let fallback = job.email.as_ref().map_or(job.line, |e| e.line);
+                errors.push(match invalid.origin.file_offset(invalid.at) {
+                    Some(offset) => {
+                        let (line, column) = keepnet_jobs::position(text, offset);
+                        (line, column, invalid.message)
+                    }
+                    None => (fallback, 1, invalid.message),
+                });
+            }
+            None
+        }
     };
-    if let Err(e) = outputs.validate(several, &|spec| format!("--sink {spec}")) {
-        let line = job.email.as_ref().map_or(job.line, |e| e.line);
-        errors.push((line, 1, e.to_string()));
-    }
-    match (layout, statuses, errors.is_empty()) {
-        (Some(layout), Some(statuses), true) => Ok(Prepared {
+    match (layout, statuses, checked, errors.is_empty()) {
+        (Some(layout), Some(statuses), Some(checked), true) => Ok(Prepared {
             layout,
             statuses,
-            specs,
-            settings,
+            specs: checked.specs,
+            settings: checked.settings,
         }),
         _ => Err(errors),
     }

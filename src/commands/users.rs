@@ -11,9 +11,10 @@ use crate::batch::Batch;
 use crate::cli::{EmailArgs, HeaderArg, SmtpTlsArg, UsersArgs};
 use crate::columns::Layout;
 use crate::exit::Failure;
-use crate::sinks::{SinkSettings, SinkSpec};
 use crate::summary;
 use crate::Context;
+use clap::parser::ValueSource;
+use keepnet_export_core::settings::{Origin, OutputSettings, SinkOption, SmtpSource, Sourced};
 
 /// What `users` will do, every option checked, before any request.
 enum Prepared<'a> {
@@ -36,8 +37,16 @@ fn prepare<'a>(ctx: &Context<'a>, args: &UsersArgs) -> Result<Prepared<'a>, Fail
         page_size: args.page_size,
         statuses: args.status,
     };
-    let csv_delimiter = parse_delimiter(&args.csv_delimiter)?;
     let several = args.company.len() > 1 || args.company.iter().any(|c| super::is_all(c));
+    // Every output option is checked, even when users stream raw to stdout.
+    let outputs = output_settings(ctx, args)?;
+    // Without --sink, several companies are refused below with a better message.
+    let checked = outputs
+        .validate(several && !args.sinks.is_empty(), ctx.registry)
+        .map_err(|errors| {
+            let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+            Failure::usage(lines.join("\n"))
+        })?;
     let layout = match (&args.columns, args.sinks.is_empty()) {
         (Some(list), _) => Layout::parse(list)?,
         (None, false) => Layout::all(),
@@ -53,43 +62,13 @@ fn prepare<'a>(ctx: &Context<'a>, args: &UsersArgs) -> Result<Prepared<'a>, Fail
         }
         (None, true) => return Ok(Prepared::Raw(query)),
     };
-    // A broken rule names the sink as the user gave it: a flag, or the environment.
-    let label = |text: &str| match args.sinks_from_env {
-        true => format!("KEEPNET_SINK={text}"),
-        false => format!("--sink {text}"),
-    };
-    let specs = if args.sinks.is_empty() {
-        vec![SinkSpec::parse("jsonl:-")?]
-    } else {
-        args.sinks
-            .iter()
-            .map(|s| {
-                keepnet_export_core::rules::parse_sink(s)
-                    .map_err(|b| Failure::usage(format!("{}: {}", label(s), b.message)))
-            })
-            .collect::<Result<_, _>>()?
-    };
-    let (smtp, mail) = email_settings(&args.email)?;
-    let settings = SinkSettings {
-        header: match args.header {
-            HeaderArg::Api => HeaderStyle::Api,
-            HeaderArg::Human => HeaderStyle::Human,
-        },
-        raw_cells: args.raw_cells,
-        csv_delimiter,
-        csv_bom: args.csv_bom,
-        xlsx_compression: args.xlsx_compression,
-        smtp,
-        mail,
-        plugin_timeout: ctx.plugin_timeout,
-    };
     let batch = Batch {
         client,
         registry: ctx.registry,
         query,
         layout,
-        specs,
-        settings,
+        specs: checked.specs,
+        settings: checked.settings,
         allow_incomplete: args.allow_incomplete,
         scope_tolerance: ctx.scope_tolerance,
         fail_fast: args.fail_fast,
@@ -97,12 +76,86 @@ fn prepare<'a>(ctx: &Context<'a>, args: &UsersArgs) -> Result<Prepared<'a>, Fail
         recipients: None,
         progress: ctx.progress,
     };
-    batch.validate(several, &|spec| label(&spec.to_string()))?;
     if let Some(path) = &args.summary_json {
         summary::check_target(path)?;
         summary::check_stdout_free(path, &batch.specs)?;
     }
     Ok(Prepared::Batch(Box::new(batch)))
+}
+
+/// Where a `users` option came from: its flag, its `KEEPNET_*` variable, or its default.
+fn origin(args: &UsersArgs, id: &str, flag: &str) -> Origin {
+    match args.sources.iter().find(|(i, _)| i == id).map(|(_, s)| *s) {
+        Some(ValueSource::EnvVariable) => Origin::Env(crate::cli::env_name(flag)),
+        Some(ValueSource::DefaultValue) => Origin::Default,
+        _ => Origin::Flag(flag.to_owned()),
+    }
+}
+
+/// The outputs as the engine's settings, each value with its origin; the shorthand flags
+/// (`--csv-delimiter` ...) first, so an explicit `--sink-option` wins.
+fn output_settings(ctx: &Context<'_>, args: &UsersArgs) -> Result<OutputSettings, Failure> {
+    let at = |id: &str, flag: &str| origin(args, id, flag);
+    let mut settings = OutputSettings::new();
+    settings.sinks = match args.sinks.is_empty() {
+        true => vec![Sourced::new("jsonl:-".to_owned(), Origin::Default)],
+        false => args
+            .sinks
+            .iter()
+            .map(|s| Sourced::new(s.clone(), at("sinks", "--sink")))
+            .collect(),
+    };
+    let shorthands = [
+        (
+            "csv_delimiter",
+            "--csv-delimiter",
+            "csv.delimiter",
+            args.csv_delimiter.clone(),
+        ),
+        (
+            "csv_bom",
+            "--csv-bom",
+            "csv.bom",
+            args.csv_bom.then(|| "true".to_owned()),
+        ),
+        (
+            "raw_cells",
+            "--raw-cells",
+            "csv.raw-cells",
+            args.raw_cells.then(|| "true".to_owned()),
+        ),
+        (
+            "xlsx_compression",
+            "--xlsx-compression",
+            "xlsx.compression",
+            args.xlsx_compression.clone(),
+        ),
+    ];
+    for (id, flag, key, value) in shorthands {
+        if let Some(value) = value {
+            settings
+                .options
+                .push(SinkOption::shorthand(key, &value, at(id, flag)));
+        }
+    }
+    for text in &args.sink_options {
+        settings
+            .options
+            .push(SinkOption::parse(text, at("sink_options", "--sink-option")));
+    }
+    settings.header = match args.header {
+        HeaderArg::Api => HeaderStyle::Api,
+        HeaderArg::Human => HeaderStyle::Human,
+    };
+    let (smtp, mail) = email_settings(&args.email)?;
+    settings.smtp = smtp.map(|smtp| SmtpSource {
+        login: smtp.user.is_some() || smtp.password.is_some(),
+        tls: at("smtp_tls", "--smtp-tls"),
+        settings: smtp,
+    });
+    settings.mail = mail;
+    settings.plugin_timeout = ctx.plugin_timeout;
+    Ok(settings)
 }
 
 /// Runs `users`: validates every output option, then fetches each company once.
@@ -261,17 +314,6 @@ pub(crate) fn email_settings(
     Ok((smtp, mail))
 }
 
-/// `,` `;` `|` or `tab`: one ASCII character.
-pub(crate) fn parse_delimiter(text: &str) -> Result<u8, Failure> {
-    match text {
-        "tab" | "\\t" | "\t" => Ok(b'\t'),
-        t if t.len() == 1 && t.is_ascii() && !matches!(t, "\"" | "\r" | "\n") => Ok(t.as_bytes()[0]),
-        _ => Err(Failure::usage(format!(
-            "--csv-delimiter {text:?} must be one ASCII character (not a quote or newline), or `tab`"
-        ))),
-    }
-}
-
 /// Streams every user as the API returned it (every field, known or not), one JSON object
 /// per line. Each page is checked (selection, scope guard) before any of it is written.
 async fn stream_raw(
@@ -329,19 +371,4 @@ async fn stream_raw(
         tracing::warn!("{warning}");
     }
     Ok((users, page_count))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_delimiter;
-
-    #[test]
-    fn delimiters() {
-        assert_eq!(parse_delimiter(",").unwrap(), b',');
-        assert_eq!(parse_delimiter(";").unwrap(), b';');
-        assert_eq!(parse_delimiter("tab").unwrap(), b'\t');
-        for bad in ["", ";;", "\"", "é", "\n"] {
-            assert!(parse_delimiter(bad).is_err(), "{bad:?}");
-        }
-    }
 }

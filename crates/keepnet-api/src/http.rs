@@ -1,6 +1,5 @@
 //! The HTTP transport: one pooled reqwest client, URL building, bounded body reads.
 
-use std::net::IpAddr;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -251,7 +250,7 @@ fn validate_base_url(text: &str) -> Result<Url, Error> {
     }
     match url.scheme() {
         "https" => Ok(url),
-        "http" if is_loopback(&url) => Ok(url),
+        "http" if url.host_str().is_some_and(keepnet_net::is_loopback) => Ok(url),
         "http" => Err(Error::Config(format!(
             "base URL {text:?} uses plain http to a non-loopback host; credentials only travel \
              over TLS, use https://"
@@ -259,15 +258,6 @@ fn validate_base_url(text: &str) -> Result<Url, Error> {
         other => Err(Error::Config(format!(
             "base URL {text:?} has scheme {other:?}; use https://"
         ))),
-    }
-}
-
-fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
-        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
-        None => false,
     }
 }
 

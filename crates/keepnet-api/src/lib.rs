@@ -51,7 +51,7 @@ pub use company_id::{CompanyId, InvalidCompanyId};
 pub use error::{Error, ErrorKind};
 pub use models::{Company, CompanyDetails, CustomFieldValue, Page, TargetUser};
 pub use pager::{Inconsistency, PagingReport, UserPager};
-pub use resolve::{edit_distance, resolve_company, Candidate, ResolveError};
+pub use resolve::{edit_distance, resolve_company, suggest, Candidate, ResolveError};
 pub use retry::RetryPolicy;
 pub use scope::ScopeLimit;
 pub use status::{InvalidStatusSet, StatusSet, UserState};

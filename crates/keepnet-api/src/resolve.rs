@@ -29,7 +29,7 @@ impl fmt::Display for Candidate {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ResolveError {
     /// No company has that id or name.
-    #[error("no managed company has the id or name {query:?}{}", suggest(.suggestions))]
+    #[error("no managed company has the id or name {query:?}{}", did_you_mean(.suggestions))]
     NoMatch {
         /// What the user asked for.
         query: String,
@@ -50,7 +50,7 @@ pub enum ResolveError {
     },
 }
 
-fn suggest(suggestions: &[String]) -> String {
+fn did_you_mean(suggestions: &[String]) -> String {
     match suggestions {
         [] => "; list them with `keepnet-export companies`".to_owned(),
         names => format!(
@@ -136,6 +136,20 @@ fn closest_names(companies: &[Company], wanted: &str) -> Vec<String> {
         }
     }
     names
+}
+
+/// The known word closest to `word` (ignoring case), if it is close enough to be a likely
+/// typo: within a third of its length, one to three edits. Job-file keys and sink options use
+/// it for "did you mean".
+pub fn suggest<'k>(word: &str, known: &[&'k str]) -> Option<&'k str> {
+    let lower = word.to_lowercase();
+    let limit = (lower.chars().count() / 3).clamp(1, 3);
+    known
+        .iter()
+        .map(|k| (edit_distance(&lower, k), *k))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
 }
 
 /// Edit distance where swapping two neighbours counts as one edit (optimal string

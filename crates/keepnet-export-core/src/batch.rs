@@ -73,36 +73,22 @@ pub struct Outputs<'a> {
 }
 
 impl Outputs<'_> {
-    /// Checks the outputs once: shapes, placeholders, that several companies do not write one
-    /// file (the engine's `rules`), then builds them once for a stand-in company, so kinds,
-    /// settings and addresses fail here, not mid-run. Nothing is written.
-    ///
-    /// `label` names a sink as its front end knows it (`--sink csv:a.csv`,
-    /// `KEEPNET_SINK=csv:a.csv`): a broken rule reads `LABEL: message`.
-    pub fn validate(
-        &self,
-        several: bool,
-        label: &dyn Fn(&SinkSpec) -> String,
-    ) -> Result<(), Failure> {
-        let noun = "--sink arguments";
-        if let Some((index, broken)) =
-            crate::rules::check_specs(self.specs, several, self.registry, noun)
-                .into_iter()
-                .next()
-        {
-            return Err(Failure::usage(format!(
-                "{}: {}",
-                label(&self.specs[index]),
-                broken.message
-            )));
-        }
+    /// Builds every output once for a stand-in company, so kinds, settings and addresses fail
+    /// before anything is fetched. Nothing is written. `Err` holds the index of the spec that
+    /// failed (`None`: no single one) and what is wrong.
+    pub fn build_probe(&self) -> Result<(), (Option<usize>, String)> {
         let probe = self.for_company(
             "Company",
             "ID",
             &["probe@example.com".to_owned()],
             &Timestamp::now(),
         );
-        self.registry.build_all(&probe, self.settings).map(drop)
+        for (index, spec) in probe.iter().enumerate() {
+            self.registry
+                .build(spec, self.settings)
+                .map_err(|message| (Some(index), message))?;
+        }
+        Ok(())
     }
 
     /// The specs with one company's placeholders filled in; `started` (the run's start) gives
@@ -140,15 +126,6 @@ impl Batch<'_> {
             settings: &self.settings,
             recipients_per_company: self.recipients.is_some(),
         }
-    }
-
-    /// [`Outputs::validate`] for this batch's outputs.
-    pub fn validate(
-        &self,
-        several: bool,
-        label: &dyn Fn(&SinkSpec) -> String,
-    ) -> Result<(), Failure> {
-        self.outputs().validate(several, label)
     }
 
     /// Exports every company; results in the companies' order.

@@ -8,6 +8,8 @@
 //!   nothing published; deliveries after.
 //! - [`sinks`]: the registry of sink and delivery kinds and the checked plan built from
 //!   `KIND:TARGET` specs.
+//! - [`settings`]: the one settings model every front end fills, each value with its origin,
+//!   and the one check of it; [`options`]: the options a sink kind declares for itself.
 //! - [`rules`]: the rules on sink targets every front end applies (shape, placeholders,
 //!   several companies, one file per sink).
 //! - [`columns`], [`templates`]: column layouts and filling in path placeholders.
@@ -20,11 +22,13 @@ pub mod batch;
 pub mod columns;
 pub mod completeness;
 pub mod exit;
+pub mod options;
 pub mod output;
 pub mod pipeline;
 pub mod plan;
 pub mod progress;
 pub mod rules;
+pub mod settings;
 pub mod sinks;
 pub mod stop;
 pub mod summary;

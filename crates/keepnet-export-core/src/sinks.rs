@@ -16,6 +16,7 @@ use keepnet_sink_jsonl::JsonlSink;
 use keepnet_sink_xlsx::{XlsxOptions, XlsxSink};
 
 use crate::exit::Failure;
+use crate::options::{OptionSpec, OptionType, Options};
 use crate::rules::{identity, stdout_identity, FileIdentity};
 
 /// One `--sink` argument, split into kind and target.
@@ -81,25 +82,30 @@ impl Plan {
     }
 }
 
-/// Options every sink factory can read.
+/// What every sink factory can read: the settings shared by all kinds, and each kind's own
+/// options ([`crate::options`]), checked and with their defaults filled in.
 #[derive(Debug, Clone)]
 pub struct SinkSettings {
     /// Header labels.
     pub header: HeaderStyle,
-    /// Write spreadsheet-formula-like text raw in CSV (no guard).
-    pub raw_cells: bool,
-    /// CSV delimiter.
-    pub csv_delimiter: u8,
-    /// Start CSV files with a UTF-8 byte-order mark.
-    pub csv_bom: bool,
-    /// XLSX deflate level, 1 to 9.
-    pub xlsx_compression: u8,
-    /// SMTP settings for e-mail deliveries, when `--smtp-host` was given.
+    /// SMTP settings for e-mail deliveries, when an SMTP server was given.
     pub smtp: Option<SmtpSettings>,
-    /// Message settings for e-mail deliveries; `to` is filled from each `--sink email:`.
+    /// Message settings for e-mail deliveries; `to` is filled from each `email:` target.
     pub mail: MailSettings,
     /// How long a plugin may leave its input unread, or run on after it, before it is stopped.
     pub plugin_timeout: std::time::Duration,
+    /// Each kind's options, by kind.
+    pub options: BTreeMap<String, Options>,
+}
+
+impl SinkSettings {
+    /// The options of `kind` (none for a kind that declares none).
+    pub fn options(&self, kind: &str) -> &Options {
+        static NONE: Options = Options::none();
+        self.options
+            .get(&kind.to_ascii_lowercase())
+            .unwrap_or(&NONE)
+    }
 }
 
 /// Builds a sink of one kind from its spec and the shared settings.
@@ -124,6 +130,7 @@ enum Factory {
 struct Kind {
     description: String,
     factory: Factory,
+    options: Vec<OptionSpec>,
 }
 
 /// The sink kinds `--sink` accepts.
@@ -131,7 +138,39 @@ pub struct Registry {
     kinds: BTreeMap<String, Kind>,
     /// Kinds that, without `--columns`, take whole records as served (JSON Lines).
     record_kinds: BTreeSet<String>,
+    /// Options declared for kinds not registered yet.
+    pending_options: BTreeMap<String, Vec<OptionSpec>>,
 }
+
+/// The CSV kind's options.
+const CSV_OPTIONS: [OptionSpec; 3] = [
+    OptionSpec::new(
+        "delimiter",
+        OptionType::Char,
+        ",",
+        "field delimiter: one ASCII character, or `tab`",
+    ),
+    OptionSpec::new(
+        "bom",
+        OptionType::Bool,
+        "false",
+        "start the file with a UTF-8 byte-order mark (for older Excel)",
+    ),
+    OptionSpec::new(
+        "raw-cells",
+        OptionType::Bool,
+        "false",
+        "write formula-like text (=, +, -, @) as is instead of guarding it with a quote",
+    ),
+];
+
+/// The XLSX kind's option.
+const XLSX_COMPRESSION: OptionSpec = OptionSpec::new(
+    "compression",
+    OptionType::Integer { min: 1, max: 9 },
+    "2",
+    "deflate level, 1 (fastest) to 9 (smallest)",
+);
 
 impl Registry {
     /// The built-in kinds: csv, xlsx, jsonl.
@@ -139,34 +178,43 @@ impl Registry {
         let mut registry = Self {
             kinds: BTreeMap::new(),
             record_kinds: BTreeSet::from(["jsonl".to_owned()]),
+            pending_options: BTreeMap::new(),
         };
         registry.register(
             "csv",
             "CSV file (RFC 4180, UTF-8); PATH or - for stdout",
             true,
             Box::new(|spec, s| {
+                let own = s.options(&spec.kind);
                 let options = CsvOptions {
-                    delimiter: s.csv_delimiter,
-                    bom: s.csv_bom,
+                    delimiter: own.char("delimiter")?,
+                    bom: own.bool("bom")?,
                     header: s.header,
-                    guard_formulas: !s.raw_cells,
+                    guard_formulas: !own.bool("raw-cells")?,
                 };
                 Ok(Box::new(CsvSink::new(spec.path(), options)))
             }),
         );
+        for option in CSV_OPTIONS {
+            registry.register_option("csv", option);
+        }
         registry.register(
             "xlsx",
             "Excel workbook; PATH",
             false,
             Box::new(|spec, s| {
+                let level = s.options(&spec.kind).integer("compression")?;
                 let options = XlsxOptions {
                     header: s.header,
-                    compression: s.xlsx_compression,
+                    // Declared as 1..=9, so it fits.
+                    compression: u8::try_from(level)
+                        .unwrap_or(keepnet_sink_xlsx::DEFAULT_COMPRESSION),
                     ..XlsxOptions::default()
                 };
                 Ok(Box::new(XlsxSink::new(spec.path(), options)))
             }),
         );
+        registry.register_option("xlsx", XLSX_COMPRESSION);
         registry.register(
             "jsonl",
             "JSON Lines, one object per user; PATH or - for stdout",
@@ -179,6 +227,7 @@ impl Registry {
                 description: "any program: COMMAND (run by sh) reads the rows as JSON Lines on \
                               stdin (docs/exec-protocol.md)"
                     .to_owned(),
+                options: Vec::new(),
                 factory: Factory::Command(Box::new(|spec, s| {
                     Ok(Box::new(
                         ExecSink::new(ExecCommand::Shell(spec.target.clone()), s.header)
@@ -213,6 +262,7 @@ impl Registry {
 
     /// Adds (or replaces) a sink kind. `stdout` says whether the target `-` means stdout for it.
     pub fn register(&mut self, kind: &str, description: &str, stdout: bool, factory: SinkFactory) {
+        let options = self.take_options(kind);
         self.kinds.insert(
             kind.to_ascii_lowercase(),
             Kind {
@@ -221,6 +271,7 @@ impl Registry {
                     stdout,
                     build: factory,
                 },
+                options,
             },
         );
     }
@@ -235,13 +286,92 @@ impl Registry {
 
     /// Adds (or replaces) a delivery kind.
     pub fn register_delivery(&mut self, kind: &str, description: &str, factory: DeliveryFactory) {
+        let options = self.take_options(kind);
         self.kinds.insert(
             kind.to_ascii_lowercase(),
             Kind {
                 description: description.to_owned(),
                 factory: Factory::Delivery(factory),
+                options,
             },
         );
+    }
+
+    /// Declares an option of `kind` (registered already or later): set as
+    /// `--sink-option KIND.NAME=VALUE`, `KEEPNET_SINK_OPTION`, or `[job.options.KIND]` in a
+    /// job file; read by the kind's factory from [`SinkSettings::options`]. Declaring a name
+    /// again replaces it.
+    pub fn register_option(&mut self, kind: &str, option: OptionSpec) {
+        let kind = kind.to_ascii_lowercase();
+        let list = match self.kinds.get_mut(&kind) {
+            Some(k) => &mut k.options,
+            None => self.pending_options.entry(kind).or_default(),
+        };
+        list.retain(|o| o.name != option.name);
+        list.push(option);
+    }
+
+    /// Options declared before their kind was registered (kept across re-registration).
+    fn take_options(&mut self, kind: &str) -> Vec<OptionSpec> {
+        let kind = kind.to_ascii_lowercase();
+        let mut options = self
+            .kinds
+            .remove(&kind)
+            .map(|k| k.options)
+            .unwrap_or_default();
+        for option in self.pending_options.remove(&kind).unwrap_or_default() {
+            options.retain(|o| o.name != option.name);
+            options.push(option);
+        }
+        options
+    }
+
+    /// The options `kind` declares, in declaration order.
+    pub fn options_of(&self, kind: &str) -> &[OptionSpec] {
+        self.kinds
+            .get(&kind.to_ascii_lowercase())
+            .map_or(&[], |k| k.options.as_slice())
+    }
+
+    /// Every kind's options at their defaults.
+    pub fn default_options(&self) -> BTreeMap<String, Options> {
+        self.kinds
+            .iter()
+            .filter(|(_, k)| !k.options.is_empty())
+            .map(|(name, k)| {
+                // A default that does not read is the registering code's bug: leave the
+                // option unset, so its factory says so when it is built.
+                let options = Options::defaults(&k.options).unwrap_or_else(|e| {
+                    tracing::error!(kind = %name, "{e}");
+                    Options::default()
+                });
+                (name.clone(), options)
+            })
+            .collect()
+    }
+
+    /// The registered kind names.
+    pub fn kinds(&self) -> Vec<&str> {
+        self.kinds.keys().map(String::as_str).collect()
+    }
+
+    /// Whether a sink spec's kind exists and takes its target: known (or a plugin on PATH),
+    /// and `-` only for kinds that stream to stdout. `Err` says why not.
+    pub fn check_kind(&self, spec: &SinkSpec) -> Result<(), String> {
+        match self.kinds.get(&spec.kind).map(|k| &k.factory) {
+            None if keepnet_sink_exec::discover(&spec.kind).is_none() => Err(format!(
+                "unknown sink kind {:?}; kinds are: {}; or put an executable named \
+                 keepnet-export-sink-{} on PATH",
+                spec.kind,
+                self.describe(),
+                spec.kind
+            )),
+            Some(Factory::Sink { stdout: false, .. }) if spec.target == "-" => Err(format!(
+                "{} cannot stream to stdout; give a file path",
+                spec.kind
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// Whether `kind` is registered (sink or delivery) or a plugin on PATH.
@@ -304,78 +434,76 @@ impl Registry {
                 },
                 _ => spec.clone(),
             };
-            let invalid = |e: SinkError| Failure::usage(format!("--sink {spec}: {e}"));
-            let Some(kind) = self.kinds.get(&spec.kind) else {
-                // Like git and cargo subcommands: keepnet-export-sink-NAME on PATH.
-                let Some(path) = keepnet_sink_exec::discover(&spec.kind) else {
-                    return Err(Failure::usage(format!(
-                        "unknown sink kind {:?} in --sink {spec}; kinds are: {}; or put an \
-                         executable named keepnet-export-sink-{} on PATH",
-                        spec.kind,
-                        self.describe(),
-                        spec.kind
-                    )));
-                };
-                let command = ExecCommand::Program {
-                    path,
-                    args: vec![spec.target.clone()],
-                };
-                plan.sinks.push(NamedSink {
-                    spec: spec.clone(),
-                    sink: Box::new(
-                        ExecSink::new(command, settings.header)
-                            .with_timeout(settings.plugin_timeout),
-                    ),
-                    records: false,
-                    retractable: true,
-                });
-                continue;
-            };
-            match &kind.factory {
-                Factory::Command(build) => {
-                    plan.sinks.push(NamedSink {
-                        spec: spec.clone(),
-                        sink: build(spec, settings).map_err(invalid)?,
-                        records: false,
-                        retractable: true,
-                    });
-                }
-                Factory::Delivery(build) => {
-                    plan.deliveries
-                        .push((spec.clone(), build(spec, settings).map_err(invalid)?));
-                }
-                Factory::Sink { stdout, build } => {
-                    if spec.target == "-" {
-                        if !stdout {
-                            return Err(Failure::usage(format!(
-                                "--sink {spec}: {} cannot stream to stdout; give a file path",
-                                spec.kind
-                            )));
-                        }
-                        if std::mem::replace(&mut stdout_used, true) {
-                            return Err(Failure::usage("only one --sink can write to stdout (-)"));
-                        }
-                    } else {
-                        let path = identity(spec.path());
-                        if seen.contains(&path) {
-                            return Err(Failure::usage(
-                                crate::rules::two_writers("--sink arguments", &spec.target).message,
-                            ));
-                        }
-                        seen.push(path);
+            if self.writes_files(&spec.kind) {
+                if spec.target == "-" {
+                    if std::mem::replace(&mut stdout_used, true) {
+                        return Err(Failure::usage("only one --sink can write to stdout (-)"));
                     }
-                    plan.sinks.push(NamedSink {
-                        spec: spec.clone(),
-                        sink: build(spec, settings).map_err(invalid)?,
-                        records: self.record_kinds.contains(&spec.kind),
-                        retractable: spec.target != "-"
-                            && !keepnet_sink::is_stream_target(spec.path()),
-                    });
+                } else {
+                    let path = identity(spec.path());
+                    if seen.contains(&path) {
+                        return Err(Failure::usage(
+                            crate::rules::two_writers("--sink arguments", &spec.target).message,
+                        ));
+                    }
+                    seen.push(path);
                 }
+            }
+            match self.build(spec, settings) {
+                Ok(Built::Sink(sink)) => plan.sinks.push(sink),
+                Ok(Built::Delivery(delivery)) => plan.deliveries.push((spec.clone(), delivery)),
+                Err(message) => return Err(Failure::usage(format!("--sink {spec}: {message}"))),
             }
         }
         Ok(plan)
     }
+
+    /// Builds one output: [`Registry::check_kind`], then its kind's factory. `Err` says what is
+    /// wrong, without naming the spec.
+    pub fn build(&self, spec: &SinkSpec, settings: &SinkSettings) -> Result<Built, String> {
+        self.check_kind(spec)?;
+        let text = |e: SinkError| e.to_string();
+        let Some(kind) = self.kinds.get(&spec.kind) else {
+            // Like git and cargo subcommands: keepnet-export-sink-NAME on PATH.
+            let path = keepnet_sink_exec::discover(&spec.kind)
+                .ok_or_else(|| format!("unknown sink kind {:?}", spec.kind))?;
+            let command = ExecCommand::Program {
+                path,
+                args: vec![spec.target.clone()],
+            };
+            return Ok(Built::Sink(NamedSink {
+                spec: spec.clone(),
+                sink: Box::new(
+                    ExecSink::new(command, settings.header).with_timeout(settings.plugin_timeout),
+                ),
+                records: false,
+                retractable: true,
+            }));
+        };
+        Ok(match &kind.factory {
+            Factory::Command(build) => Built::Sink(NamedSink {
+                spec: spec.clone(),
+                sink: build(spec, settings).map_err(text)?,
+                records: false,
+                retractable: true,
+            }),
+            Factory::Delivery(build) => Built::Delivery(build(spec, settings).map_err(text)?),
+            Factory::Sink { build, .. } => Built::Sink(NamedSink {
+                spec: spec.clone(),
+                sink: build(spec, settings).map_err(text)?,
+                records: self.record_kinds.contains(&spec.kind),
+                retractable: spec.target != "-" && !keepnet_sink::is_stream_target(spec.path()),
+            }),
+        })
+    }
+}
+
+/// One built output.
+pub enum Built {
+    /// A row sink.
+    Sink(NamedSink),
+    /// A delivery.
+    Delivery(Box<dyn Delivery>),
 }
 
 #[cfg(test)]
@@ -385,18 +513,44 @@ mod tests {
     fn settings() -> SinkSettings {
         SinkSettings {
             header: HeaderStyle::Api,
-            raw_cells: false,
-            csv_delimiter: b',',
-            csv_bom: false,
-            xlsx_compression: 2,
             smtp: Some(SmtpSettings::new("smtp.example.com")),
             mail: MailSettings::new("reports@mssp.example", Vec::new()),
             plugin_timeout: keepnet_sink_exec::DEFAULT_TIMEOUT,
+            options: Registry::builtin().default_options(),
         }
     }
 
     fn specs(list: &[&str]) -> Vec<SinkSpec> {
         list.iter().map(|s| SinkSpec::parse(s).unwrap()).collect()
+    }
+
+    /// `--csv-delimiter` and `csv.delimiter` read through the option the csv kind declares.
+    #[test]
+    fn delimiters() {
+        let registry = Registry::builtin();
+        let option = registry
+            .options_of("csv")
+            .iter()
+            .find(|o| o.name == "delimiter")
+            .unwrap();
+        let parse_delimiter = |text: &str| match option.read(text) {
+            Ok(crate::options::OptionValue::Char(c)) => Ok(c),
+            other => Err(other),
+        };
+        assert_eq!(parse_delimiter(",").unwrap(), b',');
+        assert_eq!(parse_delimiter(";").unwrap(), b';');
+        assert_eq!(parse_delimiter("tab").unwrap(), b'\t');
+        for bad in ["", ";;", "\"", "é", "\n"] {
+            assert!(parse_delimiter(bad).is_err(), "{bad:?}");
+        }
+        let xlsx = &registry.options_of("xlsx")[0];
+        assert_eq!(
+            xlsx.read(xlsx.default),
+            Ok(crate::options::OptionValue::Integer(i64::from(
+                keepnet_sink_xlsx::DEFAULT_COMPRESSION
+            ))),
+            "the declared default is the sink's"
+        );
     }
 
     #[test]

@@ -5,8 +5,10 @@ use std::path::PathBuf;
 use toml::de::{DeString, DeTable, DeValue};
 use toml::Spanned;
 
-use keepnet_export_core::rules;
+use keepnet_export_core::settings::{Origin, OutputSettings, SinkOption, SmtpSource, Sourced};
 use keepnet_export_core::sinks::Registry;
+use keepnet_sink::HeaderStyle;
+use keepnet_sink_email::MailSettings;
 
 use crate::text;
 use crate::{Companies, Email, Header, Job, JobError, JobFile, Located, Smtp, Tls};
@@ -24,7 +26,7 @@ const SMTP_KEYS: [&str; 7] = [
     "from",
     "ca_file",
 ];
-const JOB_KEYS: [&str; 11] = [
+const JOB_KEYS: [&str; 12] = [
     "name",
     "companies",
     "search",
@@ -36,6 +38,7 @@ const JOB_KEYS: [&str; 11] = [
     "strict",
     "fail_fast",
     "email",
+    "options",
 ];
 const EMAIL_KEYS: [&str; 5] = ["subject", "cc", "bcc", "default", "to"];
 
@@ -45,6 +48,7 @@ pub(crate) fn parse(text: &str, registry: &Registry) -> Result<JobFile, Vec<JobE
         text,
         registry,
         errors: Vec::new(),
+        smtp_tls: Origin::Default,
     };
     let file = if syntax.is_empty() {
         Some(checker.file(root.get_ref()))
@@ -58,6 +62,8 @@ pub(crate) fn parse(text: &str, registry: &Registry) -> Result<JobFile, Vec<JobE
         Some(file) if checker.errors.is_empty() => Ok(file),
         _ => {
             checker.errors.sort_by_key(|e| (e.line, e.column));
+            // A rule on `[smtp]` is checked with every job: say it once.
+            checker.errors.dedup();
             Err(checker.errors)
         }
     }
@@ -79,6 +85,8 @@ struct Checker<'t> {
     /// The sink kinds the file may name (what the rules on sinks need to know of them).
     registry: &'t Registry,
     errors: Vec<JobError>,
+    /// Where `[smtp]`'s `tls` was written (for the rule on logging in without TLS).
+    smtp_tls: Origin,
 }
 
 impl Checker<'_> {
@@ -114,6 +122,33 @@ impl Checker<'_> {
             span.start + 1 + index
         } else {
             span.start
+        }
+    }
+
+    /// Where a job-file value came from, for the engine's settings.
+    fn origin(&self, key: &str, value: &Value<'_>, content: Option<&str>) -> Origin {
+        let span = value.span();
+        let raw = self.text.get(span.clone()).unwrap_or("");
+        let plain = content
+            .is_some_and(|c| raw.len() == c.len() + 2 && raw.get(1..raw.len() - 1) == Some(c));
+        Origin::File {
+            key: key.to_owned(),
+            offset: span.start,
+            plain,
+        }
+    }
+
+    /// Reports what the engine's one check of the settings found, at the value it is about.
+    fn settings(&mut self, outputs: &OutputSettings, several: bool) -> bool {
+        match outputs.check_rules(several, self.registry) {
+            Ok(_) => true,
+            Err(broken) => {
+                for invalid in broken {
+                    let offset = invalid.origin.file_offset(invalid.at).unwrap_or(0);
+                    self.at(offset, invalid.message);
+                }
+                false
+            }
         }
     }
 
@@ -263,7 +298,9 @@ impl Checker<'_> {
                 DeValue::Array(items) if !items.is_empty() => {
                     let mut names = Vec::new();
                     for item in items.iter() {
-                        if let Some(job) = self.job(item, smtp_entry.is_some(), &mut names) {
+                        if let Some(job) =
+                            self.job(item, smtp.as_ref(), smtp_entry.is_some(), &mut names)
+                        {
                             jobs.push(job);
                         }
                     }
@@ -344,15 +381,12 @@ impl Checker<'_> {
         }
 
         let mut tls = Tls::StartTls;
-        let mut tls_offset = None;
         if let Some((_, v)) = entry(table, "tls") {
+            self.smtp_tls = self.origin("tls", v, None);
             match self.string(v, "tls").as_deref() {
                 Some("starttls") => tls = Tls::StartTls,
                 Some("tls") => tls = Tls::Tls,
-                Some("none") => {
-                    tls = Tls::None;
-                    tls_offset = Some(v.span().start);
-                }
+                Some("none") => tls = Tls::None,
                 Some(other) => {
                     ok = false;
                     self.at(
@@ -424,14 +458,6 @@ impl Checker<'_> {
             }
             _ => {}
         }
-        if let (Some(offset), Some(_)) = (tls_offset, user_entry) {
-            ok = false;
-            self.at(
-                offset,
-                "tls = \"none\" would send the user name and password in clear: use \"starttls\" or \"tls\", or remove user and password_env",
-            );
-        }
-
         let from = match entry(table, "from") {
             Some((_, v)) => {
                 self.string(v, "from")
@@ -490,6 +516,7 @@ impl Checker<'_> {
     fn job(
         &mut self,
         value: &Value<'_>,
+        smtp: Option<&Smtp>,
         has_smtp: bool,
         names: &mut Vec<(String, usize)>,
     ) -> Option<Job> {
@@ -617,7 +644,7 @@ impl Checker<'_> {
         };
 
         let sinks = match entry(table, "sinks") {
-            Some((_, v)) => self.sinks(v, several),
+            Some((_, v)) => self.sinks(v),
             None => {
                 if !keys.suggested("sinks") {
                     self.at(
@@ -661,6 +688,21 @@ impl Checker<'_> {
             None => None,
         };
 
+        let options = match entry(table, "options") {
+            Some((_, v)) => self.options(v),
+            None => Some(Vec::new()),
+        };
+        ok &= options.is_some();
+        let sinks = sinks?;
+        let outputs = self.outputs(
+            &sinks,
+            options.unwrap_or_default(),
+            header,
+            smtp,
+            email.as_ref(),
+        );
+        ok &= self.settings(&outputs, several);
+
         Some(Job {
             name: name?,
             companies: companies?,
@@ -668,7 +710,8 @@ impl Checker<'_> {
             status,
             columns,
             header,
-            sinks: sinks?,
+            sinks: sinks.into_iter().map(|(sink, _)| sink).collect(),
+            outputs,
             allow_incomplete,
             fail_fast,
             email,
@@ -779,7 +822,9 @@ impl Checker<'_> {
         }
     }
 
-    fn sinks(&mut self, value: &Value<'_>, several: bool) -> Option<Vec<Located<String>>> {
+    /// The sinks as written, each with where it came from; the rules on them are the
+    /// engine's ([`Checker::settings`]).
+    fn sinks(&mut self, value: &Value<'_>) -> Option<Vec<(Located<String>, Origin)>> {
         let items = self.strings(value, "sinks", "[\"csv:out/{company}-{date}.csv\"]")?;
         if items.is_empty() {
             self.at(
@@ -788,25 +833,99 @@ impl Checker<'_> {
             );
             return None;
         }
+        Some(
+            items
+                .iter()
+                .map(|(sink, item)| {
+                    (
+                        self.located(item.span().start, sink.clone()),
+                        self.origin("sinks", item, Some(sink)),
+                    )
+                })
+                .collect(),
+        )
+    }
+
+    /// `[job.options.KIND]` tables: each kind's own options, checked by the engine against
+    /// what the kind declares.
+    fn options(&mut self, value: &Value<'_>) -> Option<Vec<SinkOption>> {
+        let example = "a table of tables, e.g. [job.options.csv] with delimiter = \";\"";
+        let DeValue::Table(kinds) = value.get_ref() else {
+            self.type_error(value, "options", example);
+            return None;
+        };
         let mut out = Vec::new();
-        for (sink, item) in &items {
-            out.push(self.located(item.span().start, sink.clone()));
-        }
-        // The rules every front end applies (keepnet_export_core::rules), pointed at the
-        // character when the string is written plainly.
-        let texts: Vec<&str> = items.iter().map(|(sink, _)| sink.as_str()).collect();
-        let broken = rules::check_sinks(&texts, several, self.registry, "sinks");
-        let ok = broken.is_empty();
-        for (index, broken) in broken {
-            let (sink, item) = &items[index];
-            // Offset 0 is the value as a whole: point at its opening quote.
-            let at = match broken.at {
-                0 => item.span().start,
-                inside => self.inside(item, sink, inside),
+        let mut ok = true;
+        for (kind, names) in kinds.iter() {
+            let DeValue::Table(names) = names.get_ref() else {
+                self.type_error(names, "options", example);
+                ok = false;
+                continue;
             };
-            self.at(at, broken.message);
+            for (name, v) in names.iter() {
+                let text = match v.get_ref() {
+                    DeValue::String(t) => t.to_string(),
+                    DeValue::Boolean(b) => b.to_string(),
+                    DeValue::Integer(n) => n.to_string(),
+                    _ => {
+                        self.type_error(v, name.get_ref(), "a string, number or true/false");
+                        ok = false;
+                        continue;
+                    }
+                };
+                let key = format!("{}.{}", kind.get_ref(), name.get_ref());
+                let key_origin = Origin::File {
+                    key: key.clone(),
+                    offset: name.span().start,
+                    plain: false,
+                };
+                let value_origin = self.origin(&key, v, Some(&text));
+                out.push(SinkOption {
+                    key: Sourced::new(key, key_origin),
+                    value: Sourced::new(text, value_origin),
+                    written: None,
+                });
+            }
         }
         ok.then_some(out)
+    }
+
+    /// A job's outputs as the engine's settings.
+    fn outputs(
+        &self,
+        sinks: &[(Located<String>, Origin)],
+        options: Vec<SinkOption>,
+        header: Option<Header>,
+        smtp: Option<&Smtp>,
+        email: Option<&Email>,
+    ) -> OutputSettings {
+        let mut outputs = OutputSettings::new();
+        outputs.sinks = sinks
+            .iter()
+            .map(|(sink, origin)| Sourced::new(sink.value.clone(), origin.clone()))
+            .collect();
+        outputs.options = options;
+        outputs.header = match header {
+            Some(Header::Human) => HeaderStyle::Human,
+            _ => HeaderStyle::Api,
+        };
+        if let Some(smtp) = smtp {
+            outputs.smtp = Some(SmtpSource {
+                settings: smtp.settings(),
+                tls: self.smtp_tls.clone(),
+                login: smtp.user.is_some(),
+            });
+            outputs.mail = MailSettings::new(smtp.from.clone(), Vec::new());
+        }
+        if let Some(email) = email {
+            outputs.mail.cc = email.cc.clone();
+            outputs.mail.bcc = email.bcc.clone();
+            if let Some(subject) = &email.subject {
+                outputs.mail.subject = subject.clone();
+            }
+            outputs.recipients_per_company = true;
+        }
+        outputs
     }
 
     fn email(&mut self, key: &Key<'_>, value: &Value<'_>, has_smtp: bool) -> Option<Email> {

@@ -94,7 +94,7 @@ use std::path::PathBuf;
 pub use plan::plan_summary;
 
 /// A whole job file: the optional SMTP settings and the jobs, in file order.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct JobFile {
     /// `[smtp]`, if present.
     pub smtp: Option<Smtp>,
@@ -123,6 +123,25 @@ pub struct Smtp {
     pub line: usize,
 }
 
+impl Smtp {
+    /// The e-mail delivery's SMTP settings, without the password (the runner reads it from
+    /// [`Smtp::password_env`]).
+    pub fn settings(&self) -> keepnet_sink_email::SmtpSettings {
+        use keepnet_sink_email::{SmtpSettings, SmtpTls};
+        SmtpSettings {
+            port: self.port,
+            tls: match self.tls {
+                Tls::StartTls => SmtpTls::StartTls,
+                Tls::Tls => SmtpTls::Tls,
+                Tls::None => SmtpTls::None,
+            },
+            user: self.user.clone(),
+            ca_file: self.ca_file.clone(),
+            ..SmtpSettings::new(self.host.clone())
+        }
+    }
+}
+
 /// `tls` in `[smtp]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Tls {
@@ -135,7 +154,7 @@ pub enum Tls {
 }
 
 /// One `[[job]]`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Job {
     /// Unique name, `[a-z0-9_-]+`.
     pub name: String,
@@ -150,8 +169,12 @@ pub struct Job {
     pub columns: Option<Vec<Located<String>>>,
     /// Header labels; `None` means the runner's default.
     pub header: Option<Header>,
-    /// Sinks as written, `KIND:TARGET` (kinds not checked here); at least one.
+    /// Sinks as written, `KIND:TARGET`; at least one.
     pub sinks: Vec<Located<String>>,
+    /// The job's outputs as the engine's settings (sinks, `[job.options.KIND]`, header,
+    /// e-mail), every value with its place in the file, checked by the engine's one check.
+    /// The SMTP password is not in it: the runner reads it from `password_env`.
+    pub outputs: keepnet_export_core::settings::OutputSettings,
     /// `allow_incomplete` (default false): publish, marked incomplete, a read that stayed
     /// inconsistent with the server instead of failing. (`strict`, its old opposite, is still
     /// accepted and changes nothing: failing is the default.)
@@ -262,6 +285,12 @@ pub fn parse_with(
     registry: &keepnet_export_core::sinks::Registry,
 ) -> Result<JobFile, Vec<JobError>> {
     check::parse(text, registry)
+}
+
+/// The 1-based line and column (in characters) of byte `offset` of a job file's `text`: where
+/// an engine rule's [`Origin::File`](keepnet_export_core::settings::Origin::File) points.
+pub fn position(text: &str, offset: usize) -> (usize, usize) {
+    text::position(text, offset)
 }
 
 /// One error as a person reads it, without a trailing newline:

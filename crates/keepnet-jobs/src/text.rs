@@ -18,19 +18,7 @@ pub(crate) fn position(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
-use keepnet_api::edit_distance as distance;
-
-/// The known word closest to `word`, if it is close enough to be a likely typo.
-pub(crate) fn suggest<'k>(word: &str, known: &[&'k str]) -> Option<&'k str> {
-    let lower = word.to_lowercase();
-    let limit = (lower.chars().count() / 3).clamp(1, 3);
-    known
-        .iter()
-        .map(|k| (distance(&lower, k), *k))
-        .filter(|(d, _)| *d <= limit)
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, k)| k)
-}
+pub(crate) use keepnet_api::suggest;
 
 /// Checks a mail subject template (`{{` and `}}` are literal braces, a lone `}` is literal);
 /// on error, the byte index of the offending `{`.

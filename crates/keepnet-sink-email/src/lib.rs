@@ -188,6 +188,18 @@ impl fmt::Debug for EmailDelivery {
     }
 }
 
+/// The one rule on logging in without TLS, which every front end applies: a user and password
+/// are never sent unencrypted, even to localhost. `tls_shown` is how the front end's user
+/// wrote the TLS setting (`--smtp-tls none`, `tls = "none"`), so the message names it.
+pub fn login_in_clear(tls: SmtpTls, login: bool, tls_shown: &str) -> Result<(), String> {
+    if tls == SmtpTls::None && login {
+        return Err(format!(
+            "{tls_shown} would send the user name and password in clear: SMTP authentication needs TLS, and a user and password are never sent unencrypted, even to localhost. Use STARTTLS or TLS, or drop the user and password"
+        ));
+    }
+    Ok(())
+}
+
 fn invalid(message: impl Into<String>) -> SinkError {
     SinkError::Invalid(message.into())
 }
@@ -207,18 +219,12 @@ impl EmailDelivery {
             ));
         }
         let auth = check_credentials(&smtp)?;
-        if smtp.tls == SmtpTls::None {
-            if !is_loopback(&host) {
-                return Err(invalid(format!(
-                    "SMTP without TLS is only allowed to this machine (localhost, 127.0.0.1, ::1), not to {host}: the export holds personal data. Use STARTTLS (port 587) or TLS (port 465)"
-                )));
-            }
-            if auth {
-                return Err(invalid(
-                    "SMTP authentication needs TLS: a user and password are never sent unencrypted, even to localhost. Use STARTTLS or TLS, or drop the user and password",
-                ));
-            }
+        if smtp.tls == SmtpTls::None && !keepnet_net::is_loopback(&host) {
+            return Err(invalid(format!(
+                "SMTP without TLS is only allowed to this machine (localhost, 127.0.0.1, ::1), not to {host}: the export holds personal data. Use STARTTLS (port 587) or TLS (port 465)"
+            )));
         }
+        login_in_clear(smtp.tls, auth, "SMTP without TLS").map_err(invalid)?;
         let tls = build_tls(&smtp, &host)?;
 
         let from = parse_mailbox("From", &mail.from)?;
@@ -340,20 +346,6 @@ fn check_host(raw: &str) -> Result<String, SinkError> {
     Ok(host.trim_end_matches('.').to_owned())
 }
 
-fn is_loopback(host: &str) -> bool {
-    host.eq_ignore_ascii_case("localhost")
-        || host
-            .parse::<IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback() || ipv4_mapped_loopback(ip))
-}
-
-fn ipv4_mapped_loopback(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()),
-        IpAddr::V4(_) => false,
-    }
-}
-
 /// Checks user and password come together; returns whether AUTH is configured.
 fn check_credentials(smtp: &SmtpSettings) -> Result<bool, SinkError> {
     use secrecy::ExposeSecret;
@@ -431,6 +423,7 @@ fn parse_mailboxes(field: &str, raw: &[String]) -> Result<Vec<Mailbox>, SinkErro
 #[cfg(test)]
 mod tests {
     use super::*;
+    use keepnet_net::is_loopback;
 
     #[test]
     fn hosts() {

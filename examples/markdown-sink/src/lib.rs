@@ -14,6 +14,7 @@ pub struct MarkdownSink {
     header: HeaderStyle,
     out: Option<Output>,
     rows: u64,
+    heading_level: usize,
 }
 
 impl MarkdownSink {
@@ -24,7 +25,15 @@ impl MarkdownSink {
             header,
             out: None,
             rows: 0,
+            heading_level: 1,
         }
+    }
+
+    /// The title's heading level, 1 (`#`) to 6 (`######`): the kind's option
+    /// `md.heading-level`.
+    pub fn with_heading_level(mut self, level: usize) -> Self {
+        self.heading_level = level.clamp(1, 6);
+        self
     }
 
     fn out(&mut self) -> Result<&mut Output, SinkError> {
@@ -46,7 +55,11 @@ impl Sink for MarkdownSink {
     fn begin(&mut self, export: &ExportInfo, columns: &[Column]) -> Result<(), SinkError> {
         let mut out = Output::open(&self.path)?;
         let header = self.header;
-        let mut text = format!("# Target users of {}\n\n|", escape(&export.company_name));
+        let mut text = format!(
+            "{} Target users of {}\n\n|",
+            "#".repeat(self.heading_level),
+            escape(&export.company_name)
+        );
         for column in columns {
             text.push_str(&format!(" {} |", escape(column.header(header))));
         }

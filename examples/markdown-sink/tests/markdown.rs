@@ -95,3 +95,69 @@ fn built_in_commands_and_help_are_kept() {
         "the new kind is listed"
     );
 }
+
+/// A team's own kind declares its option the way the built-in kinds declare theirs: set by
+/// flag or environment, checked before any request, with the same kind of message.
+#[test]
+fn the_md_kind_declares_its_own_option() {
+    let dir = tempfile::tempdir().unwrap();
+    let export = |extra: &[&str], env: Option<&str>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_keepnet-export-md"));
+        for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("KEEPNET_")) {
+            cmd.env_remove(key);
+        }
+        if let Some(option) = env {
+            cmd.env("KEEPNET_SINK_OPTION", option);
+        }
+        let mut args = vec![
+            "--sandbox",
+            "users",
+            "--company",
+            "Initech",
+            "--columns",
+            "email",
+            "--sink",
+            "md:users.md",
+        ];
+        args.extend(extra);
+        cmd.args(args).current_dir(dir.path()).output().unwrap()
+    };
+    let heading = || {
+        std::fs::read_to_string(dir.path().join("users.md"))
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    let flag = export(&["--sink-option", "md.heading-level=3"], None);
+    assert!(
+        flag.status.success(),
+        "{}",
+        String::from_utf8_lossy(&flag.stderr)
+    );
+    assert_eq!(heading(), "### Target users of Initech");
+    let env = export(&[], Some("md.heading-level=2"));
+    assert!(
+        env.status.success(),
+        "{}",
+        String::from_utf8_lossy(&env.stderr)
+    );
+    assert_eq!(heading(), "## Target users of Initech");
+
+    let too_deep = export(&["--sink-option", "md.heading-level=7"], None);
+    assert_eq!(too_deep.status.code(), Some(2));
+    let text = String::from_utf8_lossy(&too_deep.stderr);
+    assert!(
+        text.contains("--sink-option md.heading-level=7: md.heading-level: \"7\" is not a whole number from 1 to 6"),
+        "{text}"
+    );
+    assert_eq!(
+        heading(),
+        "## Target users of Initech",
+        "the earlier file is kept"
+    );
+    let typo = export(&["--sink-option", "md.heading-levl=2"], None);
+    let text = String::from_utf8_lossy(&typo.stderr);
+    assert!(text.contains("did you mean md.heading-level?"), "{text}");
+}

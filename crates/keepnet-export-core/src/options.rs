@@ -1,0 +1,241 @@
+//! Options a sink kind declares for itself: a name, a type, a default, a help line and,
+//! when the type is not enough, a validator. Built-in kinds declare theirs exactly as a
+//! team's own kind does ([`Registry::register_option`](crate::sinks::Registry::register_option)),
+//! and every front end sets them the same way: `--sink-option KIND.NAME=VALUE` (or
+//! `KEEPNET_SINK_OPTION`), a job file's `[job.options.KIND]` table, or a built-in flag that
+//! is a shorthand for one (`--csv-delimiter` is `csv.delimiter`).
+
+use std::collections::BTreeMap;
+
+use keepnet_sink::SinkError;
+
+/// The type of an option's value: how its text is read and checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OptionType {
+    /// `true` or `false`.
+    Bool,
+    /// A whole number in `min..=max`.
+    Integer {
+        /// Smallest value allowed.
+        min: i64,
+        /// Largest value allowed.
+        max: i64,
+    },
+    /// One ASCII character that is not a quote or a line break, or `tab`.
+    Char,
+    /// Any text.
+    Text,
+}
+
+/// A value of an option, read from its text by its [`OptionType`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OptionValue {
+    /// A [`OptionType::Bool`].
+    Bool(bool),
+    /// An [`OptionType::Integer`].
+    Integer(i64),
+    /// An [`OptionType::Char`], as its byte.
+    Char(u8),
+    /// An [`OptionType::Text`].
+    Text(String),
+}
+
+/// A check beyond the type: `Err` says what is wrong with the value.
+pub type Validator = fn(&OptionValue) -> Result<(), String>;
+
+/// One option of one sink kind.
+#[derive(Debug, Clone)]
+pub struct OptionSpec {
+    /// The name after the kind: `delimiter` in `csv.delimiter`.
+    pub name: &'static str,
+    /// How the value is read.
+    pub kind: OptionType,
+    /// The value when nobody sets it, as text of [`OptionSpec::kind`].
+    pub default: &'static str,
+    /// One line for `--help` and errors.
+    pub help: &'static str,
+    /// A further check, if any.
+    pub validator: Option<Validator>,
+}
+
+impl OptionSpec {
+    /// An option of `kind` with no further check.
+    pub const fn new(
+        name: &'static str,
+        kind: OptionType,
+        default: &'static str,
+        help: &'static str,
+    ) -> Self {
+        Self {
+            name,
+            kind,
+            default,
+            help,
+            validator: None,
+        }
+    }
+
+    /// The same option, also checked by `validator`.
+    pub const fn validated(mut self, validator: Validator) -> Self {
+        self.validator = Some(validator);
+        self
+    }
+
+    /// Reads `text` as this option's value: its type, then its validator. The error says
+    /// what is wrong, without naming the option (the caller knows how it was written).
+    pub fn read(&self, text: &str) -> Result<OptionValue, String> {
+        let value = match self.kind {
+            OptionType::Bool => match text {
+                "true" => OptionValue::Bool(true),
+                "false" => OptionValue::Bool(false),
+                _ => return Err(format!("{text:?} is not true or false")),
+            },
+            OptionType::Integer { min, max } => match text.parse::<i64>() {
+                Ok(n) if (min..=max).contains(&n) => OptionValue::Integer(n),
+                _ => {
+                    return Err(format!(
+                        "{text:?} is not a whole number from {min} to {max}"
+                    ))
+                }
+            },
+            OptionType::Char => match text {
+                "tab" | "\\t" | "\t" => OptionValue::Char(b'\t'),
+                t if t.len() == 1 && t.is_ascii() && !matches!(t, "\"" | "\r" | "\n") => {
+                    OptionValue::Char(t.as_bytes()[0])
+                }
+                _ => {
+                    return Err(format!(
+                        "{text:?} must be one ASCII character (not a quote or newline), or `tab`"
+                    ))
+                }
+            },
+            OptionType::Text => OptionValue::Text(text.to_owned()),
+        };
+        if let Some(check) = self.validator {
+            check(&value)?;
+        }
+        Ok(value)
+    }
+}
+
+/// The options of one sink kind, every declared one with its value (set or default).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Options {
+    values: BTreeMap<&'static str, OptionValue>,
+}
+
+impl Options {
+    /// No options.
+    pub(crate) const fn none() -> Self {
+        Self {
+            values: BTreeMap::new(),
+        }
+    }
+
+    /// Every declared option at its default.
+    pub(crate) fn defaults(specs: &[OptionSpec]) -> Result<Self, String> {
+        let mut values = BTreeMap::new();
+        for spec in specs {
+            let value = spec
+                .read(spec.default)
+                .map_err(|e| format!("the default of {}: {e}", spec.name))?;
+            values.insert(spec.name, value);
+        }
+        Ok(Self { values })
+    }
+
+    pub(crate) fn set(&mut self, name: &'static str, value: OptionValue) {
+        self.values.insert(name, value);
+    }
+
+    /// The value of a declared option, or `None` for a name the kind never declared.
+    pub fn get(&self, name: &str) -> Option<&OptionValue> {
+        self.values.get(name)
+    }
+
+    fn typed<'a, T>(
+        &'a self,
+        name: &str,
+        want: &str,
+        pick: impl Fn(&'a OptionValue) -> Option<T>,
+    ) -> Result<T, SinkError> {
+        self.get(name).and_then(pick).ok_or_else(|| {
+            SinkError::Invalid(format!(
+                "the sink reads option {name:?} as {want}, but its kind declares no such option"
+            ))
+        })
+    }
+
+    /// A [`OptionType::Bool`] option.
+    pub fn bool(&self, name: &str) -> Result<bool, SinkError> {
+        self.typed(name, "true or false", |v| match v {
+            OptionValue::Bool(b) => Some(*b),
+            _ => None,
+        })
+    }
+
+    /// An [`OptionType::Integer`] option.
+    pub fn integer(&self, name: &str) -> Result<i64, SinkError> {
+        self.typed(name, "a number", |v| match v {
+            OptionValue::Integer(n) => Some(*n),
+            _ => None,
+        })
+    }
+
+    /// An [`OptionType::Char`] option.
+    pub fn char(&self, name: &str) -> Result<u8, SinkError> {
+        self.typed(name, "a character", |v| match v {
+            OptionValue::Char(c) => Some(*c),
+            _ => None,
+        })
+    }
+
+    /// An [`OptionType::Text`] option.
+    pub fn text(&self, name: &str) -> Result<&str, SinkError> {
+        self.typed(name, "text", |v| match v {
+            OptionValue::Text(t) => Some(t.as_str()),
+            _ => None,
+        })
+    }
+}
+
+/// Splits `KIND.NAME` (the kind lower-cased).
+pub fn split_key(key: &str) -> Option<(String, &str)> {
+    let (kind, name) = key.split_once('.')?;
+    (!kind.is_empty() && !name.is_empty()).then(|| (kind.to_ascii_lowercase(), name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn types_read_and_refuse_with_the_reason() {
+        let int = OptionSpec::new("level", OptionType::Integer { min: 1, max: 9 }, "2", "");
+        assert_eq!(int.read("9"), Ok(OptionValue::Integer(9)));
+        assert!(int.read("10").unwrap_err().contains("from 1 to 9"));
+        let c = OptionSpec::new("delimiter", OptionType::Char, ",", "");
+        assert_eq!(c.read("tab"), Ok(OptionValue::Char(b'\t')));
+        for bad in ["", ";;", "\"", "é", "\n"] {
+            assert!(
+                c.read(bad).unwrap_err().contains("one ASCII character"),
+                "{bad:?}"
+            );
+        }
+        let b = OptionSpec::new("bom", OptionType::Bool, "false", "");
+        assert!(b.read("yes").unwrap_err().contains("true or false"));
+        let even = OptionSpec::new("n", OptionType::Integer { min: 0, max: 10 }, "0", "")
+            .validated(|v| match v {
+                OptionValue::Integer(n) if n % 2 == 1 => Err("must be even".into()),
+                _ => Ok(()),
+            });
+        assert_eq!(even.read("3").unwrap_err(), "must be even");
+        let options = Options::defaults(&[b, c]).unwrap();
+        assert!(!options.bool("bom").unwrap());
+        assert_eq!(options.char("delimiter").unwrap(), b',');
+        assert!(
+            options.integer("bom").is_err(),
+            "a type mix-up is an error, not a panic"
+        );
+    }
+}

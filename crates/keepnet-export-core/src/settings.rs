@@ -1,0 +1,430 @@
+//! One settings model for every front end: the command line, the environment, job files and a
+//! team's own binary all describe an export's outputs as [`OutputSettings`], each value with
+//! the [`Origin`] it came from, and get them checked by the one [`OutputSettings::check`] (and
+//! [`OutputSettings::validate`], which also builds them once). A broken rule is one
+//! [`Invalid`]: one message whatever the front end, shown after how that front end's user
+//! wrote the value (`--sink csv:a.csv`, `KEEPNET_SINK=csv:a.csv`, `reports.toml:4:10`).
+//!
+//! This is the command line's "low" arguments turned into "high" ones, as ripgrep does it:
+//! the front ends only gather text and where it came from; what the text means, and whether
+//! it is allowed, is decided here.
+
+use std::fmt;
+use std::time::Duration;
+
+use keepnet_sink::HeaderStyle;
+use keepnet_sink_email::{MailSettings, SmtpSettings, SmtpTls};
+
+use crate::options::split_key;
+use crate::rules;
+use crate::sinks::{Registry, SinkSettings, SinkSpec};
+
+/// Where a value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// Nobody set it: the default.
+    Default,
+    /// A command-line flag, e.g. `--sink`.
+    Flag(String),
+    /// An environment variable, e.g. `KEEPNET_SINK`.
+    Env(String),
+    /// A job-file value.
+    File {
+        /// The key it is the value of, e.g. `sinks` or `tls`.
+        key: String,
+        /// Byte offset in the file of the value's first byte (a string's opening quote).
+        offset: usize,
+        /// Whether the value is a string written without escapes, so that byte `n` of the
+        /// value is byte `offset + 1 + n` of the file.
+        plain: bool,
+    },
+}
+
+impl Origin {
+    /// How a person wrote `value` here: `--sink csv:a.csv`, `KEEPNET_SINK=csv:a.csv`,
+    /// `sinks = "csv:a.csv"`, or the value itself for a default.
+    pub fn shown(&self, value: &str) -> String {
+        match self {
+            Origin::Default => value.to_owned(),
+            Origin::Flag(flag) => format!("{flag} {value}"),
+            Origin::Env(var) => format!("{var}={value}"),
+            Origin::File { key, .. } => format!("{key} = {value:?}"),
+        }
+    }
+
+    /// Byte offset in the job file of byte `at` of the value (`at` 0: the value as a whole),
+    /// or `None` when the value did not come from a file.
+    pub fn file_offset(&self, at: usize) -> Option<usize> {
+        match self {
+            Origin::File { offset, plain, .. } => Some(match (at, plain) {
+                (0, _) | (_, false) => *offset,
+                (inside, true) => offset + 1 + inside,
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// A value and where it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sourced<T> {
+    /// The value.
+    pub value: T,
+    /// Where it came from.
+    pub origin: Origin,
+}
+
+impl<T> Sourced<T> {
+    /// `value` from `origin`.
+    pub fn new(value: T, origin: Origin) -> Self {
+        Self { value, origin }
+    }
+}
+
+/// A setting that broke a rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    /// Where the value came from.
+    pub origin: Origin,
+    /// Byte offset in the value the rule is about (0: the value as a whole).
+    pub at: usize,
+    /// How the value was written ([`Origin::shown`]).
+    pub label: String,
+    /// What is wrong and how to fix it: the same text in every front end.
+    pub message: String,
+}
+
+impl Invalid {
+    fn new(origin: &Origin, value: &str, at: usize, message: impl Into<String>) -> Self {
+        Self {
+            origin: origin.clone(),
+            at,
+            label: origin.shown(value),
+            message: message.into(),
+        }
+    }
+}
+
+/// `LABEL: message`, e.g. `--sink csv:a.csv: ...`; just the message when it starts by naming
+/// the setting itself (`--smtp-tls none would send ...`).
+impl fmt::Display for Invalid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.message.starts_with(&self.label) {
+            true => f.write_str(&self.message),
+            false => write!(f, "{}: {}", self.label, self.message),
+        }
+    }
+}
+
+/// SMTP settings and where their TLS mode came from (the rule on logging in without TLS
+/// points at it).
+#[derive(Debug, Clone)]
+pub struct SmtpSource {
+    /// The settings; the password may be filled in later (it is never part of a check).
+    pub settings: SmtpSettings,
+    /// Where [`SmtpSettings::tls`] came from.
+    pub tls: Origin,
+    /// Whether a user (and so a password) is configured, even if the password is not read
+    /// yet.
+    pub login: bool,
+}
+
+/// One sink option as a front end gathered it: `KIND.NAME` and its value as text.
+#[derive(Debug, Clone)]
+pub struct SinkOption {
+    /// `KIND.NAME`, e.g. `csv.delimiter`.
+    pub key: Sourced<String>,
+    /// The value as text, e.g. `;`.
+    pub value: Sourced<String>,
+    /// How it was written when key and value came as one (`--sink-option csv.delimiter=;`
+    /// gives `csv.delimiter=;`; `--csv-delimiter ;` gives `;`); `None` for a job file's key
+    /// and value.
+    pub written: Option<String>,
+}
+
+impl SinkOption {
+    /// `KIND.NAME=VALUE` from one flag or variable.
+    pub fn parse(text: &str, origin: Origin) -> Self {
+        let (key, value) = text.split_once('=').unwrap_or((text, ""));
+        Self {
+            key: Sourced::new(key.trim().to_owned(), origin.clone()),
+            value: Sourced::new(value.to_owned(), origin),
+            written: Some(text.to_owned()),
+        }
+    }
+
+    /// A flag that is a shorthand for one option, e.g. `--csv-delimiter` for `csv.delimiter`.
+    pub fn shorthand(key: &str, value: &str, origin: Origin) -> Self {
+        Self {
+            key: Sourced::new(key.to_owned(), origin.clone()),
+            value: Sourced::new(value.to_owned(), origin),
+            written: Some(value.to_owned()),
+        }
+    }
+
+    fn invalid(&self, about: &Sourced<String>, message: String) -> Invalid {
+        let mut invalid = Invalid::new(&about.origin, &about.value, 0, message);
+        if let Some(written) = &self.written {
+            invalid.label = about.origin.shown(written);
+        }
+        invalid
+    }
+}
+
+/// Everything about an export's outputs, as a front end gathered it.
+#[derive(Debug, Clone)]
+pub struct OutputSettings {
+    /// `KIND:TARGET` texts, in order.
+    pub sinks: Vec<Sourced<String>>,
+    /// Sink options, in order (a later one wins).
+    pub options: Vec<SinkOption>,
+    /// Header labels.
+    pub header: HeaderStyle,
+    /// SMTP settings, when e-mail is configured.
+    pub smtp: Option<SmtpSource>,
+    /// Message settings for e-mail deliveries; `to` is filled from each `email:` target.
+    pub mail: MailSettings,
+    /// How long a plugin may leave its input unread, or run on after it.
+    pub plugin_timeout: Duration,
+    /// Whether an `email:` delivery with an empty target gets its recipients per company
+    /// (job files).
+    pub recipients_per_company: bool,
+}
+
+impl OutputSettings {
+    /// Settings with no sinks, the API's header labels, no e-mail and the default plugin
+    /// timeout.
+    pub fn new() -> Self {
+        Self {
+            sinks: Vec::new(),
+            options: Vec::new(),
+            header: HeaderStyle::Api,
+            smtp: None,
+            mail: MailSettings::new(String::new(), Vec::new()),
+            plugin_timeout: keepnet_sink_exec::DEFAULT_TIMEOUT,
+            recipients_per_company: false,
+        }
+    }
+
+    /// Checks every rule that needs nothing but the settings (no file is read, nothing is
+    /// built): each sink's shape, kind and placeholders, the several-companies rule, one file
+    /// per sink, one sink on stdout, the sink options of each kind, and no login without
+    /// TLS. Returns every broken rule, in the order the settings were given.
+    pub fn check(&self, several: bool, registry: &Registry) -> Result<Checked, Vec<Invalid>> {
+        self.checked(several, registry, true)
+    }
+
+    /// [`OutputSettings::check`] without asking whether each sink kind exists: what a job
+    /// file's reader checks, since which plugins are on PATH is the runner's business (its
+    /// [`OutputSettings::validate`] asks). A kind it does not know is taken for a plugin.
+    pub fn check_rules(&self, several: bool, registry: &Registry) -> Result<Checked, Vec<Invalid>> {
+        self.checked(several, registry, false)
+    }
+
+    fn checked(
+        &self,
+        several: bool,
+        registry: &Registry,
+        kinds: bool,
+    ) -> Result<Checked, Vec<Invalid>> {
+        let mut broken = Vec::new();
+        let mut specs = Vec::new();
+        let mut origins = Vec::new();
+        for sink in &self.sinks {
+            let text = &sink.value;
+            let spec = match rules::parse_sink(text) {
+                Ok(spec) => spec,
+                Err(b) => {
+                    broken.push(Invalid::new(&sink.origin, text, b.at, b.message));
+                    continue;
+                }
+            };
+            let unknown = !registry.knows(&spec.kind);
+            let verdict = match kinds || !unknown {
+                true => registry.check_kind(&spec),
+                false => Ok(()),
+            };
+            if let Err(message) = verdict {
+                broken.push(Invalid::new(&sink.origin, text, 0, message));
+                continue;
+            }
+            specs.push(spec);
+            origins.push(sink);
+        }
+        // The list and one of its items as this front end's user knows them: `--sink
+        // arguments` / `--sink`, `KEEPNET_SINK values` / `KEEPNET_SINK`, `sinks` / `sink`.
+        let (list, one) = match self.sinks.first().map(|s| &s.origin) {
+            Some(Origin::Flag(flag)) => (format!("{flag} arguments"), flag.clone()),
+            Some(Origin::Env(var)) => (format!("{var} values"), var.clone()),
+            _ => ("sinks".to_owned(), "sink".to_owned()),
+        };
+        // `/dev/stdout` (or `/proc/self/fd/1`) is the same stdout as `-`.
+        let stdout = rules::stdout_identity();
+        let mut on_stdout = 0;
+        for (i, spec) in specs.iter().enumerate() {
+            let is_stdout = spec.target == "-"
+                || stdout
+                    .as_ref()
+                    .is_some_and(|out| rules::identity(spec.path()) == *out);
+            if is_stdout && registry.writes_files(&spec.kind) {
+                on_stdout += 1;
+                if on_stdout == 2 {
+                    let sink = origins[i];
+                    broken.push(Invalid::new(
+                        &sink.origin,
+                        &sink.value,
+                        0,
+                        format!("only one {one} can write to stdout (-)"),
+                    ));
+                }
+            }
+        }
+        for (i, b) in rules::check_specs(&specs, several, registry, &list) {
+            let sink = origins[i];
+            let at = match b.at {
+                0 => 0,
+                inside => specs[i].kind.len() + 1 + inside,
+            };
+            broken.push(Invalid::new(&sink.origin, &sink.value, at, b.message));
+        }
+        if self.recipients_per_company && self.smtp.is_some() {
+            // A job file's e-mail: one delivery, its recipients filled in per company.
+            specs.push(SinkSpec {
+                kind: "email".into(),
+                target: String::new(),
+            });
+            origins.push(&EMAIL);
+        }
+        let options = self.resolve_options(registry, &mut broken);
+        if let Some(smtp) = &self.smtp {
+            let tls = tls_word(smtp.settings.tls);
+            if let Err(message) = keepnet_sink_email::login_in_clear(
+                smtp.settings.tls,
+                smtp.login,
+                &smtp.tls.shown(tls),
+            ) {
+                broken.push(Invalid::new(&smtp.tls, tls, 0, message));
+            }
+        }
+        if !broken.is_empty() {
+            return Err(broken);
+        }
+        Ok(Checked {
+            specs,
+            settings: SinkSettings {
+                header: self.header,
+                smtp: self.smtp.as_ref().map(|s| s.settings.clone()),
+                mail: self.mail.clone(),
+                plugin_timeout: self.plugin_timeout,
+                options,
+            },
+            origins: origins.into_iter().map(|s| s.origin.clone()).collect(),
+            texts: self.sinks.iter().map(|s| s.value.clone()).collect(),
+        })
+    }
+
+    /// [`OutputSettings::check`], then builds every output once for a stand-in company (so
+    /// addresses, CA files and a kind's own checks fail now, not mid-run). Nothing is
+    /// written or sent.
+    pub fn validate(&self, several: bool, registry: &Registry) -> Result<Checked, Vec<Invalid>> {
+        let checked = self.check(several, registry)?;
+        let probe = crate::batch::Outputs {
+            registry,
+            specs: &checked.specs,
+            settings: &checked.settings,
+            recipients_per_company: self.recipients_per_company,
+        };
+        probe.build_probe().map_err(|(index, message)| {
+            let (origin, text) = match index {
+                Some(i) => (&checked.origins[i], checked.texts[i].as_str()),
+                None => (&Origin::Default, ""),
+            };
+            vec![Invalid::new(origin, text, 0, message)]
+        })?;
+        Ok(checked)
+    }
+
+    /// Every kind's options: declared defaults, then what was set, each checked by its kind.
+    fn resolve_options(
+        &self,
+        registry: &Registry,
+        broken: &mut Vec<Invalid>,
+    ) -> std::collections::BTreeMap<String, crate::options::Options> {
+        let mut all = registry.default_options();
+        for option in &self.options {
+            let (key, value) = (&option.key, &option.value);
+            let Some((kind, name)) = split_key(&key.value) else {
+                broken.push(option.invalid(
+                    key,
+                    "a sink option is KIND.NAME=VALUE, e.g. csv.delimiter=;".to_owned(),
+                ));
+                continue;
+            };
+            let declared = registry.options_of(&kind);
+            let Some(spec) = declared.iter().find(|o| o.name == name) else {
+                let names: Vec<&str> = declared.iter().map(|o| o.name).collect();
+                let message = match (registry.knows(&kind), names.is_empty()) {
+                    (false, _) => format!(
+                        "no sink kind {kind:?}; kinds are: {}",
+                        registry.kinds().join(", ")
+                    ),
+                    (true, true) => format!("sink kind {kind:?} has no options"),
+                    (true, false) => {
+                        let hint = keepnet_api::suggest(name, &names)
+                            .map(|n| format!("did you mean {kind}.{n}? "))
+                            .unwrap_or_default();
+                        format!(
+                            "{kind} has no option {name:?}: {hint}its options are {}",
+                            names.join(", ")
+                        )
+                    }
+                };
+                broken.push(option.invalid(key, message));
+                continue;
+            };
+            match spec.read(&value.value) {
+                Ok(read) => {
+                    if let Some(options) = all.get_mut(&kind) {
+                        options.set(spec.name, read);
+                    }
+                }
+                Err(message) => {
+                    broken.push(option.invalid(value, format!("{kind}.{name}: {message}")))
+                }
+            }
+        }
+        all
+    }
+}
+
+impl Default for OutputSettings {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The stand-in origin of a job file's e-mail delivery (its target is filled in per company).
+static EMAIL: Sourced<String> = Sourced {
+    value: String::new(),
+    origin: Origin::Default,
+};
+
+/// The word a person writes for a TLS mode.
+fn tls_word(tls: SmtpTls) -> &'static str {
+    match tls {
+        SmtpTls::StartTls => "starttls",
+        SmtpTls::Tls => "tls",
+        SmtpTls::None => "none",
+    }
+}
+
+/// Outputs that passed every rule: what the engine runs with.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    /// The sinks, parsed, in order.
+    pub specs: Vec<SinkSpec>,
+    /// What the sinks read.
+    pub settings: SinkSettings,
+    origins: Vec<Origin>,
+    texts: Vec<String>,
+}
