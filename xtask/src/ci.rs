@@ -5,7 +5,7 @@ use anyhow::{bail, Result};
 
 use crate::cargo;
 
-/// Formatting, lints, fixtures, docs, then every test of the workspace (the example crate
+/// Formatting, lints, fixtures, module layers, docs, then every test of the workspace (the example crate
 /// included: it is a workspace member).
 pub(crate) fn run(args: &[String]) -> Result<()> {
     if let Some(extra) = args.first() {
@@ -21,6 +21,8 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         "warnings",
     ])?;
     crate::fixtures::run(&["--check".to_owned()])?;
+    // No module imports a module above it.
+    crate::layers::run(&[])?;
     // Broken intra-doc links and bad doc syntax fail the build.
     crate::cargo_env(
         &["doc", "--workspace", "--no-deps", "--quiet"],

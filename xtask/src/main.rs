@@ -3,6 +3,8 @@
 //! - `ci`: everything CI checks, in the order that fails fastest: formatting, clippy with
 //!   warnings as errors, then the whole test suite.
 //! - `bench`: the release binary against the sandbox process; prints the performance table.
+//! - `layers`: checks that no module imports a module above it (no module cycles) and
+//!   prints each package's module order.
 //! - `fixtures`: regenerates the golden files of tests/fixtures (`--check` verifies them).
 
 use std::process::{Command, ExitCode};
@@ -12,6 +14,7 @@ use anyhow::{bail, Context, Result};
 mod bench;
 mod ci;
 mod fixtures;
+mod layers;
 mod sandbox;
 
 fn main() -> ExitCode {
@@ -20,6 +23,7 @@ fn main() -> ExitCode {
         Some("ci") => ci::run(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
         Some("fixtures") => fixtures::run(&args[1..]),
+        Some("layers") => layers::run(&args[1..]),
         Some("-h" | "--help") | None => {
             println!("{USAGE}");
             Ok(())

@@ -30,6 +30,7 @@ pub mod progress;
 pub mod rules;
 pub mod settings;
 pub mod sinks;
+pub mod spec;
 pub mod stop;
 pub mod summary;
 pub mod templates;

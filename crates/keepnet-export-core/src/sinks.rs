@@ -6,7 +6,6 @@
 //! [`Registry::register_delivery`].
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 
 use keepnet_sink::{Delivery, HeaderStyle, Sink, SinkError};
 use keepnet_sink_csv::{CsvOptions, CsvSink};
@@ -17,36 +16,8 @@ use keepnet_sink_xlsx::{XlsxOptions, XlsxSink};
 
 use crate::exit::Failure;
 use crate::options::{OptionSpec, OptionType, Options};
-use crate::rules::{identity, stdout_identity, FileIdentity};
-
-/// One `--sink` argument, split into kind and target.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SinkSpec {
-    /// The kind, e.g. `csv`.
-    pub kind: String,
-    /// What follows the first `:`, e.g. a path or `-`.
-    pub target: String,
-}
-
-impl SinkSpec {
-    /// Parses `KIND:TARGET` ([`rules::parse_sink`](crate::rules::parse_sink)); the error
-    /// names the `--sink` argument.
-    pub fn parse(text: &str) -> Result<Self, Failure> {
-        crate::rules::parse_sink(text)
-            .map_err(|b| Failure::usage(format!("--sink {text}: {}", b.message)))
-    }
-
-    /// The target as a path.
-    pub fn path(&self) -> &Path {
-        Path::new(&self.target)
-    }
-}
-
-impl std::fmt::Display for SinkSpec {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}", self.kind, self.target)
-    }
-}
+pub use crate::spec::SinkSpec;
+use crate::spec::{identity, stdout_identity, FileIdentity};
 
 /// A built sink and the `--sink` argument it came from (for error messages).
 pub struct NamedSink {
@@ -443,7 +414,7 @@ impl Registry {
                     let path = identity(spec.path());
                     if seen.contains(&path) {
                         return Err(Failure::usage(
-                            crate::rules::two_writers("--sink arguments", &spec.target).message,
+                            crate::spec::two_writers("--sink arguments", &spec.target).message,
                         ));
                     }
                     seen.push(path);

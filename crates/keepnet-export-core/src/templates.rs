@@ -111,7 +111,7 @@ mod tests {
 
     #[test]
     fn placeholders() {
-        use crate::rules::{check_target as check, names_company};
+        use crate::spec::{check_target as check, names_company};
         assert!(check("out/{company}-{date}.xlsx").is_ok());
         assert!(check("out/{companyname}.xlsx")
             .unwrap_err()
