@@ -273,8 +273,13 @@ pub struct UsersArgs {
     pub search: Option<String>,
     /// Which users: a comma list of active, inactive, deleted (or all). The live list keeps
     /// deleted users; by default they are left out, selected on the server.
-    #[arg(long, env = "KEEPNET_STATUS", value_name = "LIST", default_value = "active,inactive", value_parser = parse_statuses)]
-    pub status: keepnet_api::StatusSet,
+    #[arg(
+        long,
+        env = "KEEPNET_STATUS",
+        value_name = "LIST",
+        default_value = "active,inactive"
+    )]
+    pub status: String,
     /// API field to order by (e.g. CreateTime, Email, FirstName).
     #[arg(
         long,
@@ -287,8 +292,13 @@ pub struct UsersArgs {
     #[arg(long, env = "KEEPNET_DESCENDING")]
     pub descending: bool,
     /// Users asked per page (the server may answer with fewer; paging follows it).
-    #[arg(long, env = "KEEPNET_PAGE_SIZE", value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000))]
-    pub page_size: u32,
+    #[arg(
+        long,
+        env = "KEEPNET_PAGE_SIZE",
+        value_name = "N",
+        default_value = "100"
+    )]
+    pub page_size: String,
     /// Publish, marked incomplete (a warning, `incomplete: true` in the summary), a read that
     /// still disagrees with the server's own figures after every page was read 3 times. By
     /// default that run fails (exit 7) and publishes nothing.

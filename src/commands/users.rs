@@ -9,12 +9,13 @@ use secrecy::SecretString;
 
 use crate::batch::Batch;
 use crate::cli::{EmailArgs, HeaderArg, SmtpTlsArg, UsersArgs};
-use crate::columns::Layout;
 use crate::exit::Failure;
 use crate::summary;
 use crate::Context;
 use clap::parser::ValueSource;
-use keepnet_export_core::settings::{Origin, OutputSettings, SinkOption, SmtpSource, Sourced};
+use keepnet_export_core::settings::{
+    ExportSettings, Origin, OutputSettings, RunWith, SinkOption, SmtpSource, Sourced,
+};
 
 /// What `users` will do, every option checked, before any request.
 enum Prepared<'a> {
@@ -30,52 +31,36 @@ fn prepare<'a>(ctx: &Context<'a>, args: &UsersArgs) -> Result<Prepared<'a>, Fail
     for company in &args.company {
         super::check_query(company)?;
     }
-    let query = UserQuery {
-        search: args.search.clone(),
-        order_by: args.order_by.clone(),
-        ascending: !args.descending,
-        page_size: args.page_size,
-        statuses: args.status,
-    };
     let several = args.company.len() > 1 || args.company.iter().any(|c| super::is_all(c));
-    // Every output option is checked, even when users stream raw to stdout.
-    let outputs = output_settings(ctx, args)?;
-    // Without --sink, several companies are refused below with a better message.
-    let checked = outputs
+    // Every option is checked, even when users stream raw to stdout; without --sink, several
+    // companies are refused below with a better message.
+    let export = export_settings(ctx, args)?
         .validate(several && !args.sinks.is_empty(), ctx.registry)
         .map_err(|errors| {
             let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
             Failure::usage(lines.join("\n"))
         })?;
-    let layout = match (&args.columns, args.sinks.is_empty()) {
-        (Some(list), _) => Layout::parse(list)?,
-        (None, false) => Layout::all(),
-        (None, true) if several => {
+    if export.layout.is_none() && args.sinks.is_empty() {
+        if several {
             return Err(Failure::usage(
                 "several companies need outputs: add --sink KIND:PATH with {company} in the path",
-            ))
+            ));
         }
-        (None, true) if args.summary_json.is_some() => {
+        if args.summary_json.is_some() {
             return Err(Failure::usage(
                 "--summary-json describes files: add --sink outputs (or --columns for JSON Lines on stdout)",
-            ))
+            ));
         }
-        (None, true) => return Ok(Prepared::Raw(query)),
-    };
-    let batch = Batch {
+        return Ok(Prepared::Raw(export.query));
+    }
+    let batch = export.into_batch(RunWith {
         client,
         registry: ctx.registry,
-        query,
-        layout,
-        specs: checked.specs,
-        settings: checked.settings,
-        allow_incomplete: args.allow_incomplete,
         scope_tolerance: ctx.scope_tolerance,
-        fail_fast: args.fail_fast,
         concurrency: usize::from(args.company_concurrency),
         recipients: None,
         progress: ctx.progress,
-    };
+    });
     if let Some(path) = &args.summary_json {
         summary::check_target(path)?;
         summary::check_stdout_free(path, &batch.specs)?;
@@ -90,6 +75,31 @@ fn origin(args: &UsersArgs, id: &str, flag: &str) -> Origin {
         Some(ValueSource::DefaultValue) => Origin::Default,
         _ => Origin::Flag(flag.to_owned()),
     }
+}
+
+/// The whole export as the engine's settings, each value with its origin.
+fn export_settings(ctx: &Context<'_>, args: &UsersArgs) -> Result<ExportSettings, Failure> {
+    let at = |id: &str, flag: &str| origin(args, id, flag);
+    let text = |value: &str, id: &str, flag: &str| Sourced::new(value.to_owned(), at(id, flag));
+    let mut settings = ExportSettings::new(output_settings(ctx, args)?);
+    settings.search = args
+        .search
+        .as_deref()
+        .map(|s| text(s, "search", "--search"));
+    settings.statuses = vec![text(&args.status, "status", "--status")];
+    settings.columns = args
+        .columns
+        .as_deref()
+        .map(|c| vec![text(c, "columns", "--columns")]);
+    settings.order_by = Some(text(&args.order_by, "order_by", "--order-by"));
+    settings.descending = Sourced::new(args.descending, at("descending", "--descending"));
+    settings.page_size = Some(text(&args.page_size, "page_size", "--page-size"));
+    settings.allow_incomplete = Sourced::new(
+        args.allow_incomplete,
+        at("allow_incomplete", "--allow-incomplete"),
+    );
+    settings.fail_fast = Sourced::new(args.fail_fast, at("fail_fast", "--fail-fast"));
+    Ok(settings)
 }
 
 /// The outputs as the engine's settings, each value with its origin; the shorthand flags
@@ -234,12 +244,17 @@ pub fn dry_run(ctx: &Context<'_>, args: &UsersArgs) -> Result<(), Failure> {
             (sinks, email)
         }
     };
+    let query = match &prepared {
+        Prepared::Raw(query) => query,
+        Prepared::Batch(batch) => &batch.query,
+    };
     let job = JobPlan {
         title: "Export".to_owned(),
         companies: (!every).then(|| args.company.clone()),
         search: args.search.clone(),
         statuses: Some(
-            args.status
+            query
+                .statuses
                 .to_string()
                 .split(',')
                 .map(str::to_owned)

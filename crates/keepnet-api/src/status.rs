@@ -39,12 +39,21 @@ impl Default for StatusSet {
     }
 }
 
-/// Why a status list was refused.
+/// Why a status list was refused. The message says what is wrong in it, not the list
+/// itself: every front end shows the list as its user wrote it (`--status LIST`,
+/// `KEEPNET_STATUS=LIST`, a job file's line and column).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid status list {list:?}: {reason}; use a comma list of active, inactive, deleted (or all)")]
+#[error("{reason}; use a comma list of active, inactive, deleted (or all)")]
 pub struct InvalidStatusSet {
     list: String,
     reason: String,
+}
+
+impl InvalidStatusSet {
+    /// The refused list (its first 80 characters).
+    pub fn list(&self) -> &str {
+        &self.list
+    }
 }
 
 impl StatusSet {

@@ -225,7 +225,9 @@ impl Layout {
             sources.push(source);
         }
         if sources.is_empty() {
-            return Err(Failure::usage("--columns lists no column"));
+            return Err(Failure::usage(
+                "no column is listed: name at least one, e.g. email",
+            ));
         }
         Ok(Self::from_sources(sources))
     }

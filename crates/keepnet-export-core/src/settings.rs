@@ -428,3 +428,214 @@ pub struct Checked {
     origins: Vec<Origin>,
     texts: Vec<String>,
 }
+
+/// The most users one page may ask for.
+pub const MAX_PAGE_SIZE: u32 = 10_000;
+
+/// Everything about one export, as a front end gathered it: which users, which columns, how
+/// strict, and the outputs. Both front ends fill it (`users` from flags and variables, a job
+/// file's `[[job]]`) and [`ExportSettings::validate`] decides.
+#[derive(Debug, Clone)]
+pub struct ExportSettings {
+    /// Search text; `None` or empty: no search.
+    pub search: Option<Sourced<String>>,
+    /// Which users, each a comma list of `active`, `inactive`, `deleted`, `all`; empty: the
+    /// current users (active and inactive).
+    pub statuses: Vec<Sourced<String>>,
+    /// Columns, each a comma list of API field names and `custom:NAME`; `None`: not chosen.
+    pub columns: Option<Vec<Sourced<String>>>,
+    /// The API field to order by; `None`: `CreateTime` (oldest first, so users added during
+    /// a run land on later pages).
+    pub order_by: Option<Sourced<String>>,
+    /// Newest/last first.
+    pub descending: Sourced<bool>,
+    /// Users asked per page, 1 to 10000, as text; `None`: 100.
+    pub page_size: Option<Sourced<String>>,
+    /// Publish a read that stayed inconsistent with the server, marked incomplete.
+    pub allow_incomplete: Sourced<bool>,
+    /// Stop starting companies after the first failure.
+    pub fail_fast: Sourced<bool>,
+    /// The outputs.
+    pub outputs: OutputSettings,
+}
+
+/// An export that passed every rule.
+#[derive(Debug, Clone)]
+pub struct Export {
+    /// Search, order, page size and which users.
+    pub query: keepnet_api::UserQuery,
+    /// The columns, when chosen.
+    pub layout: Option<crate::columns::Layout>,
+    /// Publish an inconsistent read, marked incomplete.
+    pub allow_incomplete: bool,
+    /// Stop after the first failure.
+    pub fail_fast: bool,
+    /// The outputs.
+    pub outputs: Checked,
+}
+
+impl ExportSettings {
+    /// An export of the current users, every column, to `outputs`.
+    pub fn new(outputs: OutputSettings) -> Self {
+        Self {
+            search: None,
+            statuses: Vec::new(),
+            columns: None,
+            order_by: None,
+            descending: Sourced::new(false, Origin::Default),
+            page_size: None,
+            allow_incomplete: Sourced::new(false, Origin::Default),
+            fail_fast: Sourced::new(false, Origin::Default),
+            outputs,
+        }
+    }
+
+    /// The columns named that keepnet-export does not know: not errors (each run checks them
+    /// against the fields the API sends), but worth a note before the run.
+    pub fn unknown_columns(&self) -> Vec<(&Sourced<String>, String)> {
+        let mut unknown = Vec::new();
+        for list in self.columns.iter().flatten() {
+            for name in list
+                .value
+                .split(',')
+                .map(str::trim)
+                .filter(|n| !n.is_empty())
+            {
+                if !crate::columns::Layout::is_known(name) {
+                    unknown.push((list, name.to_owned()));
+                }
+            }
+        }
+        unknown
+    }
+
+    /// Every rule, the outputs' included ([`OutputSettings::validate`]): statuses and columns
+    /// are read, each broken rule reported where its value came from. Nothing is fetched,
+    /// written or sent.
+    pub fn validate(&self, several: bool, registry: &Registry) -> Result<Export, Vec<Invalid>> {
+        use crate::columns::Layout;
+        let mut broken = Vec::new();
+        for list in &self.statuses {
+            if let Err(e) = keepnet_api::StatusSet::parse(&list.value) {
+                broken.push(Invalid::new(&list.origin, &list.value, 0, e.to_string()));
+            }
+        }
+        let statuses = match self.statuses.is_empty() {
+            true => Some(keepnet_api::StatusSet::CURRENT),
+            false => {
+                let all: Vec<&str> = self.statuses.iter().map(|s| s.value.as_str()).collect();
+                keepnet_api::StatusSet::parse(&all.join(",")).ok()
+            }
+        };
+        let layout = match &self.columns {
+            None => Some(None),
+            Some(lists) => {
+                for list in lists {
+                    if let Err(e) = Layout::parse(&list.value) {
+                        broken.push(Invalid::new(&list.origin, &list.value, 0, e.to_string()));
+                    }
+                }
+                let all: Vec<&str> = lists.iter().map(|s| s.value.as_str()).collect();
+                match Layout::parse(&all.join(",")) {
+                    Ok(layout) => Some(Some(layout)),
+                    Err(e) if broken.is_empty() => {
+                        // Each list reads alone, but not together: a column in two of them.
+                        let last = lists.last().map_or(&Origin::Default, |l| &l.origin);
+                        broken.push(Invalid::new(last, &all.join(","), 0, e.to_string()));
+                        None
+                    }
+                    Err(_) => None,
+                }
+            }
+        };
+        let mut query = keepnet_api::UserQuery {
+            search: self
+                .search
+                .as_ref()
+                .map(|s| s.value.clone())
+                .filter(|s| !s.is_empty()),
+            ascending: !self.descending.value,
+            ..keepnet_api::UserQuery::default()
+        };
+        if let Some(field) = &self.order_by {
+            let name_like =
+                !field.value.is_empty() && field.value.chars().all(|c| c.is_ascii_alphanumeric());
+            match name_like {
+                true => query.order_by = field.value.clone(),
+                false => broken.push(Invalid::new(
+                    &field.origin,
+                    &field.value,
+                    0,
+                    "not an API field name: write one like CreateTime, Email or FirstName",
+                )),
+            }
+        }
+        if let Some(size) = &self.page_size {
+            match size.value.trim().parse::<u32>() {
+                Ok(n) if (1..=MAX_PAGE_SIZE).contains(&n) => query.page_size = n,
+                _ => broken.push(Invalid::new(
+                    &size.origin,
+                    &size.value,
+                    0,
+                    format!(
+                        "a page size is a whole number from 1 to {MAX_PAGE_SIZE} (the server may answer with fewer)"
+                    ),
+                )),
+            }
+        }
+        let outputs = match self.outputs.validate(several, registry) {
+            Ok(outputs) => Some(outputs),
+            Err(more) => {
+                broken.extend(more);
+                None
+            }
+        };
+        match (statuses, layout, outputs) {
+            (Some(statuses), Some(layout), Some(outputs)) if broken.is_empty() => Ok(Export {
+                query: keepnet_api::UserQuery { statuses, ..query },
+                layout,
+                allow_incomplete: self.allow_incomplete.value,
+                fail_fast: self.fail_fast.value,
+                outputs,
+            }),
+            _ => Err(broken),
+        }
+    }
+}
+
+/// What a run adds to a validated [`Export`] to make a [`Batch`](crate::batch::Batch): the
+/// connection and the run-wide knobs.
+pub struct RunWith<'a> {
+    /// The API client.
+    pub client: &'a keepnet_api::Client,
+    /// Sink and delivery kinds.
+    pub registry: &'a Registry,
+    /// The scope guard's margin, in percent.
+    pub scope_tolerance: u32,
+    /// Companies exported at once.
+    pub concurrency: usize,
+    /// Per-company recipients for a job file's e-mail.
+    pub recipients: Option<crate::batch::Recipients>,
+    /// Progress display.
+    pub progress: &'a dyn crate::progress::Progress,
+}
+
+impl Export {
+    /// The export as a batch over companies; without chosen columns, every column.
+    pub fn into_batch(self, with: RunWith<'_>) -> crate::batch::Batch<'_> {
+        crate::batch::Batch {
+            client: with.client,
+            registry: with.registry,
+            query: self.query,
+            layout: self.layout.unwrap_or_else(crate::columns::Layout::all),
+            specs: self.outputs.specs,
+            settings: self.outputs.settings,
+            allow_incomplete: self.allow_incomplete,
+            scope_tolerance: with.scope_tolerance,
+            fail_fast: self.fail_fast,
+            concurrency: with.concurrency,
+            recipients: with.recipients,
+            progress: with.progress,
+        }
+    }
+}

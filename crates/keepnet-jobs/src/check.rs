@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use toml::de::{DeString, DeTable, DeValue};
 use toml::Spanned;
 
-use keepnet_export_core::settings::{Origin, OutputSettings, SinkOption, SmtpSource, Sourced};
+use keepnet_export_core::settings::{
+    ExportSettings, Origin, OutputSettings, SinkOption, SmtpSource, Sourced,
+};
 use keepnet_export_core::sinks::Registry;
 use keepnet_sink::HeaderStyle;
 use keepnet_sink_email::MailSettings;
@@ -26,7 +28,7 @@ const SMTP_KEYS: [&str; 7] = [
     "from",
     "ca_file",
 ];
-const JOB_KEYS: [&str; 12] = [
+const JOB_KEYS: [&str; 15] = [
     "name",
     "companies",
     "search",
@@ -39,6 +41,9 @@ const JOB_KEYS: [&str; 12] = [
     "fail_fast",
     "email",
     "options",
+    "order_by",
+    "descending",
+    "page_size",
 ];
 const EMAIL_KEYS: [&str; 5] = ["subject", "cc", "bcc", "default", "to"];
 
@@ -571,6 +576,7 @@ impl Checker<'_> {
             None => None,
         };
 
+        let mut status_origins = Vec::new();
         let status = match entry(table, "status") {
             Some((_, v)) => match self.strings(v, "status", "[\"active\", \"inactive\"]") {
                 Some(items) if items.is_empty() => {
@@ -584,7 +590,13 @@ impl Checker<'_> {
                 Some(items) => Some(
                     items
                         .into_iter()
-                        .map(|(word, item)| self.located(item.span().start, word))
+                        .map(|(word, item)| {
+                            status_origins.push(Sourced::new(
+                                word.clone(),
+                                self.origin("status", item, Some(&word)),
+                            ));
+                            self.located(item.span().start, word)
+                        })
                         .collect(),
                 ),
                 None => {
@@ -595,6 +607,7 @@ impl Checker<'_> {
             None => None,
         };
 
+        let mut column_origins = Vec::new();
         let columns = match entry(table, "columns") {
             Some((_, v)) => {
                 match self.strings(v, "columns", "[\"email\", \"firstName\"]") {
@@ -610,6 +623,10 @@ impl Checker<'_> {
                                 ok = false;
                                 self.at(item.span().start, "empty column name: remove it");
                             }
+                            column_origins.push(Sourced::new(
+                                column.clone(),
+                                self.origin("columns", item, Some(&column)),
+                            ));
                             out.push(self.located(item.span().start, column));
                         }
                         Some(out)
@@ -661,13 +678,16 @@ impl Checker<'_> {
             Some((_, v)) => {
                 let b = self.boolean(v, key);
                 ok &= b.is_some();
-                b.unwrap_or(false)
+                let origin = self.origin(key, v, None);
+                Sourced::new(b.unwrap_or(false), origin)
             }
-            None => false,
+            None => Sourced::new(false, Origin::Default),
         };
-        let allow_incomplete = flag("allow_incomplete");
-        let strict = flag("strict");
-        let fail_fast = flag("fail_fast");
+        let allow_incomplete_set = flag("allow_incomplete");
+        let strict = flag("strict").value;
+        let fail_fast_set = flag("fail_fast");
+        let flag_descending = flag("descending");
+        let (allow_incomplete, fail_fast) = (allow_incomplete_set.value, fail_fast_set.value);
         if strict && allow_incomplete {
             if let Some((_, v)) = entry(table, "strict") {
                 self.at(
@@ -702,6 +722,49 @@ impl Checker<'_> {
             email.as_ref(),
         );
         ok &= self.settings(&outputs, several);
+        let order_by = match entry(table, "order_by") {
+            Some((_, v)) => match self.string(v, "order_by") {
+                Some(field) => Some(Sourced::new(
+                    field.clone(),
+                    self.origin("order_by", v, Some(&field)),
+                )),
+                None => {
+                    ok = false;
+                    None
+                }
+            },
+            None => None,
+        };
+        let page_size = match entry(table, "page_size") {
+            Some((_, v)) => match v.get_ref() {
+                DeValue::Integer(n) => Some(Sourced::new(
+                    n.to_string(),
+                    self.origin("page_size", v, None),
+                )),
+                _ => {
+                    ok = false;
+                    self.type_error(v, "page_size", "an integer, e.g. page_size = 500");
+                    None
+                }
+            },
+            None => None,
+        };
+        let settings = ExportSettings {
+            order_by,
+            descending: flag_descending,
+            page_size,
+            search: search.clone().map(|text| {
+                let origin = entry(table, "search").map_or(Origin::Default, |(_, v)| {
+                    self.origin("search", v, Some(&text))
+                });
+                Sourced::new(text, origin)
+            }),
+            statuses: status_origins,
+            columns: columns.is_some().then_some(column_origins),
+            allow_incomplete: allow_incomplete_set,
+            fail_fast: fail_fast_set,
+            outputs,
+        };
 
         Some(Job {
             name: name?,
@@ -711,7 +774,7 @@ impl Checker<'_> {
             columns,
             header,
             sinks: sinks.into_iter().map(|(sink, _)| sink).collect(),
-            outputs,
+            settings,
             allow_incomplete,
             fail_fast,
             email,

@@ -56,6 +56,11 @@
 //!   id first, then by name ignoring case), else to `default`; a company listed with `[]`
 //!   gets no mail. `cc` and `bcc` are added to every message. See [`Email::recipients_for`].
 //! * Addresses are `name@domain` or `Name <name@domain>`, one per string.
+//! * Optional in a `[[job]]` too, as on the command line: `order_by = "CreateTime"` (an API
+//!   field), `descending = false`, `page_size = 100` (1 to 10000), and a sink kind's own
+//!   options in `[job.options.KIND]` tables, e.g. `[job.options.csv]` with
+//!   `delimiter = ";"`, `bom = true` or `raw-cells = true`, `[job.options.xlsx]` with
+//!   `compression = 6`, or a team's own kind's options.
 //!
 //! # What is checked
 //!
@@ -67,10 +72,14 @@
 //! addresses; a `[job.email]` needs `[smtp]` and at least one recipient (`to` or `default`),
 //! and two `to` keys may not differ only by case; `[smtp]`: no literal `password`,
 //! `password_env` is an environment variable name, `user` and `password_env` come together,
-//! `tls = "none"` never with a `user`, `port` in 1..=65535.
+//! `port` in 1..=65535. The rules on outputs are the engine's, the same for `--sink` flags:
+//! sinks (shape, placeholders, several companies, one file per sink, one on stdout), sink
+//! options against what each kind declares, and `tls = "none"` never with a `user`.
 //!
-//! Not checked here (the runner knows them): column names, status names and sink kinds. They are returned
-//! as [`Located`] values so the runner can report them at the right place.
+//! Not checked here (the runner knows them): column names, status names, order and page
+//! size, sink kinds (a plugin may be on the runner's PATH). [`Job::settings`] carries every
+//! value with its place in the file, so the runner's
+//! `keepnet_export_core::settings::ExportSettings::validate` reports them at the right place.
 //!
 //! ```
 //! let text = "[[job]]\nname = \"acme\"\ncompanies = [\"Acme\"]\nsinks = [\"csv:acme.csv\"]\n";
@@ -171,10 +180,12 @@ pub struct Job {
     pub header: Option<Header>,
     /// Sinks as written, `KIND:TARGET`; at least one.
     pub sinks: Vec<Located<String>>,
-    /// The job's outputs as the engine's settings (sinks, `[job.options.KIND]`, header,
-    /// e-mail), every value with its place in the file, checked by the engine's one check.
+    /// The job as the engine's settings (search, status, columns, sinks,
+    /// `[job.options.KIND]`, header, e-mail), every value with its place in the file. Parsing
+    /// applies the engine's rules on outputs; the runner validates the whole
+    /// ([`ExportSettings::validate`](keepnet_export_core::settings::ExportSettings::validate)).
     /// The SMTP password is not in it: the runner reads it from `password_env`.
-    pub outputs: keepnet_export_core::settings::OutputSettings,
+    pub settings: keepnet_export_core::settings::ExportSettings,
     /// `allow_incomplete` (default false): publish, marked incomplete, a read that stayed
     /// inconsistent with the server instead of failing. (`strict`, its old opposite, is still
     /// accepted and changes nothing: failing is the default.)
