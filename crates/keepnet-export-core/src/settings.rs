@@ -145,7 +145,8 @@ pub struct SinkOption {
 impl SinkOption {
     /// `KIND.NAME=VALUE` from one flag or variable.
     pub fn parse(text: &str, origin: Origin) -> Self {
-        let (key, value) = text.split_once('=').unwrap_or((text, ""));
+        // Without `=`, no key: the check then says how an option is written.
+        let (key, value) = text.split_once('=').unwrap_or(("", ""));
         Self {
             key: Sourced::new(key.trim().to_owned(), origin.clone()),
             value: Sourced::new(value.to_owned(), origin),
@@ -637,5 +638,67 @@ impl Export {
             recipients: with.recipients,
             progress: with.progress,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_sinks(sinks: &[&str], origin: Origin) -> OutputSettings {
+        let mut settings = OutputSettings::new();
+        settings.sinks = sinks
+            .iter()
+            .map(|s| Sourced::new((*s).to_owned(), origin.clone()))
+            .collect();
+        settings
+    }
+
+    #[test]
+    fn a_plugin_kind_is_the_runners_to_know() {
+        let registry = Registry::builtin();
+        let settings = with_sinks(&["nosuchkind:x"], Origin::Flag("--sink".into()));
+        assert!(settings.check_rules(false, &registry).is_ok());
+        let broken = settings.check(false, &registry).unwrap_err();
+        assert_eq!(
+            broken[0].to_string().split(';').next().unwrap(),
+            "--sink nosuchkind:x: unknown sink kind \"nosuchkind\""
+        );
+    }
+
+    #[test]
+    fn an_offset_inside_a_plain_file_string_is_an_offset_in_the_file() {
+        let plain = Origin::File {
+            key: "sinks".into(),
+            offset: 40,
+            plain: true,
+        };
+        assert_eq!(plain.file_offset(0), Some(40));
+        assert_eq!(plain.file_offset(4), Some(45), "past the opening quote");
+        let escaped = Origin::File {
+            key: "sinks".into(),
+            offset: 40,
+            plain: false,
+        };
+        assert_eq!(escaped.file_offset(4), Some(40), "the value as a whole");
+        assert_eq!(Origin::Flag("--sink".into()).file_offset(4), None);
+        let broken = with_sinks(&["csv:out/{day}.csv"], plain)
+            .check(false, &Registry::builtin())
+            .unwrap_err();
+        assert_eq!(broken[0].at, 8, "the `{{` of the unknown placeholder");
+    }
+
+    #[test]
+    fn an_option_without_a_value_says_how_options_are_written() {
+        let mut settings = with_sinks(&["csv:a.csv"], Origin::Default);
+        settings.options.push(SinkOption::parse(
+            "csv.bom",
+            Origin::Env("KEEPNET_SINK_OPTION".into()),
+        ));
+        let broken = settings.check(false, &Registry::builtin()).unwrap_err();
+        assert_eq!(
+            broken[0].to_string(),
+            "KEEPNET_SINK_OPTION=csv.bom: a sink option is KIND.NAME=VALUE, e.g. csv.delimiter=;"
+        );
     }
 }
