@@ -275,7 +275,7 @@ impl OutputSettings {
                         &sink.origin,
                         &sink.value,
                         0,
-                        format!("only one {one} can write to stdout (-)"),
+                        crate::spec::two_on_stdout(&one),
                     ));
                 }
             }

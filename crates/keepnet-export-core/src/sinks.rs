@@ -408,7 +408,7 @@ impl Registry {
             if self.writes_files(&spec.kind) {
                 if spec.target == "-" {
                     if std::mem::replace(&mut stdout_used, true) {
-                        return Err(Failure::usage("only one --sink can write to stdout (-)"));
+                        return Err(Failure::usage(crate::spec::two_on_stdout("--sink")));
                     }
                 } else {
                     let path = identity(spec.path());

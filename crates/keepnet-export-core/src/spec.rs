@@ -113,6 +113,12 @@ pub fn names_company(target: &str) -> bool {
     target.contains("{company}") || target.contains("{company_id}")
 }
 
+/// The message for a second output on stdout; `one` names an output as the front end's user
+/// knows it (`--sink`, `sink`).
+pub fn two_on_stdout(one: &str) -> String {
+    format!("only one {one} can write to stdout (-)")
+}
+
 /// The message for two outputs on one file.
 pub fn two_writers(noun: &str, target: &str) -> Broken {
     Broken::new(
