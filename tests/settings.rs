@@ -364,6 +364,24 @@ fn every_rule_gives_one_message_in_every_front_end() {
     }
 }
 
+/// `--columns` without `--sink` is JSON Lines on stdout: one company's, never several at once.
+#[test]
+fn several_companies_never_share_stdout_even_without_a_sink() {
+    let env = Env::small(3, 4);
+    let before = env.sandbox.stats().requests;
+    env.run(&["users", "--company", "all", "--columns", "email"])
+        .fails_with(2, &["several companies cannot share stdout"]);
+    env.run(&["users", "--company", "all"])
+        .fails_with(2, &["several companies need outputs"]);
+    assert_eq!(
+        env.sandbox.stats().requests,
+        before,
+        "refused before any request"
+    );
+    let one = env.run(&["users", "--company", "Initech", "--columns", "email"]);
+    assert!(!one.json_lines().is_empty(), "one company may stream");
+}
+
 /// A sink option set three ways reaches the sink: the same CSV from a flag, the environment
 /// and a job file.
 #[test]

@@ -32,10 +32,11 @@ fn prepare<'a>(ctx: &Context<'a>, args: &UsersArgs) -> Result<Prepared<'a>, Fail
         super::check_query(company)?;
     }
     let several = args.company.len() > 1 || args.company.iter().any(|c| super::is_all(c));
-    // Every option is checked, even when users stream raw to stdout; without --sink, several
-    // companies are refused below with a better message.
+    // Every option is checked, even when users stream raw to stdout; with neither --sink nor
+    // --columns, several companies are refused below with a better message.
+    let raw = args.sinks.is_empty() && args.columns.is_none();
     let export = export_settings(ctx, args)?
-        .validate(several && !args.sinks.is_empty(), ctx.registry)
+        .validate(several && !raw, ctx.registry)
         .map_err(|errors| {
             let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
             Failure::usage(lines.join("\n"))
