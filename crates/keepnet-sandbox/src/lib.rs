@@ -58,6 +58,7 @@
 //! | The series runs December 2025 to November 2026; `periodStart` in the company's date style | target-users.md ("available starting from December"); People.vue parses `periodStart` with the company's format | guess (the window and the format) |
 //! | A nested company also listed at top level ([`Config::children_also_top_level`], off) | NOTES Addendum "Still unknown"; CompanyList.vue (`isClustered`) | unknown |
 //! | Token endpoint, envelopes, paging, `companies/search` items, export as a file | NOTES sections before the Addendum; spec | documented |
+//! | Between two runs users are added, soft-deleted and edited ([`Sandbox::change_users`]): a removed user stays listed with `isDeleted: true`, an edited one gets a new `updateTime`, an added one the newest `createTime`; the companies/search counts follow | deletion as above; `updateTime` and `createTime` are the spec's fields; that a user created between runs sorts last by `CreateTime` follows from the order | documented (deletion); guess (which fields an edit touches: here `department` and `phoneNumber`) |
 //!
 //! ## Still unknown
 //!
@@ -242,6 +243,32 @@ pub struct Churn {
     /// directory sync (Keepnet offers both for target users); how long such a burst lasts on
     /// the live API is not documented, so tests choose it.
     pub searches: Option<usize>,
+}
+
+/// Changes to one company's users between two runs ([`Sandbox::change_users`]): the
+/// reseller's month, in small. Models what Keepnet's own UI, CSV import and directory sync do
+/// to target users (added, deleted, edited); how the live API orders a user created between
+/// runs is not documented, so added users are created after every existing one (their
+/// creation time is the newest), which is what `CreateTime` ordering shows for a new user.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct UserChanges {
+    /// New users.
+    pub add: usize,
+    /// Users soft-deleted (still listed, `isDeleted: true`, as the live API does).
+    pub remove: usize,
+    /// Users whose `department` and `phoneNumber` change (and so their `updateTime`).
+    pub modify: usize,
+}
+
+/// What [`Sandbox::change_users`] did, by resourceId, each list in the order it happened.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ChangedUsers {
+    /// Users added.
+    pub added: Vec<String>,
+    /// Users soft-deleted.
+    pub removed: Vec<String>,
+    /// Users edited (`department`, `phoneNumber`, `updateTime`).
+    pub modified: Vec<String>,
 }
 
 /// Shape of the JSON response envelope.
@@ -449,6 +476,16 @@ impl Sandbox {
             Some(users) => users.as_ref().clone(),
             None => self.state.dataset.users(company_id).to_vec(),
         }
+    }
+
+    /// Changes a company's users now, deterministically for the server's seed: the next
+    /// search sees them, and so do companies/search counts and the count summary. No user is
+    /// both removed and modified; removed and modified users are picked among the users not
+    /// deleted. `None` for an unknown company id.
+    pub fn change_users(&self, company_id: &str, changes: UserChanges) -> Option<ChangedUsers> {
+        let ord = self.state.dataset.ordinal_of(company_id)?;
+        let _turn = self.state.live.turn(ord);
+        Some(self.state.live.change(&self.state.dataset, ord, &changes))
     }
 
     /// The server goes away abruptly, without draining, while this handle

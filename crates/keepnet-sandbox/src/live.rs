@@ -153,6 +153,28 @@ impl Live {
         if churn.inserts_per_search == 0 && churn.removes_per_search == 0 {
             return Churned::default();
         }
+        let mut slot = self.company(ds, ord);
+        let c = slot.as_mut().expect("initialised");
+        c.step(ds, ord, churn)
+    }
+
+    /// Changes one company between two runs, as [`crate::UserChanges`] says: `add` new
+    /// users, soft-delete `remove`, and edit `modify` (department, phone number and
+    /// `updateTime`), each picked by the company's own seeded generator, so the same calls
+    /// on the same seed change the same users. Returns what changed, by resourceId.
+    pub(crate) fn change(
+        &self,
+        ds: &Dataset,
+        ord: usize,
+        changes: &crate::UserChanges,
+    ) -> crate::ChangedUsers {
+        let mut slot = self.company(ds, ord);
+        let c = slot.as_mut().expect("initialised");
+        c.change(ds, ord, changes)
+    }
+
+    /// The company's live list, made from the generated users on first use.
+    fn company(&self, ds: &Dataset, ord: usize) -> MutexGuard<'_, Option<LiveCompany>> {
         if self.slot(ord).is_none() {
             // Copy the generated users outside the lock (a big tenant takes
             // a while); the first writer to get back in wins.
@@ -170,13 +192,93 @@ impl Live {
                 });
             }
         }
-        let mut slot = self.slot(ord);
-        let c = slot.as_mut().expect("initialised above");
-        c.step(ds, ord, churn)
+        self.slot(ord)
     }
 }
 
 impl LiveCompany {
+    /// The index of the `k`-th user (default order) that is not deleted and not in `skip`.
+    fn nth_alive(users: &[User], skip: &HashSet<String>, k: usize) -> Option<usize> {
+        users
+            .iter()
+            .enumerate()
+            .filter(|(_, u)| !u.is_deleted && !skip.contains(&u.resource_id))
+            .nth(k)
+            .map(|(i, _)| i)
+    }
+
+    fn change(
+        &mut self,
+        ds: &Dataset,
+        ord: usize,
+        changes: &crate::UserChanges,
+    ) -> crate::ChangedUsers {
+        let mut done = crate::ChangedUsers::default();
+        let mut touched: HashSet<String> = HashSet::new();
+        let users = Arc::make_mut(&mut self.users);
+        for _ in 0..changes.remove {
+            let alive = users.len() - self.counts.deleted - touched.len();
+            if alive == 0 {
+                break;
+            }
+            let k = self.rng.below(alive as u64) as usize;
+            let Some(at) = Self::nth_alive(users, &touched, k) else {
+                break;
+            };
+            self.counts.add(&users[at], -1);
+            users[at].is_deleted = true;
+            self.counts.add(&users[at], 1);
+            touched.insert(users[at].resource_id.clone());
+            done.removed.push(users[at].resource_id.clone());
+        }
+        let now = update_bound();
+        for _ in 0..changes.modify {
+            let alive = users.len() - self.counts.deleted - (touched.len() - done.removed.len());
+            if alive == 0 {
+                break;
+            }
+            let k = self.rng.below(alive as u64) as usize;
+            let Some(at) = Self::nth_alive(users, &touched, k) else {
+                break;
+            };
+            let u = &mut users[at];
+            let departments = ["Legal", "Procurement", "Security Operations", "Facilities"];
+            let department = (*self.rng.pick(&departments)).to_owned();
+            u.department = Some(match u.department.as_deref() == Some(department.as_str()) {
+                true => format!("{department} (moved)"),
+                false => department,
+            });
+            u.phone_number = Some(format!(
+                "+90 555 {:03} {:02} {:02}",
+                self.rng.below(1000),
+                self.rng.below(100),
+                self.rng.below(100)
+            ));
+            u.update_ms = Some(now);
+            u.update_time = Some(self.style.update_text(now, false));
+            touched.insert(u.resource_id.clone());
+            done.modified.push(u.resource_id.clone());
+        }
+        for _ in 0..changes.add {
+            let mut user = loop {
+                let u = ds.generate_user(ord, self.next_index);
+                self.next_index += 1;
+                if self.issued.insert(u.resource_id.clone()) {
+                    break u;
+                }
+            };
+            // Newest: a user added between runs was created after the last one.
+            if let Some(last) = users.last().map(|u| u.create_ms) {
+                retime(&mut user, last + 60_000, &self.style);
+            }
+            let at = users.len();
+            self.counts.add(&user, 1);
+            done.added.push(user.resource_id.clone());
+            users.insert(at, user);
+        }
+        done
+    }
+
     fn step(&mut self, ds: &Dataset, ord: usize, churn: &Churn) -> Churned {
         let mut done = Churned::default();
         if churn.searches.is_some_and(|n| self.steps >= n) {

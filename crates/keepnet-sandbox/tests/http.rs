@@ -2568,3 +2568,133 @@ async fn a_million_user_tenant_pages_fast_with_the_client_filter() {
     );
     sb.shutdown().await;
 }
+
+/// Between two runs, the sandbox adds, removes and edits users of one company, the same ones
+/// for the same seed, and the API serves exactly that: new users last in creation order,
+/// removed ones soft-deleted (left out of the current users' filter), edited ones with a new
+/// department, phone number and updateTime; companies/search counts follow.
+#[tokio::test]
+async fn users_change_between_runs_deterministically() {
+    let config = || Config {
+        users_per_company: 40,
+        page_cap: 100,
+        ..Config::default()
+    };
+    let (sb, c, tok) = reseller_session(config()).await;
+    let ds = sb.dataset();
+    let acme = ds.find_by_name("Acme Holdings")[0].resource_id.clone();
+    let current = |users: &[Value]| -> Vec<Value> {
+        users
+            .iter()
+            .filter(|u| u["isDeleted"] == false)
+            .cloned()
+            .collect()
+    };
+    let all_pages = |filter: Value| {
+        let (c, sb, tok, acme) = (&c, &sb, &tok, &acme);
+        async move {
+            let body = json!({"pageNumber": 1, "pageSize": 100, "orderBy": "CreateTime",
+                              "ascending": true, "filter": filter});
+            let (s, v) = post(c, sb, "/api/target-users/search", tok, Some(acme), body).await;
+            assert_eq!(s, 200, "{v}");
+            v["data"]["results"].as_array().unwrap().clone()
+        }
+    };
+    let before = all_pages(client_filter()).await;
+    let before_all = sb.current_users_json(&acme);
+    assert!(sb
+        .change_users("nope", keepnet_sandbox::UserChanges::default())
+        .is_none());
+    let changes = keepnet_sandbox::UserChanges {
+        add: 7,
+        remove: 5,
+        modify: 3,
+    };
+    let changed = sb.change_users(&acme, changes).unwrap();
+    assert_eq!(
+        (
+            changed.added.len(),
+            changed.removed.len(),
+            changed.modified.len()
+        ),
+        (7, 5, 3)
+    );
+    let after = all_pages(client_filter()).await;
+    let before_ids: HashSet<String> = ids(&before).into_iter().collect();
+    let after_ids: HashSet<String> = ids(&after).into_iter().collect();
+    let joined: HashSet<String> = after_ids.difference(&before_ids).cloned().collect();
+    let left: HashSet<String> = before_ids.difference(&after_ids).cloned().collect();
+    assert_eq!(joined, changed.added.iter().cloned().collect());
+    assert_eq!(left, changed.removed.iter().cloned().collect());
+    // New users come last in creation order, after every earlier one.
+    let tail: Vec<String> = ids(&after)[after.len() - 7..].to_vec();
+    assert_eq!(tail, changed.added);
+    let was: std::collections::HashMap<String, &Value> = before
+        .iter()
+        .map(|u| (u["resourceId"].as_str().unwrap().to_owned(), u))
+        .collect();
+    let mut edited = Vec::new();
+    for user in &after {
+        let id = user["resourceId"].as_str().unwrap();
+        let Some(old) = was.get(id) else { continue };
+        if *old != user {
+            edited.push(id.to_owned());
+            assert_ne!(old["department"], user["department"], "{id}");
+            assert_ne!(old["phoneNumber"], user["phoneNumber"], "{id}");
+            assert_ne!(old["updateTime"], user["updateTime"], "{id}");
+            assert_eq!(old["email"], user["email"], "{id}: the person is the same");
+        }
+    }
+    edited.sort();
+    let mut modified = changed.modified.clone();
+    modified.sort();
+    assert_eq!(edited, modified, "exactly the modified users differ");
+    // Removed users are still listed, soft-deleted.
+    let listed = sb.current_users_json(&acme);
+    assert_eq!(listed.len(), before_all.len() + 7);
+    assert_eq!(current(&listed).len(), current(&before_all).len() + 7 - 5);
+    // companies/search counts follow: active + inactive are the current users, and the
+    // deleted count grew by the 5 removed.
+    let counts = || {
+        let (c, sb, tok, acme) = (&c, &sb, &tok, &acme);
+        async move {
+            let (_, v) = post(
+                c,
+                sb,
+                "/api/companies/search",
+                tok,
+                None,
+                company_body(1, 100),
+            )
+            .await;
+            let mut flat = Vec::new();
+            let mut stack: Vec<Value> = v["data"]["results"].as_array().unwrap().clone();
+            while let Some(entry) = stack.pop() {
+                if let Some(children) = entry["children"].as_array() {
+                    stack.extend(children.iter().cloned());
+                }
+                flat.push(entry);
+            }
+            let entry = flat
+                .into_iter()
+                .find(|e| e["companyResourceId"] == acme.as_str())
+                .expect("Acme is listed");
+            let n = |k: &str| {
+                entry[k]
+                    .as_u64()
+                    .unwrap_or_else(|| panic!("{k} in {entry}"))
+            };
+            (
+                n("targetUserCount") + n("inactiveTargetUserCount"),
+                n("deletedTargetUserCount"),
+            )
+        }
+    };
+    let (current_now, deleted_now) = counts().await;
+    assert_eq!(current_now as usize, current(&listed).len());
+    let deleted_before = before_all.len() - current(&before_all).len();
+    assert_eq!(deleted_now as usize, deleted_before + 5);
+    // The same seed changes the same users.
+    let twin = Sandbox::start(config()).await.unwrap();
+    assert_eq!(twin.change_users(&acme, changes).unwrap(), changed);
+}
