@@ -196,6 +196,29 @@ impl Live {
     }
 }
 
+/// A generated user of company `ord` whose resourceId was never issued before.
+fn fresh_user(
+    ds: &Dataset,
+    ord: usize,
+    next_index: &mut usize,
+    issued: &mut HashSet<String>,
+) -> User {
+    loop {
+        let u = ds.generate_user(ord, *next_index);
+        *next_index += 1;
+        if issued.insert(u.resource_id.clone()) {
+            return u;
+        }
+    }
+}
+
+/// Soft delete: the user stays listed with isDeleted true; the counts follow.
+fn soft_delete(counts: &mut LiveCounts, user: &mut User) {
+    counts.add(user, -1);
+    user.is_deleted = true;
+    counts.add(user, 1);
+}
+
 impl LiveCompany {
     /// The index of the `k`-th user (default order) that is not deleted and not in `skip`.
     fn nth_alive(users: &[User], skip: &HashSet<String>, k: usize) -> Option<usize> {
@@ -217,7 +240,7 @@ impl LiveCompany {
         let mut touched: HashSet<String> = HashSet::new();
         let users = Arc::make_mut(&mut self.users);
         for _ in 0..changes.remove {
-            let alive = users.len() - self.counts.deleted - touched.len();
+            let alive = users.len() - self.counts.deleted;
             if alive == 0 {
                 break;
             }
@@ -225,15 +248,14 @@ impl LiveCompany {
             let Some(at) = Self::nth_alive(users, &touched, k) else {
                 break;
             };
-            self.counts.add(&users[at], -1);
-            users[at].is_deleted = true;
-            self.counts.add(&users[at], 1);
+            soft_delete(&mut self.counts, &mut users[at]);
             touched.insert(users[at].resource_id.clone());
             done.removed.push(users[at].resource_id.clone());
         }
         let now = update_bound();
         for _ in 0..changes.modify {
-            let alive = users.len() - self.counts.deleted - (touched.len() - done.removed.len());
+            // Not deleted and not modified yet (the removed ones are deleted now).
+            let alive = users.len() - self.counts.deleted - done.modified.len();
             if alive == 0 {
                 break;
             }
@@ -260,21 +282,14 @@ impl LiveCompany {
             done.modified.push(u.resource_id.clone());
         }
         for _ in 0..changes.add {
-            let mut user = loop {
-                let u = ds.generate_user(ord, self.next_index);
-                self.next_index += 1;
-                if self.issued.insert(u.resource_id.clone()) {
-                    break u;
-                }
-            };
+            let mut user = fresh_user(ds, ord, &mut self.next_index, &mut self.issued);
             // Newest: a user added between runs was created after the last one.
             if let Some(last) = users.last().map(|u| u.create_ms) {
                 retime(&mut user, last + 60_000, &self.style);
             }
-            let at = users.len();
             self.counts.add(&user, 1);
             done.added.push(user.resource_id.clone());
-            users.insert(at, user);
+            users.push(user);
         }
         done
     }
@@ -298,26 +313,12 @@ impl LiveCompany {
                 break;
             }
             let k = self.rng.below(alive as u64) as usize;
-            let at = users
-                .iter()
-                .enumerate()
-                .filter(|(_, u)| !u.is_deleted)
-                .nth(k)
-                .map(|(i, _)| i)
-                .expect("k-th live user");
-            self.counts.add(&users[at], -1);
-            users[at].is_deleted = true;
-            self.counts.add(&users[at], 1);
+            let at = Self::nth_alive(users, &HashSet::new(), k).expect("k-th live user");
+            soft_delete(&mut self.counts, &mut users[at]);
             done.removed += 1;
         }
         for _ in 0..churn.inserts_per_search {
-            let mut user = loop {
-                let u = ds.generate_user(ord, self.next_index);
-                self.next_index += 1;
-                if self.issued.insert(u.resource_id.clone()) {
-                    break u;
-                }
-            };
+            let mut user = fresh_user(ds, ord, &mut self.next_index, &mut self.issued);
             if let Some((lo, hi)) = range {
                 let span = (hi - lo) as u64 + 1;
                 retime(&mut user, lo + self.rng.below(span) as i64, &self.style);
