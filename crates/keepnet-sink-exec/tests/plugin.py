@@ -19,8 +19,10 @@ def record(value):
     os.replace(out + ".tmp", out)
 
 
-with open(out + ".pid", "w") as f:
+# Atomically: a reader polling for OUT.pid must never see it empty.
+with open(out + ".pid.tmp", "w") as f:
     f.write(str(os.getpid()))
+os.replace(out + ".pid.tmp", out + ".pid")
 
 stdin = sys.stdin.buffer
 header = json.loads(stdin.readline())
