@@ -549,6 +549,8 @@ async fn deliver_all(
             rows,
             artifacts: &artifacts,
             summary: &summary,
+            figures: None,
+            changes: None,
         };
         let mut done = Vec::new();
         for (spec, mut delivery) in deliveries {

@@ -6,6 +6,8 @@
 //! is the point: nothing is sent about files that might still be rolled back, and a failed
 //! delivery never takes the published files with it.
 
+use std::path::PathBuf;
+
 use crate::{Artifact, ExportInfo, SinkError};
 
 /// What a delivery is given once the export's files are published.
@@ -20,6 +22,67 @@ pub struct Report<'a> {
     /// The company's count summary as label/value pairs, in the order the API sent them
     /// (empty when unavailable).
     pub summary: &'a [(String, String)],
+    /// The company's figures (counts, licence, users added per month), when its count summary
+    /// was read.
+    pub figures: Option<&'a Figures>,
+    /// What changed since the previous run (`--state`); `None` when no state is kept.
+    pub changes: Option<&'a Changes>,
+}
+
+/// One company's user figures, for a report: its count summary and its licence.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Figures {
+    /// Active users (not deleted).
+    pub active: Option<u64>,
+    /// Inactive users (not deleted).
+    pub inactive: Option<u64>,
+    /// Deleted users the platform still lists.
+    pub deleted: Option<u64>,
+    /// Users the licence allows, when it limits them. The licence counts active, non-deleted
+    /// users only.
+    pub licence_limit: Option<u64>,
+    /// Users added per month, oldest first, as the count summary sends them: a label (e.g.
+    /// `2026-11` or `Nov 2026`) and a count.
+    pub monthly: Vec<(String, u64)>,
+}
+
+impl Figures {
+    /// Active users over the licence limit (0 when within it); `None` without a limit or
+    /// without the active count.
+    pub fn over_limit(&self) -> Option<u64> {
+        Some(self.active?.saturating_sub(self.licence_limit?))
+    }
+}
+
+/// What changed in a company's users since the previous run that kept a state.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Changes {
+    /// No previous state: this run is the baseline, so nothing is counted as a change.
+    pub baseline: bool,
+    /// Users in this run who were not in the previous one.
+    pub joined: u64,
+    /// Users in the previous run who are not in this one.
+    pub left: u64,
+    /// Users in both whose exported fields differ.
+    pub changed: u64,
+    /// The first few who joined, as `First Last <email>` (or what is known of them), in
+    /// resourceId order.
+    pub joined_names: Vec<String>,
+    /// The first few who left, likewise.
+    pub left_names: Vec<String>,
+    /// The published file holding every change, when one was written (it is also among the
+    /// artifacts).
+    pub list: Option<PathBuf>,
+}
+
+impl Changes {
+    /// How many names [`Changes::joined_names`] and [`Changes::left_names`] hold at most.
+    pub const NAMES_SHOWN: usize = 10;
+
+    /// Whether anything joined, left or changed.
+    pub fn any(&self) -> bool {
+        self.joined + self.left + self.changed > 0
+    }
 }
 
 /// An output that acts on published files, after the rows were written.

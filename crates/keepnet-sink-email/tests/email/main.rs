@@ -73,6 +73,8 @@ impl Export {
             rows: self.rows,
             artifacts: &self.artifacts,
             summary: &self.summary,
+            figures: None,
+            changes: None,
         }
     }
 }
