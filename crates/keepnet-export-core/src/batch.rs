@@ -46,6 +46,21 @@ pub struct Batch<'a> {
     pub recipients: Option<Recipients>,
     /// Progress display.
     pub progress: &'a dyn Progress,
+    /// The change report: where the states are kept and the change sinks.
+    pub report: Reporting,
+}
+
+/// What a run keeps and reports across runs (`--state`, `--changes`, `--rollup`).
+#[derive(Debug, Clone, Default)]
+pub struct Reporting {
+    /// Where the per-company states are kept; `None`: no change report.
+    pub state: Option<crate::changes::StateKeeping>,
+    /// Change-report sinks, targets possibly with placeholders.
+    pub changes: Vec<SinkSpec>,
+    /// Send no delivery for a company whose users did not change.
+    pub skip_unchanged_mail: bool,
+    /// Read each company's count summary (a rollup shows its figures).
+    pub want_figures: bool,
 }
 
 /// How one company's export ended.
@@ -192,10 +207,18 @@ impl Batch<'_> {
         if let Some(spec) = self.add_mail_attachment(&mut plan, company)? {
             specs.push(spec);
         }
+        let change_specs = self.change_specs(file_name, company, started);
+        plan.changes = self
+            .registry
+            .build_all(&change_specs, &self.settings)?
+            .sinks;
         let rebuild = || {
-            self.registry
-                .build_all(&specs, &self.settings)
-                .map(|p| p.sinks)
+            let sinks = self.registry.build_all(&specs, &self.settings)?.sinks;
+            let changes = self
+                .registry
+                .build_all(&change_specs, &self.settings)?
+                .sinks;
+            Ok((sinks, changes))
         };
         let job = pipeline::Job {
             query: self.query.clone(),
@@ -204,11 +227,36 @@ impl Batch<'_> {
             rebuild: &rebuild,
             allow_incomplete: self.allow_incomplete,
             scope_tolerance: self.scope_tolerance,
+            state: self.report.state.clone(),
+            skip_unchanged_mail: self.report.skip_unchanged_mail,
+            want_figures: self.report.want_figures,
         };
         let mut progress = self.progress.company(&company.name);
         let outcome = pipeline::run(self.client, company, job, progress.as_mut()).await;
         progress.finish(outcome.is_ok());
         outcome
+    }
+
+    /// The change sinks with one company's placeholders filled in.
+    fn change_specs(
+        &self,
+        file_name: &str,
+        company: &Company,
+        started: &Timestamp,
+    ) -> Vec<SinkSpec> {
+        self.report
+            .changes
+            .iter()
+            .map(|spec| SinkSpec {
+                kind: spec.kind.clone(),
+                target: templates::expand(
+                    &spec.target,
+                    file_name,
+                    company.resource_id.as_str(),
+                    started,
+                ),
+            })
+            .collect()
     }
 
     /// With deliveries but no file sink, adds the CSV sink into a private folder so the e-mail

@@ -19,9 +19,11 @@
 //! - [`progress`], [`stop`]: how a front end watches a run and stops it.
 
 pub mod batch;
+pub mod changes;
 pub mod columns;
 pub mod completeness;
 pub mod exit;
+pub mod lane;
 pub mod options;
 pub mod output;
 pub mod pipeline;

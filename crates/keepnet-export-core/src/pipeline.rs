@@ -14,17 +14,20 @@
 //! before anything is published or sent.
 
 use std::collections::HashSet;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::thread;
 
 use keepnet_api::{
     Client, Company, CompanyId, CountSummary, Page, PagingReport, ScopeLimit, TargetUser, UserQuery,
 };
-use keepnet_sink::{Artifact, DateFormat, ExportInfo, Report, Sink, SinkError, Timestamp};
+use keepnet_sink::{Artifact, Changes, DateFormat, ExportInfo, Figures, Report, Sink, Timestamp};
 use tokio::sync::mpsc;
 
+use crate::changes::{StateKeeping, Track, Tracked};
 use crate::columns::Layout;
 use crate::exit::{self, Failure};
+use crate::lane::{self, Message, SharedPage};
 use crate::progress::CompanyProgress;
 use crate::sinks::{NamedDelivery, NamedSink, Plan};
 
@@ -49,30 +52,22 @@ pub struct Outcome {
     pub delivered: Vec<String>,
     /// What the user should know: an incomplete export, cells a format had to cut.
     pub warnings: Vec<String>,
+    /// What changed since the previous state (`--state`); `None` without one.
+    pub changes: Option<Changes>,
+    /// The company's figures, when its count summary was read (deliveries, rollups).
+    pub figures: Option<Figures>,
+    /// The state file written, when the state advanced.
+    pub state_file: Option<PathBuf>,
 }
 
-/// A sink back from its thread, with how its writing went: `Err(None)` when it stopped because
-/// the fetch did (another sink's failure, or the API's, is the one to report).
-type Finished = (NamedSink, Result<(), Option<Failure>>);
-
-/// A page shared by every sink thread.
-type SharedPage = Arc<Page<TargetUser>>;
+/// A sink back from its thread, with how its writing went.
+type Finished = lane::Finished<NamedSink>;
 
 /// Label/value lines of the count summary, for deliveries.
 type SummaryLines = Vec<(String, String)>;
 
-/// Builds the sinks of a plan again, fresh, for another sweep.
-pub type Rebuild<'a> = &'a (dyn Fn() -> Result<Vec<NamedSink>, Failure> + Sync);
-
-enum Message {
-    /// The columns (fixed once page 1 is in) and the rows the server announced.
-    Start {
-        layout: Arc<Layout>,
-        expected_rows: u64,
-    },
-    Page(SharedPage),
-    Done,
-}
+/// Builds the sinks and the change sinks of a plan again, fresh, for another sweep.
+pub type Rebuild<'a> = &'a (dyn Fn() -> Result<(Vec<NamedSink>, Vec<NamedSink>), Failure> + Sync);
 
 /// What to export for one company.
 pub struct Job<'a> {
@@ -89,14 +84,21 @@ pub struct Job<'a> {
     pub allow_incomplete: bool,
     /// The scope guard's margin, in percent of the company's counts.
     pub scope_tolerance: u32,
+    /// Where the state is kept, for a change report (`--state`).
+    pub state: Option<StateKeeping>,
+    /// Send no delivery when a previous state exists and nothing changed.
+    pub skip_unchanged_mail: bool,
+    /// Read the count summary even without deliveries (a rollup wants the figures).
+    pub want_figures: bool,
 }
 
 /// What the export needs besides the users, read once with the first page: the company's
-/// date format and, for deliveries, its count summary.
+/// date format and, for deliveries and rollups, its count summary.
 #[derive(Clone)]
 struct Extras {
     dates: DateFormat,
     summary: SummaryLines,
+    figures: Option<Figures>,
 }
 
 /// One sweep's settings.
@@ -118,6 +120,8 @@ enum Swept {
     /// Every sink wrote the whole read and finished; ready to publish.
     Written {
         finished: Vec<Finished>,
+        /// Boxed: the tracker holds a whole state, and `Again` holds nothing of the kind.
+        track: Option<Box<Track>>,
         paging: PagingReport,
         warning: Option<String>,
     },
@@ -143,9 +147,13 @@ pub async fn run(
         rebuild,
         allow_incomplete,
         scope_tolerance,
+        state,
+        skip_unchanged_mail,
+        want_figures,
     } = job;
     let Plan {
         mut sinks,
+        changes: change_sinks,
         deliveries,
         scratch,
     } = plan;
@@ -171,13 +179,25 @@ pub async fn run(
         layout: &layout,
         limit,
         export: &export,
-        want_summary: !deliveries.is_empty(),
+        want_summary: !deliveries.is_empty() || want_figures,
         scope_tolerance,
     };
+    // A state that cannot be read fails now, before anything is fetched.
+    let previous = match &state {
+        Some(keeping) => Some(Arc::new(keeping.load(company.resource_id.as_str())?)),
+        None => None,
+    };
+    let new_track = |sinks: Vec<NamedSink>| {
+        previous
+            .as_ref()
+            .zip(state.as_ref())
+            .map(|(previous, keeping)| Track::new(previous.clone(), &export, &keeping.scope, sinks))
+    };
+    let mut track = new_track(change_sinks);
     let mut extras: Option<Extras> = None;
     let (mut pages, mut retries) = (0, 0);
     let mut sweep = 1;
-    let (finished, mut paging, warning) = loop {
+    let (mut finished, track, mut paging, warning) = loop {
         // A stream cannot be taken back: with one, the users are read once.
         let stream = sinks
             .iter()
@@ -186,13 +206,16 @@ pub async fn run(
         let judge = |report: &PagingReport| {
             crate::completeness::judge(report, sweep, stream.as_deref(), allow_incomplete)
         };
-        let swept = settings.sweep(sinks, &mut extras, progress, judge).await?;
+        let swept = settings
+            .sweep(sinks, track.take(), &mut extras, progress, judge)
+            .await?;
         match swept {
             Swept::Written {
                 finished,
+                track,
                 paging,
                 warning,
-            } => break (finished, paging, warning),
+            } => break (finished, track, paging, warning),
             Swept::Again { paging, reasons } => {
                 pages += paging.pages;
                 retries += paging.retries;
@@ -221,7 +244,9 @@ pub async fn run(
                          read is held against the earlier ones"
                     ),
                 }
-                sinks = rebuild()?;
+                let (fresh, fresh_changes) = rebuild()?;
+                sinks = fresh;
+                track = new_track(fresh_changes);
             }
         }
     };
@@ -230,7 +255,20 @@ pub async fn run(
     let extras = extras.unwrap_or_else(|| Extras {
         dates: DateFormat::UNKNOWN,
         summary: Vec::new(),
+        figures: None,
     });
+    // The change sinks publish with the others, all or nothing.
+    let mut tracked: Option<Tracked> = None;
+    let mut change_paths: Vec<PathBuf> = Vec::new();
+    if let Some(mut track) = track {
+        tracked = track.tracked.take();
+        change_paths = track
+            .sinks
+            .iter()
+            .map(|s| s.spec.path().to_owned())
+            .collect();
+        finished.extend(track.sinks.drain(..).map(|sink| (sink, Ok(()))));
+    }
     let finished = tokio::task::spawn_blocking(move || finish_late(finished))
         .await
         .map_err(|e| Failure::new(exit::INTERNAL, e))??;
@@ -241,6 +279,26 @@ pub async fn run(
         tracing::warn!(company = %company.name, "{warning}");
         warnings.insert(0, warning);
     }
+    let changes = tracked.as_mut().map(|t| {
+        for warning in &t.warnings {
+            tracing::warn!(company = %company.name, "{warning}");
+        }
+        warnings.append(&mut t.warnings);
+        let mut changes = t.changes.clone();
+        changes.list = artifacts
+            .iter()
+            .find(|a| change_paths.contains(&a.path))
+            .map(|a| a.path.clone());
+        tracing::info!(
+            company = %company.name,
+            baseline = changes.baseline,
+            joined = changes.joined,
+            left = changes.left,
+            changed = changes.changed,
+            "changes since the previous state"
+        );
+        changes
+    });
     let scratch_path = scratch.as_ref().map(|d| d.path().to_path_buf());
     for artifact in &artifacts {
         if !scratch_path
@@ -262,17 +320,51 @@ pub async fn run(
                 .join(", ")
         )
     };
+    let unchanged = changes.as_ref().is_some_and(|c| !c.baseline && !c.any());
+    let deliveries = match skip_unchanged_mail && unchanged && !deliveries.is_empty() {
+        true => {
+            tracing::info!(company = %company.name, "nothing changed since the previous state: no e-mail sent (--mail-skip-unchanged)");
+            warnings.push("nothing changed: no e-mail sent (--mail-skip-unchanged)".to_owned());
+            Vec::new()
+        }
+        false => deliveries,
+    };
     let delivered = deliver_all(
         export.clone(),
         rows,
         &artifacts,
         deliveries,
-        extras.summary,
+        Delivered {
+            summary: extras.summary,
+            figures: extras.figures.clone(),
+            changes: changes.clone(),
+        },
         kept,
     )
     .await;
     drop(scratch);
     let delivered = delivered?;
+    // The state advances last: only a run that published everything, complete, and delivered.
+    let state_file = match (state, tracked) {
+        (Some(_), Some(_)) if incomplete => {
+            let warning = "the state was not advanced: the export is incomplete, so the next run                            compares against the previous state"
+                .to_owned();
+            tracing::warn!(company = %company.name, "{warning}");
+            warnings.push(warning);
+            None
+        }
+        (Some(keeping), Some(tracked)) => {
+            let path = keeping.save(&tracked.state).map_err(|e| {
+                e.with_note(format!(
+                    "the files were published; the next run compares against the previous state. {}",
+                    published_list(&artifacts)
+                ))
+            })?;
+            tracing::info!(path = %path.display(), users = tracked.state.users.len(), "state advanced");
+            Some(path)
+        }
+        _ => None,
+    };
     Ok(Outcome {
         rows,
         paging,
@@ -281,7 +373,29 @@ pub async fn run(
         artifacts,
         delivered,
         warnings,
+        changes,
+        figures: extras.figures,
+        state_file,
     })
+}
+
+/// The published files, for a message.
+fn published_list(artifacts: &[Artifact]) -> String {
+    format!(
+        "Published: {}",
+        artifacts
+            .iter()
+            .map(|a| a.path.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
+/// What deliveries are told besides the files.
+struct Delivered {
+    summary: SummaryLines,
+    figures: Option<Figures>,
+    changes: Option<Changes>,
 }
 
 impl Sweep<'_> {
@@ -290,6 +404,7 @@ impl Sweep<'_> {
     async fn sweep(
         &self,
         sinks: Vec<NamedSink>,
+        track: Option<Track>,
         extras: &mut Option<Extras>,
         progress: &mut dyn CompanyProgress,
         judge: impl Fn(&PagingReport) -> Result<crate::completeness::Verdict, Failure>,
@@ -299,20 +414,39 @@ impl Sweep<'_> {
         // on the sink threads made glibc's malloc contend for its arena locks (a fifth of the
         // CPU time of a large export, measured with perf).
         let (recycle_tx, recycle_rx) = std::sync::mpsc::channel::<SharedPage>();
-        let mut lanes = Vec::with_capacity(sinks.len());
-        for named in sinks {
+        // Each lane's sender, and whether it takes whole records instead of the file columns.
+        let mut senders = Vec::with_capacity(sinks.len() + 1);
+        let mut handles = Vec::with_capacity(sinks.len());
+        let spawn = |senders: &mut Vec<_>, records: bool| {
             let (tx, rx) = mpsc::channel::<Message>(PAGES_IN_FLIGHT);
+            senders.push((tx, records));
+            (rx, recycle_tx.clone(), self.export.clone())
+        };
+        for named in sinks {
             let records = named.records && self.layout.is_default();
-            let (recycle, export) = (recycle_tx.clone(), self.export.clone());
-            let handle = thread::Builder::new()
-                // A fixed name: naming threads after their (arbitrarily long) output path made a
-                // million-row CSV export 25% slower with long paths (measured: 4.3 s against
-                // 3.45 s; allocator behaviour, not understood further).
-                .name("keepnet-sink".to_owned())
-                .spawn(move || lane(rx, recycle, export, named))
-                .map_err(|e| Failure::new(exit::INTERNAL, e))?;
-            lanes.push((tx, handle, records));
+            let (rx, recycle, export) = spawn(&mut senders, records);
+            handles.push(
+                thread::Builder::new()
+                    // A fixed name: naming threads after their (arbitrarily long) output path
+                    // made a million-row CSV export 25% slower with long paths (measured:
+                    // 4.3 s against 3.45 s; allocator behaviour, not understood further).
+                    .name("keepnet-sink".to_owned())
+                    .spawn(move || lane::run(rx, recycle, export, named))
+                    .map_err(|e| Failure::new(exit::INTERNAL, e))?,
+            );
         }
+        let track_handle = match track {
+            Some(track) => {
+                let (rx, recycle, export) = spawn(&mut senders, false);
+                Some(
+                    thread::Builder::new()
+                        .name("keepnet-changes".to_owned())
+                        .spawn(move || lane::run(rx, recycle, export, track))
+                        .map_err(|e| Failure::new(exit::INTERNAL, e))?,
+                )
+            }
+            None => None,
+        };
         drop(recycle_tx);
         progress.restart();
         let fetch = async {
@@ -334,7 +468,7 @@ impl Sweep<'_> {
             let record_layout = Arc::new(Layout::record());
             let expected_rows = first.as_ref().map_or(0, |p| p.total_number_of_records);
             progress.set_total(expected_rows);
-            for (tx, _, records) in &lanes {
+            for (tx, records) in &senders {
                 let layout = match records {
                     true => record_layout.clone(),
                     false => file_layout.clone(),
@@ -358,9 +492,9 @@ impl Sweep<'_> {
                     "page fetched"
                 );
                 let page = Arc::new(page);
-                for (tx, _, _) in &lanes {
+                for (tx, _) in &senders {
                     if tx.send(Message::Page(page.clone())).await.is_err() {
-                        // A sink stopped on an error; its error is the one to report.
+                        // A lane stopped on an error; its error is the one to report.
                         return Ok(None);
                     }
                 }
@@ -372,7 +506,7 @@ impl Sweep<'_> {
             }
             Ok::<_, Failure>(Some(pager.report().clone()))
         };
-        // Ok(None): a sink stopped the fetch by failing.
+        // Ok(None): a lane stopped the fetch by failing.
         let fetched: Result<Option<(PagingReport, Verdict)>, Failure> = tokio::select! {
             result = fetch => match result {
                 Ok(Some(report)) => judge(&report).map(|verdict| Some((report, verdict))),
@@ -384,51 +518,62 @@ impl Sweep<'_> {
             },
             reason = crate::stop::stopped() => Err(reason.failure()),
         };
-        // Done tells a sink to finish; without it (dropped channel) the sink discards.
+        // Done tells a lane to finish; without it (dropped channel) the lane discards.
         let publish = matches!(&fetched, Ok(Some((_, v))) if !matches!(v, Verdict::Again(_)));
-        let mut handles = Vec::with_capacity(lanes.len());
-        for (tx, handle, _) in lanes {
+        for (tx, _) in senders {
             if publish {
-                // Ignored if the sink already stopped: its error is reported below.
+                // Ignored if the lane already stopped: its error is reported below.
                 let _ = tx.send(Message::Done).await;
             }
-            handles.push(handle);
         }
-        let finished = tokio::task::spawn_blocking(move || {
-            handles
+        let (finished, track) = tokio::task::spawn_blocking(move || {
+            let panicked = || Failure::msg(exit::INTERNAL, "a sink thread panicked");
+            let finished = handles
                 .into_iter()
-                .map(|h| {
-                    h.join()
-                        .map_err(|_| Failure::msg(exit::INTERNAL, "a sink thread panicked"))
-                })
-                .collect::<Result<Vec<_>, _>>()
+                .map(|h| h.join().map_err(|_| panicked()))
+                .collect::<Result<Vec<_>, _>>()?;
+            let track = match track_handle {
+                Some(h) => Some(h.join().map_err(|_| panicked())?),
+                None => None,
+            };
+            Ok::<_, Failure>((finished, track))
         })
         .await
         .map_err(|e| Failure::new(exit::INTERNAL, e))??;
         drop(recycle_rx);
-        let sink_failed = finished
-            .iter()
-            .any(|(_, result)| matches!(result, Err(Some(_))));
+        let results = || {
+            finished
+                .iter()
+                .map(|(_, r)| r)
+                .chain(track.as_ref().map(|(_, r)| r))
+        };
+        let lane_failed = results().any(|r| matches!(r, Err(Some(_))));
+        let all_written = results().all(|r| r.is_ok());
         match fetched {
-            Ok(Some((paging, Verdict::Again(reasons)))) if !sink_failed => {
+            Ok(Some((paging, Verdict::Again(reasons)))) if !lane_failed => {
                 Ok(Swept::Again { paging, reasons })
             }
-            Ok(Some((paging, verdict))) if !finished.iter().any(|(_, r)| r.is_err()) => {
-                Ok(Swept::Written {
-                    finished,
-                    paging,
-                    warning: match verdict {
-                        Verdict::Incomplete(warning) => Some(warning),
-                        _ => None,
-                    },
-                })
-            }
+            Ok(Some((paging, verdict))) if all_written => Ok(Swept::Written {
+                finished,
+                track: track.map(|(t, _)| Box::new(t)),
+                paging,
+                warning: match verdict {
+                    Verdict::Incomplete(warning) => Some(warning),
+                    _ => None,
+                },
+            }),
             outcome => {
-                // The fetch's own failure first; else the first sink that failed by itself
+                // The fetch's own failure first; else the first lane that failed by itself
                 // (not one that only saw the fetch stop because of it).
                 let mut error = outcome.err();
                 for (mut named, result) in finished {
                     named.sink.abort();
+                    if let Err(Some(e)) = result {
+                        error.get_or_insert(e);
+                    }
+                }
+                if let Some((mut track, result)) = track {
+                    lane::Consumer::abort(&mut track);
                     if let Err(Some(e)) = result {
                         error.get_or_insert(e);
                     }
@@ -452,7 +597,7 @@ impl Sweep<'_> {
                 false => None,
             }
         });
-        let summary = match summary {
+        let (summary, figures) = match summary {
             Some(Ok(summary)) => {
                 if !keepnet_api::scope::check_count_summary(
                     self.company,
@@ -465,17 +610,21 @@ impl Sweep<'_> {
                          the user counts to check it against"
                     );
                 }
-                summary_lines(&summary, self.query.statuses)
+                (
+                    summary_lines(&summary, self.query.statuses),
+                    Some(figures(self.company, &summary)),
+                )
             }
             Some(Err(e)) => {
                 tracing::warn!("count summary unavailable for the e-mail: {e}");
-                Vec::new()
+                (Vec::new(), None)
             }
-            None => Vec::new(),
+            None => (Vec::new(), None),
         };
         Ok(Extras {
             dates: company_dates(self.company, details),
             summary,
+            figures,
         })
     }
 }
@@ -535,7 +684,7 @@ async fn deliver_all(
     rows: u64,
     artifacts: &[Artifact],
     deliveries: Vec<NamedDelivery>,
-    summary: Vec<(String, String)>,
+    told: Delivered,
     kept: String,
 ) -> Result<Vec<String>, Failure> {
     if deliveries.is_empty() {
@@ -548,9 +697,9 @@ async fn deliver_all(
             export: &export,
             rows,
             artifacts: &artifacts,
-            summary: &summary,
-            figures: None,
-            changes: None,
+            summary: &told.summary,
+            figures: told.figures.as_ref(),
+            changes: told.changes.as_ref(),
         };
         let mut done = Vec::new();
         for (spec, mut delivery) in deliveries {
@@ -582,6 +731,38 @@ fn summary_lines(
     let mut lines = vec![("Exported".to_owned(), statuses.describe())];
     lines.extend(summary.lines());
     lines
+}
+
+/// The company's figures for a report: the count summary's counts and monthly series, and
+/// the licence limit from the company listing.
+pub fn figures(company: &Company, summary: &CountSummary) -> Figures {
+    Figures {
+        active: summary.active,
+        inactive: summary.inactive,
+        deleted: summary.deleted,
+        licence_limit: licence_limit(company),
+        monthly: summary
+            .monthly
+            .iter()
+            .map(|m| {
+                let label = m
+                    .period
+                    .clone()
+                    .or_else(|| m.period_start.as_ref().map(|s| s.chars().take(7).collect()))
+                    .unwrap_or_default();
+                (label, m.count.unwrap_or(0))
+            })
+            .collect(),
+    }
+}
+
+/// The users a company's licence allows, when it limits them (`numberOfUsers` is sent as
+/// text).
+pub fn licence_limit(company: &Company) -> Option<u64> {
+    match company.is_number_of_users_limited {
+        Some(false) => None,
+        _ => company.number_of_users.as_deref()?.trim().parse().ok(),
+    }
 }
 
 /// The company's date format, from its settings; unknown (only unambiguous text becomes a
@@ -623,76 +804,4 @@ fn warn_unlisted(layout: &Layout, page: &Page<TargetUser>, warned: &mut HashSet<
             }
         }
     }
-}
-
-/// One sink's thread: begin at the first page, write every page, finish at the end. On any
-/// failure (its own, or the fetch stopping without `Done`) the sink aborts here; on success it
-/// is handed back unpublished, for the all-or-nothing commit.
-fn lane(
-    mut rx: mpsc::Receiver<Message>,
-    recycle: std::sync::mpsc::Sender<SharedPage>,
-    mut export: ExportInfo,
-    mut named: NamedSink,
-) -> Finished {
-    let spec = named.spec.clone();
-    let sink = &mut named.sink;
-    let failed = |e: SinkError| Some(Failure::sink(format!("--sink {spec}"), e));
-    let mut layout: Option<Arc<Layout>> = None;
-    let result = loop {
-        match rx.blocking_recv() {
-            Some(Message::Start {
-                layout: chosen,
-                expected_rows,
-            }) => {
-                export.expected_rows = Some(expected_rows);
-                if let Err(e) = sink.begin(&export, chosen.columns()) {
-                    break Err(failed(e));
-                }
-                layout = Some(chosen);
-            }
-            Some(Message::Page(page)) => {
-                let Some(layout) = &layout else {
-                    break Err(Some(Failure::msg(
-                        exit::INTERNAL,
-                        "rows arrived before the columns",
-                    )));
-                };
-                if let Err(e) = write_page(&page, layout, sink.as_mut()) {
-                    break Err(failed(e));
-                }
-                // Freed by the fetch side (or here, if it is gone).
-                let _ = recycle.send(page);
-            }
-            // A sink that publishes on finish goes last, after every other sink finished.
-            Some(Message::Done) if layout.is_none() => {
-                break Err(Some(Failure::msg(
-                    exit::INTERNAL,
-                    "the export ended before its columns were known",
-                )))
-            }
-            Some(Message::Done) if sink.finish_last() => break Ok(()),
-            Some(Message::Done) => break sink.finish().map_err(failed),
-            // The fetch failed, was interrupted, or another sink failed: reported elsewhere.
-            None => break Err(None),
-        }
-    };
-    if result.is_err() {
-        sink.abort();
-    }
-    (named, result)
-}
-
-fn write_page(
-    page: &Page<TargetUser>,
-    layout: &Layout,
-    sink: &mut dyn Sink,
-) -> Result<(), SinkError> {
-    let width = layout.columns().len();
-    for user in &page.results {
-        let prepared = layout.prepare(user);
-        let mut row = Vec::with_capacity(width);
-        layout.row(user, &prepared, &mut row);
-        sink.write_row(&row)?;
-    }
-    Ok(())
 }

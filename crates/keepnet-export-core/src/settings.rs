@@ -637,6 +637,7 @@ impl Export {
             concurrency: with.concurrency,
             recipients: with.recipients,
             progress: with.progress,
+            report: crate::batch::Reporting::default(),
         }
     }
 }

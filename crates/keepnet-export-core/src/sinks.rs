@@ -40,6 +40,8 @@ pub type NamedDelivery = (SinkSpec, Box<dyn Delivery>);
 pub struct Plan {
     /// Row sinks, in `--sink` order.
     pub sinks: Vec<NamedSink>,
+    /// Change-report sinks (`--changes`), fed by the change tracker.
+    pub changes: Vec<NamedSink>,
     /// Deliveries, run after the sinks' files are published.
     pub deliveries: Vec<NamedDelivery>,
     /// A private folder for files made only to be delivered (removed when the plan is dropped).
@@ -391,6 +393,7 @@ impl Registry {
         let mut stdout_used = false;
         let mut plan = Plan {
             sinks: Vec::new(),
+            changes: Vec::new(),
             deliveries: Vec::new(),
             scratch: None,
         };

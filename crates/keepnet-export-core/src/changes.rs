@@ -1,0 +1,285 @@
+//! The change report (`--state DIR`, `--changes KIND:TARGET`): who joined, left or changed
+//! since the previous run that kept a state.
+//!
+//! [`Track`] is one more lane of the pipeline ([`crate::lane`]): it sees every user as the
+//! pages stream, fingerprints the exported cells, compares them with the previous state
+//! ([`keepnet_state::Tracker`]) and writes one row per joined or changed user to the change
+//! sinks at once; at the end it writes the users who left (named by what the state kept) and
+//! finishes. The change sinks then publish with the export's own sinks, all or nothing, and
+//! the state advances only after the whole run succeeded, complete
+//! ([`crate::pipeline::run`]).
+//!
+//! Change rows have the columns `change` (`joined`, `left` or `changed`), `changedFields`
+//! (the API names of the fields that changed, comma-separated) and then the export's columns.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use keepnet_api::{Page, TargetUser};
+use keepnet_sink::{Cell, Changes, Column, ColumnKind, ExportInfo};
+use keepnet_state::{Change, Named, State, Tracker};
+
+use crate::columns::Layout;
+use crate::exit::{self, Failure};
+use crate::lane::Consumer;
+use crate::sinks::NamedSink;
+
+/// The first two columns of a change row.
+pub const CHANGE_COLUMNS: [&str; 2] = ["change", "changedFields"];
+
+/// Where and how a company's state is kept.
+#[derive(Debug, Clone)]
+pub struct StateKeeping {
+    /// The state folder (`--state DIR`).
+    pub dir: PathBuf,
+    /// Which users are exported (the status filter), recorded in the state.
+    pub scope: String,
+}
+
+impl StateKeeping {
+    /// The previous state of `company_id`; `None` when this run is the baseline. A state of
+    /// another version, company or status filter is an error.
+    pub fn load(&self, company_id: &str) -> Result<Option<State>, Failure> {
+        keepnet_state::load(&self.dir, company_id, &self.scope).map_err(|e| {
+            let code = match e {
+                keepnet_state::StateError::Read { .. } => exit::OUTPUT,
+                _ => exit::USAGE,
+            };
+            Failure::msg(code, format!("--state: {e}"))
+        })
+    }
+
+    /// Writes the next state, creating the folder (owner-only) when it does not exist.
+    pub fn save(&self, state: &State) -> Result<PathBuf, Failure> {
+        if !self.dir.exists() {
+            create_private_dir(&self.dir).map_err(|e| {
+                Failure::output(format!("--state: cannot create {}", self.dir.display()), e)
+            })?;
+        }
+        keepnet_state::save(&self.dir, state).map_err(|e| Failure::msg(exit::OUTPUT, e.to_string()))
+    }
+}
+
+fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
+}
+
+/// What the tracker found, once the read finished.
+#[derive(Debug)]
+pub struct Tracked {
+    /// The state to keep if the run succeeds.
+    pub state: State,
+    /// The counts and the first names, for the summary and the e-mail.
+    pub changes: Changes,
+    /// What the user should know (columns not compared, users without a resourceId).
+    pub warnings: Vec<String>,
+}
+
+/// The change-tracking lane: compares every user with the previous state and writes the
+/// change rows.
+pub struct Track {
+    previous: Arc<Option<State>>,
+    company_id: String,
+    taken_at: String,
+    scope: String,
+    /// The change sinks (`--changes`), handed back for publication once the read finished.
+    pub sinks: Vec<NamedSink>,
+    tracker: Option<Tracker>,
+    /// The counts and names so far.
+    changes: Changes,
+    untracked: u64,
+    /// Set by `finish`.
+    pub tracked: Option<Tracked>,
+}
+
+impl Track {
+    /// A tracker comparing with `previous`, writing change rows to `sinks`.
+    pub fn new(
+        previous: Arc<Option<State>>,
+        export: &ExportInfo,
+        scope: &str,
+        sinks: Vec<NamedSink>,
+    ) -> Self {
+        Self {
+            previous,
+            company_id: export.company_id.clone(),
+            taken_at: export.started_at.to_string(),
+            scope: scope.to_owned(),
+            sinks,
+            tracker: None,
+            changes: Changes::default(),
+            untracked: 0,
+            tracked: None,
+        }
+    }
+
+    fn each_sink(
+        &mut self,
+        mut act: impl FnMut(&mut NamedSink) -> Result<(), keepnet_sink::SinkError>,
+    ) -> Result<(), Failure> {
+        for named in &mut self.sinks {
+            act(named).map_err(|e| Failure::sink(format!("--changes {}", named.spec), e))?;
+        }
+        Ok(())
+    }
+
+    fn write_change(
+        &mut self,
+        change: &str,
+        fields: &str,
+        row: &[Cell<'_>],
+    ) -> Result<(), Failure> {
+        if self.sinks.is_empty() {
+            return Ok(());
+        }
+        let mut out = Vec::with_capacity(row.len() + 2);
+        out.push(Cell::Text(change));
+        out.push(Cell::Text(fields));
+        out.extend_from_slice(row);
+        self.each_sink(|named| named.sink.write_row(&out))
+    }
+}
+
+fn named(user: &TargetUser) -> Named {
+    Named {
+        email: user.email.clone(),
+        first_name: user.first_name.clone(),
+        last_name: user.last_name.clone(),
+    }
+}
+
+impl Consumer for Track {
+    fn begin(&mut self, export: &ExportInfo, layout: &Arc<Layout>) -> Result<(), Failure> {
+        let fields: Vec<String> = layout.columns().iter().map(|c| c.key.clone()).collect();
+        let current = State::new(&self.company_id, &self.taken_at, &self.scope, fields);
+        let tracker = Tracker::new((*self.previous).clone(), current);
+        self.changes.baseline = tracker.is_baseline();
+        self.tracker = Some(tracker);
+        let mut columns: Vec<Column> = CHANGE_COLUMNS
+            .iter()
+            .map(|c| Column::new(*c, *c, ColumnKind::Text))
+            .collect();
+        columns.extend(layout.columns().iter().cloned());
+        self.each_sink(|named| named.sink.begin(export, &columns))
+    }
+
+    fn write(&mut self, page: &Page<TargetUser>, layout: &Layout) -> Result<(), Failure> {
+        let Some(mut tracker) = self.tracker.take() else {
+            return Err(Failure::msg(
+                exit::INTERNAL,
+                "rows arrived before the columns",
+            ));
+        };
+        let width = layout.columns().len();
+        let mut outcome = Ok(());
+        for user in &page.results {
+            let Some(id) = user.resource_id.as_deref().filter(|id| !id.is_empty()) else {
+                self.untracked += 1;
+                continue;
+            };
+            let prepared = layout.prepare(user);
+            let mut row = Vec::with_capacity(width);
+            layout.row(user, &prepared, &mut row);
+            let hashes = row.iter().map(keepnet_state::fingerprint).collect();
+            let change = tracker.observe(id, hashes, named(user));
+            let written = match change {
+                Change::Baseline | Change::Same => Ok(()),
+                Change::Joined => {
+                    self.changes.joined += 1;
+                    if self.changes.joined_names.len() < Changes::NAMES_SHOWN {
+                        self.changes.joined_names.push(named(user).display(id));
+                    }
+                    self.write_change("joined", "", &row)
+                }
+                Change::Changed(fields) => {
+                    self.changes.changed += 1;
+                    let names: Vec<&str> = fields
+                        .iter()
+                        .map(|i| tracker.fields()[*i].as_str())
+                        .collect();
+                    self.write_change("changed", &names.join(","), &row)
+                }
+            };
+            if let Err(e) = written {
+                outcome = Err(e);
+                break;
+            }
+        }
+        self.tracker = Some(tracker);
+        outcome
+    }
+
+    fn finish(&mut self) -> Result<(), Failure> {
+        let Some(tracker) = self.tracker.take() else {
+            return Err(Failure::msg(
+                exit::INTERNAL,
+                "the read ended before its columns",
+            ));
+        };
+        let mut warnings = Vec::new();
+        let (added, dropped) = (tracker.fields_added(), tracker.fields_dropped());
+        if !added.is_empty() || !dropped.is_empty() {
+            warnings.push(format!(
+                "the exported columns differ from the state's (added: {}; dropped: {}): users \
+                 are compared on the columns both have",
+                list_or_none(&added),
+                list_or_none(&dropped)
+            ));
+        }
+        if self.untracked > 0 {
+            warnings.push(format!(
+                "{} users had no resourceId and are not in the change report",
+                self.untracked
+            ));
+        }
+        let fields: Vec<String> = tracker.fields().to_vec();
+        let (state, left) = tracker.finish();
+        self.changes.left = left.len() as u64;
+        for (id, name) in &left {
+            if self.changes.left_names.len() < Changes::NAMES_SHOWN {
+                self.changes.left_names.push(name.display(id));
+            }
+            let row: Vec<Cell<'_>> = fields
+                .iter()
+                .map(|key| match key.as_str() {
+                    "resourceId" => Cell::Text(id),
+                    "email" => Cell::text(name.email.as_deref()),
+                    "firstName" => Cell::text(name.first_name.as_deref()),
+                    "lastName" => Cell::text(name.last_name.as_deref()),
+                    _ => Cell::Null,
+                })
+                .collect();
+            self.write_change("left", "", &row)?;
+        }
+        self.each_sink(|named| match named.sink.finish_last() {
+            true => Ok(()),
+            false => named.sink.finish(),
+        })?;
+        self.tracked = Some(Tracked {
+            state,
+            changes: std::mem::take(&mut self.changes),
+            warnings,
+        });
+        Ok(())
+    }
+
+    fn abort(&mut self) {
+        for named in &mut self.sinks {
+            named.sink.abort();
+        }
+    }
+}
+
+fn list_or_none(names: &[&str]) -> String {
+    match names.is_empty() {
+        true => "none".to_owned(),
+        false => names.join(", "),
+    }
+}
