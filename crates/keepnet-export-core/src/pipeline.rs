@@ -313,11 +313,7 @@ pub async fn run(
     } else {
         format!(
             "the exported files are still on disk: {}",
-            artifacts
-                .iter()
-                .map(|a| a.path.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
+            paths(&artifacts)
         )
     };
     let unchanged = changes.as_ref().is_some_and(|c| !c.baseline && !c.any());
@@ -347,7 +343,8 @@ pub async fn run(
     // The state advances last: only a run that published everything, complete, and delivered.
     let state_file = match (state, tracked) {
         (Some(_), Some(_)) if incomplete => {
-            let warning = "the state was not advanced: the export is incomplete, so the next run                            compares against the previous state"
+            let warning = "the state was not advanced: the export is incomplete, so the next run \
+                 compares against the previous state"
                 .to_owned();
             tracing::warn!(company = %company.name, "{warning}");
             warnings.push(warning);
@@ -381,14 +378,16 @@ pub async fn run(
 
 /// The published files, for a message.
 fn published_list(artifacts: &[Artifact]) -> String {
-    format!(
-        "Published: {}",
-        artifacts
-            .iter()
-            .map(|a| a.path.display().to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
-    )
+    format!("Published: {}", paths(artifacts))
+}
+
+/// The files' paths, comma-separated.
+fn paths(artifacts: &[Artifact]) -> String {
+    artifacts
+        .iter()
+        .map(|a| a.path.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// What deliveries are told besides the files.
