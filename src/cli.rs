@@ -268,6 +268,23 @@ pub struct UsersArgs {
     /// retries, warnings, duration, outcome) to PATH, or - for stdout.
     #[arg(long, env = "KEEPNET_SUMMARY_JSON", value_name = "PATH")]
     pub summary_json: Option<std::path::PathBuf>,
+    /// Keep, in DIR, one state file per company (user ids, field fingerprints, names; personal
+    /// data, written 0600) so the next run reports who joined, left or changed. It advances
+    /// only after a complete, successful run; the first run is the baseline.
+    #[arg(long, env = "KEEPNET_STATE", value_name = "DIR")]
+    pub state: Option<String>,
+    /// Write one row per change since the previous run (columns change, changedFields, then
+    /// the exported ones), repeatable, any row sink kind; needs --state.
+    #[arg(long = "changes", env = "KEEPNET_CHANGES", value_name = "KIND:TARGET")]
+    pub changes: Vec<String>,
+    /// Exit 9 when users joined, left or changed since the previous run (after publishing
+    /// everything and advancing the state); needs --state.
+    #[arg(long, env = "KEEPNET_FAIL_ON_CHANGES")]
+    pub fail_on_changes: bool,
+    /// Send no e-mail for a company whose users did not change since the previous run; needs
+    /// --state.
+    #[arg(long, env = "KEEPNET_MAIL_SKIP_UNCHANGED")]
+    pub mail_skip_unchanged: bool,
     /// Free-text search over name, e-mail and department.
     #[arg(long, env = "KEEPNET_SEARCH", value_name = "TEXT")]
     pub search: Option<String>,

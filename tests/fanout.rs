@@ -257,7 +257,9 @@ fn the_summary_has_its_documented_fields() {
             "files",
             "emails",
             "warnings",
-            "durationMs"
+            "durationMs",
+            "changes",
+            "stateFile"
         ])
     );
     assert_eq!(

@@ -9,6 +9,7 @@ mod smtp;
 mod standin;
 mod util;
 
+mod changes;
 mod companies;
 mod email;
 mod errors;

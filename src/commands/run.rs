@@ -128,6 +128,7 @@ pub async fn run(ctx: &Context<'_>, args: &RunArgs) -> Result<(), Failure> {
         }
     }
     let mut results: Vec<CompanyResult> = Vec::new();
+    let mut gate: Option<Failure> = None;
     for (job, prepared) in file.jobs.iter().zip(prepared) {
         tracing::info!(job = %job.name, "job started");
         let queries: Vec<String> = match &job.companies {
@@ -150,7 +151,11 @@ pub async fn run(ctx: &Context<'_>, args: &RunArgs) -> Result<(), Failure> {
             recipients,
             progress: ctx.progress,
         });
+        let gated = batch.report.fail_on_changes;
         let job_results = batch.run(companies).await;
+        if gated && gate.is_none() {
+            gate = summary::changes_gate(&job_results).err();
+        }
         let failed = job_results
             .iter()
             .any(|r| matches!(r.outcome, Some(Err(_))));
@@ -163,5 +168,6 @@ pub async fn run(ctx: &Context<'_>, args: &RunArgs) -> Result<(), Failure> {
     if let Some(path) = &args.summary_json {
         summary::write(path, started, &results, ctx.client)?;
     }
-    summary::outcome(results)
+    summary::outcome(results)?;
+    gate.map_or(Ok(()), Err)
 }

@@ -100,6 +100,20 @@ fn export_settings(ctx: &Context<'_>, args: &UsersArgs) -> Result<ExportSettings
         at("allow_incomplete", "--allow-incomplete"),
     );
     settings.fail_fast = Sourced::new(args.fail_fast, at("fail_fast", "--fail-fast"));
+    settings.report.state = args.state.as_deref().map(|s| text(s, "state", "--state"));
+    settings.report.changes = args
+        .changes
+        .iter()
+        .map(|c| text(c, "changes", "--changes"))
+        .collect();
+    settings.report.fail_on_changes = Sourced::new(
+        args.fail_on_changes,
+        at("fail_on_changes", "--fail-on-changes"),
+    );
+    settings.report.mail_skip_unchanged = Sourced::new(
+        args.mail_skip_unchanged,
+        at("mail_skip_unchanged", "--mail-skip-unchanged"),
+    );
     Ok(settings)
 }
 
@@ -187,12 +201,18 @@ pub async fn run(ctx: &Context<'_>, args: &UsersArgs) -> Result<(), Failure> {
         Prepared::Batch(batch) => batch,
     };
     let companies = super::select(client, &args.company).await?;
+    let fail_on_changes = batch.report.fail_on_changes;
     let results = batch.run(companies).await;
     log_api_usage(client);
     if let Some(path) = &args.summary_json {
         summary::write(path, started, &results, client)?;
     }
-    summary::outcome(results)
+    let gate = match fail_on_changes {
+        true => summary::changes_gate(&results),
+        false => Ok(()),
+    };
+    summary::outcome(results)?;
+    gate
 }
 
 /// `users --dry-run`: checks every option exactly as a run does, then prints what the run

@@ -59,6 +59,8 @@ pub struct Reporting {
     pub changes: Vec<SinkSpec>,
     /// Send no delivery for a company whose users did not change.
     pub skip_unchanged_mail: bool,
+    /// Fail with [`crate::exit::CHANGES`] when anything changed ([`crate::summary::changes_gate`]).
+    pub fail_on_changes: bool,
     /// Read each company's count summary (a rollup shows its figures).
     pub want_figures: bool,
 }

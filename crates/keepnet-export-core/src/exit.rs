@@ -31,6 +31,10 @@ pub const INCOMPLETE: u8 = 7;
 /// so it likely holds other customers' people; nothing was published or sent.
 pub const SCOPE: u8 = 8;
 
+/// `--fail-on-changes`: the run succeeded and its users joined, left or changed since the
+/// previous run; everything was published and the state advanced (a CI gate's signal).
+pub const CHANGES: u8 = 9;
+
 /// Interrupted by Ctrl-C (SIGINT): 128 + 2, as shells report it.
 pub const INTERRUPTED: u8 = 130;
 
@@ -58,6 +62,8 @@ Exit codes:
      own figures; nothing was published (--allow-incomplete publishes)
   8  scope guard: an answer held more users than the company has (likely other
      customers' too); nothing was published or sent
+  9  changes (--fail-on-changes): users joined, left or changed since the
+     previous run; everything was published and the state advanced
   129  hung up (SIGHUP): nothing was published
   130  interrupted (Ctrl-C): nothing was published
   143  terminated (SIGTERM): nothing was published";

@@ -458,6 +458,178 @@ pub struct ExportSettings {
     pub fail_fast: Sourced<bool>,
     /// The outputs.
     pub outputs: OutputSettings,
+    /// What is kept and reported across runs: the state, the change sinks.
+    pub report: ReportSettings,
+}
+
+/// The change report's settings (`--state`, `--changes`, `--fail-on-changes`,
+/// `--mail-skip-unchanged`), as a front end gathered them.
+#[derive(Debug, Clone)]
+pub struct ReportSettings {
+    /// The folder holding one state file per company; `None`: no change report.
+    pub state: Option<Sourced<String>>,
+    /// Change sinks, `KIND:TARGET`, in order.
+    pub changes: Vec<Sourced<String>>,
+    /// Exit with [`crate::exit::CHANGES`] when anything joined, left or changed.
+    pub fail_on_changes: Sourced<bool>,
+    /// Send no delivery for a company whose users did not change since the previous run.
+    pub mail_skip_unchanged: Sourced<bool>,
+}
+
+impl Default for ReportSettings {
+    fn default() -> Self {
+        Self {
+            state: None,
+            changes: Vec::new(),
+            fail_on_changes: Sourced::new(false, Origin::Default),
+            mail_skip_unchanged: Sourced::new(false, Origin::Default),
+        }
+    }
+}
+
+/// How the state setting is written where `origin` points: the change settings that need it
+/// name it in the same front end.
+fn state_setting(origin: &Origin) -> &'static str {
+    match origin {
+        Origin::Flag(_) | Origin::Default => "--state DIR",
+        Origin::Env(_) => "KEEPNET_STATE",
+        Origin::File { .. } => "state = \"DIR\"",
+    }
+}
+
+impl ReportSettings {
+    /// Checks the change report's rules: a state folder that is not a file, change sinks of
+    /// row kinds writing files of their own (one per company with several companies), and
+    /// no change setting without a state. Reads nothing but the state path's metadata.
+    fn check(
+        &self,
+        several: bool,
+        registry: &Registry,
+        sinks: &[SinkSpec],
+        statuses: keepnet_api::StatusSet,
+    ) -> Result<crate::batch::Reporting, Vec<Invalid>> {
+        let mut broken = Vec::new();
+        let state = match &self.state {
+            Some(dir) if dir.value.trim().is_empty() => {
+                broken.push(Invalid::new(
+                    &dir.origin,
+                    &dir.value,
+                    0,
+                    "the state folder is empty: name a folder, e.g. state/",
+                ));
+                None
+            }
+            Some(dir) if std::path::Path::new(&dir.value).is_file() => {
+                broken.push(Invalid::new(
+                    &dir.origin,
+                    &dir.value,
+                    0,
+                    "the state is a folder (one file per company), and this is a file",
+                ));
+                None
+            }
+            Some(dir) => Some(crate::changes::StateKeeping {
+                dir: dir.value.clone().into(),
+                scope: statuses.describe(),
+            }),
+            None => None,
+        };
+        if self.state.is_none() {
+            let needs = |what: &Sourced<bool>, broken: &mut Vec<Invalid>| {
+                if what.value {
+                    broken.push(Invalid::new(
+                        &what.origin,
+                        "true",
+                        0,
+                        format!(
+                            "needs {}: changes are counted against the state the previous run kept",
+                            state_setting(&what.origin)
+                        ),
+                    ));
+                }
+            };
+            needs(&self.fail_on_changes, &mut broken);
+            needs(&self.mail_skip_unchanged, &mut broken);
+            if let Some(first) = self.changes.first() {
+                broken.push(Invalid::new(
+                    &first.origin,
+                    &first.value,
+                    0,
+                    format!(
+                        "needs {}: changes are counted against the state the previous run kept",
+                        state_setting(&first.origin)
+                    ),
+                ));
+            }
+        }
+        let mut specs = Vec::new();
+        let mut origins = Vec::new();
+        for text in &self.changes {
+            match rules::parse_sink(&text.value) {
+                Ok(spec) if !registry.is_sink(&spec.kind) && registry.knows(&spec.kind) => {
+                    broken.push(Invalid::new(
+                        &text.origin,
+                        &text.value,
+                        0,
+                        format!(
+                            "{}: is a delivery, and changes are rows: write them with a row sink (csv, xlsx, jsonl, ...)",
+                            spec.kind
+                        ),
+                    ))
+                }
+                Ok(spec) => match registry.check_kind(&spec) {
+                    Ok(()) => {
+                        specs.push(spec);
+                        origins.push(text);
+                    }
+                    Err(message) => broken.push(Invalid::new(&text.origin, &text.value, 0, message)),
+                },
+                Err(b) => broken.push(Invalid::new(&text.origin, &text.value, b.at, b.message)),
+            }
+        }
+        let list = match self.changes.first().map(|s| &s.origin) {
+            Some(Origin::Flag(flag)) => format!("{flag} arguments"),
+            Some(Origin::Env(var)) => format!("{var} values"),
+            _ => "changes".to_owned(),
+        };
+        for (i, b) in rules::check_specs(&specs, several, registry, &list) {
+            let text = origins[i];
+            let at = match b.at {
+                0 => 0,
+                inside => specs[i].kind.len() + 1 + inside,
+            };
+            broken.push(Invalid::new(&text.origin, &text.value, at, b.message));
+        }
+        for (i, spec) in specs.iter().enumerate() {
+            let same = sinks.iter().any(|s| {
+                registry.writes_files(&s.kind)
+                    && match (s.target == "-", spec.target == "-") {
+                        (true, true) => true,
+                        (false, false) => rules::identity(s.path()) == rules::identity(spec.path()),
+                        _ => false,
+                    }
+            });
+            if same && registry.writes_files(&spec.kind) {
+                let text = origins[i];
+                broken.push(Invalid::new(
+                    &text.origin,
+                    &text.value,
+                    0,
+                    "this file (or stdout) is also an export sink's: write the changes to a file of their own",
+                ));
+            }
+        }
+        if !broken.is_empty() {
+            return Err(broken);
+        }
+        Ok(crate::batch::Reporting {
+            state,
+            changes: specs,
+            skip_unchanged_mail: self.mail_skip_unchanged.value,
+            fail_on_changes: self.fail_on_changes.value,
+            want_figures: false,
+        })
+    }
 }
 
 /// An export that passed every rule.
@@ -473,6 +645,8 @@ pub struct Export {
     pub fail_fast: bool,
     /// The outputs.
     pub outputs: Checked,
+    /// The change report, when a state is kept.
+    pub report: crate::batch::Reporting,
 }
 
 impl ExportSettings {
@@ -488,6 +662,7 @@ impl ExportSettings {
             allow_incomplete: Sourced::new(false, Origin::Default),
             fail_fast: Sourced::new(false, Origin::Default),
             outputs,
+            report: ReportSettings::default(),
         }
     }
 
@@ -591,14 +766,32 @@ impl ExportSettings {
                 None
             }
         };
-        match (statuses, layout, outputs) {
-            (Some(statuses), Some(layout), Some(outputs)) if broken.is_empty() => Ok(Export {
-                query: keepnet_api::UserQuery { statuses, ..query },
-                layout,
-                allow_incomplete: self.allow_incomplete.value,
-                fail_fast: self.fail_fast.value,
-                outputs,
-            }),
+        let report = match (&statuses, &outputs) {
+            (Some(statuses), Some(outputs)) => {
+                match self
+                    .report
+                    .check(several, registry, &outputs.specs, *statuses)
+                {
+                    Ok(report) => Some(report),
+                    Err(more) => {
+                        broken.extend(more);
+                        None
+                    }
+                }
+            }
+            _ => None,
+        };
+        match (statuses, layout, outputs, report) {
+            (Some(statuses), Some(layout), Some(outputs), Some(report)) if broken.is_empty() => {
+                Ok(Export {
+                    query: keepnet_api::UserQuery { statuses, ..query },
+                    layout,
+                    allow_incomplete: self.allow_incomplete.value,
+                    fail_fast: self.fail_fast.value,
+                    outputs,
+                    report,
+                })
+            }
             _ => Err(broken),
         }
     }
@@ -637,7 +830,7 @@ impl Export {
             concurrency: with.concurrency,
             recipients: with.recipients,
             progress: with.progress,
-            report: crate::batch::Reporting::default(),
+            report: self.report,
         }
     }
 }

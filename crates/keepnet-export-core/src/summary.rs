@@ -94,6 +94,13 @@ fn company_entry(result: &CompanyResult) -> Value {
             "emails": outcome.delivered,
             "warnings": outcome.warnings,
             "durationMs": duration_ms,
+            "changes": outcome.changes.as_ref().map(|c| json!({
+                "joined": c.joined,
+                "left": c.left,
+                "changed": c.changed,
+                "baseline": c.baseline,
+            })),
+            "stateFile": outcome.state_file.as_ref().map(|p| p.display().to_string()),
         }),
     }
 }
@@ -113,6 +120,35 @@ pub fn write(
     } else {
         crate::output::write_atomically(path, text.as_bytes())
     }
+}
+
+/// `--fail-on-changes`: a [`CHANGES`](crate::exit::CHANGES) failure naming the companies whose
+/// users joined, left or changed since the previous run; `Ok` when none did (a baseline is no
+/// change).
+pub fn changes_gate(results: &[CompanyResult]) -> Result<(), Failure> {
+    let changed: Vec<String> = results
+        .iter()
+        .filter_map(|r| {
+            let Some(Ok(outcome)) = &r.outcome else {
+                return None;
+            };
+            let c = outcome.changes.as_ref().filter(|c| c.any())?;
+            Some(format!(
+                "  {}: {} joined, {} left, {} changed",
+                r.company.name, c.joined, c.left, c.changed
+            ))
+        })
+        .collect();
+    if changed.is_empty() {
+        return Ok(());
+    }
+    Err(Failure::msg(
+        crate::exit::CHANGES,
+        format!(
+            "users changed since the previous run (everything was published and the state advanced):\n{}",
+            changed.join("\n")
+        ),
+    ))
 }
 
 /// The run's result: success, the one company's failure, or a failure naming every company

@@ -28,7 +28,7 @@ const SMTP_KEYS: [&str; 7] = [
     "from",
     "ca_file",
 ];
-const JOB_KEYS: [&str; 15] = [
+const JOB_KEYS: [&str; 19] = [
     "name",
     "companies",
     "search",
@@ -44,6 +44,10 @@ const JOB_KEYS: [&str; 15] = [
     "order_by",
     "descending",
     "page_size",
+    "state",
+    "changes",
+    "fail_on_changes",
+    "mail_skip_unchanged",
 ];
 const EMAIL_KEYS: [&str; 5] = ["subject", "cc", "bcc", "default", "to"];
 
@@ -687,6 +691,8 @@ impl Checker<'_> {
         let strict = flag("strict").value;
         let fail_fast_set = flag("fail_fast");
         let flag_descending = flag("descending");
+        let fail_on_changes = flag("fail_on_changes");
+        let mail_skip_unchanged = flag("mail_skip_unchanged");
         let (allow_incomplete, fail_fast) = (allow_incomplete_set.value, fail_fast_set.value);
         if strict && allow_incomplete {
             if let Some((_, v)) = entry(table, "strict") {
@@ -749,6 +755,36 @@ impl Checker<'_> {
             },
             None => None,
         };
+        let state = match entry(table, "state") {
+            Some((_, v)) => match self.string(v, "state") {
+                Some(dir) => Some(Sourced::new(
+                    dir.clone(),
+                    self.origin("state", v, Some(&dir)),
+                )),
+                None => {
+                    ok = false;
+                    None
+                }
+            },
+            None => None,
+        };
+        let changes = match entry(table, "changes") {
+            Some((_, v)) => {
+                match self.strings(v, "changes", "[\"jsonl:out/{company}-changes.jsonl\"]") {
+                    Some(items) => items
+                        .iter()
+                        .map(|(text, item)| {
+                            Sourced::new(text.clone(), self.origin("changes", item, Some(text)))
+                        })
+                        .collect(),
+                    None => {
+                        ok = false;
+                        Vec::new()
+                    }
+                }
+            }
+            None => Vec::new(),
+        };
         let settings = ExportSettings {
             order_by,
             descending: flag_descending,
@@ -764,6 +800,12 @@ impl Checker<'_> {
             allow_incomplete: allow_incomplete_set,
             fail_fast: fail_fast_set,
             outputs,
+            report: keepnet_export_core::settings::ReportSettings {
+                state,
+                changes,
+                fail_on_changes,
+                mail_skip_unchanged,
+            },
         };
 
         Some(Job {

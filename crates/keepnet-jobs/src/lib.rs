@@ -61,6 +61,11 @@
 //!   options in `[job.options.KIND]` tables, e.g. `[job.options.csv]` with
 //!   `delimiter = ";"`, `bom = true` or `raw-cells = true`, `[job.options.xlsx]` with
 //!   `compression = 6`, or a team's own kind's options.
+//! * Change reports, also optional in a `[[job]]`: `state = "state/monthly"` keeps a state
+//!   per company and compares each run with the last; `changes = ["xlsx:out/{company}-changes.xlsx"]`
+//!   writes one row per user who joined, left or changed (needs `state`);
+//!   `fail_on_changes = true` exits 9 when anything changed; `mail_skip_unchanged = true`
+//!   sends no e-mail for a company with no changes.
 //!
 //! # What is checked
 //!
