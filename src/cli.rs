@@ -137,6 +137,10 @@ pub struct GlobalArgs {
     #[arg(long, env = "KEEPNET_PLUGIN_TIMEOUT", value_name = "SECS", default_value_t = 60.0, value_parser = parse_seconds, global = true)]
     pub plugin_timeout: f64,
 
+    /// Where `--plugin-timeout` came from (filled in after parsing).
+    #[arg(skip)]
+    pub plugin_timeout_source: Option<clap::parser::ValueSource>,
+
     /// Scope guard margin: how far, in percent, an answer scoped to one company may exceed
     /// that company's own user counts (from companies/search) before it is refused as holding
     /// other customers' people (exit 8). At least 20 users of margin either way.

@@ -23,6 +23,7 @@ use crate::cli::{Cli, Command};
 use crate::exit::Failure;
 use crate::session::{SecretSource, Session};
 use crate::sinks::Registry;
+use keepnet_export_core::settings::{Origin, SinkOption};
 
 /// The `keepnet-export` command line with the output kinds it knows.
 ///
@@ -122,6 +123,10 @@ impl Runner {
             }
             cli.global.quiet = false;
         }
+        cli.global.plugin_timeout_source = matches
+            .subcommand()
+            .and_then(|(_, m)| m.value_source("plugin_timeout"))
+            .or_else(|| matches.value_source("plugin_timeout"));
         if let Command::Users(args) = &mut cli.command {
             if let Some(m) = matches.subcommand_matches("users") {
                 args.sources = m
@@ -174,8 +179,21 @@ pub(crate) struct Context<'a> {
     pub(crate) progress: &'a progress::Progress,
     /// The scope guard's margin, in percent (`--scope-tolerance`).
     pub(crate) scope_tolerance: u32,
-    /// `--plugin-timeout`.
-    pub(crate) plugin_timeout: std::time::Duration,
+    /// `--plugin-timeout`: a shorthand for the `exec.timeout` option, which every job and
+    /// every `users` run gets (a later `--sink-option exec.timeout=` wins).
+    pub(crate) plugin_timeout: SinkOption,
+}
+
+/// `--plugin-timeout SECS` (or `KEEPNET_PLUGIN_TIMEOUT`) as the `exec.timeout` option, with
+/// where it came from.
+fn plugin_timeout(global: &cli::GlobalArgs) -> SinkOption {
+    use clap::parser::ValueSource;
+    let origin = match global.plugin_timeout_source {
+        Some(ValueSource::CommandLine) => Origin::Flag("--plugin-timeout".to_owned()),
+        Some(ValueSource::EnvVariable) => Origin::Env("KEEPNET_PLUGIN_TIMEOUT".to_owned()),
+        _ => Origin::Default,
+    };
+    SinkOption::shorthand("exec.timeout", &global.plugin_timeout.to_string(), origin)
 }
 
 /// A failure as the command line shows it: the engine's message, and the setting it points at
@@ -204,7 +222,9 @@ async fn run(cli: Cli, secret_source: SecretSource, registry: Registry) -> Resul
         Command::Man => {
             return output::to_stdout(|out| clap_mangen::Man::new(Cli::command()).render(out));
         }
-        Command::Run(args) if args.check => return commands::run::check(args, &registry),
+        Command::Run(args) if args.check => {
+            return commands::run::check(args, &registry, &plugin_timeout(&cli.global))
+        }
         Command::Users(args) if args.dry_run => {
             // No session: nothing is fetched, so no credentials are needed.
             let client = commands::offline_client();
@@ -214,7 +234,7 @@ async fn run(cli: Cli, secret_source: SecretSource, registry: Registry) -> Resul
                 registry: &registry,
                 progress: &quiet,
                 scope_tolerance: cli.global.scope_tolerance,
-                plugin_timeout: std::time::Duration::from_secs_f64(cli.global.plugin_timeout),
+                plugin_timeout: plugin_timeout(&cli.global),
             };
             return commands::users::dry_run(&ctx, args);
         }
@@ -255,7 +275,7 @@ async fn run(cli: Cli, secret_source: SecretSource, registry: Registry) -> Resul
                 registry: &registry,
                 progress: &progress,
                 scope_tolerance: cli.global.scope_tolerance,
-                plugin_timeout: std::time::Duration::from_secs_f64(cli.global.plugin_timeout),
+                plugin_timeout: plugin_timeout(&cli.global),
             };
             commands::users::run(&ctx, args).await
         }
@@ -275,7 +295,7 @@ async fn run(cli: Cli, secret_source: SecretSource, registry: Registry) -> Resul
                 registry: &registry,
                 progress: &progress,
                 scope_tolerance: cli.global.scope_tolerance,
-                plugin_timeout: std::time::Duration::from_secs_f64(cli.global.plugin_timeout),
+                plugin_timeout: plugin_timeout(&cli.global),
             };
             commands::run::run(&ctx, args).await
         }

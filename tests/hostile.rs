@@ -991,6 +991,58 @@ fn unique_marker(seconds: u32) -> String {
     format!("{seconds}.{}", std::process::id())
 }
 
+/// The plugin timeout is the exec kind's own option, `exec.timeout`, declared like any kind's:
+/// `--plugin-timeout` is a shorthand for it, and `--sink-option` or a job file's
+/// `[job.options.exec]` set it the same way.
+#[cfg(target_os = "linux")]
+#[test]
+fn the_plugin_timeout_is_the_exec_kinds_option_in_every_front_end() {
+    let env = Env::small(2500, 100);
+    let marker = unique_marker(3603);
+    let sink = format!("exec:sleep {marker}");
+    let flags = run_within(
+        env.command_as(&env.sandbox.reseller()),
+        &[
+            "users",
+            "--company",
+            "Initech",
+            "--sink",
+            &sink,
+            "--sink-option",
+            "exec.timeout=1.5",
+        ],
+        30,
+    );
+    flags.fails_with(6, &["did not read its input for 1.5 s", "killed"]);
+    let file = env.path("reports.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[[job]]\nname = \"a\"\ncompanies = [\"Initech\"]\nsinks = [{sink:?}]\n\
+             [job.options.exec]\ntimeout = 1\n"
+        ),
+    )
+    .unwrap();
+    let job = run_within(
+        env.command_as(&env.sandbox.reseller()),
+        &["run", file.to_str().unwrap()],
+        30,
+    );
+    job.fails_with(6, &["did not read its input for 1 s", "killed"]);
+    let bad = env.run(&[
+        "users",
+        "--company",
+        "Initech",
+        "--sink",
+        &sink,
+        "--sink-option",
+        "exec.timeout=0",
+    ]);
+    bad.fails_with(2, &["exec.timeout", "not a number of seconds above 0"]);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert!(!alive(&marker), "no plugin left behind");
+}
+
 #[cfg(target_os = "linux")]
 #[test]
 fn a_plugin_that_never_reads_or_never_ends_is_stopped_with_its_children() {

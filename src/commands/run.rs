@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use keepnet_export_core::settings::{Export, RunWith};
+use keepnet_export_core::settings::{Export, RunWith, SinkOption};
 use keepnet_jobs::{Companies, Job, JobFile};
 use secrecy::SecretString;
 
@@ -19,7 +19,13 @@ use crate::{summary, Context};
 const MAX_JOB_FILE: u64 = 1 << 20;
 
 /// Reads and checks the file: every error with its line, all at once.
-fn load(path: &Path, registry: &Registry) -> Result<(JobFile, Vec<Export>), Failure> {
+/// `run_wide`: options the command line sets for every job (`--plugin-timeout`), before each
+/// job's own.
+fn load(
+    path: &Path,
+    registry: &Registry,
+    run_wide: &[SinkOption],
+) -> Result<(JobFile, Vec<Export>), Failure> {
     let shown = path.display().to_string();
     let bytes = keepnet_sink::read_regular_file(path, MAX_JOB_FILE)
         .map_err(|e| Failure::usage(format!("cannot read the job file {shown}: {e}")))?;
@@ -39,7 +45,7 @@ fn load(path: &Path, registry: &Registry) -> Result<(JobFile, Vec<Export>), Fail
     let mut errors = Vec::new();
     let mut prepared = Vec::new();
     for job in &file.jobs {
-        match prepare(job, &file, &text, registry) {
+        match prepare(job, &file, &text, registry, run_wide) {
             Ok(p) => prepared.push(p),
             Err(located) => errors.extend(located.into_iter().map(|(line, column, message)| {
                 keepnet_jobs::render_error(
@@ -74,6 +80,7 @@ fn prepare(
     file: &JobFile,
     text: &str,
     registry: &Registry,
+    run_wide: &[SinkOption],
 ) -> Result<Export, Vec<Located3>> {
     let place =
         |origin: &keepnet_export_core::settings::Origin, at: usize| match origin.file_offset(at) {
@@ -90,6 +97,8 @@ fn prepare(
         );
     }
     let mut settings = job.settings.clone();
+    let own = std::mem::take(&mut settings.outputs.options);
+    settings.outputs.options = run_wide.iter().cloned().chain(own).collect();
     if let (Some(smtp), Some(source)) = (&file.smtp, settings.outputs.smtp.as_mut()) {
         source.settings.password = smtp
             .password_env
@@ -111,8 +120,8 @@ fn prepare(
 }
 
 /// `run --check`: validates the file and prints the plan, calling no API.
-pub fn check(args: &RunArgs, registry: &Registry) -> Result<(), Failure> {
-    let (file, _) = load(&args.file, registry)?;
+pub fn check(args: &RunArgs, registry: &Registry, timeout: &SinkOption) -> Result<(), Failure> {
+    let (file, _) = load(&args.file, registry, std::slice::from_ref(timeout))?;
     let plan = keepnet_jobs::plan_summary(&file);
     crate::output::to_stdout(|out| out.write_all(plan.as_bytes()))
 }
@@ -120,7 +129,11 @@ pub fn check(args: &RunArgs, registry: &Registry) -> Result<(), Failure> {
 /// `run`: every job, every company, then one summary and one exit code.
 pub async fn run(ctx: &Context<'_>, args: &RunArgs) -> Result<(), Failure> {
     let started = keepnet_sink::Timestamp::now();
-    let (file, prepared) = load(&args.file, ctx.registry)?;
+    let (file, prepared) = load(
+        &args.file,
+        ctx.registry,
+        std::slice::from_ref(&ctx.plugin_timeout),
+    )?;
     if let Some(path) = &args.summary_json {
         summary::check_target(path)?;
         for job in &prepared {
@@ -141,9 +154,7 @@ pub async fn run(ctx: &Context<'_>, args: &RunArgs) -> Result<(), Failure> {
                 email.recipients_for(&c.name, c.resource_id.as_str())
             }) as crate::batch::Recipients
         });
-        let mut export = prepared;
-        export.outputs.settings.plugin_timeout = ctx.plugin_timeout;
-        let batch = export.into_batch(RunWith {
+        let batch = prepared.into_batch(RunWith {
             client: ctx.client,
             registry: ctx.registry,
             scope_tolerance: ctx.scope_tolerance,

@@ -163,6 +163,8 @@ fn output_settings(ctx: &Context<'_>, args: &UsersArgs) -> Result<OutputSettings
                 .push(SinkOption::shorthand(key, &value, at(id, flag)));
         }
     }
+    // Before --sink-option, so `--sink-option exec.timeout=...` wins.
+    settings.options.insert(0, ctx.plugin_timeout.clone());
     for text in &args.sink_options {
         settings
             .options
@@ -179,7 +181,6 @@ fn output_settings(ctx: &Context<'_>, args: &UsersArgs) -> Result<OutputSettings
         settings: smtp,
     });
     settings.mail = mail;
-    settings.plugin_timeout = ctx.plugin_timeout;
     Ok(settings)
 }
 

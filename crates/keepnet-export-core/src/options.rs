@@ -25,6 +25,12 @@ pub enum OptionType {
     Char,
     /// Any text.
     Text,
+    /// One of a fixed list of words.
+    Choice(&'static [&'static str]),
+    /// A comma-separated list of items (each trimmed, empty ones dropped).
+    List,
+    /// A duration in seconds, more than 0 and at most a day: `30`, `0.5`.
+    Seconds,
 }
 
 /// A value of an option, read from its text by its [`OptionType`].
@@ -36,8 +42,12 @@ pub enum OptionValue {
     Integer(i64),
     /// An [`OptionType::Char`], as its byte.
     Char(u8),
-    /// An [`OptionType::Text`].
+    /// An [`OptionType::Text`] or [`OptionType::Choice`].
     Text(String),
+    /// An [`OptionType::List`].
+    List(Vec<String>),
+    /// An [`OptionType::Seconds`].
+    Seconds(std::time::Duration),
 }
 
 /// A check beyond the type: `Err` says what is wrong with the value.
@@ -50,7 +60,8 @@ pub struct OptionSpec {
     pub name: &'static str,
     /// How the value is read.
     pub kind: OptionType,
-    /// The value when nobody sets it, as text of [`OptionSpec::kind`].
+    /// The value when nobody sets it, as text of [`OptionSpec::kind`]; empty for a number,
+    /// character or choice: unset (the kind decides what that means).
     pub default: &'static str,
     /// One line for `--help` and errors.
     pub help: &'static str,
@@ -110,6 +121,27 @@ impl OptionSpec {
                 }
             },
             OptionType::Text => OptionValue::Text(text.to_owned()),
+            OptionType::Choice(words) => match words.contains(&text) {
+                true => OptionValue::Text(text.to_owned()),
+                false => return Err(format!("{text:?} is not one of {}", words.join(", "))),
+            },
+            OptionType::List => OptionValue::List(
+                text.split(',')
+                    .map(str::trim)
+                    .filter(|item| !item.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+            ),
+            OptionType::Seconds => match text.trim().parse::<f64>() {
+                Ok(secs) if secs > 0.0 && secs <= 86_400.0 => {
+                    OptionValue::Seconds(std::time::Duration::from_secs_f64(secs))
+                }
+                _ => {
+                    return Err(format!(
+                        "{text:?} is not a number of seconds above 0 and at most 86400"
+                    ))
+                }
+            },
         };
         if let Some(check) = self.validator {
             check(&value)?;
@@ -132,10 +164,16 @@ impl Options {
         }
     }
 
-    /// Every declared option at its default.
+    /// Every declared option at its default (an empty default of a type that cannot be empty
+    /// leaves the option unset).
     pub(crate) fn defaults(specs: &[OptionSpec]) -> Result<Self, String> {
         let mut values = BTreeMap::new();
         for spec in specs {
+            let unset = spec.default.is_empty()
+                && !matches!(spec.kind, OptionType::Text | OptionType::List);
+            if unset {
+                continue;
+            }
             let value = spec
                 .read(spec.default)
                 .map_err(|e| format!("the default of {}: {e}", spec.name))?;
@@ -190,10 +228,39 @@ impl Options {
         })
     }
 
-    /// An [`OptionType::Text`] option.
+    /// An [`OptionType::Text`] or [`OptionType::Choice`] option.
     pub fn text(&self, name: &str) -> Result<&str, SinkError> {
         self.typed(name, "text", |v| match v {
             OptionValue::Text(t) => Some(t.as_str()),
+            _ => None,
+        })
+    }
+
+    /// An [`OptionType::Text`] option, `None` when empty.
+    pub fn nonempty(&self, name: &str) -> Result<Option<&str>, SinkError> {
+        Ok(Some(self.text(name)?).filter(|t| !t.is_empty()))
+    }
+
+    /// An [`OptionType::Integer`] option with an empty default: `None` while unset.
+    pub fn optional_integer(&self, name: &str) -> Option<i64> {
+        match self.get(name) {
+            Some(OptionValue::Integer(n)) => Some(*n),
+            _ => None,
+        }
+    }
+
+    /// An [`OptionType::List`] option.
+    pub fn list(&self, name: &str) -> Result<&[String], SinkError> {
+        self.typed(name, "a list", |v| match v {
+            OptionValue::List(items) => Some(items.as_slice()),
+            _ => None,
+        })
+    }
+
+    /// An [`OptionType::Seconds`] option.
+    pub fn seconds(&self, name: &str) -> Result<std::time::Duration, SinkError> {
+        self.typed(name, "seconds", |v| match v {
+            OptionValue::Seconds(d) => Some(*d),
             _ => None,
         })
     }
@@ -237,5 +304,35 @@ mod tests {
             options.integer("bom").is_err(),
             "a type mix-up is an error, not a panic"
         );
+    }
+
+    #[test]
+    fn choices_lists_seconds_and_unset_numbers() {
+        let tls = OptionSpec::new("tls", OptionType::Choice(&["tls", "none"]), "tls", "");
+        assert!(tls.read("ssl").unwrap_err().contains("one of tls, none"));
+        let cc = OptionSpec::new("cc", OptionType::List, "", "");
+        assert_eq!(
+            cc.read(" a@x.example, ,b@x.example"),
+            Ok(OptionValue::List(vec![
+                "a@x.example".into(),
+                "b@x.example".into()
+            ]))
+        );
+        let timeout = OptionSpec::new("timeout", OptionType::Seconds, "60", "");
+        assert_eq!(
+            timeout.read("0.5"),
+            Ok(OptionValue::Seconds(std::time::Duration::from_millis(500)))
+        );
+        for bad in ["0", "-1", "x", "86401"] {
+            assert!(timeout.read(bad).is_err(), "{bad}");
+        }
+        let port = OptionSpec::new("port", OptionType::Integer { min: 0, max: 9 }, "", "");
+        let options = Options::defaults(&[tls, cc, timeout, port]).unwrap();
+        assert_eq!(
+            options.optional_integer("port"),
+            None,
+            "an empty default: unset"
+        );
+        assert!(options.list("cc").unwrap().is_empty());
     }
 }

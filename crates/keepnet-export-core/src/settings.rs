@@ -10,7 +10,6 @@
 //! it is allowed, is decided here.
 
 use std::fmt;
-use std::time::Duration;
 
 use keepnet_sink::HeaderStyle;
 use keepnet_sink_email::{MailSettings, SmtpSettings, SmtpTls};
@@ -185,16 +184,13 @@ pub struct OutputSettings {
     pub smtp: Option<SmtpSource>,
     /// Message settings for e-mail deliveries; `to` is filled from each `email:` target.
     pub mail: MailSettings,
-    /// How long a plugin may leave its input unread, or run on after it.
-    pub plugin_timeout: Duration,
     /// Whether an `email:` delivery with an empty target gets its recipients per company
     /// (job files).
     pub recipients_per_company: bool,
 }
 
 impl OutputSettings {
-    /// Settings with no sinks, the API's header labels, no e-mail and the default plugin
-    /// timeout.
+    /// Settings with no sinks, the API's header labels and no e-mail.
     pub fn new() -> Self {
         Self {
             sinks: Vec::new(),
@@ -202,7 +198,6 @@ impl OutputSettings {
             header: HeaderStyle::Api,
             smtp: None,
             mail: MailSettings::new(String::new(), Vec::new()),
-            plugin_timeout: keepnet_sink_exec::DEFAULT_TIMEOUT,
             recipients_per_company: false,
         }
     }
@@ -316,7 +311,6 @@ impl OutputSettings {
                 header: self.header,
                 smtp: self.smtp.as_ref().map(|s| s.settings.clone()),
                 mail: self.mail.clone(),
-                plugin_timeout: self.plugin_timeout,
                 options,
             },
             origins: origins.into_iter().map(|s| s.origin.clone()).collect(),

@@ -65,8 +65,6 @@ pub struct SinkSettings {
     pub smtp: Option<SmtpSettings>,
     /// Message settings for e-mail deliveries; `to` is filled from each `email:` target.
     pub mail: MailSettings,
-    /// How long a plugin may leave its input unread, or run on after it, before it is stopped.
-    pub plugin_timeout: std::time::Duration,
     /// Each kind's options, by kind.
     pub options: BTreeMap<String, Options>,
 }
@@ -137,6 +135,19 @@ const CSV_OPTIONS: [OptionSpec; 3] = [
     ),
 ];
 
+/// The exec kind's option, which plugins found on PATH read too.
+const EXEC_TIMEOUT: OptionSpec = OptionSpec::new(
+    "timeout",
+    OptionType::Seconds,
+    "60",
+    "seconds a plugin may leave its input unread, or run on after it, before it is stopped",
+);
+
+/// How long a plugin may stall: the exec kind's `timeout` option.
+fn plugin_timeout(s: &SinkSettings) -> Result<std::time::Duration, SinkError> {
+    s.options("exec").seconds(EXEC_TIMEOUT.name)
+}
+
 /// The XLSX kind's option.
 const XLSX_COMPRESSION: OptionSpec = OptionSpec::new(
     "compression",
@@ -200,11 +211,11 @@ impl Registry {
                 description: "any program: COMMAND (run by sh) reads the rows as JSON Lines on \
                               stdin (docs/exec-protocol.md)"
                     .to_owned(),
-                options: Vec::new(),
+                options: vec![EXEC_TIMEOUT],
                 factory: Factory::Command(Box::new(|spec, s| {
                     Ok(Box::new(
                         ExecSink::new(ExecCommand::Shell(spec.target.clone()), s.header)
-                            .with_timeout(s.plugin_timeout),
+                            .with_timeout(plugin_timeout(s)?),
                     ))
                 })),
             },
@@ -448,7 +459,8 @@ impl Registry {
             return Ok(Built::Sink(NamedSink {
                 spec: spec.clone(),
                 sink: Box::new(
-                    ExecSink::new(command, settings.header).with_timeout(settings.plugin_timeout),
+                    ExecSink::new(command, settings.header)
+                        .with_timeout(plugin_timeout(settings).map_err(text)?),
                 ),
                 records: false,
                 retractable: true,
@@ -489,7 +501,6 @@ mod tests {
             header: HeaderStyle::Api,
             smtp: Some(SmtpSettings::new("smtp.example.com")),
             mail: MailSettings::new("reports@mssp.example", Vec::new()),
-            plugin_timeout: keepnet_sink_exec::DEFAULT_TIMEOUT,
             options: Registry::builtin().default_options(),
         }
     }
@@ -517,6 +528,11 @@ mod tests {
         for bad in ["", ";;", "\"", "é", "\n"] {
             assert!(parse_delimiter(bad).is_err(), "{bad:?}");
         }
+        assert_eq!(
+            plugin_timeout(&settings()).unwrap(),
+            keepnet_sink_exec::DEFAULT_TIMEOUT,
+            "exec.timeout's declared default is the plugin runner's"
+        );
         let xlsx = &registry.options_of("xlsx")[0];
         assert_eq!(
             xlsx.read(xlsx.default),
