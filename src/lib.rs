@@ -203,6 +203,10 @@ fn shown(failure: &Failure) -> String {
         Some(keepnet_sink::Setting::PluginTimeout) => {
             format!("{failure} (the limit is --plugin-timeout SECS, or KEEPNET_PLUGIN_TIMEOUT)")
         }
+        Some(keepnet_sink::Setting::MailAttachmentLimit) => format!(
+            "{failure} (the limit is --mail-max-attachment-size SIZE, or \
+             KEEPNET_MAIL_MAX_ATTACHMENT_SIZE; --columns and --search make the export smaller)"
+        ),
         _ => failure.to_string(),
     }
 }

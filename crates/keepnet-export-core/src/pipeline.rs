@@ -708,10 +708,12 @@ async fn deliver_all(
                     done.push(line);
                 }
                 Err(e) => {
+                    let setting = e.setting();
                     return Err(Failure::msg(
                         exit::OUTPUT,
                         format!("delivery failed: --sink {spec}: {e}; {kept}"),
-                    ));
+                    )
+                    .with_setting(setting));
                 }
             }
         }

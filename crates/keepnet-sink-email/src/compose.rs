@@ -62,14 +62,18 @@ pub(crate) fn load_files(artifacts: &[Artifact], limit: u64) -> Result<Vec<File>
 }
 
 fn too_big(total: u64, limit: u64) -> SinkError {
-    SinkError::Invalid(format!(
-        "the files to e-mail total {}, over the attachment limit of {}; nothing was sent. \
-         Make the export smaller with fewer columns (--columns) or a search filter (--search), \
-         raise the limit (--mail-max-attachment-size) if the mail server accepts larger messages, \
-         or send a link to a file sink's output instead",
-        size_text(total),
-        size_text(limit)
-    ))
+    // The message names no flag: the front end adds how its user raises the limit.
+    SinkError::Limit {
+        message: format!(
+            "the files to e-mail total {}, over the attachment limit of {}; nothing was sent. \
+             Make the export smaller with fewer columns or a search filter, raise the limit if \
+             the mail server accepts larger messages, or send a link to a file sink's output \
+             instead",
+            size_text(total),
+            size_text(limit)
+        ),
+        setting: keepnet_sink::Setting::MailAttachmentLimit,
+    }
 }
 
 /// `812 bytes`, `12.3 KiB (12595 bytes)`.

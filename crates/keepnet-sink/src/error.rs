@@ -38,6 +38,9 @@ pub enum SinkError {
 pub enum Setting {
     /// How long a plugin may leave its input unread or run on after it.
     PluginTimeout,
+    /// The most an e-mail may attach, in all (fewer columns or a search make an export
+    /// smaller).
+    MailAttachmentLimit,
 }
 
 impl SinkError {

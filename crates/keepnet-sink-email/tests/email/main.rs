@@ -455,19 +455,26 @@ fn the_size_limit_is_checked_before_connecting() {
     let err = delivery(smtp(port, "127.0.0.1", SmtpTls::None), m.clone())
         .deliver(&export.report())
         .unwrap_err();
-    let SinkError::Invalid(text) = &err else {
+    // A limit, pointing at the setting: the front end names it as its user sets it
+    // (`--mail-max-attachment-size`); the sink's own words name no flag.
+    let SinkError::Limit {
+        message: text,
+        setting: keepnet_sink::Setting::MailAttachmentLimit,
+    } = &err
+    else {
         panic!("expected the size error, got {err:?}");
     };
     for needle in [
         "total 130 bytes",
         "limit of 100 bytes",
-        "--columns",
-        "--search",
-        "--mail-max-attachment-size",
+        "fewer columns",
+        "search filter",
+        "raise the limit",
         "link",
     ] {
         assert!(text.contains(needle), "{needle:?} missing: {text}");
     }
+    assert!(!text.contains("--"), "no flag in a sink's message: {text}");
 
     // Within the limit the same settings do connect, and say where that failed.
     m.max_attachment_bytes = DEFAULT_MAX_ATTACHMENT_BYTES;
