@@ -207,6 +207,9 @@ fn shown(failure: &Failure) -> String {
             "{failure} (the limit is --mail-max-attachment-size SIZE, or \
              KEEPNET_MAIL_MAX_ATTACHMENT_SIZE; --columns and --search make the export smaller)"
         ),
+        Some(keepnet_sink::Setting::BaseUrl) => {
+            format!("{failure} (the base URL is --base-url URL, or KEEPNET_BASE_URL)")
+        }
         _ => failure.to_string(),
     }
 }

@@ -38,6 +38,7 @@ fn a_redirect_never_carries_the_secret_or_a_token_to_another_host() {
                 &format!("redirect (HTTP {status}) to {host}"),
                 "not followed",
                 "/connect/token",
+                "(the base URL is --base-url URL, or KEEPNET_BASE_URL)",
             ],
         );
         assert!(!run.stderr.contains(CLIENT_SECRET));
@@ -59,7 +60,12 @@ fn a_redirect_never_carries_the_secret_or_a_token_to_another_host() {
     )
     .fails_with(
         5,
-        &["target-users/search", "redirect (HTTP 307)", "not followed"],
+        &[
+            "target-users/search",
+            "redirect (HTTP 307)",
+            "not followed",
+            "--base-url URL",
+        ],
     );
     assert_previous_kept(&csv, &["u.csv"]);
     assert!(

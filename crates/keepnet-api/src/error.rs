@@ -215,8 +215,8 @@ pub enum Error {
     /// A 3xx answer. Never followed: every call carries a credential.
     #[error(
         "the API answered {endpoint} with a redirect (HTTP {status}) to {target}; not followed: \
-         the client secret and tokens are only ever sent to the base URL; check --base-url \
-         (KEEPNET_BASE_URL) and any proxy in between"
+         the client secret and tokens are only ever sent to the base URL; check the base URL \
+         and any proxy in between"
     )]
     Redirected {
         /// The endpoint path that answered.
@@ -281,6 +281,16 @@ impl Error {
 }
 
 impl Error {
+    /// Whether the base URL setting is the place to look (a redirect, also after retries):
+    /// the front end then names it as its user sets it (`--base-url`, `KEEPNET_BASE_URL`).
+    pub fn about_base_url(&self) -> bool {
+        match self {
+            Error::Redirected { .. } => true,
+            Error::GaveUp { last, .. } => last.about_base_url(),
+            _ => false,
+        }
+    }
+
     /// `Some(retry_after)` when the failure is transient and worth retrying: network failures,
     /// 408, 429, 500, 502, 503, 504, each with the server's `Retry-After` delay, if it sent one.
     pub(crate) fn transient(&self) -> Option<Option<Duration>> {

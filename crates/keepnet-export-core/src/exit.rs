@@ -189,7 +189,10 @@ impl From<keepnet_api::Error> for Failure {
             ErrorKind::Scope => SCOPE,
             _ => API,
         };
-        Self::new(code, error)
+        let setting = error
+            .about_base_url()
+            .then_some(keepnet_sink::Setting::BaseUrl);
+        Self::new(code, error).with_setting(setting)
     }
 }
 

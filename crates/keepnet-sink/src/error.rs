@@ -41,6 +41,8 @@ pub enum Setting {
     /// The most an e-mail may attach, in all (fewer columns or a search make an export
     /// smaller).
     MailAttachmentLimit,
+    /// The Keepnet API's base URL (a redirect was refused).
+    BaseUrl,
 }
 
 impl SinkError {
