@@ -547,12 +547,7 @@ pub fn parse_rps(text: &str) -> Result<f64, String> {
 
 /// A positive, finite number of seconds, at most a day.
 pub fn parse_seconds(text: &str) -> Result<f64, String> {
-    match text.trim().parse::<f64>() {
-        Ok(s) if s.is_finite() && s > 0.0 && s <= 86_400.0 => Ok(s),
-        _ => Err(format!(
-            "{text:?} is not a number of seconds: give more than 0 and at most 86400"
-        )),
-    }
+    keepnet_export_core::options::read_seconds(text).map(|d| d.as_secs_f64())
 }
 
 /// `--status LIST`.
@@ -562,33 +557,7 @@ pub fn parse_statuses(text: &str) -> Result<keepnet_api::StatusSet, String> {
 
 /// `20MiB`, `500 KB`, `1048576`: a size in bytes.
 pub fn parse_size(text: &str) -> Result<u64, String> {
-    let t = text.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (number, unit) = t.split_at(split);
-    let number: f64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a size like 20MiB or 500KB"))?;
-    let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "kb" => 1_000,
-        "kib" | "k" => 1 << 10,
-        "mb" => 1_000_000,
-        "mib" | "m" => 1 << 20,
-        "gb" => 1_000_000_000,
-        "gib" | "g" => 1 << 30,
-        other => {
-            return Err(format!(
-                "unknown size unit {other:?}; use B, KB, KiB, MB, MiB, GB or GiB"
-            ))
-        }
-    };
-    let bytes = number * factor as f64;
-    if !(1.0..=u64::MAX as f64).contains(&bytes) {
-        return Err(format!("{text:?} must be at least 1 byte"));
-    }
-    Ok(bytes as u64)
+    keepnet_export_core::options::read_size(text)
 }
 
 /// Options that have no environment variable, and why: how a command shows its answer

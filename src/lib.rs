@@ -210,6 +210,10 @@ fn shown(failure: &Failure) -> String {
         Some(keepnet_sink::Setting::BaseUrl) => {
             format!("{failure} (the base URL is --base-url URL, or KEEPNET_BASE_URL)")
         }
+        Some(keepnet_sink::Setting::AllowIncomplete) => format!(
+            "{failure} (that is --allow-incomplete, or KEEPNET_ALLOW_INCOMPLETE=true; in a job \
+             file, allow_incomplete = true)"
+        ),
         _ => failure.to_string(),
     }
 }

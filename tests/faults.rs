@@ -235,6 +235,17 @@ fn a_job_file_says_allow_incomplete_as_the_flag_does() {
         assert_eq!(run.code, code, "{setting:?}: {}", run.stderr);
         assert_eq!(out.exists(), code == 0, "{setting:?}");
         assert!(run.stderr.contains("added or removed"), "{}", run.stderr);
+        // Each front end's message names the setting as its user wrote it.
+        let named = match code {
+            0 => "published anyway (allow_incomplete = true)",
+            _ => "in a job file, allow_incomplete = true",
+        };
+        assert!(run.stderr.contains(named), "{named}: {}", run.stderr);
+        assert!(
+            !run.stderr.contains("(--allow-incomplete)"),
+            "{}",
+            run.stderr
+        );
     }
 }
 

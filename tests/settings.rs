@@ -252,6 +252,26 @@ fn every_rule_gives_one_message_in_every_front_end() {
             needle: " would send the user name and password in clear",
         },
         Case {
+            what: "an e-mail option is a kind's option like any other",
+            flags: &[
+                "--sink",
+                "csv:a.csv",
+                "--sink-option",
+                "email.max-attachment-size=lots",
+            ],
+            env: &[
+                ("KEEPNET_SINK", "csv:a.csv"),
+                ("KEEPNET_SINK_OPTION", "email.max-attachment-size=lots"),
+            ],
+            file: "sinks = [\"csv:a.csv\"]\n[job.options.email]\nmax-attachment-size = \"lots\"\n",
+            shown: (
+                "--sink-option email.max-attachment-size=lots: ",
+                "KEEPNET_SINK_OPTION=email.max-attachment-size=lots: ",
+                "",
+            ),
+            needle: "email.max-attachment-size: \"lots\" is not a size like 20MiB or 500KB",
+        },
+        Case {
             what: "an unknown column",
             flags: &["--sink", "csv:a.csv", "--columns", "email,no pe"],
             env: &[

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use keepnet_export_core::settings::{Export, RunWith, SinkOption};
+use keepnet_export_core::settings::{Export, Origin, RunWith, SinkOption, Sourced};
 use keepnet_jobs::{Companies, Job, JobFile};
 use secrecy::SecretString;
 
@@ -99,13 +99,17 @@ fn prepare(
     let mut settings = job.settings.clone();
     let own = std::mem::take(&mut settings.outputs.options);
     settings.outputs.options = run_wide.iter().cloned().chain(own).collect();
-    if let (Some(smtp), Some(source)) = (&file.smtp, settings.outputs.smtp.as_mut()) {
-        source.settings.password = smtp
-            .password_env
-            .as_ref()
-            .and_then(|name| std::env::var(name).ok())
-            .filter(|p| !p.is_empty())
-            .map(SecretString::from);
+    let password = file
+        .smtp
+        .as_ref()
+        .and_then(|smtp| smtp.password_env.as_ref())
+        .and_then(|name| std::env::var(name).ok())
+        .filter(|p| !p.is_empty());
+    if let Some(password) = password {
+        settings.outputs.secrets.set(
+            keepnet_export_core::sinks::SMTP_PASSWORD,
+            SecretString::from(password),
+        );
     }
     let several = !matches!(&job.companies, Companies::List(list) if list.len() == 1);
     settings.validate(several, registry).map_err(|broken| {
@@ -135,9 +139,10 @@ pub async fn run(ctx: &Context<'_>, args: &RunArgs) -> Result<(), Failure> {
         std::slice::from_ref(&ctx.plugin_timeout),
     )?;
     if let Some(path) = &args.summary_json {
-        summary::check_target(path)?;
+        let path = Sourced::new(path.clone(), Origin::Flag("--summary-json".to_owned()));
+        summary::check_target(&path)?;
         for job in &prepared {
-            summary::check_stdout_free(path, &job.outputs.specs)?;
+            summary::check_stdout_free(&path, &job.outputs.specs, &job.names)?;
         }
     }
     let mut results: Vec<CompanyResult> = Vec::new();

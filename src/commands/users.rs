@@ -4,17 +4,16 @@ use std::io::Write;
 
 use keepnet_api::{Client, CompanyId, UserQuery};
 use keepnet_sink::HeaderStyle;
-use keepnet_sink_email::{MailSettings, SmtpSettings, SmtpTls};
 use secrecy::SecretString;
 
 use crate::batch::Batch;
-use crate::cli::{EmailArgs, HeaderArg, SmtpTlsArg, UsersArgs};
+use crate::cli::{EmailArgs, HeaderArg, UsersArgs};
 use crate::exit::Failure;
 use crate::summary;
 use crate::Context;
 use clap::parser::ValueSource;
 use keepnet_export_core::settings::{
-    ExportSettings, Origin, OutputSettings, RunWith, SinkOption, SmtpSource, Sourced,
+    ExportSettings, Origin, OutputSettings, RunWith, SinkOption, Sourced,
 };
 
 /// What `users` will do, every option checked, before any request.
@@ -38,7 +37,15 @@ fn prepare<'a>(ctx: &Context<'a>, args: &UsersArgs) -> Result<Prepared<'a>, Fail
     let export = export_settings(ctx, args)?
         .validate(several && !raw, ctx.registry)
         .map_err(|errors| {
-            let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+            let lines: Vec<String> = errors
+                .iter()
+                .map(|invalid| match invalid.setting {
+                    Some(keepnet_sink::Setting::Option(key)) => {
+                        format!("{invalid} (set it with {})", option_flag(args, key))
+                    }
+                    _ => invalid.to_string(),
+                })
+                .collect();
             Failure::usage(lines.join("\n"))
         })?;
     if export.layout.is_none() && args.sinks.is_empty() {
@@ -63,8 +70,9 @@ fn prepare<'a>(ctx: &Context<'a>, args: &UsersArgs) -> Result<Prepared<'a>, Fail
         progress: ctx.progress,
     });
     if let Some(path) = &args.summary_json {
-        summary::check_target(path)?;
-        summary::check_stdout_free(path, &batch.specs)?;
+        let path = Sourced::new(path.clone(), origin(args, "summary_json", "--summary-json"));
+        summary::check_target(&path)?;
+        summary::check_stdout_free(&path, &batch.specs, &batch.names)?;
     }
     Ok(Prepared::Batch(Box::new(batch)))
 }
@@ -130,7 +138,36 @@ fn output_settings(ctx: &Context<'_>, args: &UsersArgs) -> Result<OutputSettings
             .map(|s| Sourced::new(s.clone(), at("sinks", "--sink")))
             .collect(),
     };
-    let shorthands = [
+    for (id, flag, key, value) in shorthands(args) {
+        if let Some(value) = value {
+            settings
+                .options
+                .push(SinkOption::shorthand(key, &value, at(id, flag)));
+        }
+    }
+    // Before --sink-option, so `--sink-option exec.timeout=...` wins.
+    settings.options.insert(0, ctx.plugin_timeout.clone());
+    for text in &args.sink_options {
+        settings
+            .options
+            .push(SinkOption::parse(text, at("sink_options", "--sink-option")));
+    }
+    settings.header = match args.header {
+        HeaderArg::Api => HeaderStyle::Api,
+        HeaderArg::Human => HeaderStyle::Human,
+    };
+    if let Some(password) = smtp_password(&args.email)? {
+        settings
+            .secrets
+            .set(keepnet_export_core::sinks::SMTP_PASSWORD, password);
+    }
+    Ok(settings)
+}
+
+/// The flags that are shorthands of a kind's option (`--csv-delimiter` is `csv.delimiter`):
+/// argument id, flag, option key, and the value when one was given.
+fn shorthands(args: &UsersArgs) -> Vec<(&'static str, &'static str, &'static str, Option<String>)> {
+    let formats = [
         (
             "csv_delimiter",
             "--csv-delimiter",
@@ -156,32 +193,83 @@ fn output_settings(ctx: &Context<'_>, args: &UsersArgs) -> Result<OutputSettings
             args.xlsx_compression.clone(),
         ),
     ];
-    for (id, flag, key, value) in shorthands {
-        if let Some(value) = value {
-            settings
-                .options
-                .push(SinkOption::shorthand(key, &value, at(id, flag)));
-        }
+    formats.into_iter().chain(email_shorthands(args)).collect()
+}
+
+/// How this command line sets the option `key`: `--smtp-host, or KEEPNET_SMTP_HOST`, or
+/// `--sink-option email.smtp-host=...` for an option without a flag of its own.
+fn option_flag(args: &UsersArgs, key: &str) -> String {
+    match shorthands(args).into_iter().find(|(_, _, k, _)| *k == key) {
+        Some((_, flag, _, _)) => format!("{flag}, or {}", crate::cli::env_name(flag)),
+        None => format!("--sink-option {key}=..."),
     }
-    // Before --sink-option, so `--sink-option exec.timeout=...` wins.
-    settings.options.insert(0, ctx.plugin_timeout.clone());
-    for text in &args.sink_options {
-        settings
-            .options
-            .push(SinkOption::parse(text, at("sink_options", "--sink-option")));
-    }
-    settings.header = match args.header {
-        HeaderArg::Api => HeaderStyle::Api,
-        HeaderArg::Human => HeaderStyle::Human,
+}
+
+/// The e-mail flags as shorthands of the e-mail kind's options (`--smtp-host` is
+/// `email.smtp-host`); a flag left at its default sets nothing, so the kind's default holds.
+fn email_shorthands(
+    users: &UsersArgs,
+) -> [(&'static str, &'static str, &'static str, Option<String>); 10] {
+    let args = &users.email;
+    let set = |id: &str| {
+        !matches!(
+            users.sources.iter().find(|(i, _)| i == id).map(|(_, s)| *s),
+            None | Some(ValueSource::DefaultValue)
+        )
     };
-    let (smtp, mail) = email_settings(&args.email)?;
-    settings.smtp = smtp.map(|smtp| SmtpSource {
-        login: smtp.user.is_some() || smtp.password.is_some(),
-        tls: at("smtp_tls", "--smtp-tls"),
-        settings: smtp,
-    });
-    settings.mail = mail;
-    Ok(settings)
+    let list = |items: &[String]| Some(items.join(",")).filter(|l| !l.is_empty());
+    [
+        (
+            "smtp_host",
+            "--smtp-host",
+            "email.smtp-host",
+            args.smtp_host.clone(),
+        ),
+        (
+            "smtp_port",
+            "--smtp-port",
+            "email.smtp-port",
+            args.smtp_port.map(|p| p.to_string()),
+        ),
+        (
+            "smtp_tls",
+            "--smtp-tls",
+            "email.smtp-tls",
+            set("smtp_tls").then(|| format!("{:?}", args.smtp_tls).to_lowercase()),
+        ),
+        (
+            "smtp_user",
+            "--smtp-user",
+            "email.smtp-user",
+            args.smtp_user.clone(),
+        ),
+        (
+            "smtp_ca_file",
+            "--smtp-ca-file",
+            "email.smtp-ca-file",
+            args.smtp_ca_file.as_ref().map(|p| p.display().to_string()),
+        ),
+        (
+            "mail_from",
+            "--mail-from",
+            "email.from",
+            args.mail_from.clone(),
+        ),
+        (
+            "mail_subject",
+            "--mail-subject",
+            "email.subject",
+            set("mail_subject").then(|| args.mail_subject.clone()),
+        ),
+        ("mail_cc", "--mail-cc", "email.cc", list(&args.mail_cc)),
+        ("mail_bcc", "--mail-bcc", "email.bcc", list(&args.mail_bcc)),
+        (
+            "mail_max_attachment_size",
+            "--mail-max-attachment-size",
+            "email.max-attachment-size",
+            set("mail_max_attachment_size").then(|| args.mail_max_attachment_size.to_string()),
+        ),
+    ]
 }
 
 /// Runs `users`: validates every output option, then fetches each company once.
@@ -193,8 +281,10 @@ pub async fn run(ctx: &Context<'_>, args: &UsersArgs) -> Result<(), Failure> {
             let (company, id) = super::company(client, &args.company[0]).await?;
             let limit =
                 keepnet_api::ScopeLimit::for_company(&company, query.statuses, ctx.scope_tolerance);
-            let (users, pages) =
-                stream_raw(client, &id, query, limit, args.allow_incomplete).await?;
+            let allowed = args
+                .allow_incomplete
+                .then(|| origin(args, "allow_incomplete", "--allow-incomplete"));
+            let (users, pages) = stream_raw(client, &id, query, limit, allowed.as_ref()).await?;
             tracing::info!(company = %company.name, id = %company.resource_id, users, pages, "users exported");
             log_api_usage(client);
             return Ok(());
@@ -222,23 +312,32 @@ pub fn dry_run(ctx: &Context<'_>, args: &UsersArgs) -> Result<(), Failure> {
     use keepnet_export_core::plan::{self, EmailPlan, JobPlan, PasswordSource, SmtpPlan};
     let prepared = prepare(ctx, args)?;
     let mut out = String::from("Dry run: nothing is fetched, written or sent.\n");
-    if let Some(host) = &args.email.smtp_host {
-        let (_, mail) = email_settings(&args.email)?;
+    let email = match &prepared {
+        Prepared::Batch(batch) if args.email.smtp_host.is_some() => {
+            keepnet_export_core::sinks::email_settings("", &batch.settings).ok()
+        }
+        _ => None,
+    };
+    if let Some((smtp, mail)) = &email {
         let password = match &args.email.smtp_password_file {
             Some(path) => PasswordSource::File(path.clone()),
             None => PasswordSource::Env("KEEPNET_SMTP_PASSWORD".to_owned()),
+        };
+        let tls = match &prepared {
+            Prepared::Batch(batch) => batch.settings.options("email").text("smtp-tls").ok(),
+            Prepared::Raw(_) => None,
         };
         plan::write_smtp(
             &mut out,
             &SmtpPlan {
                 line: None,
-                host: host.clone(),
-                port: args.email.smtp_port,
-                tls: format!("{:?}", args.email.smtp_tls).to_lowercase(),
+                host: smtp.host.clone(),
+                port: smtp.port,
+                tls: tls.unwrap_or("starttls").to_owned(),
                 from: mail.from.clone(),
-                user: args.email.smtp_user.clone(),
+                user: smtp.user.clone(),
                 password,
-                ca_file: args.email.smtp_ca_file.clone(),
+                ca_file: smtp.ca_file.clone(),
             },
         );
     }
@@ -256,11 +355,15 @@ pub fn dry_run(ctx: &Context<'_>, args: &UsersArgs) -> Result<(), Failure> {
                 .filter(|s| !ctx.registry.is_sink(&s.kind))
                 .flat_map(|s| s.target.split(',').map(|a| a.trim().to_owned()))
                 .collect();
+            let mail = keepnet_export_core::sinks::email_settings("", &batch.settings).ok();
             let email = (!to.is_empty()).then(|| EmailPlan {
-                subject: Some(args.email.mail_subject.clone()),
+                subject: mail.as_ref().map(|(_, m)| m.subject.clone()),
                 default: to,
-                cc: args.email.mail_cc.clone(),
-                bcc: args.email.mail_bcc.clone(),
+                cc: mail.as_ref().map(|(_, m)| m.cc.clone()).unwrap_or_default(),
+                bcc: mail
+                    .as_ref()
+                    .map(|(_, m)| m.bcc.clone())
+                    .unwrap_or_default(),
                 ..EmailPlan::default()
             });
             (sinks, email)
@@ -313,42 +416,16 @@ pub(crate) fn log_api_usage(client: &Client) {
     );
 }
 
-/// SMTP and message settings from the flags; the password from KEEPNET_SMTP_PASSWORD or
-/// --smtp-password-file (never a flag value: it would show in the process list).
-pub(crate) fn email_settings(
-    args: &EmailArgs,
-) -> Result<(Option<SmtpSettings>, MailSettings), Failure> {
+/// The SMTP password from --smtp-password-file or KEEPNET_SMTP_PASSWORD (never a flag
+/// value: it would show in the process list).
+fn smtp_password(args: &EmailArgs) -> Result<Option<SecretString>, Failure> {
     let password = match &args.smtp_password_file {
         Some(path) => Some(crate::session::read_secret_file(path)?),
         None => std::env::var("KEEPNET_SMTP_PASSWORD")
             .ok()
             .filter(|p| !p.is_empty()),
     };
-    let smtp = args.smtp_host.as_ref().map(|host| SmtpSettings {
-        port: args.smtp_port,
-        tls: match args.smtp_tls {
-            SmtpTlsArg::Starttls => SmtpTls::StartTls,
-            SmtpTlsArg::Tls => SmtpTls::Tls,
-            SmtpTlsArg::None => SmtpTls::None,
-        },
-        user: args.smtp_user.clone(),
-        password: password.map(SecretString::from),
-        ca_file: args.smtp_ca_file.clone(),
-        ..SmtpSettings::new(host.clone())
-    });
-    let from = args
-        .mail_from
-        .clone()
-        .or_else(|| args.smtp_user.clone().filter(|u| u.contains('@')))
-        .unwrap_or_default();
-    let mail = MailSettings {
-        cc: args.mail_cc.clone(),
-        bcc: args.mail_bcc.clone(),
-        subject: args.mail_subject.clone(),
-        max_attachment_bytes: args.mail_max_attachment_size,
-        ..MailSettings::new(from, Vec::new())
-    };
-    Ok((smtp, mail))
+    Ok(password.map(SecretString::from))
 }
 
 /// Streams every user as the API returned it (every field, known or not), one JSON object
@@ -358,7 +435,7 @@ async fn stream_raw(
     id: &CompanyId,
     query: UserQuery,
     limit: Option<keepnet_api::ScopeLimit>,
-    allow_incomplete: bool,
+    allowed: Option<&Origin>,
 ) -> Result<(u64, u64), Failure> {
     if limit.is_none() {
         tracing::warn!("scope guard off: companies/search sent no user counts for this company");
@@ -403,7 +480,7 @@ async fn stream_raw(
     }
     crate::output::stdout_result(out.flush())?;
     // Stdout cannot be taken back: an inconsistent read is not repeated, only reported.
-    let verdict = crate::completeness::judge(pager.report(), 1, Some("stdout"), allow_incomplete)?;
+    let verdict = crate::completeness::judge(pager.report(), 1, Some("stdout"), allowed)?;
     if let crate::completeness::Verdict::Incomplete(warning) = verdict {
         tracing::warn!("{warning}");
     }

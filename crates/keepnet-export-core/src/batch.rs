@@ -48,6 +48,8 @@ pub struct Batch<'a> {
     pub progress: &'a dyn Progress,
     /// The change report: where the states are kept and the change sinks.
     pub report: Reporting,
+    /// Where the settings came from, for messages that name them.
+    pub names: crate::names::Names,
 }
 
 /// What a run keeps and reports across runs (`--state`, `--changes`, `--rollup`).
@@ -75,8 +77,7 @@ pub struct CompanyResult {
     pub duration: Duration,
 }
 
-/// The outputs of an export, checked on their own: what a run, `run --check` and
-/// `users --dry-run` validate before anything is fetched, without a client or a runtime.
+/// The outputs of an export, apart from the client: their targets filled in per company.
 pub struct Outputs<'a> {
     /// Sink and delivery kinds.
     pub registry: &'a Registry,
@@ -90,24 +91,6 @@ pub struct Outputs<'a> {
 }
 
 impl Outputs<'_> {
-    /// Builds every output once for a stand-in company, so kinds, settings and addresses fail
-    /// before anything is fetched. Nothing is written. `Err` holds the index of the spec that
-    /// failed (`None`: no single one) and what is wrong.
-    pub fn build_probe(&self) -> Result<(), (Option<usize>, String)> {
-        let probe = self.for_company(
-            "Company",
-            "ID",
-            &["probe@example.com".to_owned()],
-            &Timestamp::now(),
-        );
-        for (index, spec) in probe.iter().enumerate() {
-            self.registry
-                .build(spec, self.settings)
-                .map_err(|message| (Some(index), message))?;
-        }
-        Ok(())
-    }
-
     /// The specs with one company's placeholders filled in; `started` (the run's start) gives
     /// `{date}` and `{timestamp}`, so every company of a run shares them.
     fn for_company(
@@ -205,22 +188,26 @@ impl Batch<'_> {
             // A job-file e-mail with nobody to send this company's files to is skipped.
             specs.retain(|s| self.registry.is_sink(&s.kind) || !s.target.is_empty());
         }
-        let mut plan = self.registry.build_all(&specs, &self.settings)?;
+        let (sinks, changes) = (&self.names.sinks, &self.names.changes);
+        let mut plan = self.registry.build_all(&specs, &self.settings, sinks)?;
         if let Some(spec) = self.add_mail_attachment(&mut plan, company)? {
             specs.push(spec);
         }
         let change_specs = self.change_specs(file_name, company, started);
         plan.changes = self
             .registry
-            .build_all(&change_specs, &self.settings)?
+            .build_all(&change_specs, &self.settings, changes)?
             .sinks;
         let rebuild = || {
-            let sinks = self.registry.build_all(&specs, &self.settings)?.sinks;
+            let built = self
+                .registry
+                .build_all(&specs, &self.settings, sinks)?
+                .sinks;
             let changes = self
                 .registry
-                .build_all(&change_specs, &self.settings)?
+                .build_all(&change_specs, &self.settings, changes)?
                 .sinks;
-            Ok((sinks, changes))
+            Ok((built, changes))
         };
         let job = pipeline::Job {
             query: self.query.clone(),
@@ -232,6 +219,7 @@ impl Batch<'_> {
             state: self.report.state.clone(),
             skip_unchanged_mail: self.report.skip_unchanged_mail,
             want_figures: self.report.want_figures,
+            names: self.names.clone(),
         };
         let mut progress = self.progress.company(&company.name);
         let outcome = pipeline::run(self.client, company, job, progress.as_mut()).await;
@@ -281,9 +269,11 @@ impl Batch<'_> {
             company.name, date.year, date.month, date.day
         ));
         let spec = SinkSpec::parse(&format!("csv:{}", scratch.path().join(name).display()))?;
-        let mut extra = self
-            .registry
-            .build_all(std::slice::from_ref(&spec), &self.settings)?;
+        let mut extra = self.registry.build_all(
+            std::slice::from_ref(&spec),
+            &self.settings,
+            &self.names.sinks,
+        )?;
         plan.sinks.append(&mut extra.sinks);
         plan.scratch = Some(scratch);
         Ok(Some(spec))

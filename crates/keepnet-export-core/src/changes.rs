@@ -32,6 +32,8 @@ pub const CHANGE_COLUMNS: [&str; 2] = ["change", "changedFields"];
 pub struct StateKeeping {
     /// The state folder (`--state DIR`).
     pub dir: PathBuf,
+    /// How the user wrote it, for messages: `--state DIR`, `state = "DIR"`.
+    pub label: String,
     /// Which users are exported (the status filter), recorded in the state.
     pub scope: String,
 }
@@ -45,7 +47,7 @@ impl StateKeeping {
                 keepnet_state::StateError::Read { .. } => exit::OUTPUT,
                 _ => exit::USAGE,
             };
-            Failure::msg(code, format!("--state: {e}"))
+            Failure::msg(code, format!("{}: {e}", self.label))
         })
     }
 
@@ -53,7 +55,10 @@ impl StateKeeping {
     pub fn save(&self, state: &State) -> Result<PathBuf, Failure> {
         if !self.dir.exists() {
             create_private_dir(&self.dir).map_err(|e| {
-                Failure::output(format!("--state: cannot create {}", self.dir.display()), e)
+                Failure::output(
+                    format!("{}: cannot create {}", self.label, self.dir.display()),
+                    e,
+                )
             })?;
         }
         keepnet_state::save(&self.dir, state).map_err(|e| Failure::msg(exit::OUTPUT, e.to_string()))
@@ -125,7 +130,7 @@ impl Track {
         mut act: impl FnMut(&mut NamedSink) -> Result<(), keepnet_sink::SinkError>,
     ) -> Result<(), Failure> {
         for named in &mut self.sinks {
-            act(named).map_err(|e| Failure::sink(format!("--changes {}", named.spec), e))?;
+            act(named).map_err(|e| Failure::sink(&named.label, e))?;
         }
         Ok(())
     }

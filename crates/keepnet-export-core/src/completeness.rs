@@ -11,6 +11,7 @@
 use keepnet_api::PagingReport;
 
 use crate::exit::{self, Failure};
+use crate::origin::Origin;
 
 /// Sweeps over every page before an inconsistent read is given up on.
 pub const MAX_SWEEPS: u32 = 3;
@@ -27,12 +28,13 @@ pub enum Verdict {
 }
 
 /// Judges sweep number `sweep` (from 1). `stream` names an output that cannot be taken back
-/// (then the read is not repeated).
+/// (then the read is not repeated). `allowed` is where publishing an incomplete read was
+/// allowed, when it was (`--allow-incomplete`, `allow_incomplete = true`).
 pub fn judge(
     report: &PagingReport,
     sweep: u32,
     stream: Option<&str>,
-    allow_incomplete: bool,
+    allowed: Option<&Origin>,
 ) -> Result<Verdict, Failure> {
     let found = report.inconsistencies();
     if found.is_empty() {
@@ -50,9 +52,10 @@ pub fn judge(
         1 => reasons,
         n => format!("in each of {n} reads of every page, the last: {reasons}"),
     };
-    if allow_incomplete {
+    if let Some(origin) = allowed {
         return Ok(Verdict::Incomplete(format!(
-            "the export is incomplete: {seen}; published anyway (--allow-incomplete)"
+            "the export is incomplete: {seen}; published anyway{}",
+            crate::names::Names::because(origin)
         )));
     }
     let what = match stream {
@@ -66,15 +69,17 @@ pub fn judge(
         exit::INCOMPLETE,
         format!(
             "the export is incomplete: the users read disagree with the server's own figures: \
-             {seen}; {what}. Run again later, or pass --allow-incomplete to publish what was \
+             {seen}; {what}. Run again later, or allow an incomplete export to publish what was \
              read, marked incomplete"
         ),
-    ))
+    )
+    .with_setting(Some(keepnet_sink::Setting::AllowIncomplete)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::{judge, Verdict, MAX_SWEEPS};
+    use crate::origin::Origin;
     use keepnet_api::PagingReport;
 
     fn short() -> PagingReport {
@@ -93,34 +98,53 @@ mod tests {
             users: 250,
             ..short()
         };
-        assert_eq!(judge(&complete, 1, None, false).unwrap(), Verdict::Complete);
+        assert_eq!(judge(&complete, 1, None, None).unwrap(), Verdict::Complete);
     }
 
     #[test]
     fn an_inconsistent_read_is_repeated_then_fails_or_is_published_marked() {
         for sweep in 1..MAX_SWEEPS {
-            let again = judge(&short(), sweep, None, false).unwrap();
+            let again = judge(&short(), sweep, None, None).unwrap();
             assert!(matches!(&again, Verdict::Again(why) if why.contains("announced 2 page(s)")));
         }
-        let failed = judge(&short(), MAX_SWEEPS, None, false).unwrap_err();
+        let failed = judge(&short(), MAX_SWEEPS, None, None).unwrap_err();
         assert_eq!(failed.code(), 7);
         let text = failed.to_string();
         assert!(text.contains("each of 3 reads"), "{text}");
         assert!(text.contains("nothing was published"), "{text}");
-        assert!(text.contains("--allow-incomplete"), "{text}");
-        let allowed = judge(&short(), MAX_SWEEPS, None, true).unwrap();
-        assert!(matches!(allowed, Verdict::Incomplete(why) if why.contains("200 users were read")));
+        assert_eq!(
+            failed.setting(),
+            Some(keepnet_sink::Setting::AllowIncomplete),
+            "the front end names the setting that publishes it anyway"
+        );
+        assert!(!text.contains("--"), "the engine spells no flag: {text}");
+        let flag = Origin::Flag("--allow-incomplete".into());
+        let allowed = judge(&short(), MAX_SWEEPS, None, Some(&flag)).unwrap();
+        assert!(
+            matches!(&allowed, Verdict::Incomplete(why) if why.contains("200 users were read")
+                && why.ends_with("published anyway (--allow-incomplete)"))
+        );
+        let file = Origin::File {
+            key: "allow_incomplete".into(),
+            offset: 0,
+            plain: false,
+        };
+        let allowed = judge(&short(), MAX_SWEEPS, None, Some(&file)).unwrap();
+        assert!(
+            matches!(&allowed, Verdict::Incomplete(why) if why.ends_with("(allow_incomplete = true)")),
+            "{allowed:?}"
+        );
     }
 
     #[test]
     fn a_stream_is_never_read_twice() {
-        let failed = judge(&short(), 1, Some("stdout"), false).unwrap_err();
+        let failed = judge(&short(), 1, Some("stdout"), None).unwrap_err();
         assert!(
             failed.to_string().contains("cannot be taken back"),
             "{failed}"
         );
         assert!(matches!(
-            judge(&short(), 1, Some("stdout"), true).unwrap(),
+            judge(&short(), 1, Some("stdout"), Some(&Origin::Default)).unwrap(),
             Verdict::Incomplete(_)
         ));
     }

@@ -101,7 +101,7 @@ pub fn run<C: Consumer>(
 
 impl NamedSink {
     fn failed(&self, e: SinkError) -> Failure {
-        Failure::sink(format!("--sink {}", self.spec), e)
+        Failure::sink(&self.label, e)
     }
 }
 

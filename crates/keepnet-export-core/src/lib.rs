@@ -9,7 +9,9 @@
 //! - [`sinks`]: the registry of sink and delivery kinds and the checked plan built from
 //!   `KIND:TARGET` specs.
 //! - [`settings`]: the one settings model every front end fills, each value with its origin,
-//!   and the one check of it; [`options`]: the options a sink kind declares for itself.
+//!   and the one check of it, each value's [`origin`]; [`options`]: the options a sink kind
+//!   declares for itself; [`names`]: how a run's messages name the settings, from their
+//!   origins.
 //! - [`rules`]: the rules on sink targets every front end applies (shape, placeholders,
 //!   several companies, one file per sink).
 //! - [`columns`], [`templates`]: column layouts and filling in path placeholders.
@@ -24,7 +26,9 @@ pub mod columns;
 pub mod completeness;
 pub mod exit;
 pub mod lane;
+pub mod names;
 pub mod options;
+pub mod origin;
 pub mod output;
 pub mod pipeline;
 pub mod plan;

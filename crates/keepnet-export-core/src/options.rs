@@ -31,6 +31,8 @@ pub enum OptionType {
     List,
     /// A duration in seconds, more than 0 and at most a day: `30`, `0.5`.
     Seconds,
+    /// A size in bytes, at least 1, with an optional unit: `20MiB`, `500 KB`, `1048576`.
+    Size,
 }
 
 /// A value of an option, read from its text by its [`OptionType`].
@@ -48,6 +50,8 @@ pub enum OptionValue {
     List(Vec<String>),
     /// An [`OptionType::Seconds`].
     Seconds(std::time::Duration),
+    /// An [`OptionType::Size`], in bytes.
+    Size(u64),
 }
 
 /// A check beyond the type: `Err` says what is wrong with the value.
@@ -132,16 +136,8 @@ impl OptionSpec {
                     .map(str::to_owned)
                     .collect(),
             ),
-            OptionType::Seconds => match text.trim().parse::<f64>() {
-                Ok(secs) if secs > 0.0 && secs <= 86_400.0 => {
-                    OptionValue::Seconds(std::time::Duration::from_secs_f64(secs))
-                }
-                _ => {
-                    return Err(format!(
-                        "{text:?} is not a number of seconds above 0 and at most 86400"
-                    ))
-                }
-            },
+            OptionType::Seconds => OptionValue::Seconds(read_seconds(text)?),
+            OptionType::Size => OptionValue::Size(read_size(text)?),
         };
         if let Some(check) = self.validator {
             check(&value)?;
@@ -257,12 +253,87 @@ impl Options {
         })
     }
 
+    /// An [`OptionType::Size`] option, in bytes.
+    pub fn size(&self, name: &str) -> Result<u64, SinkError> {
+        self.typed(name, "a size", |v| match v {
+            OptionValue::Size(n) => Some(*n),
+            _ => None,
+        })
+    }
+
     /// An [`OptionType::Seconds`] option.
     pub fn seconds(&self, name: &str) -> Result<std::time::Duration, SinkError> {
         self.typed(name, "seconds", |v| match v {
             OptionValue::Seconds(d) => Some(*d),
             _ => None,
         })
+    }
+}
+
+/// Reads an [`OptionType::Seconds`] value: more than 0 and at most 86400 (a day).
+pub fn read_seconds(text: &str) -> Result<std::time::Duration, String> {
+    match text.trim().parse::<f64>() {
+        Ok(secs) if secs > 0.0 && secs <= 86_400.0 => Ok(std::time::Duration::from_secs_f64(secs)),
+        _ => Err(format!(
+            "{text:?} is not a number of seconds above 0 and at most 86400"
+        )),
+    }
+}
+
+/// Reads an [`OptionType::Size`] value: `20MiB`, `500 KB`, `1048576` (bytes), at least 1 byte.
+pub fn read_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size like 20MiB or 500KB"))?;
+    let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kb" => 1_000,
+        "kib" | "k" => 1 << 10,
+        "mb" => 1_000_000,
+        "mib" | "m" => 1 << 20,
+        "gb" => 1_000_000_000,
+        "gib" | "g" => 1 << 30,
+        other => {
+            return Err(format!(
+                "unknown size unit {other:?}; use B, KB, KiB, MB, MiB, GB or GiB"
+            ))
+        }
+    };
+    let bytes = number * factor as f64;
+    if !(1.0..=u64::MAX as f64).contains(&bytes) {
+        return Err(format!("{text:?} must be at least 1 byte"));
+    }
+    Ok(bytes as u64)
+}
+
+/// Secret values a kind reads, by `KIND.NAME` (the SMTP password is `email.smtp-password`):
+/// kept apart from [`Options`] so that no plan, log or `Debug` output shows them.
+#[derive(Clone, Default)]
+pub struct Secrets {
+    values: BTreeMap<String, secrecy::SecretString>,
+}
+
+impl Secrets {
+    /// Sets (or replaces) the secret `key`.
+    pub fn set(&mut self, key: &str, value: secrecy::SecretString) {
+        self.values.insert(key.to_owned(), value);
+    }
+
+    /// The secret `key`, if set.
+    pub fn get(&self, key: &str) -> Option<&secrecy::SecretString> {
+        self.values.get(key)
+    }
+}
+
+/// Shows which secrets are set, never their values.
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.values.keys()).finish()
     }
 }
 

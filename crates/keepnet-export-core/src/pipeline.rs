@@ -90,6 +90,8 @@ pub struct Job<'a> {
     pub skip_unchanged_mail: bool,
     /// Read the count summary even without deliveries (a rollup wants the figures).
     pub want_figures: bool,
+    /// Where the settings came from, for messages that name them.
+    pub names: crate::names::Names,
 }
 
 /// What the export needs besides the users, read once with the first page: the company's
@@ -150,6 +152,7 @@ pub async fn run(
         state,
         skip_unchanged_mail,
         want_figures,
+        names,
     } = job;
     let Plan {
         mut sinks,
@@ -204,7 +207,8 @@ pub async fn run(
             .find(|s| !s.retractable)
             .map(|s| s.spec.to_string());
         let judge = |report: &PagingReport| {
-            crate::completeness::judge(report, sweep, stream.as_deref(), allow_incomplete)
+            let allowed = allow_incomplete.then_some(&names.allow_incomplete);
+            crate::completeness::judge(report, sweep, stream.as_deref(), allowed)
         };
         let swept = settings
             .sweep(sinks, track.take(), &mut extras, progress, judge)
@@ -309,7 +313,10 @@ pub async fn run(
         }
     }
     let kept = if scratch.is_some() {
-        "the CSV made for the e-mail was discarded; add --sink csv:PATH to keep a copy".to_owned()
+        format!(
+            "the CSV made for the e-mail was discarded; add {} to keep a copy",
+            names.sinks.shown("csv:PATH")
+        )
     } else {
         format!(
             "the exported files are still on disk: {}",
@@ -319,8 +326,9 @@ pub async fn run(
     let unchanged = changes.as_ref().is_some_and(|c| !c.baseline && !c.any());
     let deliveries = match skip_unchanged_mail && unchanged && !deliveries.is_empty() {
         true => {
-            tracing::info!(company = %company.name, "nothing changed since the previous state: no e-mail sent (--mail-skip-unchanged)");
-            warnings.push("nothing changed: no e-mail sent (--mail-skip-unchanged)".to_owned());
+            let because = crate::names::Names::because(&names.mail_skip_unchanged);
+            tracing::info!(company = %company.name, "nothing changed since the previous state: no e-mail sent{because}");
+            warnings.push(format!("nothing changed: no e-mail sent{because}"));
             Vec::new()
         }
         false => deliveries,
@@ -639,14 +647,11 @@ fn finish_late(mut finished: Vec<Finished>) -> Result<Vec<Finished>, Failure> {
     drop(sinks);
     match result {
         Ok(()) => Ok(finished),
-        Err(failed) => Err(Failure::sink(
-            format!("--sink {}", finished[failed.index].0.spec),
-            failed.error,
-        )),
+        Err(failed) => Err(Failure::sink(&finished[failed.index].0.label, failed.error)),
     }
 }
 
-/// Publishes every finished sink (rename into place), in `--sink` order; if one cannot
+/// Publishes every finished sink (rename into place), in the order given; if one cannot
 /// publish, the ones not yet published are aborted ([`keepnet_sink::publish::commit_all`]).
 fn commit_all(finished: Vec<Finished>) -> Result<(Vec<Artifact>, Vec<String>), Failure> {
     let mut named: Vec<NamedSink> = finished.into_iter().map(|(sink, _)| sink).collect();
@@ -662,17 +667,14 @@ fn commit_all(finished: Vec<Finished>) -> Result<(Vec<Artifact>, Vec<String>), F
                 .warnings
                 .into_iter()
                 .map(|(index, warning)| {
-                    let warning = format!("--sink {}: {warning}", named[index].spec);
+                    let warning = format!("{}: {warning}", named[index].label);
                     tracing::warn!("{warning}");
                     warning
                 })
                 .collect();
             Ok((published.artifacts, warnings))
         }
-        Err(failed) => Err(Failure::sink(
-            format!("--sink {}", named[failed.index].spec),
-            failed.error,
-        )),
+        Err(failed) => Err(Failure::sink(&named[failed.index].label, failed.error)),
     }
 }
 
@@ -701,17 +703,17 @@ async fn deliver_all(
             changes: told.changes.as_ref(),
         };
         let mut done = Vec::new();
-        for (spec, mut delivery) in deliveries {
+        for (label, mut delivery) in deliveries {
             match delivery.deliver(&report) {
                 Ok(line) => {
-                    tracing::info!("--sink {spec}: {line}");
+                    tracing::info!("{label}: {line}");
                     done.push(line);
                 }
                 Err(e) => {
                     let setting = e.setting();
                     return Err(Failure::msg(
                         exit::OUTPUT,
-                        format!("delivery failed: --sink {spec}: {e}; {kept}"),
+                        format!("delivery failed: {label}: {e}; {kept}"),
                     )
                     .with_setting(setting));
                 }
@@ -799,8 +801,8 @@ fn warn_unlisted(layout: &Layout, page: &Page<TargetUser>, warned: &mut HashSet<
                     field = key,
                     page = page.page_number,
                     "the API sent a field that was not on the first page, after the columns \
-                     were fixed: it is not in CSV or Excel files (JSON Lines without --columns \
-                     has it); name it in --columns to export it"
+                     were fixed: it is not in CSV or Excel files (JSON Lines without chosen \
+                     columns has it); name it among the columns to export it"
                 );
             }
         }

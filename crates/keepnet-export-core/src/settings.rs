@@ -12,73 +12,12 @@
 use std::fmt;
 
 use keepnet_sink::HeaderStyle;
-use keepnet_sink_email::{MailSettings, SmtpSettings, SmtpTls};
 
-use crate::options::split_key;
+pub use crate::origin::{Origin, Sourced};
+
+use crate::options::{split_key, Secrets};
 use crate::rules;
 use crate::sinks::{Registry, SinkSettings, SinkSpec};
-
-/// Where a value came from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Origin {
-    /// Nobody set it: the default.
-    Default,
-    /// A command-line flag, e.g. `--sink`.
-    Flag(String),
-    /// An environment variable, e.g. `KEEPNET_SINK`.
-    Env(String),
-    /// A job-file value.
-    File {
-        /// The key it is the value of, e.g. `sinks` or `tls`.
-        key: String,
-        /// Byte offset in the file of the value's first byte (a string's opening quote).
-        offset: usize,
-        /// Whether the value is a string written without escapes, so that byte `n` of the
-        /// value is byte `offset + 1 + n` of the file.
-        plain: bool,
-    },
-}
-
-impl Origin {
-    /// How a person wrote `value` here: `--sink csv:a.csv`, `KEEPNET_SINK=csv:a.csv`,
-    /// `sinks = "csv:a.csv"`, or the value itself for a default.
-    pub fn shown(&self, value: &str) -> String {
-        match self {
-            Origin::Default => value.to_owned(),
-            Origin::Flag(flag) => format!("{flag} {value}"),
-            Origin::Env(var) => format!("{var}={value}"),
-            Origin::File { key, .. } => format!("{key} = {value:?}"),
-        }
-    }
-
-    /// Byte offset in the job file of byte `at` of the value (`at` 0: the value as a whole),
-    /// or `None` when the value did not come from a file.
-    pub fn file_offset(&self, at: usize) -> Option<usize> {
-        match self {
-            Origin::File { offset, plain, .. } => Some(match (at, plain) {
-                (0, _) | (_, false) => *offset,
-                (inside, true) => offset + 1 + inside,
-            }),
-            _ => None,
-        }
-    }
-}
-
-/// A value and where it came from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Sourced<T> {
-    /// The value.
-    pub value: T,
-    /// Where it came from.
-    pub origin: Origin,
-}
-
-impl<T> Sourced<T> {
-    /// `value` from `origin`.
-    pub fn new(value: T, origin: Origin) -> Self {
-        Self { value, origin }
-    }
-}
 
 /// A setting that broke a rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,6 +30,8 @@ pub struct Invalid {
     pub label: String,
     /// What is wrong and how to fix it: the same text in every front end.
     pub message: String,
+    /// The setting the message asks for, for the front end to say how its user gives it.
+    pub setting: Option<keepnet_sink::Setting>,
 }
 
 impl Invalid {
@@ -100,6 +41,7 @@ impl Invalid {
             at,
             label: origin.shown(value),
             message: message.into(),
+            setting: None,
         }
     }
 }
@@ -113,19 +55,6 @@ impl fmt::Display for Invalid {
             false => write!(f, "{}: {}", self.label, self.message),
         }
     }
-}
-
-/// SMTP settings and where their TLS mode came from (the rule on logging in without TLS
-/// points at it).
-#[derive(Debug, Clone)]
-pub struct SmtpSource {
-    /// The settings; the password may be filled in later (it is never part of a check).
-    pub settings: SmtpSettings,
-    /// Where [`SmtpSettings::tls`] came from.
-    pub tls: Origin,
-    /// Whether a user (and so a password) is configured, even if the password is not read
-    /// yet.
-    pub login: bool,
 }
 
 /// One sink option as a front end gathered it: `KIND.NAME` and its value as text.
@@ -180,12 +109,10 @@ pub struct OutputSettings {
     pub options: Vec<SinkOption>,
     /// Header labels.
     pub header: HeaderStyle,
-    /// SMTP settings, when e-mail is configured.
-    pub smtp: Option<SmtpSource>,
-    /// Message settings for e-mail deliveries; `to` is filled from each `email:` target.
-    pub mail: MailSettings,
-    /// Whether an `email:` delivery with an empty target gets its recipients per company
-    /// (job files).
+    /// Secrets some kinds read (`email.smtp-password`); never part of a check's message.
+    pub secrets: Secrets,
+    /// Whether the outputs end with one `email:` delivery whose recipients are chosen per
+    /// company (a job file's `[job.email]`).
     pub recipients_per_company: bool,
 }
 
@@ -196,16 +123,16 @@ impl OutputSettings {
             sinks: Vec::new(),
             options: Vec::new(),
             header: HeaderStyle::Api,
-            smtp: None,
-            mail: MailSettings::new(String::new(), Vec::new()),
+            secrets: Secrets::default(),
             recipients_per_company: false,
         }
     }
 
     /// Checks every rule that needs nothing but the settings (no file is read, nothing is
     /// built): each sink's shape, kind and placeholders, the several-companies rule, one file
-    /// per sink, one sink on stdout, the sink options of each kind, and no login without
-    /// TLS. Returns every broken rule, in the order the settings were given.
+    /// per sink, one sink on stdout, the sink options of each kind and each kind's rules on
+    /// them (no login without TLS). Returns every broken rule, in the order the settings were
+    /// given.
     pub fn check(&self, several: bool, registry: &Registry) -> Result<Checked, Vec<Invalid>> {
         self.checked(several, registry, true)
     }
@@ -247,13 +174,13 @@ impl OutputSettings {
             specs.push(spec);
             origins.push(sink);
         }
-        // The list and one of its items as this front end's user knows them: `--sink
-        // arguments` / `--sink`, `KEEPNET_SINK values` / `KEEPNET_SINK`, `sinks` / `sink`.
-        let (list, one) = match self.sinks.first().map(|s| &s.origin) {
-            Some(Origin::Flag(flag)) => (format!("{flag} arguments"), flag.clone()),
-            Some(Origin::Env(var)) => (format!("{var} values"), var.clone()),
-            _ => ("sinks".to_owned(), "sink".to_owned()),
-        };
+        // The list and one of its items as this front end's user knows them.
+        let first = self
+            .sinks
+            .first()
+            .map(|s| s.origin.clone())
+            .unwrap_or_default();
+        let (list, one) = first.list_names("sinks", "sink");
         // `/dev/stdout` (or `/proc/self/fd/1`) is the same stdout as `-`.
         let stdout = rules::stdout_identity();
         let mut on_stdout = 0;
@@ -283,7 +210,7 @@ impl OutputSettings {
             };
             broken.push(Invalid::new(&sink.origin, &sink.value, at, b.message));
         }
-        if self.recipients_per_company && self.smtp.is_some() {
+        if self.recipients_per_company {
             // A job file's e-mail: one delivery, its recipients filled in per company.
             specs.push(SinkSpec {
                 kind: "email".into(),
@@ -292,15 +219,10 @@ impl OutputSettings {
             origins.push(&EMAIL);
         }
         let options = self.resolve_options(registry, &mut broken);
-        if let Some(smtp) = &self.smtp {
-            let tls = tls_word(smtp.settings.tls);
-            if let Err(message) = keepnet_sink_email::login_in_clear(
-                smtp.settings.tls,
-                smtp.login,
-                &smtp.tls.shown(tls),
-            ) {
-                broken.push(Invalid::new(&smtp.tls, tls, 0, message));
-            }
+        let shown = |kind: &str, name: &str| self.option_source(kind, name, &options);
+        for (kind, name, message) in registry.broken_rules(&options, &shown) {
+            let (origin, value) = self.option_origin(&kind, name, &options);
+            broken.push(Invalid::new(&origin, &value, 0, message));
         }
         if !broken.is_empty() {
             return Err(broken);
@@ -309,34 +231,80 @@ impl OutputSettings {
             specs,
             settings: SinkSettings {
                 header: self.header,
-                smtp: self.smtp.as_ref().map(|s| s.settings.clone()),
-                mail: self.mail.clone(),
                 options,
+                secrets: self.secrets.clone(),
             },
             origins: origins.into_iter().map(|s| s.origin.clone()).collect(),
             texts: self.sinks.iter().map(|s| s.value.clone()).collect(),
         })
     }
 
-    /// [`OutputSettings::check`], then builds every output once for a stand-in company (so
-    /// addresses, CA files and a kind's own checks fail now, not mid-run). Nothing is
-    /// written or sent.
+    /// [`OutputSettings::check`], then each output's kind check ([`Registry::register_check`]):
+    /// what building it would refuse (addresses, a CA file), found without building it or
+    /// writing anything.
     pub fn validate(&self, several: bool, registry: &Registry) -> Result<Checked, Vec<Invalid>> {
         let checked = self.check(several, registry)?;
-        let probe = crate::batch::Outputs {
-            registry,
-            specs: &checked.specs,
-            settings: &checked.settings,
-            recipients_per_company: self.recipients_per_company,
-        };
-        probe.build_probe().map_err(|(index, message)| {
-            let (origin, text) = match index {
-                Some(i) => (&checked.origins[i], checked.texts[i].as_str()),
-                None => (&Origin::Default, ""),
-            };
-            vec![Invalid::new(origin, text, 0, message)]
-        })?;
-        Ok(checked)
+        let broken: Vec<Invalid> = checked
+            .specs
+            .iter()
+            .zip(&checked.origins)
+            .enumerate()
+            .filter_map(|(i, (spec, origin))| {
+                let error = registry.check_output(spec, &checked.settings).err()?;
+                let text = checked.texts.get(i).map_or("", String::as_str);
+                let mut invalid = Invalid::new(origin, text, 0, error.to_string());
+                invalid.setting = error.setting();
+                Some(invalid)
+            })
+            .collect();
+        match broken.is_empty() {
+            true => Ok(checked),
+            false => Err(broken),
+        }
+    }
+
+    /// The last option that set `KIND.NAME`: its origin and how it was written (`none` for
+    /// `--smtp-tls none`, `email.smtp-tls=none` for `--sink-option`); the default's when
+    /// nobody set it.
+    fn option_origin(
+        &self,
+        kind: &str,
+        name: &str,
+        options: &std::collections::BTreeMap<String, crate::options::Options>,
+    ) -> (Origin, String) {
+        let key = format!("{kind}.{name}");
+        let set = self
+            .options
+            .iter()
+            .rev()
+            .find(|o| o.key.value.eq_ignore_ascii_case(&key));
+        match set {
+            Some(option) => (
+                option.value.origin.clone(),
+                option
+                    .written
+                    .clone()
+                    .unwrap_or_else(|| option.value.value.clone()),
+            ),
+            None => {
+                let value = match options.get(kind).and_then(|o| o.get(name)) {
+                    Some(crate::options::OptionValue::Text(text)) => text.clone(),
+                    _ => String::new(),
+                };
+                (Origin::Default, value)
+            }
+        }
+    }
+
+    /// How `KIND.NAME` was written: `--smtp-tls none`, `tls = "none"`.
+    fn option_source(
+        &self,
+        kind: &str,
+        name: &str,
+        options: &std::collections::BTreeMap<String, crate::options::Options>,
+    ) -> String {
+        let (origin, value) = self.option_origin(kind, name, options);
+        origin.shown(&value)
     }
 
     /// Every kind's options: declared defaults, then what was set, each checked by its kind.
@@ -403,15 +371,6 @@ static EMAIL: Sourced<String> = Sourced {
     value: String::new(),
     origin: Origin::Default,
 };
-
-/// The word a person writes for a TLS mode.
-fn tls_word(tls: SmtpTls) -> &'static str {
-    match tls {
-        SmtpTls::StartTls => "starttls",
-        SmtpTls::Tls => "tls",
-        SmtpTls::None => "none",
-    }
-}
 
 /// Outputs that passed every rule: what the engine runs with.
 #[derive(Debug, Clone)]
@@ -524,6 +483,7 @@ impl ReportSettings {
             }
             Some(dir) => Some(crate::changes::StateKeeping {
                 dir: dir.value.clone().into(),
+                label: dir.origin.shown(&dir.value),
                 scope: statuses.describe(),
             }),
             None => None,
@@ -581,11 +541,12 @@ impl ReportSettings {
                 Err(b) => broken.push(Invalid::new(&text.origin, &text.value, b.at, b.message)),
             }
         }
-        let list = match self.changes.first().map(|s| &s.origin) {
-            Some(Origin::Flag(flag)) => format!("{flag} arguments"),
-            Some(Origin::Env(var)) => format!("{var} values"),
-            _ => "changes".to_owned(),
-        };
+        let first = self
+            .changes
+            .first()
+            .map(|s| s.origin.clone())
+            .unwrap_or_default();
+        let (list, _) = first.list_names("changes", "change");
         for (i, b) in rules::check_specs(&specs, several, registry, &list) {
             let text = origins[i];
             let at = match b.at {
@@ -641,6 +602,8 @@ pub struct Export {
     pub outputs: Checked,
     /// The change report, when a state is kept.
     pub report: crate::batch::Reporting,
+    /// Where the settings came from, for the run's messages.
+    pub names: crate::names::Names,
 }
 
 impl ExportSettings {
@@ -777,6 +740,22 @@ impl ExportSettings {
         };
         match (statuses, layout, outputs, report) {
             (Some(statuses), Some(layout), Some(outputs), Some(report)) if broken.is_empty() => {
+                let first = |list: &[Sourced<String>]| {
+                    list.first().map(|s| s.origin.clone()).unwrap_or_default()
+                };
+                let names = crate::names::Names {
+                    sinks: first(&self.outputs.sinks),
+                    changes: first(&self.report.changes),
+                    state: self
+                        .report
+                        .state
+                        .as_ref()
+                        .map(|s| s.origin.clone())
+                        .unwrap_or_default(),
+                    allow_incomplete: self.allow_incomplete.origin.clone(),
+                    fail_fast: self.fail_fast.origin.clone(),
+                    mail_skip_unchanged: self.report.mail_skip_unchanged.origin.clone(),
+                };
                 Ok(Export {
                     query: keepnet_api::UserQuery { statuses, ..query },
                     layout,
@@ -784,6 +763,7 @@ impl ExportSettings {
                     fail_fast: self.fail_fast.value,
                     outputs,
                     report,
+                    names,
                 })
             }
             _ => Err(broken),
@@ -825,6 +805,7 @@ impl Export {
             recipients: with.recipients,
             progress: with.progress,
             report: self.report,
+            names: self.names,
         }
     }
 }
@@ -840,6 +821,132 @@ mod tests {
             .map(|s| Sourced::new((*s).to_owned(), origin.clone()))
             .collect();
         settings
+    }
+
+    /// A team's delivery kind declares an option, a rule on it and a check, exactly as the
+    /// built-in e-mail kind does; `check` applies the rule, `validate` also the check, and
+    /// each message points at where the value was written.
+    #[test]
+    fn a_kinds_own_rule_and_check_run_in_every_check() {
+        use crate::options::{OptionSpec, OptionType};
+        let mut registry = Registry::builtin();
+        registry.register_delivery(
+            "ticket",
+            "open a ticket; QUEUE",
+            Box::new(|_, _| Err(keepnet_sink::SinkError::Invalid("not built here".into()))),
+        );
+        registry.register_option(
+            "ticket",
+            OptionSpec::new("priority", OptionType::Integer { min: 1, max: 5 }, "3", ""),
+        );
+        registry.register_rule("ticket", |own, shown| match own.integer("priority") {
+            Ok(5) => Err((
+                "priority",
+                format!("{} pages someone at night", shown("priority")),
+            )),
+            _ => Ok(()),
+        });
+        registry.register_check(
+            "ticket",
+            Box::new(|spec, _| match spec.target.starts_with("ops-") {
+                true => Ok(()),
+                false => Err(keepnet_sink::SinkError::Invalid(format!(
+                    "no queue {:?}: queues start with ops-",
+                    spec.target
+                ))),
+            }),
+        );
+        let mut settings = with_sinks(&["ticket:sales"], Origin::Flag("--sink".into()));
+        assert!(
+            settings.check(false, &registry).is_ok(),
+            "a check is not a rule"
+        );
+        let broken = settings.validate(false, &registry).unwrap_err();
+        assert_eq!(
+            broken[0].to_string(),
+            "--sink ticket:sales: no queue \"sales\": queues start with ops-",
+            "validate runs the kind's check, not its factory"
+        );
+        settings.sinks[0].value = "ticket:ops-night".into();
+        assert!(settings.validate(false, &registry).is_ok());
+        settings.options.push(SinkOption::parse(
+            "ticket.priority=5",
+            Origin::Env("KEEPNET_SINK_OPTION".into()),
+        ));
+        let broken = settings.check_rules(false, &registry).unwrap_err();
+        assert_eq!(
+            broken[0].to_string(),
+            "KEEPNET_SINK_OPTION=ticket.priority=5 pages someone at night"
+        );
+        assert_eq!(broken[0].origin, Origin::Env("KEEPNET_SINK_OPTION".into()));
+
+        // Registered again, the kind keeps its options and rules but not the old check.
+        registry.register_delivery("ticket", "", Box::new(|_, _| unreachable!()));
+        settings.options.clear();
+        settings.sinks[0].value = "ticket:sales".into();
+        assert!(settings.validate(false, &registry).is_ok());
+    }
+
+    /// The e-mail kind's settings are its options: set them in any front end, read them back
+    /// as the delivery's settings, with the password a secret no `Debug` shows.
+    #[test]
+    fn e_mail_settings_are_the_e_mail_kinds_options() {
+        let registry = Registry::builtin();
+        let mut settings = with_sinks(&["email:it@initech.example"], Origin::Flag("--sink".into()));
+        for text in [
+            "email.smtp-host=smtp.mssp.example",
+            "email.smtp-user=reports@mssp.example",
+            "email.cc=a@mssp.example, b@mssp.example",
+            "email.max-attachment-size=5MiB",
+            "email.smtp-port=2525",
+        ] {
+            settings.options.push(SinkOption::parse(
+                text,
+                Origin::Flag("--sink-option".into()),
+            ));
+        }
+        settings.secrets.set(
+            crate::sinks::SMTP_PASSWORD,
+            "hunter2-secret".to_owned().into(),
+        );
+        let checked = settings.validate(false, &registry).unwrap();
+        let (smtp, mail) =
+            crate::sinks::email_settings("it@initech.example", &checked.settings).unwrap();
+        assert_eq!(
+            (smtp.host.as_str(), smtp.port, smtp.user.as_deref()),
+            (
+                "smtp.mssp.example",
+                Some(2525),
+                Some("reports@mssp.example")
+            )
+        );
+        assert!(smtp.password.is_some());
+        assert_eq!(
+            mail.from, "reports@mssp.example",
+            "from defaults to an address user"
+        );
+        assert_eq!(mail.cc, ["a@mssp.example", "b@mssp.example"]);
+        assert_eq!(mail.max_attachment_bytes, 5 << 20);
+        assert_eq!(mail.subject, keepnet_sink_email::DEFAULT_SUBJECT);
+        let shown = format!("{checked:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(
+            shown.contains("email.smtp-password"),
+            "the secret's name is shown"
+        );
+
+        settings.options.push(SinkOption::parse(
+            "email.smtp-tls=none",
+            Origin::Flag("--sink-option".into()),
+        ));
+        let broken = settings.check(false, &registry).unwrap_err();
+        assert!(
+            broken[0]
+                .to_string()
+                .starts_with("--sink-option email.smtp-tls=none would send the user name"),
+            "{}",
+            broken[0]
+        );
     }
 
     #[test]

@@ -7,22 +7,25 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use keepnet_sink::{Delivery, HeaderStyle, Sink, SinkError};
+use keepnet_sink::{Delivery, HeaderStyle, Setting, Sink, SinkError};
 use keepnet_sink_csv::{CsvOptions, CsvSink};
-use keepnet_sink_email::{EmailDelivery, MailSettings, SmtpSettings};
+use keepnet_sink_email::{EmailDelivery, MailSettings, SmtpSettings, SmtpTls};
 use keepnet_sink_exec::{ExecCommand, ExecSink};
 use keepnet_sink_jsonl::JsonlSink;
 use keepnet_sink_xlsx::{XlsxOptions, XlsxSink};
 
 use crate::exit::Failure;
-use crate::options::{OptionSpec, OptionType, Options};
+use crate::options::{OptionSpec, OptionType, Options, Secrets};
+use crate::origin::Origin;
 pub use crate::spec::SinkSpec;
 use crate::spec::{identity, stdout_identity, FileIdentity};
 
-/// A built sink and the `--sink` argument it came from (for error messages).
+/// A built sink and the output it came from (for error messages).
 pub struct NamedSink {
-    /// The `--sink` argument.
+    /// The output, its placeholders filled in.
     pub spec: SinkSpec,
+    /// How the user wrote it, for messages: `--sink csv:Initech.csv`, `sinks = "..."`.
+    pub label: String,
     /// The sink.
     pub sink: Box<dyn Sink>,
     /// Without `--columns`, the sink gets each record whole, exactly as served (JSON Lines)
@@ -33,8 +36,8 @@ pub struct NamedSink {
     pub retractable: bool,
 }
 
-/// A built delivery and the `--sink` argument it came from.
-pub type NamedDelivery = (SinkSpec, Box<dyn Delivery>);
+/// A built delivery and how the user wrote it (for messages: `--sink email:it@acme.example`).
+pub type NamedDelivery = (String, Box<dyn Delivery>);
 
 /// Everything `--sink` asked for, built and validated.
 pub struct Plan {
@@ -61,12 +64,10 @@ impl Plan {
 pub struct SinkSettings {
     /// Header labels.
     pub header: HeaderStyle,
-    /// SMTP settings for e-mail deliveries, when an SMTP server was given.
-    pub smtp: Option<SmtpSettings>,
-    /// Message settings for e-mail deliveries; `to` is filled from each `email:` target.
-    pub mail: MailSettings,
     /// Each kind's options, by kind.
     pub options: BTreeMap<String, Options>,
+    /// Secrets some kinds read (`email.smtp-password`).
+    pub secrets: Secrets,
 }
 
 impl SinkSettings {
@@ -86,6 +87,17 @@ pub type SinkFactory =
 /// Builds a delivery of one kind from its spec and the shared settings.
 pub type DeliveryFactory =
     Box<dyn Fn(&SinkSpec, &SinkSettings) -> Result<Box<dyn Delivery>, SinkError> + Send + Sync>;
+
+/// A rule a kind's options follow together, checked with the settings alone (nothing is
+/// read): `Err((name, message))` names the option it is about. `shown(name)` is how that
+/// option was written (`--smtp-tls none`, `tls = "none"`), for a message that names it.
+pub type OptionRule =
+    fn(&Options, shown: &dyn Fn(&str) -> String) -> Result<(), (&'static str, String)>;
+
+/// A kind's check of one output before the run: what building it would refuse (addresses, a
+/// CA file), found without building it. The target may still hold placeholders; an empty
+/// target is a job file's e-mail, whose recipients are chosen per company.
+pub type KindCheck = Box<dyn Fn(&SinkSpec, &SinkSettings) -> Result<(), SinkError> + Send + Sync>;
 
 enum Factory {
     /// A sink whose target is a file path (or `-` when `stdout`).
@@ -111,6 +123,10 @@ pub struct Registry {
     record_kinds: BTreeSet<String>,
     /// Options declared for kinds not registered yet.
     pending_options: BTreeMap<String, Vec<OptionSpec>>,
+    /// Each kind's rules on its options.
+    rules: BTreeMap<String, Vec<OptionRule>>,
+    /// Each kind's check before the run (dropped when the kind is registered again).
+    checks: BTreeMap<String, KindCheck>,
 }
 
 /// The CSV kind's options.
@@ -148,6 +164,142 @@ fn plugin_timeout(s: &SinkSettings) -> Result<std::time::Duration, SinkError> {
     s.options("exec").seconds(EXEC_TIMEOUT.name)
 }
 
+/// The e-mail kind's options (its password is the secret `email.smtp-password`).
+const EMAIL_OPTIONS: [OptionSpec; 11] = [
+    OptionSpec::new(
+        "smtp-host",
+        OptionType::Text,
+        "",
+        "the SMTP relay's host name or address",
+    ),
+    OptionSpec::new(
+        "smtp-port",
+        OptionType::Integer { min: 0, max: 65535 },
+        "",
+        "the relay's port [default: 587 for starttls, 465 for tls, 25 for none]",
+    ),
+    OptionSpec::new(
+        "smtp-tls",
+        OptionType::Choice(&["starttls", "tls", "none"]),
+        "starttls",
+        "STARTTLS required (no downgrade), implicit TLS, or none (loopback hosts only)",
+    ),
+    OptionSpec::new(
+        "smtp-user",
+        OptionType::Text,
+        "",
+        "the SMTP user (AUTH only ever happens over TLS)",
+    ),
+    OptionSpec::new(
+        "smtp-ca-file",
+        OptionType::Text,
+        "",
+        "a PEM file of extra trusted CA certificates, for a relay with a private CA",
+    ),
+    OptionSpec::new(
+        "smtp-timeout",
+        OptionType::Seconds,
+        "30",
+        "seconds to connect, and for each SMTP command",
+    ),
+    OptionSpec::new(
+        "from",
+        OptionType::Text,
+        "",
+        "the From address [default: smtp-user, when it is an address]",
+    ),
+    OptionSpec::new(
+        "subject",
+        OptionType::Text,
+        keepnet_sink_email::DEFAULT_SUBJECT,
+        "the subject; placeholders {company}, {company_id}, {date}, {rows}",
+    ),
+    OptionSpec::new("cc", OptionType::List, "", "Cc recipients, comma-separated"),
+    OptionSpec::new(
+        "bcc",
+        OptionType::List,
+        "",
+        "Bcc recipients, comma-separated; never shown in the message",
+    ),
+    OptionSpec::new(
+        "max-attachment-size",
+        OptionType::Size,
+        "20MiB",
+        "the largest total size of the attachments, checked before connecting",
+    ),
+];
+
+/// The secret the e-mail kind logs in with.
+pub const SMTP_PASSWORD: &str = "email.smtp-password";
+
+/// The SMTP and message settings of an `email:` output, from the kind's options and the
+/// secret [`SMTP_PASSWORD`]; `to` from `target` (`a@x.example,b@x.example`).
+pub fn email_settings(
+    target: &str,
+    s: &SinkSettings,
+) -> Result<(SmtpSettings, MailSettings), SinkError> {
+    let own = s.options("email");
+    let host = own.nonempty("smtp-host")?.ok_or_else(|| SinkError::Unset {
+        message: "e-mail needs an SMTP server, and none is set: give the relay's host \
+                      name (the email.smtp-host option)"
+            .into(),
+        setting: Setting::Option("email.smtp-host"),
+    })?;
+    let user = own.nonempty("smtp-user")?.map(str::to_owned);
+    let smtp = SmtpSettings {
+        // Declared as 0..=65535, so it fits.
+        port: own
+            .optional_integer("smtp-port")
+            .and_then(|p| u16::try_from(p).ok()),
+        tls: smtp_tls(own.text("smtp-tls")?),
+        user: user.clone(),
+        password: s.secrets.get(SMTP_PASSWORD).cloned(),
+        ca_file: own.nonempty("smtp-ca-file")?.map(Into::into),
+        timeout: own.seconds("smtp-timeout")?,
+        ..SmtpSettings::new(host)
+    };
+    let from = match own.nonempty("from")? {
+        Some(from) => from.to_owned(),
+        None => user.filter(|u| u.contains('@')).unwrap_or_default(),
+    };
+    let mail = MailSettings {
+        cc: own.list("cc")?.to_vec(),
+        bcc: own.list("bcc")?.to_vec(),
+        subject: own.text("subject")?.to_owned(),
+        max_attachment_bytes: own.size("max-attachment-size")?,
+        ..MailSettings::new(from, recipients(target))
+    };
+    Ok((smtp, mail))
+}
+
+/// `a@x.example, b@x.example` as addresses.
+fn recipients(target: &str) -> Vec<String> {
+    target
+        .split(',')
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `smtp-tls` as the e-mail crate's mode (the option is a choice of these three words).
+fn smtp_tls(word: &str) -> SmtpTls {
+    match word {
+        "tls" => SmtpTls::Tls,
+        "none" => SmtpTls::None,
+        _ => SmtpTls::StartTls,
+    }
+}
+
+/// The e-mail kind's rule: no login without TLS, in every front end.
+fn email_rule(own: &Options, shown: &dyn Fn(&str) -> String) -> Result<(), (&'static str, String)> {
+    let (Ok(tls), Ok(user)) = (own.text("smtp-tls"), own.nonempty("smtp-user")) else {
+        return Ok(());
+    };
+    keepnet_sink_email::login_in_clear(smtp_tls(tls), user.is_some(), &shown("smtp-tls"))
+        .map_err(|message| ("smtp-tls", message))
+}
+
 /// The XLSX kind's option.
 const XLSX_COMPRESSION: OptionSpec = OptionSpec::new(
     "compression",
@@ -163,6 +315,8 @@ impl Registry {
             kinds: BTreeMap::new(),
             record_kinds: BTreeSet::from(["jsonl".to_owned()]),
             pending_options: BTreeMap::new(),
+            rules: BTreeMap::new(),
+            checks: BTreeMap::new(),
         };
         registry.register(
             "csv",
@@ -224,27 +378,26 @@ impl Registry {
             "email",
             "e-mail the run's files once published; ADDR[,ADDR...]",
             Box::new(|spec, s| {
-                let smtp = s.smtp.clone().ok_or_else(|| {
-                    SinkError::Invalid("e-mail needs an SMTP server: add --smtp-host HOST".into())
-                })?;
-                let to = spec
-                    .target
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|a| !a.is_empty())
-                    .map(str::to_owned)
-                    .collect();
-                let mail = MailSettings {
-                    to,
-                    ..s.mail.clone()
-                };
+                let (smtp, mail) = email_settings(&spec.target, s)?;
                 Ok(Box::new(EmailDelivery::new(smtp, mail)?))
+            }),
+        );
+        for option in EMAIL_OPTIONS {
+            registry.register_option("email", option);
+        }
+        registry.register_rule("email", email_rule);
+        registry.register_check(
+            "email",
+            Box::new(|spec, s| {
+                let (smtp, mail) = email_settings(&spec.target, s)?;
+                EmailDelivery::check(&smtp, &mail)
             }),
         );
         registry
     }
 
     /// Adds (or replaces) a sink kind. `stdout` says whether the target `-` means stdout for it.
+    /// Its options and rules are kept; a check of the kind it replaces is dropped.
     pub fn register(&mut self, kind: &str, description: &str, stdout: bool, factory: SinkFactory) {
         let options = self.take_options(kind);
         self.kinds.insert(
@@ -268,7 +421,7 @@ impl Registry {
         self.record_kinds.insert(kind.to_ascii_lowercase());
     }
 
-    /// Adds (or replaces) a delivery kind.
+    /// Adds (or replaces) a delivery kind, as [`Registry::register`] does a sink kind.
     pub fn register_delivery(&mut self, kind: &str, description: &str, factory: DeliveryFactory) {
         let options = self.take_options(kind);
         self.kinds.insert(
@@ -295,9 +448,52 @@ impl Registry {
         list.push(option);
     }
 
+    /// Adds a rule on `kind`'s options, checked with every front end's settings before
+    /// anything is read (see [`OptionRule`]).
+    pub fn register_rule(&mut self, kind: &str, rule: OptionRule) {
+        self.rules
+            .entry(kind.to_ascii_lowercase())
+            .or_default()
+            .push(rule);
+    }
+
+    /// Sets `kind`'s check of an output before the run (see [`KindCheck`]); register the kind
+    /// first. Kinds without one are checked by their options' types and rules only.
+    pub fn register_check(&mut self, kind: &str, check: KindCheck) {
+        self.checks.insert(kind.to_ascii_lowercase(), check);
+    }
+
+    /// Every kind's rules, with its options: `(kind, option, message)` for each one broken.
+    pub fn broken_rules(
+        &self,
+        options: &BTreeMap<String, Options>,
+        shown: &dyn Fn(&str, &str) -> String,
+    ) -> Vec<(String, &'static str, String)> {
+        let mut broken = Vec::new();
+        for (kind, rules) in &self.rules {
+            static NONE: Options = Options::none();
+            let own = options.get(kind).unwrap_or(&NONE);
+            for rule in rules {
+                if let Err((name, message)) = rule(own, &|name| shown(kind, name)) {
+                    broken.push((kind.clone(), name, message));
+                }
+            }
+        }
+        broken
+    }
+
+    /// `spec`'s kind's check, if it has one: what building it would refuse.
+    pub fn check_output(&self, spec: &SinkSpec, settings: &SinkSettings) -> Result<(), SinkError> {
+        match self.checks.get(&spec.kind.to_ascii_lowercase()) {
+            Some(check) => check(spec, settings),
+            None => Ok(()),
+        }
+    }
+
     /// Options declared before their kind was registered (kept across re-registration).
     fn take_options(&mut self, kind: &str) -> Vec<OptionSpec> {
         let kind = kind.to_ascii_lowercase();
+        self.checks.remove(&kind);
         let mut options = self
             .kinds
             .remove(&kind)
@@ -399,7 +595,14 @@ impl Registry {
 
     /// Checks every spec before any work starts (unknown kind, `-` where stdout is not
     /// supported or used twice, two sinks on one file, delivery settings) and builds them.
-    pub fn build_all(&self, specs: &[SinkSpec], settings: &SinkSettings) -> Result<Plan, Failure> {
+    /// `from` is where the specs came from, which messages name (`--sink csv:a.csv`).
+    pub fn build_all(
+        &self,
+        specs: &[SinkSpec],
+        settings: &SinkSettings,
+        from: &Origin,
+    ) -> Result<Plan, Failure> {
+        let (list, one) = from.list_names("sinks", "sink");
         let mut seen: Vec<FileIdentity> = Vec::new();
         let mut stdout_used = false;
         let mut plan = Plan {
@@ -422,22 +625,23 @@ impl Registry {
             if self.writes_files(&spec.kind) {
                 if spec.target == "-" {
                     if std::mem::replace(&mut stdout_used, true) {
-                        return Err(Failure::usage(crate::spec::two_on_stdout("--sink")));
+                        return Err(Failure::usage(crate::spec::two_on_stdout(&one)));
                     }
                 } else {
                     let path = identity(spec.path());
                     if seen.contains(&path) {
                         return Err(Failure::usage(
-                            crate::spec::two_writers("--sink arguments", &spec.target).message,
+                            crate::spec::two_writers(&list, &spec.target).message,
                         ));
                     }
                     seen.push(path);
                 }
             }
+            let label = from.shown(&spec.to_string());
             match self.build(spec, settings) {
-                Ok(Built::Sink(sink)) => plan.sinks.push(sink),
-                Ok(Built::Delivery(delivery)) => plan.deliveries.push((spec.clone(), delivery)),
-                Err(message) => return Err(Failure::usage(format!("--sink {spec}: {message}"))),
+                Ok(Built::Sink(sink)) => plan.sinks.push(NamedSink { label, ..sink }),
+                Ok(Built::Delivery(delivery)) => plan.deliveries.push((label, delivery)),
+                Err(message) => return Err(Failure::usage(format!("{label}: {message}"))),
             }
         }
         Ok(plan)
@@ -458,6 +662,7 @@ impl Registry {
             };
             return Ok(Built::Sink(NamedSink {
                 spec: spec.clone(),
+                label: spec.to_string(),
                 sink: Box::new(
                     ExecSink::new(command, settings.header)
                         .with_timeout(plugin_timeout(settings).map_err(text)?),
@@ -469,6 +674,7 @@ impl Registry {
         Ok(match &kind.factory {
             Factory::Command(build) => Built::Sink(NamedSink {
                 spec: spec.clone(),
+                label: spec.to_string(),
                 sink: build(spec, settings).map_err(text)?,
                 records: false,
                 retractable: true,
@@ -476,6 +682,7 @@ impl Registry {
             Factory::Delivery(build) => Built::Delivery(build(spec, settings).map_err(text)?),
             Factory::Sink { build, .. } => Built::Sink(NamedSink {
                 spec: spec.clone(),
+                label: spec.to_string(),
                 sink: build(spec, settings).map_err(text)?,
                 records: self.record_kinds.contains(&spec.kind),
                 retractable: spec.target != "-" && !keepnet_sink::is_stream_target(spec.path()),
@@ -499,10 +706,27 @@ mod tests {
     fn settings() -> SinkSettings {
         SinkSettings {
             header: HeaderStyle::Api,
-            smtp: Some(SmtpSettings::new("smtp.example.com")),
-            mail: MailSettings::new("reports@mssp.example", Vec::new()),
-            options: Registry::builtin().default_options(),
+            options: email_options(&[
+                ("smtp-host", "smtp.example.com"),
+                ("from", "reports@mssp.example"),
+            ]),
+            secrets: Secrets::default(),
         }
+    }
+
+    /// The built-in defaults, with some e-mail options set.
+    fn email_options(set: &[(&'static str, &str)]) -> BTreeMap<String, Options> {
+        let registry = Registry::builtin();
+        let mut all = registry.default_options();
+        for (name, value) in set {
+            let spec = registry
+                .options_of("email")
+                .iter()
+                .find(|o| o.name == *name);
+            let value = spec.unwrap().read(value).unwrap();
+            all.get_mut("email").unwrap().set(name, value);
+        }
+        all
     }
 
     fn specs(list: &[&str]) -> Vec<SinkSpec> {
@@ -560,7 +784,8 @@ mod tests {
     #[test]
     fn validation_happens_before_any_work() {
         let r = Registry::builtin();
-        let msg = |list: &[&str]| match r.build_all(&specs(list), &settings()) {
+        let flag = Origin::Flag("--sink".into());
+        let msg = |list: &[&str]| match r.build_all(&specs(list), &settings(), &flag) {
             Ok(_) => String::new(),
             Err(e) => e.to_string(),
         };
@@ -572,7 +797,11 @@ mod tests {
         assert_eq!(msg(&["csv:a.csv", "email:a@b.example,c@d.example"]), "");
         assert!(msg(&["email:not-an-address"]).contains("--sink email:not-an-address"));
         let plan = r
-            .build_all(&specs(&["email:a@b.example", "jsonl:-"]), &settings())
+            .build_all(
+                &specs(&["email:a@b.example", "jsonl:-"]),
+                &settings(),
+                &flag,
+            )
             .unwrap();
         assert_eq!((plan.sinks.len(), plan.deliveries.len()), (1, 1));
         assert!(!plan.has_file_sink());

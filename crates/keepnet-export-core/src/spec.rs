@@ -16,9 +16,9 @@ pub struct SinkSpec {
 }
 
 impl SinkSpec {
-    /// Parses `KIND:TARGET` ([`parse_sink`]); the error names the `--sink` argument.
+    /// Parses `KIND:TARGET` ([`parse_sink`]); the error starts with the text.
     pub fn parse(text: &str) -> Result<Self, Failure> {
-        parse_sink(text).map_err(|b| Failure::usage(format!("--sink {text}: {}", b.message)))
+        parse_sink(text).map_err(|b| Failure::usage(format!("{text}: {}", b.message)))
     }
 
     /// The target as a path.

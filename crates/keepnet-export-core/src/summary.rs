@@ -1,7 +1,7 @@
 //! `--summary-json`: a machine-readable record of a run, one entry per company. The field
 //! names are a stable interface, documented in docs/summary-json.md (version 1).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use keepnet_api::Client;
 use keepnet_sink::Timestamp;
@@ -9,28 +9,36 @@ use serde_json::{json, Value};
 
 use crate::batch::CompanyResult;
 use crate::exit::Failure;
+use crate::origin::Sourced;
 
 /// Version of the summary's shape; bumped on any incompatible change.
 pub const VERSION: u32 = 1;
 
-/// Fails early when the summary could not be written later (a folder as target).
-pub fn check_target(path: &Path) -> Result<(), Failure> {
-    if path != Path::new("-") && path.is_dir() {
+/// Fails early when the summary could not be written later (a folder as target). `path` is
+/// where the summary goes, as the user wrote it.
+pub fn check_target(path: &Sourced<PathBuf>) -> Result<(), Failure> {
+    if path.value != Path::new("-") && path.value.is_dir() {
         return Err(Failure::usage(format!(
-            "--summary-json {}: is a folder; give a file path",
-            path.display()
+            "{}: is a folder; give a file path",
+            path.origin.shown(&path.value.display().to_string())
         )));
     }
     Ok(())
 }
 
-/// Refuses `--summary-json -` when a sink streams to stdout too: the two would interleave.
-pub fn check_stdout_free(path: &Path, specs: &[crate::sinks::SinkSpec]) -> Result<(), Failure> {
-    if path == Path::new("-") {
+/// Refuses a summary on stdout (`-`) when a sink streams to stdout too: the two would
+/// interleave. `names` says where the sinks came from.
+pub fn check_stdout_free(
+    path: &Sourced<PathBuf>,
+    specs: &[crate::sinks::SinkSpec],
+    names: &crate::names::Names,
+) -> Result<(), Failure> {
+    if path.value == Path::new("-") {
         if let Some(spec) = specs.iter().find(|s| s.target == "-") {
             return Err(Failure::usage(format!(
-                "--summary-json - and --sink {spec} would both write to stdout; give the \
-                 summary a file path"
+                "{} and {} would both write to stdout; give the summary a file path",
+                path.origin.shown("-"),
+                names.sink(spec)
             )));
         }
     }
@@ -66,7 +74,7 @@ fn company_entry(result: &CompanyResult) -> Value {
     let duration_ms = result.duration.as_millis() as u64;
     match &result.outcome {
         None => json!({
-            "company": company, "outcome": "skipped", "exitCode": null, "error": "not started: an earlier company failed (--fail-fast) or the run was interrupted",
+            "company": company, "outcome": "skipped", "exitCode": null, "error": "not started: an earlier company failed and the run stops at the first failure, or the run was interrupted",
             "rows": 0, "pages": 0, "sweeps": 0, "incomplete": false, "duplicatesDropped": 0, "retries": 0, "files": [], "emails": [], "warnings": [], "durationMs": duration_ms,
         }),
         Some(Err(failure)) => json!({
@@ -183,7 +191,7 @@ pub fn outcome(results: Vec<CompanyResult>) -> Result<(), Failure> {
         .collect::<Vec<_>>()
         .join("\n");
     let skipped = if skipped > 0 {
-        format!(" ({skipped} not started: --fail-fast)")
+        format!(" ({skipped} not started: the run stops at the first failure)")
     } else {
         String::new()
     };

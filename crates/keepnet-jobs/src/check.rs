@@ -5,12 +5,9 @@ use std::path::PathBuf;
 use toml::de::{DeString, DeTable, DeValue};
 use toml::Spanned;
 
-use keepnet_export_core::settings::{
-    ExportSettings, Origin, OutputSettings, SinkOption, SmtpSource, Sourced,
-};
+use keepnet_export_core::settings::{ExportSettings, Origin, OutputSettings, SinkOption, Sourced};
 use keepnet_export_core::sinks::Registry;
 use keepnet_sink::HeaderStyle;
-use keepnet_sink_email::MailSettings;
 
 use crate::text;
 use crate::{Companies, Email, Header, Job, JobError, JobFile, Located, Smtp, Tls};
@@ -57,7 +54,8 @@ pub(crate) fn parse(text: &str, registry: &Registry) -> Result<JobFile, Vec<JobE
         text,
         registry,
         errors: Vec::new(),
-        smtp_tls: Origin::Default,
+        smtp_options: Vec::new(),
+        email_options: Vec::new(),
     };
     let file = if syntax.is_empty() {
         Some(checker.file(root.get_ref()))
@@ -94,8 +92,11 @@ struct Checker<'t> {
     /// The sink kinds the file may name (what the rules on sinks need to know of them).
     registry: &'t Registry,
     errors: Vec<JobError>,
-    /// Where `[smtp]`'s `tls` was written (for the rule on logging in without TLS).
-    smtp_tls: Origin,
+    /// `[smtp]` as the e-mail kind's options, each at its key (the rule on logging in
+    /// without TLS points at `tls`).
+    smtp_options: Vec<SinkOption>,
+    /// The current job's `[job.email]` as the e-mail kind's options.
+    email_options: Vec<SinkOption>,
 }
 
 impl Checker<'_> {
@@ -391,7 +392,6 @@ impl Checker<'_> {
 
         let mut tls = Tls::StartTls;
         if let Some((_, v)) = entry(table, "tls") {
-            self.smtp_tls = self.origin("tls", v, None);
             match self.string(v, "tls").as_deref() {
                 Some("starttls") => tls = Tls::StartTls,
                 Some("tls") => tls = Tls::Tls,
@@ -509,7 +509,7 @@ impl Checker<'_> {
             None => None,
         };
 
-        Some(Smtp {
+        let smtp = Some(Smtp {
             host: host?,
             port,
             tls,
@@ -519,7 +519,40 @@ impl Checker<'_> {
             ca_file,
             line: self.line(start),
         })
-        .filter(|_| ok)
+        .filter(|_| ok)?;
+        let words = [
+            ("host", "smtp-host", Some(smtp.host.clone())),
+            ("port", "smtp-port", smtp.port.map(|p| p.to_string())),
+            (
+                "tls",
+                "smtp-tls",
+                entry(table, "tls").map(|_| tls.word().to_owned()),
+            ),
+            ("user", "smtp-user", smtp.user.clone()),
+            ("from", "from", Some(smtp.from.clone())),
+            (
+                "ca_file",
+                "smtp-ca-file",
+                smtp.ca_file.as_ref().map(|p| p.display().to_string()),
+            ),
+        ];
+        for (key, name, text) in words {
+            if let (Some((_, v)), Some(text)) = (entry(table, key), text) {
+                let option = self.email_option(key, name, v, text);
+                self.smtp_options.push(option);
+            }
+        }
+        Some(smtp)
+    }
+
+    /// A job-file key that sets the e-mail kind's option `name`, its origin at the key.
+    fn email_option(&self, key: &str, name: &str, v: &Value<'_>, text: String) -> SinkOption {
+        let origin = self.origin(key, v, Some(&text));
+        SinkOption {
+            key: Sourced::new(format!("email.{name}"), origin.clone()),
+            value: Sourced::new(text, origin),
+            written: None,
+        }
     }
 
     fn job(
@@ -705,6 +738,7 @@ impl Checker<'_> {
             }
         }
 
+        self.email_options.clear();
         let email = match entry(table, "email") {
             Some((k, v)) => {
                 let email = self.email(k, v, has_smtp);
@@ -1014,22 +1048,14 @@ impl Checker<'_> {
             Some(Header::Human) => HeaderStyle::Human,
             _ => HeaderStyle::Api,
         };
-        if let Some(smtp) = smtp {
-            outputs.smtp = Some(SmtpSource {
-                settings: smtp.settings(),
-                tls: self.smtp_tls.clone(),
-                login: smtp.user.is_some(),
-            });
-            outputs.mail = MailSettings::new(smtp.from.clone(), Vec::new());
+        if smtp.is_some() {
+            // `[smtp]` first, so a job's own `[job.options.email]` wins.
+            let mut all = self.smtp_options.clone();
+            all.extend(self.email_options.iter().cloned());
+            all.append(&mut outputs.options);
+            outputs.options = all;
         }
-        if let Some(email) = email {
-            outputs.mail.cc = email.cc.clone();
-            outputs.mail.bcc = email.bcc.clone();
-            if let Some(subject) = &email.subject {
-                outputs.mail.subject = subject.clone();
-            }
-            outputs.recipients_per_company = true;
-        }
+        outputs.recipients_per_company = email.is_some();
         outputs
     }
 
@@ -1144,7 +1170,21 @@ impl Checker<'_> {
             );
         }
 
-        ok.then(|| Email {
+        if !ok {
+            return None;
+        }
+        let words = [
+            ("subject", subject.clone()),
+            ("cc", Some(cc.join(","))),
+            ("bcc", Some(bcc.join(","))),
+        ];
+        for (key, text) in words {
+            if let (Some((_, v)), Some(text)) = (entry(table, key), text) {
+                let option = self.email_option(key, key, v, text);
+                self.email_options.push(option);
+            }
+        }
+        Some(Email {
             subject,
             cc,
             bcc,

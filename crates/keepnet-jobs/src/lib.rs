@@ -137,25 +137,6 @@ pub struct Smtp {
     pub line: usize,
 }
 
-impl Smtp {
-    /// The e-mail delivery's SMTP settings, without the password (the runner reads it from
-    /// [`Smtp::password_env`]).
-    pub fn settings(&self) -> keepnet_sink_email::SmtpSettings {
-        use keepnet_sink_email::{SmtpSettings, SmtpTls};
-        SmtpSettings {
-            port: self.port,
-            tls: match self.tls {
-                Tls::StartTls => SmtpTls::StartTls,
-                Tls::Tls => SmtpTls::Tls,
-                Tls::None => SmtpTls::None,
-            },
-            user: self.user.clone(),
-            ca_file: self.ca_file.clone(),
-            ..SmtpSettings::new(self.host.clone())
-        }
-    }
-}
-
 /// `tls` in `[smtp]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Tls {
@@ -165,6 +146,17 @@ pub enum Tls {
     Tls,
     /// `"none"`: no encryption; allowed only without credentials.
     None,
+}
+
+impl Tls {
+    /// The word the file writes: `starttls`, `tls` or `none`.
+    pub fn word(self) -> &'static str {
+        match self {
+            Tls::StartTls => "starttls",
+            Tls::Tls => "tls",
+            Tls::None => "none",
+        }
+    }
 }
 
 /// One `[[job]]`.

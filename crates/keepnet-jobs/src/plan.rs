@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use keepnet_export_core::plan::{self, EmailPlan, JobPlan, PasswordSource, SmtpPlan};
 
-use crate::{Companies, Email, Header, Job, JobFile, Smtp, Tls};
+use crate::{Companies, Email, Header, Job, JobFile, Smtp};
 
 /// A readable plan of what a run of `file` would do: the SMTP relay (and whether the
 /// password variable is set now: never its value), then per job its companies, search,
@@ -26,11 +26,7 @@ pub fn plan_summary(file: &JobFile) -> String {
 }
 
 fn write_smtp(out: &mut String, smtp: &Smtp) {
-    let tls = match smtp.tls {
-        Tls::StartTls => "starttls",
-        Tls::Tls => "tls",
-        Tls::None => "none",
-    };
+    let tls = smtp.tls.word();
     let password = match &smtp.password_env {
         Some(var) => PasswordSource::Env(var.clone()),
         None => PasswordSource::None,

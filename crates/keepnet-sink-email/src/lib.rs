@@ -204,45 +204,31 @@ fn invalid(message: impl Into<String>) -> SinkError {
     SinkError::Invalid(message.into())
 }
 
-impl EmailDelivery {
-    /// Validates everything that needs no network: host and TLS mode, credentials, CA file,
-    /// addresses, subject template, size limit. Fails with [`SinkError::Invalid`] saying what
-    /// to change.
-    pub fn new(smtp: SmtpSettings, mail: MailSettings) -> Result<Self, SinkError> {
-        let host = check_host(&smtp.host)?;
-        if smtp.port == Some(0) {
-            return Err(invalid("SMTP port 0 is not a port; give the mail server's port (587 for STARTTLS, 465 for TLS) or leave it unset"));
-        }
-        if smtp.timeout.is_zero() {
-            return Err(invalid(
-                "the SMTP timeout is zero; give a timeout of at least one second",
-            ));
-        }
-        let auth = check_credentials(&smtp)?;
-        if smtp.tls == SmtpTls::None && !keepnet_net::is_loopback(&host) {
-            return Err(invalid(format!(
-                "SMTP without TLS is only allowed to this machine (localhost, 127.0.0.1, ::1), not to {host}: the export holds personal data. Use STARTTLS (port 587) or TLS (port 465)"
-            )));
-        }
-        login_in_clear(smtp.tls, auth, "SMTP without TLS").map_err(invalid)?;
-        let tls = build_tls(&smtp, &host)?;
+/// What [`EmailDelivery::check`] read from the settings: everything a delivery needs but its
+/// TLS parameters.
+struct Checked {
+    host: String,
+    from: Mailbox,
+    to: Vec<Mailbox>,
+    cc: Vec<Mailbox>,
+    bcc: Vec<Mailbox>,
+    subject: Template,
+    /// The CA file's certificate, parsed.
+    ca: Option<Certificate>,
+}
 
-        let from = parse_mailbox("From", &mail.from)?;
+impl EmailDelivery {
+    /// Validates everything that needs no network, as [`EmailDelivery::check`] does, and
+    /// requires a To recipient; then sets up TLS. Fails with [`SinkError::Invalid`] saying
+    /// what to change.
+    pub fn new(smtp: SmtpSettings, mail: MailSettings) -> Result<Self, SinkError> {
         if mail.to.is_empty() {
             return Err(invalid(
                 "no To recipient: give at least one address to send the export to",
             ));
         }
-        let to = parse_mailboxes("To", &mail.to)?;
-        let cc = parse_mailboxes("Cc", &mail.cc)?;
-        let bcc = parse_mailboxes("Bcc", &mail.bcc)?;
-        let subject = Template::parse(&mail.subject).map_err(invalid)?;
-        if mail.max_attachment_bytes == 0 {
-            return Err(invalid(
-                "the e-mail attachment limit is 0 bytes: no file could be attached; raise it",
-            ));
-        }
-
+        let checked = checked(&smtp, &mail)?;
+        let tls = build_tls(&smtp, &checked.host, checked.ca)?;
         let port = smtp.effective_port();
         Ok(Self {
             tls: if smtp.tls == SmtpTls::None {
@@ -252,14 +238,21 @@ impl EmailDelivery {
             },
             smtp,
             mail,
-            host,
+            host: checked.host,
             port,
-            from,
-            to,
-            cc,
-            bcc,
-            subject,
+            from: checked.from,
+            to: checked.to,
+            cc: checked.cc,
+            bcc: checked.bcc,
+            subject: checked.subject,
         })
+    }
+
+    /// Checks the settings without building anything: host and TLS mode, credentials, the CA
+    /// file (read and parsed), addresses, subject template, size limit. An empty `to` passes
+    /// (recipients chosen per company later); [`EmailDelivery::new`] requires one.
+    pub fn check(smtp: &SmtpSettings, mail: &MailSettings) -> Result<(), SinkError> {
+        checked(smtp, mail).map(drop)
     }
 
     /// How many recipients the message has: To + Cc + Bcc.
@@ -306,6 +299,45 @@ impl Delivery for EmailDelivery {
 }
 
 /// Checks the host and returns it without IPv6 brackets.
+fn checked(smtp: &SmtpSettings, mail: &MailSettings) -> Result<Checked, SinkError> {
+    let host = check_host(&smtp.host)?;
+    if smtp.port == Some(0) {
+        return Err(invalid("SMTP port 0 is not a port; give the mail server's port (587 for STARTTLS, 465 for TLS) or leave it unset"));
+    }
+    if smtp.timeout.is_zero() {
+        return Err(invalid(
+            "the SMTP timeout is zero; give a timeout of at least one second",
+        ));
+    }
+    let auth = check_credentials(smtp)?;
+    if smtp.tls == SmtpTls::None && !keepnet_net::is_loopback(&host) {
+        return Err(invalid(format!(
+            "SMTP without TLS is only allowed to this machine (localhost, 127.0.0.1, ::1), not to {host}: the export holds personal data. Use STARTTLS (port 587) or TLS (port 465)"
+        )));
+    }
+    login_in_clear(smtp.tls, auth, "SMTP without TLS").map_err(invalid)?;
+    let ca = smtp.ca_file.as_deref().map(read_ca_file).transpose()?;
+    let from = parse_mailbox("From", &mail.from)?;
+    let to = parse_mailboxes("To", &mail.to)?;
+    let cc = parse_mailboxes("Cc", &mail.cc)?;
+    let bcc = parse_mailboxes("Bcc", &mail.bcc)?;
+    let subject = Template::parse(&mail.subject).map_err(invalid)?;
+    if mail.max_attachment_bytes == 0 {
+        return Err(invalid(
+            "the e-mail attachment limit is 0 bytes: no file could be attached; raise it",
+        ));
+    }
+    Ok(Checked {
+        host,
+        from,
+        to,
+        cc,
+        bcc,
+        subject,
+        ca,
+    })
+}
+
 fn check_host(raw: &str) -> Result<String, SinkError> {
     let host = raw.trim();
     if host.is_empty() {
@@ -370,32 +402,40 @@ fn check_credentials(smtp: &SmtpSettings) -> Result<bool, SinkError> {
 /// A CA bundle of a few certificates; 1 MiB is generous.
 const MAX_CA_FILE: u64 = 1 << 20;
 
-/// Builds the rustls parameters: webpki roots plus the CA file's certificates. Done even
-/// without TLS so that a broken CA file is reported.
-fn build_tls(smtp: &SmtpSettings, host: &str) -> Result<TlsParameters, SinkError> {
+/// Reads and parses the CA file: a PEM file with at least one certificate.
+fn read_ca_file(path: &std::path::Path) -> Result<Certificate, SinkError> {
+    let shown = path.display();
+    let pem = keepnet_sink::read_regular_file(path, MAX_CA_FILE).map_err(|e| {
+        invalid(format!(
+            "cannot read the SMTP CA file {shown}: {e}; give a readable PEM file with the CA certificate(s)"
+        ))
+    })?;
+    let count = String::from_utf8_lossy(&pem)
+        .lines()
+        .filter(|line| line.trim() == "-----BEGIN CERTIFICATE-----")
+        .count();
+    if count == 0 {
+        return Err(invalid(format!(
+            "the SMTP CA file {shown} holds no PEM certificate (no -----BEGIN CERTIFICATE----- block); give the CA certificate in PEM form"
+        )));
+    }
+    Certificate::from_pem(&pem).map_err(|e| {
+        invalid(format!(
+            "the SMTP CA file {shown} is not valid PEM ({e}); give the CA certificate in PEM form"
+        ))
+    })
+}
+
+/// Builds the rustls parameters: webpki roots plus the CA file's certificate. Done even
+/// without TLS so that a CA file that cannot be a root is reported.
+fn build_tls(
+    smtp: &SmtpSettings,
+    host: &str,
+    ca: Option<Certificate>,
+) -> Result<TlsParameters, SinkError> {
     let mut builder =
         TlsParameters::builder(host.to_owned()).certificate_store(CertificateStore::WebpkiRoots);
-    if let Some(path) = &smtp.ca_file {
-        let shown = path.display();
-        let pem = keepnet_sink::read_regular_file(path, MAX_CA_FILE).map_err(|e| {
-            invalid(format!(
-                "cannot read the SMTP CA file {shown}: {e}; give a readable PEM file with the CA certificate(s)"
-            ))
-        })?;
-        let count = String::from_utf8_lossy(&pem)
-            .lines()
-            .filter(|line| line.trim() == "-----BEGIN CERTIFICATE-----")
-            .count();
-        if count == 0 {
-            return Err(invalid(format!(
-                "the SMTP CA file {shown} holds no PEM certificate (no -----BEGIN CERTIFICATE----- block); give the CA certificate in PEM form"
-            )));
-        }
-        let certificate = Certificate::from_pem(&pem).map_err(|e| {
-            invalid(format!(
-                "the SMTP CA file {shown} is not valid PEM ({e}); give the CA certificate in PEM form"
-            ))
-        })?;
+    if let Some(certificate) = ca {
         builder = builder.add_root_certificate(certificate);
     }
     builder.build_rustls().map_err(|e| match &smtp.ca_file {

@@ -27,6 +27,15 @@ pub enum SinkError {
         /// The setting whose limit it was.
         setting: Setting,
     },
+    /// A setting the output needs has no value (e-mail without an SMTP host). The message
+    /// names the setting as the engine does; the front end adds how its user sets it.
+    #[error("{message}")]
+    Unset {
+        /// What is missing.
+        message: String,
+        /// The setting to give.
+        setting: Setting,
+    },
     /// Anything else, from a sink written elsewhere.
     #[error(transparent)]
     Other(Box<dyn std::error::Error + Send + Sync>),
@@ -43,6 +52,10 @@ pub enum Setting {
     MailAttachmentLimit,
     /// The Keepnet API's base URL (a redirect was refused).
     BaseUrl,
+    /// Publishing a read that stayed inconsistent with the server, marked incomplete.
+    AllowIncomplete,
+    /// A sink kind's option, `KIND.NAME` (`email.smtp-host`).
+    Option(&'static str),
 }
 
 impl SinkError {
@@ -57,7 +70,7 @@ impl SinkError {
     /// The setting this error points at, if any.
     pub fn setting(&self) -> Option<Setting> {
         match self {
-            SinkError::Limit { setting, .. } => Some(*setting),
+            SinkError::Limit { setting, .. } | SinkError::Unset { setting, .. } => Some(*setting),
             _ => None,
         }
     }

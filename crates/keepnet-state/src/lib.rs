@@ -64,7 +64,7 @@ pub enum StateError {
         found: u32,
     },
     /// Taken of other users (another status filter) than this run exports.
-    #[error("{path} was taken of {found} users, this run exports {expected} users: a change report compares like with like; use the same --status, or another state folder")]
+    #[error("{path} was taken of {found} users, this run exports {expected} users: a change report compares like with like; export the same statuses, or keep this run's state in another folder")]
     OtherScope {
         /// The file.
         path: PathBuf,
