@@ -4,16 +4,14 @@
 //! between keep the state where it was.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::Stdio;
 use std::time::Duration;
 
 use keepnet_sandbox::{Config, UserChanges};
 use serde_json::Value;
 
 use crate::smtp::{free_port, Server};
-use crate::util::Env;
+use crate::util::{plain_smtp_args, Env, Watched};
 
 const COMPANY: &str = "Initech";
 const COLUMNS: &str = "resourceId,email,firstName,lastName,department,phoneNumber";
@@ -195,23 +193,10 @@ fn a_second_run_reports_exactly_who_joined_left_and_changed() {
     let after = served_by_id(&env);
 
     // 3. A run that fails (its e-mail cannot be delivered) does not advance the state.
-    let dead = free_port().to_string();
-    let failing = args(
-        &env,
-        &changes,
-        &[
-            "--sink",
-            "email:it@initech.example",
-            "--smtp-host",
-            "127.0.0.1",
-            "--smtp-port",
-            &dead,
-            "--smtp-tls",
-            "none",
-            "--mail-from",
-            "reports@mssp.example",
-        ],
-    );
+    let mut mail = vec!["--sink".to_owned(), "email:it@initech.example".to_owned()];
+    mail.extend(plain_smtp_args(free_port(), "reports@mssp.example"));
+    let mail: Vec<&str> = mail.iter().map(String::as_str).collect();
+    let failing = args(&env, &changes, &mail);
     let failed = run(&env, &failing);
     failed.fails_with(6, &[]);
     assert_eq!(
@@ -221,27 +206,12 @@ fn a_second_run_reports_exactly_who_joined_left_and_changed() {
     );
 
     // 4. An interrupted run does not advance it either.
-    let mut child = env
-        .command_as(&env.sandbox.reseller())
-        .args(args(&env, &changes, &["-v"]))
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    while stderr.read_line(&mut line).unwrap() > 0 {
-        if line.contains("page fetched") {
-            break;
-        }
-        line.clear();
-    }
-    std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
-    assert_eq!(child.wait().unwrap().code(), Some(130), "{rest}");
+    let mut cmd = env.command_as(&env.sandbox.reseller());
+    cmd.args(args(&env, &changes, &["-v"]));
+    let mut watched = Watched::spawn(cmd);
+    watched.read_until(|line| line.contains("page fetched"));
+    let (code, rest) = watched.interrupt();
+    assert_eq!(code, Some(130), "{rest}");
     assert_eq!(
         std::fs::read(&state).unwrap(),
         baseline_state,
@@ -335,20 +305,13 @@ fn a_second_run_reports_exactly_who_joined_left_and_changed() {
 fn no_changes_with_mail_skip_unchanged_sends_nothing() {
     let env = env();
     let server = Server::start(&[]);
-    let port = server.port.to_string();
-    let mail = [
-        "--sink",
-        "email:it@initech.example",
-        "--smtp-host",
-        "127.0.0.1",
-        "--smtp-port",
-        &port,
-        "--smtp-tls",
-        "none",
-        "--mail-from",
+    let mut mail = vec!["--sink".to_owned(), "email:it@initech.example".to_owned()];
+    mail.extend(plain_smtp_args(
+        server.port,
         "MSSP Reports <reports@mssp.example>",
-        "--mail-skip-unchanged",
-    ];
+    ));
+    mail.push("--mail-skip-unchanged".to_owned());
+    let mail: Vec<&str> = mail.iter().map(String::as_str).collect();
     // The baseline is mailed: there is no previous report to compare with.
     run(&env, &args(&env, &[], &mail)).ok();
     assert_eq!(server.messages().len(), 1, "the baseline report is sent");

@@ -4,7 +4,7 @@
 use mail_parser::{MessageParser, MimeHeaders};
 
 use crate::smtp::{free_port, Opt, Server};
-use crate::util::Env;
+use crate::util::{plain_smtp_args, Env};
 
 const COMPANY: &str = "Müşteri A.Ş.";
 
@@ -13,19 +13,7 @@ fn env() -> Env {
 }
 
 fn smtp_args(server_port: u16) -> Vec<String> {
-    [
-        "--smtp-host",
-        "127.0.0.1",
-        "--smtp-port",
-        &server_port.to_string(),
-        "--smtp-tls",
-        "none",
-        "--mail-from",
-        "MSSP Reports <reports@mssp.example>",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect()
+    plain_smtp_args(server_port, "MSSP Reports <reports@mssp.example>")
 }
 
 fn run(env: &Env, args: &[String]) -> crate::util::Run {

@@ -296,7 +296,6 @@ fn the_summary_has_its_documented_fields() {
 
 #[test]
 fn ctrl_c_during_a_fan_out_publishes_nothing_half_written_and_the_summary_says_what_finished() {
-    use std::io::{BufRead, BufReader};
     let env = Env::start(Config {
         users_per_company: 60,
         page_cap: 5,
@@ -305,48 +304,35 @@ fn ctrl_c_during_a_fan_out_publishes_nothing_half_written_and_the_summary_says_w
     });
     let out = env.path("out");
     let summary = env.path("summary.json");
-    let mut child = env
-        .command_as(&env.sandbox.reseller())
-        .args([
-            "-v",
-            "--concurrency",
-            "1",
-            "users",
-            "--company",
-            "all",
-            "--company-concurrency",
-            "1",
-        ])
-        .args([
-            "--sink",
-            &format!("csv:{}/{{company_id}}.csv", out.display()),
-        ])
-        .args(["--summary-json", summary.to_str().unwrap()])
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut cmd = env.command_as(&env.sandbox.reseller());
+    cmd.args([
+        "-v",
+        "--concurrency",
+        "1",
+        "users",
+        "--company",
+        "all",
+        "--company-concurrency",
+        "1",
+    ])
+    .args([
+        "--sink",
+        &format!("csv:{}/{{company_id}}.csv", out.display()),
+    ])
+    .args(["--summary-json", summary.to_str().unwrap()]);
+    let mut watched = crate::util::Watched::spawn(cmd);
     // Interrupt once the first company is done and the next one is streaming.
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
     let mut pages_after_first = 0;
     let mut first_done = false;
-    while stderr.read_line(&mut line).unwrap() > 0 {
+    watched.read_until(|line| {
         first_done |= line.contains("file written");
         if first_done && line.contains("page fetched") {
             pages_after_first += 1;
-            if pages_after_first == 3 {
-                break;
-            }
         }
-        line.clear();
-    }
-    std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
-    assert_eq!(child.wait().unwrap().code(), Some(130), "{rest}");
+        pages_after_first == 3
+    });
+    let (code, rest) = watched.interrupt();
+    assert_eq!(code, Some(130), "{rest}");
     let doc: Value = serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
     let outcomes: Vec<&str> = doc["companies"]
         .as_array()

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::sinks::{assert_same_instant, col, leftovers, read_csv, true_instants, COLUMNS};
 use crate::smtp::Server;
-use crate::util::{is_deleted, Env};
+use crate::util::{is_deleted, plain_smtp_args, Env};
 
 fn read_xlsx(path: &Path) -> Vec<Vec<Data>> {
     let mut book: Xlsx<_> = calamine::open_workbook(path).unwrap();
@@ -377,8 +377,8 @@ fn without_the_company_format_ambiguous_dates_stay_text() {
 fn mailing_run(env: &Env, server: &Server, out: &Path, extra: &[&str]) -> crate::util::Run {
     std::fs::create_dir_all(out).unwrap();
     std::fs::write(out.join("u.csv"), "previous").unwrap();
-    let port = server.port.to_string();
     let sink = format!("csv:{}", out.join("u.csv").display());
+    let smtp = plain_smtp_args(server.port, "reports@mssp.example");
     let mut args = vec![
         "users",
         "--company",
@@ -387,15 +387,8 @@ fn mailing_run(env: &Env, server: &Server, out: &Path, extra: &[&str]) -> crate:
         &sink,
         "--sink",
         "email:it@initech.example",
-        "--smtp-host",
-        "127.0.0.1",
-        "--smtp-port",
-        &port,
-        "--smtp-tls",
-        "none",
-        "--mail-from",
-        "reports@mssp.example",
     ];
+    args.extend(smtp.iter().map(String::as_str));
     args.extend_from_slice(extra);
     env.run(&args)
 }

@@ -746,27 +746,13 @@ fn the_summary_hash_is_of_the_bytes_written() {
     // the file at the same path.
     let replaced = csv.clone();
     let (port, smtp) = smtp_once(move || std::fs::write(&replaced, "someone else's file").unwrap());
-    let port = port.to_string();
-    env.run(&[
-        "users",
-        "--company",
-        "Initech",
-        "--sink",
-        &format!("csv:{}", csv.display()),
-        "--sink",
-        "email:it@example.com",
-        "--smtp-host",
-        "127.0.0.1",
-        "--smtp-port",
-        &port,
-        "--smtp-tls",
-        "none",
-        "--mail-from",
-        "me@example.com",
-        "--summary-json",
-        summary.to_str().unwrap(),
-    ])
-    .ok();
+    let sink = format!("csv:{}", csv.display());
+    let mut args = vec!["users", "--company", "Initech", "--sink", &sink];
+    args.extend(["--sink", "email:it@example.com"]);
+    let smtp_args = crate::util::plain_smtp_args(port, "me@example.com");
+    args.extend(smtp_args.iter().map(String::as_str));
+    args.extend(["--summary-json", summary.to_str().unwrap()]);
+    env.run(&args).ok();
     smtp.join().unwrap();
     let doc: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();

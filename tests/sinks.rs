@@ -2,9 +2,7 @@
 //! by cell with what the sandbox served; atomic publication under failure and Ctrl-C.
 
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::Stdio;
 use std::time::Duration;
 
 use calamine::{Data, Reader, Xlsx};
@@ -12,7 +10,7 @@ use keepnet_sandbox::{Config, Faults};
 use keepnet_sink::safety;
 use serde_json::Value;
 
-use crate::util::{assert_previous_kept, write_previous, Env};
+use crate::util::{assert_previous_kept, write_previous, Env, Watched};
 
 /// The default columns, in order (API field names), before any field the client does not know.
 pub const COLUMNS: [&str; 21] = [
@@ -457,32 +455,22 @@ fn ctrl_c_mid_run_publishes_nothing() {
     std::fs::create_dir(&out).unwrap();
     let csv_path = out.join("users.csv");
     std::fs::write(&csv_path, "previous").unwrap();
-    let mut child = env
-        .command_as(&env.sandbox.reseller())
-        .args([
-            "-v",
-            "users",
-            "--company",
-            "Initech",
-            "--sink",
-            &format!("csv:{}", csv_path.display()),
-        ])
-        .args([
-            "--sink",
-            &format!("xlsx:{}", out.join("users.xlsx").display()),
-        ])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut cmd = env.command_as(&env.sandbox.reseller());
+    cmd.args([
+        "-v",
+        "users",
+        "--company",
+        "Initech",
+        "--sink",
+        &format!("csv:{}", csv_path.display()),
+    ])
+    .args([
+        "--sink",
+        &format!("xlsx:{}", out.join("users.xlsx").display()),
+    ]);
     // Wait until pages are flowing (and so temporary files exist), then interrupt.
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    while stderr.read_line(&mut line).unwrap() > 0 {
-        if line.contains("page fetched") {
-            break;
-        }
-        line.clear();
-    }
+    let mut watched = Watched::spawn(cmd);
+    watched.read_until(|line| line.contains("page fetched"));
     let started = std::time::Instant::now();
     while out.read_dir().unwrap().count() < 3 && started.elapsed() < Duration::from_secs(5) {
         std::thread::sleep(Duration::from_millis(5));
@@ -492,14 +480,8 @@ fn ctrl_c_mid_run_publishes_nothing() {
         3,
         "both temporary files exist mid-run"
     );
-    std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(130), "{rest}");
+    let (code, rest) = watched.interrupt();
+    assert_eq!(code, Some(130), "{rest}");
     assert!(rest.contains("interrupted"), "{rest}");
     assert_eq!(std::fs::read(&csv_path).unwrap(), b"previous");
     assert_eq!(leftovers(&out), ["users.csv"]);

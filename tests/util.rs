@@ -1,8 +1,9 @@
 //! The end-to-end harness: a sandbox on a free loopback port, and the real binary driven
 //! against it with a clean environment.
 
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, ChildStderr, Command, Output, Stdio};
 
 use keepnet_sandbox::{Config, Credentials, Sandbox};
 
@@ -218,4 +219,58 @@ fn scrub(cmd: &mut Command) {
 /// Runs the binary with no sandbox and no credentials unless given in `args`.
 pub fn run_bare(args: &[&str], dir: &Path) -> Run {
     Run::from_output(bare_command().args(args).current_dir(dir).output().unwrap())
+}
+
+/// A run of the binary watched through its stderr, to interrupt it at a chosen moment.
+pub struct Watched {
+    child: Child,
+    stderr: BufReader<ChildStderr>,
+}
+
+impl Watched {
+    /// Starts `cmd` with its stderr piped.
+    pub fn spawn(mut cmd: Command) -> Self {
+        let mut child = cmd.stderr(Stdio::piped()).spawn().unwrap();
+        let stderr = BufReader::new(child.stderr.take().unwrap());
+        Self { child, stderr }
+    }
+
+    /// Reads stderr line by line until `stop` says so (or it ends).
+    pub fn read_until(&mut self, mut stop: impl FnMut(&str) -> bool) {
+        let mut line = String::new();
+        while self.stderr.read_line(&mut line).unwrap() > 0 {
+            if stop(&line) {
+                return;
+            }
+            line.clear();
+        }
+    }
+
+    /// Sends SIGINT (as Ctrl-C does), reads the rest of stderr and waits: the exit code and
+    /// that rest.
+    pub fn interrupt(mut self) -> (Option<i32>, String) {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-INT", &pid]).status().unwrap();
+        let mut rest = String::new();
+        self.stderr.read_to_string(&mut rest).unwrap();
+        (self.child.wait().unwrap().code(), rest)
+    }
+}
+
+/// The flags that send to a plain (no TLS) test server on loopback `port`, from `from`.
+pub fn plain_smtp_args(port: u16, from: &str) -> Vec<String> {
+    let port = port.to_string();
+    [
+        "--smtp-host",
+        "127.0.0.1",
+        "--smtp-port",
+        &port,
+        "--smtp-tls",
+        "none",
+        "--mail-from",
+        from,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
 }

@@ -175,12 +175,7 @@ impl OutputSettings {
             origins.push(sink);
         }
         // The list and one of its items as this front end's user knows them.
-        let first = self
-            .sinks
-            .first()
-            .map(|s| s.origin.clone())
-            .unwrap_or_default();
-        let (list, one) = first.list_names("sinks", "sink");
+        let (list, one) = first_origin(&self.sinks).list_names("sinks", "sink");
         // `/dev/stdout` (or `/proc/self/fd/1`) is the same stdout as `-`.
         let stdout = rules::stdout_identity();
         let mut on_stdout = 0;
@@ -366,6 +361,11 @@ impl Default for OutputSettings {
     }
 }
 
+/// Where the first of a list of values came from (the default for an empty list).
+fn first_origin(list: &[Sourced<String>]) -> Origin {
+    list.first().map(|s| s.origin.clone()).unwrap_or_default()
+}
+
 /// The stand-in origin of a job file's e-mail delivery (its target is filled in per company).
 static EMAIL: Sourced<String> = Sourced {
     value: String::new(),
@@ -541,12 +541,7 @@ impl ReportSettings {
                 Err(b) => broken.push(Invalid::new(&text.origin, &text.value, b.at, b.message)),
             }
         }
-        let first = self
-            .changes
-            .first()
-            .map(|s| s.origin.clone())
-            .unwrap_or_default();
-        let (list, _) = first.list_names("changes", "change");
+        let (list, _) = first_origin(&self.changes).list_names("changes", "change");
         for (i, b) in rules::check_specs(&specs, several, registry, &list) {
             let text = origins[i];
             let at = match b.at {
@@ -740,12 +735,9 @@ impl ExportSettings {
         };
         match (statuses, layout, outputs, report) {
             (Some(statuses), Some(layout), Some(outputs), Some(report)) if broken.is_empty() => {
-                let first = |list: &[Sourced<String>]| {
-                    list.first().map(|s| s.origin.clone()).unwrap_or_default()
-                };
                 let names = crate::names::Names {
-                    sinks: first(&self.outputs.sinks),
-                    changes: first(&self.report.changes),
+                    sinks: first_origin(&self.outputs.sinks),
+                    changes: first_origin(&self.report.changes),
                     state: self
                         .report
                         .state

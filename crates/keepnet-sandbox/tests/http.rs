@@ -1473,13 +1473,11 @@ fn minimal() -> Value {
     json!({"Condition": "AND", "SearchInputTextValue": ""})
 }
 
+/// Days since 1970-01-01 of a civil date: the one calendar (`keepnet_sink`), at this file's
+/// integer width.
 fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468
+    let narrow = |n: i64| u8::try_from(n).expect("a month or a day");
+    keepnet_sink::days_from_civil(i32::try_from(y).expect("a year"), narrow(m), narrow(d))
 }
 
 fn num(s: &str, len: usize) -> i64 {
