@@ -109,6 +109,44 @@ fn a_two_job_file_exports_and_mails_each_customer() {
     assert_eq!(summary["totals"]["succeeded"], companies);
 }
 
+/// `[smtp]` and `[job.email]` are the e-mail kind's options like `[job.options.email]`, which
+/// wins: the plan says so, and the delivered message is built from it.
+#[test]
+fn a_jobs_own_e_mail_options_win_in_the_plan_and_the_message() {
+    let env = Env::small(3, 5);
+    let server = Server::start(&[]);
+    let file = env.path("reports.toml");
+    let out = env.path("out");
+    std::fs::write(
+        &file,
+        format!(
+            "[smtp]\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\nfrom = \"r@mssp.example\"\n\
+             [[job]]\nname = \"a\"\ncompanies = [\"Initech\"]\nsinks = [\"csv:{}/{{company}}.csv\"]\n\
+             [job.email]\nsubject = \"From [job.email]\"\ndefault = [\"it@initech.example\"]\n\
+             [job.options.email]\nsubject = \"Users of {{company}}, from the options\"\n\
+             bcc = \"audit@mssp.example\"\n",
+            server.port,
+            out.display()
+        ),
+    )
+    .unwrap();
+    let plan = env.run(&["run", "--check", file.to_str().unwrap()]);
+    let text = plan.ok();
+    assert!(
+        text.contains("subject: Users of {company}, from the options"),
+        "{text}"
+    );
+    assert!(text.contains("bcc: audit@mssp.example"), "{text}");
+    env.run(&["run", file.to_str().unwrap()]).ok();
+    let message = server.single();
+    let parsed = MessageParser::default().parse(&message.raw).unwrap();
+    assert_eq!(parsed.subject(), Some("Users of Initech, from the options"));
+    let mut to = message.rcpt_tos();
+    to.sort();
+    assert_eq!(to, ["audit@mssp.example", "it@initech.example"]);
+    assert!(parsed.header("Bcc").is_none(), "Bcc stays in the envelope");
+}
+
 #[test]
 fn check_prints_the_plan_without_calling_the_api() {
     let env = Env::small(3, 5);

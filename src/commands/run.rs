@@ -125,8 +125,9 @@ fn prepare(
 
 /// `run --check`: validates the file and prints the plan, calling no API.
 pub fn check(args: &RunArgs, registry: &Registry, timeout: &SinkOption) -> Result<(), Failure> {
-    let (file, _) = load(&args.file, registry, std::slice::from_ref(timeout))?;
-    let plan = keepnet_jobs::plan_summary(&file);
+    let (file, prepared) = load(&args.file, registry, std::slice::from_ref(timeout))?;
+    let resolved: Vec<_> = prepared.iter().map(|p| &p.outputs.settings).collect();
+    let plan = keepnet_jobs::plan_summary_resolved(&file, &resolved);
     crate::output::to_stdout(|out| out.write_all(plan.as_bytes()))
 }
 

@@ -105,7 +105,7 @@ mod text;
 use std::fmt;
 use std::path::PathBuf;
 
-pub use plan::plan_summary;
+pub use plan::{plan_summary, plan_summary_resolved};
 
 /// A whole job file: the optional SMTP settings and the jobs, in file order.
 #[derive(Debug, Clone)]

@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 
 use keepnet_export_core::plan::{self, EmailPlan, JobPlan, PasswordSource, SmtpPlan};
+use keepnet_export_core::sinks::{email_settings, SinkSettings};
 
 use crate::{Companies, Email, Header, Job, JobFile, Smtp};
 
@@ -11,6 +12,13 @@ use crate::{Companies, Email, Header, Job, JobFile, Smtp};
 /// password variable is set now: never its value), then per job its companies, search,
 /// columns, header, sinks, error handling and e-mail recipients. Ends with a newline.
 pub fn plan_summary(file: &JobFile) -> String {
+    plan_summary_resolved(file, &[])
+}
+
+/// [`plan_summary`], with each job's e-mail subject and copies as the engine resolved them
+/// (a job's `[job.options.email]` wins over `[job.email]`): `resolved[i]` is job `i`'s
+/// checked sink settings; a job without one is described from the file.
+pub fn plan_summary_resolved(file: &JobFile, resolved: &[&SinkSettings]) -> String {
     let mut out = String::new();
     let jobs = file.jobs.len();
     let plural = if jobs == 1 { "" } else { "s" };
@@ -19,8 +27,8 @@ pub fn plan_summary(file: &JobFile) -> String {
         Some(smtp) => write_smtp(&mut out, smtp),
         None => out.push_str("\nSMTP: none (no job sends e-mail)\n"),
     }
-    for job in &file.jobs {
-        write_job(&mut out, job);
+    for (i, job) in file.jobs.iter().enumerate() {
+        write_job(&mut out, job, resolved.get(i).copied());
     }
     out
 }
@@ -46,7 +54,10 @@ fn write_smtp(out: &mut String, smtp: &Smtp) {
     );
 }
 
-fn write_job(out: &mut String, job: &Job) {
+fn write_job(out: &mut String, job: &Job, resolved: Option<&SinkSettings>) {
+    let mail = resolved
+        .and_then(|s| email_settings("", s).ok())
+        .map(|(_, mail)| mail);
     let values = |list: &[crate::Located<String>]| -> Vec<String> {
         list.iter().map(|l| l.value.clone()).collect()
     };
@@ -67,15 +78,24 @@ fn write_job(out: &mut String, job: &Job) {
         fail_fast: job.fail_fast,
         allow_incomplete: job.allow_incomplete,
         email: job.email.as_ref().map(|email: &Email| EmailPlan {
-            subject: email.subject.clone(),
+            subject: match &mail {
+                Some(mail) => {
+                    Some(mail.subject.clone()).filter(|s| s != keepnet_sink_email::DEFAULT_SUBJECT)
+                }
+                None => email.subject.clone(),
+            },
             to: email
                 .to
                 .iter()
                 .map(|(company, to)| (company.value.clone(), to.clone()))
                 .collect(),
             default: email.default.clone(),
-            cc: email.cc.clone(),
-            bcc: email.bcc.clone(),
+            cc: mail
+                .as_ref()
+                .map_or_else(|| email.cc.clone(), |m| m.cc.clone()),
+            bcc: mail
+                .as_ref()
+                .map_or_else(|| email.bcc.clone(), |m| m.bcc.clone()),
         }),
     };
     plan::write_job(out, &plan);
