@@ -78,13 +78,17 @@ pub struct Failure {
     setting: Option<keepnet_sink::Setting>,
 }
 
-/// An error and its sources, joined by `: ` (as `anyhow` shows a chain with `{:#}`).
+/// An error and its sources, joined by `: ` (as `anyhow` shows a chain with `{:#}`); a cause
+/// its error already shows at the end of its own message (`path: {source}`) is not repeated.
 pub fn chain(error: &(dyn std::error::Error + 'static)) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
+        let cause_text = cause.to_string();
+        if !text.ends_with(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
         source = cause.source();
     }
     text
@@ -214,6 +218,12 @@ mod tests {
         assert_eq!(
             failure.to_string(),
             "cannot write a.csv: disk full; nothing published"
+        );
+        // A sink's I/O error shows its source itself: the chain does not say it twice.
+        let sink = keepnet_sink::SinkError::io("out/a.csv", std::io::Error::other("disk full"));
+        assert_eq!(
+            Failure::sink("--sink csv:out/a.csv", sink).to_string(),
+            "--sink csv:out/a.csv: out/a.csv: disk full"
         );
     }
 }
