@@ -187,6 +187,10 @@ pub enum Command {
     Sandbox(SandboxArgs),
     /// Run the jobs of a report file (companies, columns, outputs, e-mail per customer).
     Run(RunArgs),
+    /// Write the summary e-mail one company's export would send, as COMPANY.eml and
+    /// COMPANY.html, to look at before sending to customers: the export runs (with --sandbox,
+    /// against the built-in sandbox), nothing is sent.
+    PreviewEmail(Box<PreviewArgs>),
     /// Show what the credential is allowed to do (role, company, permissions) before a run.
     Whoami(WhoamiArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
@@ -250,8 +254,23 @@ pub struct CountArgs {
     pub format: CountFormat,
 }
 
-/// `users` options.
+/// `preview-email` options: one company's `users` export whose e-mail is written to files.
 #[derive(Debug, Args)]
+pub struct PreviewArgs {
+    /// Where to write COMPANY.eml (the whole message, as it would be sent) and COMPANY.html
+    /// (its HTML part, the logo beside it).
+    #[arg(long, value_name = "DIR")]
+    pub out: std::path::PathBuf,
+    /// The recipient the message is addressed to, when no --sink email:ADDR is given.
+    #[arg(long, value_name = "ADDR", default_value = "it@customer.example")]
+    pub to: String,
+    /// The export, as `users` takes it (company, columns, state, e-mail settings...).
+    #[command(flatten)]
+    pub users: UsersArgs,
+}
+
+/// `users` options.
+#[derive(Debug, Clone, Args)]
 pub struct UsersArgs {
     /// The company: its resource id or exact name (case-insensitive); repeat for several, or
     /// `all` for every managed company (file targets then need {company} or {company_id}).
@@ -281,6 +300,12 @@ pub struct UsersArgs {
     /// the exported ones), repeatable, any row sink kind; needs --state.
     #[arg(long = "changes", env = "KEEPNET_CHANGES", value_name = "KIND:TARGET")]
     pub changes: Vec<String>,
+    /// With several companies, write one row per company (companyId, company, parent,
+    /// usersExported, active, inactive, deleted, monthlyAdded, licenceLimit, overLimit,
+    /// joined, left, changed, outcome, files), repeatable, any row sink kind; an xlsx rollup
+    /// ends with a total row. The target may hold {date} or {timestamp}.
+    #[arg(long = "rollup", env = "KEEPNET_ROLLUP", value_name = "KIND:TARGET")]
+    pub rollup: Vec<String>,
     /// Exit 9 when users joined, left or changed since the previous run (after publishing
     /// everything and advancing the state); needs --state.
     #[arg(long, env = "KEEPNET_FAIL_ON_CHANGES")]
@@ -382,7 +407,7 @@ pub struct UsersArgs {
 
 /// Settings of `--sink email:...`. The password comes from KEEPNET_SMTP_PASSWORD or
 /// --smtp-password-file, never from the command line.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "E-mail delivery (--sink email:ADDR[,ADDR...])")]
 pub struct EmailArgs {
     /// SMTP server host.
@@ -430,6 +455,19 @@ pub struct EmailArgs {
     /// or with a unit (KB, KiB, MB, MiB, GB, GiB).
     #[arg(long, env = "KEEPNET_MAIL_MAX_ATTACHMENT_SIZE", value_name = "SIZE", default_value = "20MiB", value_parser = parse_size)]
     pub mail_max_attachment_size: u64,
+    /// The sender's display name, e.g. your MSSP's (replaces the name in --mail-from).
+    #[arg(long, env = "KEEPNET_MAIL_SENDER_NAME", value_name = "NAME")]
+    pub mail_sender_name: Option<String>,
+    /// A header line at the top of the message, e.g. your MSSP's name.
+    #[arg(long, env = "KEEPNET_MAIL_HEADER", value_name = "TEXT")]
+    pub mail_header: Option<String>,
+    /// A logo at the top of the message: PNG, JPEG or GIF, at most 512 KiB, embedded (no
+    /// remote image).
+    #[arg(long, env = "KEEPNET_MAIL_LOGO", value_name = "PATH")]
+    pub mail_logo: Option<PathBuf>,
+    /// The footer text, replacing "Sent by keepnet-export".
+    #[arg(long, env = "KEEPNET_MAIL_FOOTER", value_name = "TEXT")]
+    pub mail_footer: Option<String>,
 }
 
 /// `--smtp-tls` values.
@@ -562,7 +600,8 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
 
 /// Options that have no environment variable, and why: how a command shows its answer
 /// (`--format`), one-off switches and what only makes sense on the command line.
-pub const NO_ENVIRONMENT: [&str; 8] = [
+pub const NO_ENVIRONMENT: [&str; 9] = [
+    "to",
     "verbose",
     "dry-run",
     "format",

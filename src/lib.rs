@@ -127,13 +127,19 @@ impl Runner {
             .subcommand()
             .and_then(|(_, m)| m.value_source("plugin_timeout"))
             .or_else(|| matches.value_source("plugin_timeout"));
-        if let Command::Users(args) = &mut cli.command {
-            if let Some(m) = matches.subcommand_matches("users") {
-                args.sources = m
-                    .ids()
+        let sources = |name: &str| {
+            matches.subcommand_matches(name).map(|m| {
+                m.ids()
                     .filter_map(|id| Some((id.to_string(), m.value_source(id.as_str())?)))
-                    .collect();
+                    .collect()
+            })
+        };
+        match &mut cli.command {
+            Command::Users(args) => args.sources = sources("users").unwrap_or_default(),
+            Command::PreviewEmail(args) => {
+                args.users.sources = sources("preview-email").unwrap_or_default()
             }
+            _ => {}
         }
         let bars = progress::Progress::bars_wanted(cli.global.quiet, cli.global.verbose);
         let json = cli.global.log_format == cli::LogFormat::Json;
@@ -173,6 +179,7 @@ pub fn main() -> ExitCode {
 }
 
 /// What a command runs with: the connected client and the output kinds.
+#[derive(Clone)]
 pub(crate) struct Context<'a> {
     pub(crate) client: &'a keepnet_api::Client,
     pub(crate) registry: &'a Registry,
@@ -300,6 +307,16 @@ async fn run(cli: Cli, secret_source: SecretSource, registry: Registry) -> Resul
             r = commands::whoami::run(&session.client, args) => r,
             r = cut_short => r,
         },
+        Command::PreviewEmail(args) => {
+            let ctx = Context {
+                client: &session.client,
+                registry: &registry,
+                progress: &progress,
+                scope_tolerance: cli.global.scope_tolerance,
+                plugin_timeout: plugin_timeout(&cli.global),
+            };
+            commands::preview::run(&ctx, args).await
+        }
         Command::Run(args) => {
             let ctx = Context {
                 client: &session.client,

@@ -22,6 +22,8 @@ mod hostile;
 mod jobs;
 mod paging;
 mod plugins;
+mod report_email;
+mod rollup;
 mod sandbox_cmd;
 mod settings;
 mod sinks;

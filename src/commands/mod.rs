@@ -3,6 +3,7 @@
 pub mod companies;
 pub mod count;
 pub mod export;
+pub mod preview;
 pub mod run;
 pub mod sandbox;
 pub mod users;
@@ -70,4 +71,14 @@ pub(crate) fn offline_client() -> Client {
         .credentials(keepnet_api::Credentials::new("check", "check"))
         .build()
         .expect("a fixed, valid configuration")
+}
+
+/// Logs the rollup files a run wrote (`--rollup`), or returns why it could not write them.
+pub(crate) fn rolled_up(
+    rollup: Result<Vec<keepnet_sink::Artifact>, Failure>,
+) -> Result<(), Failure> {
+    for artifact in rollup? {
+        tracing::info!(path = %artifact.path.display(), rows = artifact.rows, "rollup written");
+    }
+    Ok(())
 }

@@ -148,6 +148,7 @@ pub async fn run(ctx: &Context<'_>, args: &RunArgs) -> Result<(), Failure> {
     }
     let mut results: Vec<CompanyResult> = Vec::new();
     let mut gate: Option<Failure> = None;
+    let mut rollup_failed: Option<Failure> = None;
     for (job, prepared) in file.jobs.iter().zip(prepared) {
         tracing::info!(job = %job.name, "job started");
         let queries: Vec<String> = match &job.companies {
@@ -173,6 +174,11 @@ pub async fn run(ctx: &Context<'_>, args: &RunArgs) -> Result<(), Failure> {
         if gated && gate.is_none() {
             gate = summary::changes_gate(&job_results).err();
         }
+        let rollup = keepnet_export_core::rollup::Rollup::of(&batch).write(&job_results, &started);
+        if let Err(e) = super::rolled_up(rollup) {
+            tracing::error!(job = %job.name, "rollup not written: {e}");
+            rollup_failed.get_or_insert(e);
+        }
         let failed = job_results
             .iter()
             .any(|r| matches!(r.outcome, Some(Err(_))));
@@ -186,5 +192,6 @@ pub async fn run(ctx: &Context<'_>, args: &RunArgs) -> Result<(), Failure> {
         summary::write(path, started, &results, ctx.client)?;
     }
     summary::outcome(results)?;
+    rollup_failed.map_or(Ok(()), Err)?;
     gate.map_or(Ok(()), Err)
 }

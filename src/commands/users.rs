@@ -114,6 +114,11 @@ fn export_settings(ctx: &Context<'_>, args: &UsersArgs) -> Result<ExportSettings
         .iter()
         .map(|c| text(c, "changes", "--changes"))
         .collect();
+    settings.report.rollup = args
+        .rollup
+        .iter()
+        .map(|c| text(c, "rollup", "--rollup"))
+        .collect();
     settings.report.fail_on_changes = Sourced::new(
         args.fail_on_changes,
         at("fail_on_changes", "--fail-on-changes"),
@@ -209,7 +214,7 @@ fn option_flag(args: &UsersArgs, key: &str) -> String {
 /// `email.smtp-host`); a flag left at its default sets nothing, so the kind's default holds.
 fn email_shorthands(
     users: &UsersArgs,
-) -> [(&'static str, &'static str, &'static str, Option<String>); 10] {
+) -> [(&'static str, &'static str, &'static str, Option<String>); 14] {
     let args = &users.email;
     let set = |id: &str| {
         !matches!(
@@ -269,6 +274,30 @@ fn email_shorthands(
             "email.max-attachment-size",
             set("mail_max_attachment_size").then(|| args.mail_max_attachment_size.to_string()),
         ),
+        (
+            "mail_sender_name",
+            "--mail-sender-name",
+            "email.sender-name",
+            args.mail_sender_name.clone(),
+        ),
+        (
+            "mail_header",
+            "--mail-header",
+            "email.header",
+            args.mail_header.clone(),
+        ),
+        (
+            "mail_logo",
+            "--mail-logo",
+            "email.logo",
+            args.mail_logo.as_ref().map(|p| p.display().to_string()),
+        ),
+        (
+            "mail_footer",
+            "--mail-footer",
+            "email.footer",
+            args.mail_footer.clone(),
+        ),
     ]
 }
 
@@ -295,6 +324,7 @@ pub async fn run(ctx: &Context<'_>, args: &UsersArgs) -> Result<(), Failure> {
     let fail_on_changes = batch.report.fail_on_changes;
     let results = batch.run(companies).await;
     log_api_usage(client);
+    let rollup = keepnet_export_core::rollup::Rollup::of(&batch).write(&results, &started);
     if let Some(path) = &args.summary_json {
         summary::write(path, started, &results, client)?;
     }
@@ -303,6 +333,7 @@ pub async fn run(ctx: &Context<'_>, args: &UsersArgs) -> Result<(), Failure> {
         false => Ok(()),
     };
     summary::outcome(results)?;
+    super::rolled_up(rollup)?;
     gate
 }
 

@@ -1,12 +1,12 @@
-//! `cargo xtask ci`: the checks CI runs, fastest-failing first; the tests last, so their
-//! summary closes the output.
+//! `cargo xtask ci`: the checks CI runs, fastest-failing first; the tests near the end, then
+//! the e-mail rendering check, which needs the test-built crates and a browser.
 
 use anyhow::{bail, Result};
 
 use crate::cargo;
 
 /// Formatting, lints, fixtures, module layers, docs, then every test of the workspace (the example crate
-/// included: it is a workspace member).
+/// included: it is a workspace member), then the summary e-mail rendered in headless Chromium.
 pub(crate) fn run(args: &[String]) -> Result<()> {
     if let Some(extra) = args.first() {
         bail!("`ci` takes no arguments, got {extra:?}");
@@ -28,7 +28,8 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         &["doc", "--workspace", "--no-deps", "--quiet"],
         &[("RUSTDOCFLAGS", "-D warnings")],
     )?;
-    // Tests last: their summary closes the output.
     cargo(&["test", "--workspace"])?;
+    // The summary e-mail as a browser draws it: not blank, the chart's bars in proportion.
+    crate::render::run(&[])?;
     Ok(())
 }

@@ -6,6 +6,8 @@
 //! - `layers`: checks that no module imports a module above it (no module cycles) and
 //!   prints each package's module order.
 //! - `fixtures`: regenerates the golden files of tests/fixtures (`--check` verifies them).
+//! - `render-email`: renders the summary e-mail of a sample report in headless Chromium and
+//!   checks the screenshot (not blank, the chart's bars in proportion).
 
 use std::process::{Command, ExitCode};
 
@@ -15,6 +17,7 @@ mod bench;
 mod ci;
 mod fixtures;
 mod layers;
+mod render;
 mod sandbox;
 
 fn main() -> ExitCode {
@@ -24,6 +27,7 @@ fn main() -> ExitCode {
         Some("bench") => bench::run(&args[1..]),
         Some("fixtures") => fixtures::run(&args[1..]),
         Some("layers") => layers::run(&args[1..]),
+        Some("render-email") => render::run(&args[1..]),
         Some("-h" | "--help") | None => {
             println!("{USAGE}");
             Ok(())
@@ -43,9 +47,12 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  ci        fmt --check, clippy -D warnings, fixtures --check, tests, docs (-D warnings)
-  bench     [--runs N] [--quick]: release binary vs the sandbox process; prints the table
-  fixtures  [--check]: regenerate (or verify) the golden files in tests/fixtures";
+  ci            fmt --check, clippy -D warnings, fixtures --check, docs (-D warnings), tests,
+                render-email
+  bench         [--runs N] [--quick]: release binary vs the sandbox process; prints the table
+  fixtures      [--check]: regenerate (or verify) the golden files in tests/fixtures
+  render-email  render the sample summary e-mail in headless Chromium (chromium on the PATH)
+                into target/email-render/summary.{html,png}; check the chart's bars";
 
 /// Runs `cargo <args>` from the workspace root, failing if it fails.
 pub(crate) fn cargo(args: &[&str]) -> Result<()> {

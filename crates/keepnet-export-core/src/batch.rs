@@ -59,6 +59,9 @@ pub struct Reporting {
     pub state: Option<crate::changes::StateKeeping>,
     /// Change-report sinks, targets possibly with placeholders.
     pub changes: Vec<SinkSpec>,
+    /// Rollup sinks (`--rollup`): one row per company, written after every company
+    /// ([`crate::rollup`]); targets possibly with `{date}` or `{timestamp}`.
+    pub rollup: Vec<SinkSpec>,
     /// Send no delivery for a company whose users did not change.
     pub skip_unchanged_mail: bool,
     /// Fail with [`crate::exit::CHANGES`] when anything changed ([`crate::summary::changes_gate`]).

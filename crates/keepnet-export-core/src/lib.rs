@@ -15,7 +15,8 @@
 //! - [`rules`]: the rules on sink targets every front end applies (shape, placeholders,
 //!   several companies, one file per sink).
 //! - [`columns`], [`templates`]: column layouts and filling in path placeholders.
-//! - [`summary`]: the run's summary document (docs/summary-json.md).
+//! - [`summary`]: the run's summary document (docs/summary-json.md); [`rollup`]: one row per
+//!   company of a run (`--rollup`).
 //! - [`plan`]: what a run would do, as people read it (`run --check`, `users --dry-run`).
 //! - [`exit`]: exit codes and the [`Failure`](exit::Failure) that carries one.
 //! - [`progress`], [`stop`]: how a front end watches a run and stops it.
@@ -33,6 +34,7 @@ pub mod output;
 pub mod pipeline;
 pub mod plan;
 pub mod progress;
+pub mod rollup;
 pub mod rules;
 pub mod settings;
 pub mod sinks;

@@ -14,6 +14,8 @@ pub struct Names {
     pub sinks: Origin,
     /// The change-report outputs (`--changes`).
     pub changes: Origin,
+    /// The rollup outputs (`--rollup`).
+    pub rollup: Origin,
     /// The state folder (`--state`).
     pub state: Origin,
     /// Publishing an incomplete read (`--allow-incomplete`).

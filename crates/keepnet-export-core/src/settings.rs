@@ -423,6 +423,8 @@ pub struct ReportSettings {
     pub state: Option<Sourced<String>>,
     /// Change sinks, `KIND:TARGET`, in order.
     pub changes: Vec<Sourced<String>>,
+    /// Rollup sinks, `KIND:TARGET` (one row per company of the run), in order.
+    pub rollup: Vec<Sourced<String>>,
     /// Exit with [`crate::exit::CHANGES`] when anything joined, left or changed.
     pub fail_on_changes: Sourced<bool>,
     /// Send no delivery for a company whose users did not change since the previous run.
@@ -434,6 +436,7 @@ impl Default for ReportSettings {
         Self {
             state: None,
             changes: Vec::new(),
+            rollup: Vec::new(),
             fail_on_changes: Sourced::new(false, Origin::Default),
             mail_skip_unchanged: Sourced::new(false, Origin::Default),
         }
@@ -516,33 +519,93 @@ impl ReportSettings {
                 ));
             }
         }
-        let mut specs = Vec::new();
-        let mut origins = Vec::new();
-        for text in &self.changes {
-            match rules::parse_sink(&text.value) {
-                Ok(spec) if !registry.is_sink(&spec.kind) && registry.knows(&spec.kind) => {
-                    broken.push(Invalid::new(
-                        &text.origin,
-                        &text.value,
-                        0,
-                        format!(
-                            "{}: is a delivery, and changes are rows: write them with a row sink (csv, xlsx, jsonl, ...)",
-                            spec.kind
-                        ),
-                    ))
-                }
-                Ok(spec) => match registry.check_kind(&spec) {
-                    Ok(()) => {
-                        specs.push(spec);
-                        origins.push(text);
-                    }
-                    Err(message) => broken.push(Invalid::new(&text.origin, &text.value, 0, message)),
-                },
-                Err(b) => broken.push(Invalid::new(&text.origin, &text.value, b.at, b.message)),
+        let changes = RowOutputs {
+            list: &self.changes,
+            name: "changes",
+            are: "changes are rows",
+            several,
+        }
+        .check(registry, sinks, &mut broken);
+        // One rollup file for the whole run, whatever the number of companies.
+        let rollup = RowOutputs {
+            list: &self.rollup,
+            name: "rollup",
+            are: "a rollup is rows",
+            several: false,
+        }
+        .check(registry, sinks, &mut broken);
+        for (text, spec) in self.rollup.iter().zip(&rollup) {
+            if spec.target.contains("{company") {
+                broken.push(Invalid::new(
+                    &text.origin,
+                    &text.value,
+                    0,
+                    "a rollup is one file for the whole run, one row per company: its target \
+                     takes {date} or {timestamp}, not {company} or {company_id}",
+                ));
             }
         }
-        let (list, _) = first_origin(&self.changes).list_names("changes", "change");
-        for (i, b) in rules::check_specs(&specs, several, registry, &list) {
+        if !broken.is_empty() {
+            return Err(broken);
+        }
+        Ok(crate::batch::Reporting {
+            state,
+            changes,
+            want_figures: !rollup.is_empty(),
+            rollup,
+            skip_unchanged_mail: self.mail_skip_unchanged.value,
+            fail_on_changes: self.fail_on_changes.value,
+        })
+    }
+}
+
+/// The row outputs of a report (`changes`, `rollup`), to check.
+struct RowOutputs<'a> {
+    list: &'a [Sourced<String>],
+    /// What the list is called in a job file, and in messages (`the changes`).
+    name: &'a str,
+    /// What a delivery is not: `changes are rows`.
+    are: &'a str,
+    /// Whether the several-companies rule applies (one file per company).
+    several: bool,
+}
+
+impl RowOutputs<'_> {
+    /// Row sink kinds, each on a file of its own (not an export sink's), with the
+    /// several-companies rule when `several`. Returns the specs that passed, in order.
+    fn check(
+        &self,
+        registry: &Registry,
+        sinks: &[SinkSpec],
+        broken: &mut Vec<Invalid>,
+    ) -> Vec<SinkSpec> {
+        let (list, what, several) = (self.list, self.name, self.several);
+        let mut specs = Vec::new();
+        let mut origins = Vec::new();
+        for text in list {
+            match rules::parse_sink(&text.value) {
+            Ok(spec) if !registry.is_sink(&spec.kind) && registry.knows(&spec.kind) => broken
+                .push(Invalid::new(
+                    &text.origin,
+                    &text.value,
+                    0,
+                    format!(
+                        "{}: is a delivery, and {}: write them with a row sink (csv, xlsx, jsonl, ...)",
+                        spec.kind, self.are
+                    ),
+                )),
+            Ok(spec) => match registry.check_kind(&spec) {
+                Ok(()) => {
+                    specs.push(spec);
+                    origins.push(text);
+                }
+                Err(message) => broken.push(Invalid::new(&text.origin, &text.value, 0, message)),
+            },
+            Err(b) => broken.push(Invalid::new(&text.origin, &text.value, b.at, b.message)),
+        }
+        }
+        let (names, _) = first_origin(list).list_names(what, what);
+        for (i, b) in rules::check_specs(&specs, several, registry, &names) {
             let text = origins[i];
             let at = match b.at {
                 0 => 0,
@@ -562,23 +625,14 @@ impl ReportSettings {
             if same && registry.writes_files(&spec.kind) {
                 let text = origins[i];
                 broken.push(Invalid::new(
-                    &text.origin,
-                    &text.value,
-                    0,
-                    "this file (or stdout) is also an export sink's: write the changes to a file of their own",
-                ));
+                &text.origin,
+                &text.value,
+                0,
+                format!("this file (or stdout) is also an export sink's: write the {what} to a file of their own"),
+            ));
             }
         }
-        if !broken.is_empty() {
-            return Err(broken);
-        }
-        Ok(crate::batch::Reporting {
-            state,
-            changes: specs,
-            skip_unchanged_mail: self.mail_skip_unchanged.value,
-            fail_on_changes: self.fail_on_changes.value,
-            want_figures: false,
-        })
+        specs
     }
 }
 
@@ -738,6 +792,7 @@ impl ExportSettings {
                 let names = crate::names::Names {
                     sinks: first_origin(&self.outputs.sinks),
                     changes: first_origin(&self.report.changes),
+                    rollup: first_origin(&self.report.rollup),
                     state: self
                         .report
                         .state

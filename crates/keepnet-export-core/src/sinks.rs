@@ -165,7 +165,7 @@ fn plugin_timeout(s: &SinkSettings) -> Result<std::time::Duration, SinkError> {
 }
 
 /// The e-mail kind's options (its password is the secret `email.smtp-password`).
-const EMAIL_OPTIONS: [OptionSpec; 11] = [
+const EMAIL_OPTIONS: [OptionSpec; 15] = [
     OptionSpec::new(
         "smtp-host",
         OptionType::Text,
@@ -227,6 +227,30 @@ const EMAIL_OPTIONS: [OptionSpec; 11] = [
         "20MiB",
         "the largest total size of the attachments, checked before connecting",
     ),
+    OptionSpec::new(
+        "sender-name",
+        OptionType::Text,
+        "",
+        "the sender's display name, e.g. the MSSP's (replaces the name in from)",
+    ),
+    OptionSpec::new(
+        "header",
+        OptionType::Text,
+        "",
+        "a header line at the top of the message, e.g. the MSSP's name",
+    ),
+    OptionSpec::new(
+        "logo",
+        OptionType::Text,
+        "",
+        "a PNG, JPEG or GIF file (at most 512 KiB) shown at the top, embedded in the message",
+    ),
+    OptionSpec::new(
+        "footer",
+        OptionType::Text,
+        "",
+        "the footer text, replacing \"Sent by keepnet-export\"",
+    ),
 ];
 
 /// The secret the e-mail kind logs in with.
@@ -262,14 +286,30 @@ pub fn email_settings(
         Some(from) => from.to_owned(),
         None => user.filter(|u| u.contains('@')).unwrap_or_default(),
     };
+    let from = match own.nonempty("sender-name")? {
+        Some(name) if !from.is_empty() => keepnet_sink_email::with_display_name(&from, name),
+        _ => from,
+    };
+    let text = |name: &str| -> Result<Option<String>, SinkError> {
+        Ok(own.nonempty(name)?.map(str::to_owned))
+    };
     let mail = MailSettings {
         cc: own.list("cc")?.to_vec(),
         bcc: own.list("bcc")?.to_vec(),
         subject: own.text("subject")?.to_owned(),
         max_attachment_bytes: own.size("max-attachment-size")?,
+        header: text("header")?,
+        logo: text("logo")?.map(Into::into),
+        footer: text("footer")?,
         ..MailSettings::new(from, recipients(target))
     };
     Ok((smtp, mail))
+}
+
+/// The e-mail kind's check before a run: [`EmailDelivery::check`] of its settings.
+pub fn check_email(spec: &SinkSpec, s: &SinkSettings) -> Result<(), SinkError> {
+    let (smtp, mail) = email_settings(&spec.target, s)?;
+    EmailDelivery::check(&smtp, &mail)
 }
 
 /// `a@x.example, b@x.example` as addresses.
@@ -386,13 +426,7 @@ impl Registry {
             registry.register_option("email", option);
         }
         registry.register_rule("email", email_rule);
-        registry.register_check(
-            "email",
-            Box::new(|spec, s| {
-                let (smtp, mail) = email_settings(&spec.target, s)?;
-                EmailDelivery::check(&smtp, &mail)
-            }),
-        );
+        registry.register_check("email", Box::new(check_email));
         registry
     }
 

@@ -25,7 +25,7 @@ const SMTP_KEYS: [&str; 7] = [
     "from",
     "ca_file",
 ];
-const JOB_KEYS: [&str; 19] = [
+const JOB_KEYS: [&str; 20] = [
     "name",
     "companies",
     "search",
@@ -43,6 +43,7 @@ const JOB_KEYS: [&str; 19] = [
     "page_size",
     "state",
     "changes",
+    "rollup",
     "fail_on_changes",
     "mail_skip_unchanged",
 ];
@@ -802,23 +803,23 @@ impl Checker<'_> {
             },
             None => None,
         };
-        let changes = match entry(table, "changes") {
-            Some((_, v)) => {
-                match self.strings(v, "changes", "[\"jsonl:out/{company}-changes.jsonl\"]") {
-                    Some(items) => items
-                        .iter()
-                        .map(|(text, item)| {
-                            Sourced::new(text.clone(), self.origin("changes", item, Some(text)))
-                        })
-                        .collect(),
-                    None => {
-                        ok = false;
-                        Vec::new()
-                    }
+        let mut row_list = |key: &str, example: &str| match entry(table, key) {
+            Some((_, v)) => match self.strings(v, key, example) {
+                Some(items) => items
+                    .iter()
+                    .map(|(text, item)| {
+                        Sourced::new(text.clone(), self.origin(key, item, Some(text)))
+                    })
+                    .collect(),
+                None => {
+                    ok = false;
+                    Vec::new()
                 }
-            }
+            },
             None => Vec::new(),
         };
+        let changes = row_list("changes", "[\"jsonl:out/{company}-changes.jsonl\"]");
+        let rollup = row_list("rollup", "[\"xlsx:out/rollup-{date}.xlsx\"]");
         let settings = ExportSettings {
             order_by,
             descending: flag_descending,
@@ -837,6 +838,7 @@ impl Checker<'_> {
             report: keepnet_export_core::settings::ReportSettings {
                 state,
                 changes,
+                rollup,
                 fail_on_changes,
                 mail_skip_unchanged,
             },

@@ -65,7 +65,11 @@
 //!   per company and compares each run with the last; `changes = ["xlsx:out/{company}-changes.xlsx"]`
 //!   writes one row per user who joined, left or changed (needs `state`);
 //!   `fail_on_changes = true` exits 9 when anything changed; `mail_skip_unchanged = true`
-//!   sends no e-mail for a company with no changes.
+//!   sends no e-mail for a company with no changes; `rollup = ["xlsx:out/rollup-{date}.xlsx"]`
+//!   writes one row per company of the job (an xlsx rollup ends with a total row).
+//! * E-mail branding and any other e-mail option in `[job.options.email]`: `sender-name`,
+//!   `header`, `logo` (a PNG, JPEG or GIF file), `footer`, and the keys of
+//!   `docs/sink-options.md`; they win over `[smtp]` and `[job.email]`.
 //!
 //! # What is checked
 //!

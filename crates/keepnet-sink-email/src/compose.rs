@@ -9,8 +9,11 @@ use lettre::message::header::{ContentTransferEncoding, Header, HeaderName, Heade
 use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
 use lettre::Message;
 
+use keepnet_sink::{Changes, Figures};
+
+use crate::sections::{self, escape};
 use crate::template::Values;
-use crate::EmailDelivery;
+use crate::{EmailDelivery, Preview, LOGO_CONTENT_ID};
 
 /// A file to attach, read into memory.
 pub(crate) struct File {
@@ -100,12 +103,13 @@ pub(crate) fn human_size(bytes: u64) -> String {
     format!("{value:.1} {}", UNITS[unit])
 }
 
-/// The formatted message (headers and body, CRLF line endings, ASCII only).
+/// The formatted message (headers and body, CRLF line endings, ASCII only) and its HTML part.
+/// Both [`EmailDelivery::preview`] and the delivery build the message here.
 pub(crate) fn build(
     delivery: &EmailDelivery,
     report: &Report<'_>,
     files: &[File],
-) -> Result<Vec<u8>, SinkError> {
+) -> Result<Preview, SinkError> {
     let export = report.export;
     let started = export.started_at;
     let date = format!(
@@ -118,14 +122,28 @@ pub(crate) fn build(
         date: &date,
         rows: report.rows,
     });
+    let mail = &delivery.mail;
     let facts = Facts {
         company: &export.company_name,
         company_id: &export.company_id,
         rows: report.rows,
         summary: report.summary,
+        figures: report.figures,
+        changes: report.changes,
         started_at: utc(started),
         sender: show_mailbox(&delivery.from),
         files,
+        header: mail
+            .header
+            .as_deref()
+            .map(str::trim)
+            .filter(|h| !h.is_empty()),
+        footer: mail
+            .footer
+            .as_deref()
+            .map(str::trim)
+            .filter(|f| !f.is_empty()),
+        logo: delivery.logo.is_some(),
     };
 
     let mut builder = Message::builder()
@@ -141,9 +159,20 @@ pub(crate) fn build(
     }
     // Bcc recipients go into the SMTP envelope only: no Bcc header is ever written.
 
-    let bodies = MultiPart::alternative()
-        .singlepart(SinglePart::plain(facts.plain()))
-        .singlepart(SinglePart::html(facts.html()));
+    let html = facts.html();
+    let plain = SinglePart::plain(facts.plain());
+    let bodies = match &delivery.logo {
+        // The logo travels inside the message: the HTML and the image it shows by Content-ID
+        // form one multipart/related, so no mail program has to load anything remote.
+        Some(logo) => MultiPart::alternative().singlepart(plain).multipart(
+            MultiPart::related()
+                .singlepart(SinglePart::html(html.clone()))
+                .singlepart(logo.part()),
+        ),
+        None => MultiPart::alternative()
+            .singlepart(plain)
+            .singlepart(SinglePart::html(html.clone())),
+    };
     let mut mixed = MultiPart::mixed().multipart(bodies);
     for file in files {
         mixed = mixed.singlepart(attachment(file)?);
@@ -151,7 +180,11 @@ pub(crate) fn build(
     let message = builder
         .multipart(mixed)
         .map_err(|e| SinkError::other(format!("cannot build the e-mail: {e}")))?;
-    Ok(message.formatted())
+    Ok(Preview {
+        eml: message.formatted(),
+        html,
+        logo: delivery.logo.as_ref().map(|l| l.file()),
+    })
 }
 
 /// `2024-03-05 10:15:30 UTC`.
@@ -199,10 +232,21 @@ struct Facts<'a> {
     company_id: &'a str,
     rows: u64,
     summary: &'a [(String, String)],
+    figures: Option<&'a Figures>,
+    changes: Option<&'a Changes>,
     started_at: String,
     sender: String,
     files: &'a [File],
+    /// The branding header line.
+    header: Option<&'a str>,
+    /// The branding footer, replacing [`DEFAULT_FOOTER`].
+    footer: Option<&'a str>,
+    /// Whether the logo is embedded (as `cid:` [`LOGO_CONTENT_ID`]).
+    logo: bool,
 }
+
+/// The footer when no other is set.
+const DEFAULT_FOOTER: &str = "Sent by keepnet-export";
 
 const PERSONAL_DATA: &str = "The attached files contain personal data (names, e-mail addresses, phone numbers): \
      store and share them only as your data protection obligations allow, and delete them when no longer needed.";
@@ -212,8 +256,22 @@ fn rows(n: u64) -> String {
 }
 
 impl Facts<'_> {
+    /// The footer's lines.
+    fn footer_lines(&self) -> Vec<&str> {
+        match self.footer {
+            Some(footer) => footer.lines().map(str::trim_end).collect(),
+            None => vec![DEFAULT_FOOTER],
+        }
+    }
+
     fn plain(&self) -> String {
         let mut t = String::new();
+        if let Some(header) = self.header {
+            for line in header.lines() {
+                let _ = writeln!(t, "{}", line.trim_end());
+            }
+            let _ = writeln!(t);
+        }
         let _ = writeln!(t, "Hello,");
         let _ = writeln!(t);
         let _ = writeln!(
@@ -240,6 +298,7 @@ impl Facts<'_> {
             }
         }
         let _ = writeln!(t);
+        t.push_str(&sections::plain(self.figures, self.changes));
         if self.files.is_empty() {
             let _ = writeln!(t, "Attached files: none");
         } else {
@@ -258,14 +317,41 @@ impl Facts<'_> {
         let _ = writeln!(t, "{PERSONAL_DATA}");
         let _ = writeln!(t);
         let _ = writeln!(t, "-- ");
-        let _ = writeln!(t, "Sent by keepnet-export");
+        for line in self.footer_lines() {
+            let _ = writeln!(t, "{line}");
+        }
         t
     }
 
     fn html(&self) -> String {
         let e = escape;
         let mut h = String::new();
-        h.push_str("<!DOCTYPE html>\n<html>\n<head><meta charset=\"utf-8\"></head>\n<body>\n");
+        h.push_str("<!DOCTYPE html>\n<html>\n<head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"></head>\n");
+        // One centred column of at most 640 pixels, in tables and attributes that every mail
+        // program keeps.
+        h.push_str("<body bgcolor=\"#ffffff\" style=\"margin:0;padding:0\">\n");
+        h.push_str("<table role=\"presentation\" width=\"100%\" cellpadding=\"0\" cellspacing=\"0\" border=\"0\"><tr><td align=\"center\">\n");
+        h.push_str("<table role=\"presentation\" width=\"640\" cellpadding=\"16\" cellspacing=\"0\" border=\"0\"><tr><td align=\"left\" style=\"font-family:Arial,Helvetica,sans-serif;font-size:14px;line-height:1.4;color:#1f2328\">\n");
+        if self.logo || self.header.is_some() {
+            h.push_str("<table role=\"presentation\" class=\"brand\" cellpadding=\"0\" cellspacing=\"0\" border=\"0\"><tr>");
+            if self.logo {
+                let alt = self.header.unwrap_or("Logo");
+                let _ = write!(
+                    h,
+                    "<td valign=\"middle\" style=\"padding-right:12px\"><img src=\"cid:{LOGO_CONTENT_ID}\" alt=\"{}\" height=\"48\" border=\"0\" style=\"display:block;border:0\"></td>",
+                    e(alt)
+                );
+            }
+            if let Some(header) = self.header {
+                let lines: Vec<String> = header.lines().map(|l| e(l.trim_end())).collect();
+                let _ = write!(
+                    h,
+                    "<td valign=\"middle\" class=\"header\" style=\"font-size:20px;font-weight:bold\">{}</td>",
+                    lines.join("<br>")
+                );
+            }
+            h.push_str("</tr></table>\n");
+        }
         let _ = writeln!(h, "<p>Hello,</p>");
         let _ = writeln!(
             h,
@@ -298,6 +384,7 @@ impl Facts<'_> {
             }
             h.push_str("</ul>\n");
         }
+        h.push_str(&sections::html(self.figures, self.changes));
         if self.files.is_empty() {
             h.push_str("<p>Attached files: none</p>\n");
         } else {
@@ -314,25 +401,15 @@ impl Facts<'_> {
             h.push_str("</ul>\n");
         }
         let _ = writeln!(h, "<p><strong>{}</strong></p>", e(PERSONAL_DATA));
-        h.push_str("<p>-- <br>Sent by keepnet-export</p>\n</body>\n</html>\n");
+        let footer: Vec<String> = self.footer_lines().into_iter().map(e).collect();
+        let _ = writeln!(
+            h,
+            "<p class=\"footer\" style=\"color:#59636e;font-size:12px\">-- <br>{}</p>",
+            footer.join("<br>")
+        );
+        h.push_str("</td></tr></table>\n</td></tr></table>\n</body>\n</html>\n");
         h
     }
-}
-
-/// HTML-escapes text for element content and attribute values.
-pub(crate) fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
 }
 
 /// One attachment: the file's bytes in base64 (so they arrive exactly as on disk, line

@@ -14,8 +14,12 @@
 //! The password is never formatted: `Debug` shows `[redacted]` and error messages are scrubbed.
 
 mod compose;
+mod logo;
+mod sections;
 mod smtp;
 mod template;
+
+pub use sections::{BAR_COLOUR, BAR_WIDTH};
 
 use std::fmt;
 use std::net::IpAddr;
@@ -34,6 +38,13 @@ pub const DEFAULT_SUBJECT: &str = "Target users of {company} ({date})";
 
 /// The attachment limit used by [`MailSettings::new`]: 20 MiB, the total of all files.
 pub const DEFAULT_MAX_ATTACHMENT_BYTES: u64 = 20 * 1024 * 1024;
+
+/// The largest logo [`MailSettings::logo`] may be: 512 KiB.
+pub const MAX_LOGO_BYTES: u64 = 512 * 1024;
+
+/// The Content-ID of the embedded logo: the HTML part shows it as
+/// `<img src="cid:logo@keepnet-export">`.
+pub const LOGO_CONTENT_ID: &str = "logo@keepnet-export";
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -146,10 +157,20 @@ pub struct MailSettings {
     pub subject: String,
     /// Upper limit of the total size of all attached files, in bytes.
     pub max_attachment_bytes: u64,
+    /// A header line shown at the top of both bodies (e.g. the MSSP's name), next to the logo
+    /// in the HTML part; `None` for none.
+    pub header: Option<String>,
+    /// A logo shown at the top of the HTML part: a PNG, JPEG or GIF file of at most
+    /// [`MAX_LOGO_BYTES`], read and checked by [`EmailDelivery::new`] and embedded in the
+    /// message (inline, by Content-ID [`LOGO_CONTENT_ID`]): the message loads nothing remote.
+    pub logo: Option<PathBuf>,
+    /// The footer text (one or more lines), replacing the default "Sent by keepnet-export".
+    pub footer: Option<String>,
 }
 
 impl MailSettings {
-    /// Settings with the [`DEFAULT_SUBJECT`], no Cc/Bcc and [`DEFAULT_MAX_ATTACHMENT_BYTES`].
+    /// Settings with the [`DEFAULT_SUBJECT`], no Cc/Bcc, [`DEFAULT_MAX_ATTACHMENT_BYTES`] and no
+    /// branding (no header, logo or footer).
     pub fn new(from: impl Into<String>, to: Vec<String>) -> Self {
         Self {
             from: from.into(),
@@ -158,6 +179,9 @@ impl MailSettings {
             bcc: Vec::new(),
             subject: DEFAULT_SUBJECT.to_owned(),
             max_attachment_bytes: DEFAULT_MAX_ATTACHMENT_BYTES,
+            header: None,
+            logo: None,
+            footer: None,
         }
     }
 }
@@ -176,6 +200,42 @@ pub struct EmailDelivery {
     subject: Template,
     /// Present for [`SmtpTls::StartTls`] and [`SmtpTls::Tls`].
     tls: Option<TlsParameters>,
+    /// The logo file's bytes, read and checked once.
+    logo: Option<logo::Logo>,
+}
+
+/// A message as [`EmailDelivery::preview`] builds it, without sending it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Preview {
+    /// The whole message as it would go over SMTP: headers and MIME body, CRLF line endings.
+    pub eml: Vec<u8>,
+    /// The HTML part's text, with LF line endings (the message carries it with CRLF, in a
+    /// transfer encoding); the logo, when set, is referenced as `cid:` [`LOGO_CONTENT_ID`].
+    pub html: String,
+    /// The embedded logo, when one is set.
+    pub logo: Option<LogoFile>,
+}
+
+/// The logo a message embeds, as a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogoFile {
+    /// `logo.png`, `logo.jpg` or `logo.gif`: the name it has in the message.
+    pub file_name: String,
+    /// The image, exactly as read.
+    pub bytes: Vec<u8>,
+}
+
+impl Preview {
+    /// [`Preview::html`] for a browser: the logo's `cid:` reference points at
+    /// [`LogoFile::file_name`], a file written beside it.
+    pub fn html_with_logo_file(&self) -> String {
+        match &self.logo {
+            Some(logo) => self
+                .html
+                .replace(&format!("cid:{LOGO_CONTENT_ID}"), &logo.file_name),
+            None => self.html.clone(),
+        }
+    }
 }
 
 impl fmt::Debug for EmailDelivery {
@@ -186,6 +246,26 @@ impl fmt::Debug for EmailDelivery {
             .field("port", &self.port)
             .finish_non_exhaustive()
     }
+}
+
+/// `from` with `name` as its display name: `Reports <r@mssp.example>` and `Acme MSSP` give
+/// `"Acme MSSP" <r@mssp.example>`; a bare address gets the name too. The name is quoted (and
+/// its quotes and backslashes escaped), so any text is safe in the header.
+pub fn with_display_name(from: &str, name: &str) -> String {
+    let address = match (from.rfind('<'), from.rfind('>')) {
+        (Some(open), Some(close)) if open < close => &from[open + 1..close],
+        _ => from.trim(),
+    };
+    let quoted: String = name
+        .trim()
+        .chars()
+        .filter(|c| !c.is_control())
+        .flat_map(|c| match c {
+            '"' | '\\' => vec!['\\', c],
+            c => vec![c],
+        })
+        .collect();
+    format!("\"{quoted}\" <{address}>")
 }
 
 /// The one rule on logging in without TLS, which every front end applies: a user and password
@@ -215,6 +295,8 @@ struct Checked {
     subject: Template,
     /// The CA file's certificate, parsed.
     ca: Option<Certificate>,
+    /// The logo file's bytes, read and checked.
+    logo: Option<logo::Logo>,
 }
 
 impl EmailDelivery {
@@ -231,6 +313,7 @@ impl EmailDelivery {
         let tls = build_tls(&smtp, &checked.host, checked.ca)?;
         let port = smtp.effective_port();
         Ok(Self {
+            logo: checked.logo,
             tls: if smtp.tls == SmtpTls::None {
                 None
             } else {
@@ -249,10 +332,23 @@ impl EmailDelivery {
     }
 
     /// Checks the settings without building anything: host and TLS mode, credentials, the CA
-    /// file (read and parsed), addresses, subject template, size limit. An empty `to` passes
+    /// file (read and parsed), addresses, subject template, size limit, logo (exists, at most
+    /// [`MAX_LOGO_BYTES`], a PNG, JPEG or GIF by its first bytes). An empty `to` passes
     /// (recipients chosen per company later); [`EmailDelivery::new`] requires one.
     pub fn check(smtp: &SmtpSettings, mail: &MailSettings) -> Result<(), SinkError> {
         checked(smtp, mail).map(drop)
+    }
+
+    /// The message [`deliver`](Delivery::deliver) would send for `report`, without connecting
+    /// to any server: the same code builds both, so [`Preview::eml`] is byte for byte what
+    /// would be sent except the `Date` and `Message-ID` headers (new for every message) and the
+    /// MIME boundaries (random). Bcc recipients appear nowhere in it, as in a sent message.
+    ///
+    /// Reads the attached files like a delivery does, so it fails the same way on a missing
+    /// file or one over the attachment limit.
+    pub fn preview(&self, report: &Report<'_>) -> Result<Preview, SinkError> {
+        let files = compose::load_files(report.artifacts, self.mail.max_attachment_bytes)?;
+        compose::build(self, report, &files)
     }
 
     /// How many recipients the message has: To + Cc + Bcc.
@@ -272,8 +368,7 @@ impl EmailDelivery {
 
 impl Delivery for EmailDelivery {
     fn deliver(&mut self, report: &Report<'_>) -> Result<String, SinkError> {
-        let files = compose::load_files(report.artifacts, self.mail.max_attachment_bytes)?;
-        let message = compose::build(self, report, &files)?;
+        let message = self.preview(report)?.eml;
         let envelope = smtp::envelope(&self.from, [&self.to, &self.cc, &self.bcc]);
         let server = self.server();
         let session = smtp::Session {
@@ -327,7 +422,9 @@ fn checked(smtp: &SmtpSettings, mail: &MailSettings) -> Result<Checked, SinkErro
             "the e-mail attachment limit is 0 bytes: no file could be attached; raise it",
         ));
     }
+    let logo = mail.logo.as_deref().map(logo::Logo::load).transpose()?;
     Ok(Checked {
+        logo,
         host,
         from,
         to,

@@ -551,6 +551,7 @@ fn kind_name(kind: ColumnKind) -> &'static str {
         ColumnKind::Identifier => "identifier",
         ColumnKind::DateTime => "dateTime",
         ColumnKind::Bool => "bool",
+        ColumnKind::Number => "number",
         ColumnKind::Fields => "fields",
         ColumnKind::Json => "json",
         ColumnKind::Record => "record",

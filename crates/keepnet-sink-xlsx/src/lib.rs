@@ -379,7 +379,12 @@ impl Writer {
                 Cell::Fields(_) => {
                     write_text(sheet, r, c, &cell.to_text(), None, &self.plain, truncated)
                 }
-                Cell::Json(json) => write_text(sheet, r, c, json, None, &self.plain, truncated),
+                Cell::Json(json) => match (self.kinds.get(col), json.parse::<f64>()) {
+                    (Some(ColumnKind::Number), Ok(n)) if n.is_finite() => {
+                        sheet.write_number(r, c, n).map(|_| json.len())
+                    }
+                    _ => write_text(sheet, r, c, json, None, &self.plain, truncated),
+                },
             }
             .map_err(|e| xlsx_error(target, e))?;
             if width > stats.widths[col] {

@@ -13,6 +13,9 @@ pub enum ColumnKind {
     DateTime,
     /// A boolean.
     Bool,
+    /// A number ([`Cell::Json`](crate::Cell::Json) holding JSON number text, e.g. `412`): a
+    /// number in a spreadsheet, the text in CSV, a JSON number in JSON Lines.
+    Number,
     /// A list of named values ([`Cell::Fields`](crate::Cell::Fields)), e.g. custom fields.
     Fields,
     /// Values of any JSON type, as served ([`Cell::Json`](crate::Cell::Json) for anything but

@@ -7,10 +7,12 @@ mod server;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use keepnet_sink::{Artifact, Delivery, ExportInfo, Report, SinkError, Timestamp};
+use keepnet_sink::{
+    Artifact, Changes, Delivery, ExportInfo, Figures, Report, SinkError, Timestamp,
+};
 use keepnet_sink_email::{
-    EmailDelivery, MailSettings, SmtpSettings, SmtpTls, DEFAULT_MAX_ATTACHMENT_BYTES,
-    DEFAULT_SUBJECT,
+    EmailDelivery, MailSettings, Preview, SmtpSettings, SmtpTls, DEFAULT_MAX_ATTACHMENT_BYTES,
+    DEFAULT_SUBJECT, LOGO_CONTENT_ID, MAX_LOGO_BYTES,
 };
 use mail_parser::{MessageParser, MimeHeaders};
 use secrecy::SecretString;
@@ -723,4 +725,487 @@ fn non_ascii_addresses_go_out_with_smtputf8() {
     let parsed = MessageParser::default().parse(&msg.raw).unwrap();
     let to = parsed.to().unwrap().first().unwrap();
     assert_eq!(to.address(), Some("ayşe@örnek.example"));
+}
+
+// The summary e-mail: figures, changes, the chart, branding, the preview.
+
+/// A 1x1 PNG (a real image: signature, IHDR, IDAT, IEND).
+const PNG: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==";
+
+fn png() -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode(PNG)
+        .unwrap()
+}
+
+const MONTHLY: [(&str, u64); 4] = [
+    ("2026-07", 4),
+    ("2026-08", 10),
+    ("2026-09", 0),
+    ("2026-10", 5),
+];
+
+fn figures() -> Figures {
+    Figures {
+        active: Some(412),
+        inactive: Some(30),
+        deleted: Some(5),
+        licence_limit: Some(500),
+        monthly: MONTHLY.iter().map(|(m, n)| (m.to_string(), *n)).collect(),
+    }
+}
+
+/// 7 joined (3 named), 5 left (all named), 3 changed, and the published list.
+fn changes(list: PathBuf) -> Changes {
+    Changes {
+        baseline: false,
+        joined: 7,
+        left: 5,
+        changed: 3,
+        joined_names: vec![
+            "Ayşe Yılmaz <ayse@customer.example>".into(),
+            "Bob <b&b> Builder".into(),
+            "carol@customer.example".into(),
+        ],
+        left_names: (1..=5)
+            .map(|i| format!("Leaver {i} <leaver{i}@customer.example>"))
+            .collect(),
+        list: Some(list),
+    }
+}
+
+/// An export whose second file is the change list.
+fn export_with_list() -> Export {
+    Export::new(&[
+        ("users.csv", CSV, b"email\na@x.example\n", 1),
+        (
+            "changes.csv",
+            CSV,
+            b"change,email\njoined,ayse@customer.example\n",
+            15,
+        ),
+    ])
+}
+
+fn report<'a>(
+    export: &'a Export,
+    figures: Option<&'a Figures>,
+    changes: Option<&'a Changes>,
+) -> Report<'a> {
+    Report {
+        figures,
+        changes,
+        ..export.report()
+    }
+}
+
+/// Settings with a header, a two-line footer and the logo at `logo`.
+fn branded(logo: PathBuf) -> MailSettings {
+    let mut m = mail();
+    m.header = Some("Acme MSSP <Security> Reports".into());
+    m.footer = Some("Acme MSSP, 1 Example Street\nsupport@mssp.example".into());
+    m.logo = Some(logo);
+    m
+}
+
+/// Every chart row of an HTML body: (month, data-count, bar width in percent, count text).
+fn bars(html: &str) -> Vec<(String, u64, u64, u64)> {
+    fn attr<'t>(text: &'t str, name: &str) -> Option<&'t str> {
+        let start = text.find(&format!("{name}=\""))? + name.len() + 2;
+        let end = start + text[start..].find('"')?;
+        Some(&text[start..end])
+    }
+    html.lines()
+        .filter(|line| line.starts_with("<tr data-month="))
+        .map(|row| {
+            let month = attr(row, "data-month").unwrap().to_owned();
+            let count = attr(row, "data-count").unwrap().parse().unwrap();
+            let width = row.find("class=\"bar\"").map_or(0, |i| {
+                let w = attr(&row[i..], "width").unwrap();
+                w.strip_suffix('%').unwrap().parse().unwrap()
+            });
+            // The last cell holds the count as text.
+            let last = row.strip_suffix("</td></tr>").unwrap();
+            let text = last[last.rfind('>').unwrap() + 1..].parse().unwrap();
+            (month, count, width, text)
+        })
+        .collect()
+}
+
+#[test]
+fn summary_with_figures_changes_chart_and_branding() {
+    let server = Server::start(&[]);
+    let export = export_with_list();
+    let logo_dir = tempfile::tempdir().unwrap();
+    let logo = logo_dir.path().join("logo.png");
+    std::fs::write(&logo, png()).unwrap();
+    let figures = figures();
+    let changes = changes(export.artifacts[1].path.clone());
+    let mut d = delivery(
+        smtp(server.port, "127.0.0.1", SmtpTls::None),
+        branded(logo.clone()),
+    );
+    d.deliver(&report(&export, Some(&figures), Some(&changes)))
+        .unwrap();
+
+    let msg = server.single();
+    assert!(msg.raw.is_ascii(), "everything is encoded");
+    let parsed = MessageParser::default().parse(&msg.raw).unwrap();
+    // The bodies travel with CRLF line endings.
+    let text = parsed.body_text(0).unwrap().replace("\r\n", "\n");
+    let html = parsed.body_html(0).unwrap().replace("\r\n", "\n");
+
+    // Counts, licence, changes: in both bodies.
+    for needle in [
+        "412 of 500 licences in use (82%)",
+        "First report",
+        "Over the licence limit",
+    ] {
+        let expected = needle.starts_with("412");
+        assert_eq!(text.contains(needle), expected, "text {needle:?}:\n{text}");
+        assert_eq!(html.contains(needle), expected, "html {needle:?}:\n{html}");
+    }
+    for (label, value) in [
+        ("Active", 412),
+        ("Inactive", 30),
+        ("Deleted", 5),
+        ("Joined", 7),
+        ("Left", 5),
+        ("Changed", 3),
+    ] {
+        let plain = format!("{:<10}{value}", format!("{label}:"));
+        assert!(text.contains(&plain), "text lacks {plain:?}:\n{text}");
+        let cell = format!(
+            "<th align=\"left\" style=\"padding-right:16px\">{label}</th><td align=\"right\">{value}</td>"
+        );
+        assert!(html.contains(&cell), "html lacks {cell:?}:\n{html}");
+    }
+    assert!(text.contains("Changes since the last report:"), "{text}");
+    assert!(html.contains("Changes since the last report"), "{html}");
+    for name in &changes.joined_names {
+        assert!(text.contains(&format!("    - {name}\n")), "{name}: {text}");
+    }
+    for name in &changes.left_names {
+        assert!(text.contains(&format!("    - {name}\n")), "{name}: {text}");
+    }
+    assert!(
+        html.contains("<li>Ayşe Yılmaz &lt;ayse@customer.example&gt;</li>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<li>Bob &lt;b&amp;b&gt; Builder</li>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<li>Leaver 5 &lt;leaver5@customer.example&gt;</li>"),
+        "{html}"
+    );
+    let more = "and 4 more — full list attached: changes.csv";
+    assert!(text.contains(more), "{text}");
+    assert!(html.contains(more), "{html}");
+    assert_eq!(
+        html.matches("more — full list").count(),
+        1,
+        "all who left are named"
+    );
+    assert!(!html.contains("<b&b>"), "{html}");
+    // The count summary as the API labels it is still there.
+    assert!(
+        text.contains("Count summary:\n  Total users: 3\n"),
+        "{text}"
+    );
+    assert!(html.contains("<li>Total users: 3</li>"), "{html}");
+
+    // The chart: one row per month, widths proportional, the largest 100%.
+    let rows = bars(&html);
+    let expected: Vec<(String, u64, u64, u64)> = [
+        ("2026-07", 4, 40),
+        ("2026-08", 10, 100),
+        ("2026-09", 0, 0),
+        ("2026-10", 5, 50),
+    ]
+    .iter()
+    .map(|(m, n, w)| (m.to_string(), *n, *w, *n))
+    .collect();
+    assert_eq!(rows, expected, "{html}");
+    let max = MONTHLY.iter().map(|m| m.1).max().unwrap();
+    for ((_, count), (_, _, width, _)) in MONTHLY.iter().zip(&rows) {
+        assert_eq!(width * max, count * 100, "proportional");
+    }
+    assert!(text.contains("Users added per month:"), "{text}");
+    assert!(
+        text.contains(&format!("  2026-08  {}  10\n", "#".repeat(30))),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("  2026-07  {:<30}  4\n", "#".repeat(12))),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("  2026-09  {:<30}  0\n", "")),
+        "{text}"
+    );
+    // No remote content, no style sheet.
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "{html}"
+    );
+    assert!(!html.contains("<style"), "{html}");
+
+    // Branding: header and footer in both bodies, the default footer replaced.
+    assert!(text.starts_with("Acme MSSP <Security> Reports\n"), "{text}");
+    assert!(
+        html.contains("Acme MSSP &lt;Security&gt; Reports"),
+        "{html}"
+    );
+    assert!(
+        text.ends_with("-- \nAcme MSSP, 1 Example Street\nsupport@mssp.example\n"),
+        "{text}"
+    );
+    assert!(
+        html.contains("-- <br>Acme MSSP, 1 Example Street<br>support@mssp.example</p>"),
+        "{html}"
+    );
+    assert!(!text.contains("Sent by keepnet-export"), "{text}");
+    assert!(!html.contains("Sent by keepnet-export"), "{html}");
+
+    // The logo: an inline part of a multipart/related with the HTML, referenced by its
+    // Content-ID, its bytes those of the file.
+    let cid = format!("cid:{LOGO_CONTENT_ID}");
+    assert!(html.contains(&format!("<img src=\"{cid}\"")), "{html}");
+    let related = parsed
+        .parts
+        .iter()
+        .find(|p| {
+            p.content_type()
+                .is_some_and(|c| c.ctype() == "multipart" && c.subtype() == Some("related"))
+        })
+        .expect("a multipart/related part");
+    let mail_parser::PartType::Multipart(children) = &related.body else {
+        panic!("multipart/related has children");
+    };
+    let image = parsed
+        .parts
+        .iter()
+        .find(|p| p.content_id().is_some())
+        .expect("a part with a Content-ID");
+    assert_eq!(
+        image.content_id().unwrap().trim_matches(['<', '>']),
+        LOGO_CONTENT_ID
+    );
+    let content_type = image.content_type().unwrap();
+    assert_eq!(
+        (content_type.ctype(), content_type.subtype()),
+        ("image", Some("png"))
+    );
+    assert_eq!(image.contents(), std::fs::read(&logo).unwrap());
+    let image_index = parsed
+        .parts
+        .iter()
+        .position(|p| p.content_id().is_some())
+        .unwrap() as u32;
+    assert!(
+        children.contains(&image_index),
+        "the logo is inside the related part"
+    );
+    let html_index = parsed.html_body[0];
+    assert!(children.contains(&html_index), "and so is the HTML");
+
+    // The change list is attached, byte for byte.
+    let list = parsed
+        .attachments()
+        .find(|a| a.attachment_name() == Some("changes.csv"))
+        .expect("the change list is attached");
+    assert_eq!(
+        list.contents(),
+        std::fs::read(&export.artifacts[1].path).unwrap()
+    );
+}
+
+#[test]
+fn a_logo_is_checked_when_the_delivery_is_built() {
+    let dir = tempfile::tempdir().unwrap();
+    let build = |logo: PathBuf| {
+        EmailDelivery::new(
+            smtp(2525, "smtp.example.com", SmtpTls::StartTls),
+            branded(logo),
+        )
+    };
+    let big = dir.path().join("big.png");
+    let mut bytes = png();
+    bytes.resize(MAX_LOGO_BYTES as usize + 1, 0);
+    std::fs::write(&big, &bytes).unwrap();
+    let svg = dir.path().join("logo.svg");
+    std::fs::write(&svg, "<svg xmlns=\"http://www.w3.org/2000/svg\"/>").unwrap();
+    let cases = [
+        (big.clone(), "over the logo limit of 512.0 KiB"),
+        (svg.clone(), "is not a PNG, JPEG or GIF image"),
+        (dir.path().join("gone.png"), "cannot read the e-mail logo"),
+        (dir.path().to_path_buf(), "is not a file"),
+    ];
+    for (path, expected) in cases {
+        match build(path.clone()) {
+            Err(SinkError::Invalid(text)) => {
+                assert!(
+                    text.contains(expected),
+                    "{path:?}: {text:?} lacks {expected:?}"
+                );
+                assert!(
+                    text.contains(&path.display().to_string()),
+                    "{path:?}: {text:?}"
+                );
+            }
+            other => panic!("{path:?}: {other:?}"),
+        }
+    }
+    // At the limit, and each of the three formats, are accepted.
+    bytes.truncate(MAX_LOGO_BYTES as usize);
+    std::fs::write(&big, &bytes).unwrap();
+    assert!(build(big).is_ok());
+    for (name, magic) in [
+        ("a.jpg", &[0xFF, 0xD8, 0xFF, 0xE0][..]),
+        ("a.gif", b"GIF89a\x01\x00\x01\x00"),
+    ] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, magic).unwrap();
+        assert!(build(path).is_ok(), "{name}");
+    }
+}
+
+/// The preview of a report, from a loopback delivery (nothing is contacted).
+fn preview_of(mail: MailSettings, figures: Option<&Figures>, changes: Option<&Changes>) -> Preview {
+    let export = Export::small();
+    delivery(smtp(server::free_port(), "127.0.0.1", SmtpTls::None), mail)
+        .preview(&report(&export, figures, changes))
+        .unwrap()
+}
+
+#[test]
+fn the_first_report_says_it_is_the_baseline() {
+    let baseline = Changes {
+        baseline: true,
+        ..Changes::default()
+    };
+    let p = preview_of(mail(), None, Some(&baseline));
+    let wording =
+        "First report: this run is the baseline; changes will be reported from the next run.";
+    assert!(p.html.contains(wording), "{}", p.html);
+    let parsed = MessageParser::default().parse(&p.eml).unwrap();
+    assert!(parsed.body_text(0).unwrap().contains(wording));
+    assert!(!p.html.contains("Joined"), "{}", p.html);
+    // Without figures: the count summary as before, no chart; no logo.
+    assert!(p.html.contains("Count summary:"), "{}", p.html);
+    assert!(!p.html.contains("Licences"), "{}", p.html);
+    assert!(!p.html.contains("data-month"), "{}", p.html);
+    assert!(!p.html.contains("<img"), "{}", p.html);
+    assert!(
+        p.html.contains("-- <br>Sent by keepnet-export"),
+        "{}",
+        p.html
+    );
+
+    // Nothing changed since the last report.
+    let none = Changes::default();
+    let p = preview_of(mail(), None, Some(&none));
+    assert!(
+        p.html.contains("None: no user joined, left or changed."),
+        "{}",
+        p.html
+    );
+    // No state kept: no changes section at all.
+    let p = preview_of(mail(), None, None);
+    assert!(!p.html.contains("Changes since"), "{}", p.html);
+}
+
+#[test]
+fn over_the_licence_limit_is_said_clearly() {
+    let over = Figures {
+        active: Some(512),
+        ..figures()
+    };
+    let p = preview_of(mail(), Some(&over), None);
+    let line = "Over the licence limit: 12 more active users than the 500 licences allow.";
+    assert!(p.html.contains(line), "{}", p.html);
+    assert!(
+        p.html.contains("512 of 500 licences in use (102%)"),
+        "{}",
+        p.html
+    );
+    let parsed = MessageParser::default().parse(&p.eml).unwrap();
+    let text = parsed.body_text(0).unwrap();
+    assert!(text.contains(&format!("!! {line}")), "{text}");
+
+    let exactly = Figures {
+        active: Some(500),
+        ..figures()
+    };
+    let p = preview_of(mail(), Some(&exactly), None);
+    assert!(!p.html.contains("Over the licence limit"), "{}", p.html);
+    assert!(
+        p.html.contains("500 of 500 licences in use (100%)"),
+        "{}",
+        p.html
+    );
+}
+
+#[test]
+fn preview_is_the_message_a_delivery_sends() {
+    let server = Server::start(&[]);
+    let export = export_with_list();
+    let dir = tempfile::tempdir().unwrap();
+    let logo = dir.path().join("logo.png");
+    std::fs::write(&logo, png()).unwrap();
+    let figures = figures();
+    let changes = changes(export.artifacts[1].path.clone());
+    let mut m = branded(logo);
+    m.bcc = vec!["Hidden <hidden@reseller.example>".into()];
+    let mut d = delivery(smtp(server.port, "127.0.0.1", SmtpTls::None), m);
+    let r = report(&export, Some(&figures), Some(&changes));
+    let preview = d.preview(&r).unwrap();
+    d.deliver(&r).unwrap();
+    let sent = server.single();
+
+    let raw = String::from_utf8_lossy(&preview.eml).to_lowercase();
+    assert!(
+        !raw.contains("\r\nbcc:") && !raw.starts_with("bcc:"),
+        "{raw}"
+    );
+    assert!(!raw.contains("hidden@"), "{raw}");
+    let mut rcpt = sent.rcpt_tos();
+    rcpt.sort();
+    assert_eq!(rcpt, ["ayse@customer.example", "hidden@reseller.example"]);
+
+    let a = MessageParser::default().parse(&preview.eml).unwrap();
+    let b = MessageParser::default().parse(&sent.raw).unwrap();
+    assert_eq!(
+        a.body_html(0).unwrap().replace("\r\n", "\n"),
+        preview.html,
+        "html is the HTML part (which travels with CRLF line endings)"
+    );
+    assert_eq!(a.body_html(0), b.body_html(0));
+    assert_eq!(a.body_text(0), b.body_text(0));
+    assert_eq!(a.subject(), b.subject());
+    assert_eq!(a.from(), b.from());
+    assert_eq!(a.to(), b.to());
+    let shape = |m: &mail_parser::Message<'_>| -> Vec<(String, Option<String>, Vec<u8>)> {
+        m.parts
+            .iter()
+            .map(|p| {
+                let ct = p.content_type().map_or_else(String::new, |c| {
+                    format!("{}/{}", c.ctype(), c.subtype().unwrap_or_default())
+                });
+                let contents = match &p.body {
+                    mail_parser::PartType::Multipart(_) => Vec::new(),
+                    _ => p.contents().to_vec(),
+                };
+                (ct, p.content_id().map(str::to_owned), contents)
+            })
+            .collect()
+    };
+    assert_eq!(shape(&a), shape(&b), "the same parts, byte for byte");
+    assert!(
+        shape(&a).len() >= 7,
+        "mixed, alternative, text, related, html, logo, 2 files"
+    );
 }

@@ -1,0 +1,108 @@
+//! `preview-email`: one company's export exactly as `users` runs it, with its e-mail written
+//! to `COMPANY.eml` and `COMPANY.html` instead of sent. The message is built by the code that
+//! builds a sent one ([`EmailDelivery::preview`]), from the same figures, changes and files.
+
+use std::path::{Path, PathBuf};
+
+use keepnet_export_core::sinks::{check_email, email_settings, Registry};
+use keepnet_sink::{Delivery, Report, SinkError};
+use keepnet_sink_email::EmailDelivery;
+
+use crate::cli::PreviewArgs;
+use crate::exit::Failure;
+use crate::Context;
+
+/// The relay a preview names when none was given: it is never connected to.
+const NO_RELAY: &str = "preview.invalid";
+
+/// The sender a preview shows when none was given.
+const SAMPLE_FROM: &str = "Reports <reports@mssp.example>";
+
+/// An e-mail delivery that writes its message to files.
+struct PreviewDelivery {
+    delivery: EmailDelivery,
+    dir: PathBuf,
+}
+
+impl Delivery for PreviewDelivery {
+    fn deliver(&mut self, report: &Report<'_>) -> Result<String, SinkError> {
+        let preview = self.delivery.preview(report)?;
+        let name = keepnet_export_core::output::safe_file_name(&report.export.company_name);
+        let eml = self.dir.join(format!("{name}.eml"));
+        let html = self.dir.join(format!("{name}.html"));
+        write(&eml, &preview.eml)?;
+        write(&html, preview.html_with_logo_file().as_bytes())?;
+        if let Some(logo) = &preview.logo {
+            write(&self.dir.join(&logo.file_name), &logo.bytes)?;
+        }
+        Ok(format!(
+            "e-mail preview written to {} and {} (nothing sent)",
+            eml.display(),
+            html.display()
+        ))
+    }
+}
+
+fn write(path: &Path, bytes: &[u8]) -> Result<(), SinkError> {
+    keepnet_export_core::output::write_atomically(path, bytes)
+        .map_err(|e| SinkError::Invalid(e.to_string()))
+}
+
+/// The built-in kinds, with `email` writing previews into `dir`.
+fn registry(dir: &Path) -> Registry {
+    let mut registry = Registry::builtin();
+    let dir = dir.to_path_buf();
+    registry.register_delivery(
+        "email",
+        "write the e-mail to COMPANY.eml and COMPANY.html instead of sending it",
+        Box::new(move |spec, s| {
+            let (smtp, mail) = email_settings(&spec.target, s)?;
+            Ok(Box::new(PreviewDelivery {
+                delivery: EmailDelivery::new(smtp, mail)?,
+                dir: dir.clone(),
+            }))
+        }),
+    );
+    registry.register_check("email", Box::new(check_email));
+    registry
+}
+
+/// Runs the export of one company with its e-mail previewed.
+pub async fn run(ctx: &Context<'_>, args: &PreviewArgs) -> Result<(), Failure> {
+    let mut users = args.users.clone();
+    if users.company.len() != 1 || users.company.iter().any(|c| super::is_all(c)) {
+        return Err(Failure::usage(
+            "preview-email shows one company's message: give one --company",
+        ));
+    }
+    if args.out.exists() && !args.out.is_dir() {
+        return Err(Failure::usage(format!(
+            "--out {}: is not a folder; give a folder for the .eml and .html files",
+            args.out.display()
+        )));
+    }
+    std::fs::create_dir_all(&args.out).map_err(|e| {
+        Failure::output(format!("--out {}: cannot create it", args.out.display()), e)
+    })?;
+    if !users
+        .sinks
+        .iter()
+        .any(|s| s.to_ascii_lowercase().starts_with("email:"))
+    {
+        users.sinks.push(format!("email:{}", args.to));
+    }
+    // The message needs a relay and a sender to be built; a preview connects to nothing.
+    users
+        .email
+        .smtp_host
+        .get_or_insert_with(|| NO_RELAY.to_owned());
+    if users.email.mail_from.is_none() && users.email.smtp_user.is_none() {
+        users.email.mail_from = Some(SAMPLE_FROM.to_owned());
+    }
+    let registry = registry(&args.out);
+    let ctx = Context {
+        registry: &registry,
+        ..ctx.clone()
+    };
+    super::users::run(&ctx, &users).await
+}
