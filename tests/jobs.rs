@@ -148,6 +148,40 @@ fn a_jobs_own_e_mail_options_win_in_the_plan_and_the_message() {
 }
 
 #[test]
+fn check_prints_the_change_report_and_the_rollup() {
+    let env = Env::small(3, 5);
+    let file = env.path("monthly.toml");
+    std::fs::write(
+        &file,
+        "[[job]]\nname = \"m\"\ncompanies = \"all\"\nsinks = [\"csv:out/{company}.csv\"]\n\
+         state = \"state\"\nchanges = [\"csv:out/{company}-changes.csv\"]\n\
+         rollup = [\"xlsx:out/rollup-{date}.xlsx\"]\nfail_on_changes = true\n",
+    )
+    .unwrap();
+    let before = env.sandbox.stats().requests;
+    let plan = env.run(&["run", "--check", file.to_str().unwrap()]);
+    let text = plan.ok();
+    for line in [
+        "  state:     state (",
+        "  changes:   csv:out/{company}-changes.csv\n",
+        "  rollup:    xlsx:out/rollup-{date}.xlsx\n",
+        "  on change: exit 9",
+    ] {
+        assert!(text.contains(line), "{line:?}:\n{text}");
+    }
+    assert_eq!(env.sandbox.stats().requests, before, "no API call");
+    // A rollup is one file for the whole job.
+    std::fs::write(
+        &file,
+        "[[job]]\nname = \"m\"\ncompanies = \"all\"\nsinks = [\"csv:out/{company}.csv\"]\n\
+         rollup = [\"csv:out/{company}-rollup.csv\"]\n",
+    )
+    .unwrap();
+    env.run(&["run", "--check", file.to_str().unwrap()])
+        .fails_with(2, &["monthly.toml:5:", "one file for the whole run"]);
+}
+
+#[test]
 fn check_prints_the_plan_without_calling_the_api() {
     let env = Env::small(3, 5);
     let file = env.path("reports.toml");

@@ -340,7 +340,9 @@ pub async fn run(ctx: &Context<'_>, args: &UsersArgs) -> Result<(), Failure> {
 /// `users --dry-run`: checks every option exactly as a run does, then prints what the run
 /// would do (the same text as `run --check`), calling no API and writing nothing.
 pub fn dry_run(ctx: &Context<'_>, args: &UsersArgs) -> Result<(), Failure> {
-    use keepnet_export_core::plan::{self, EmailPlan, JobPlan, PasswordSource, SmtpPlan};
+    use keepnet_export_core::plan::{
+        self, EmailPlan, JobPlan, PasswordSource, ReportPlan, SmtpPlan,
+    };
     let prepared = prepare(ctx, args)?;
     let mut out = String::from("Dry run: nothing is fetched, written or sent.\n");
     let email = match &prepared {
@@ -425,6 +427,13 @@ pub fn dry_run(ctx: &Context<'_>, args: &UsersArgs) -> Result<(), Failure> {
         fail_fast: args.fail_fast,
         allow_incomplete: args.allow_incomplete,
         email,
+        report: ReportPlan {
+            state: args.state.clone(),
+            changes: args.changes.clone(),
+            rollup: args.rollup.clone(),
+            fail_on_changes: args.fail_on_changes,
+            mail_skip_unchanged: args.mail_skip_unchanged,
+        },
     };
     plan::write_job(&mut out, &job);
     if let Some(path) = &args.summary_json {

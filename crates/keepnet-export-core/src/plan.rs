@@ -60,6 +60,23 @@ pub struct JobPlan {
     pub allow_incomplete: bool,
     /// The e-mail, if any.
     pub email: Option<EmailPlan>,
+    /// The change report and rollup.
+    pub report: ReportPlan,
+}
+
+/// What a job keeps and reports across runs.
+#[derive(Debug, Clone, Default)]
+pub struct ReportPlan {
+    /// The state folder (`None`: no change report).
+    pub state: Option<String>,
+    /// The change sinks as written.
+    pub changes: Vec<String>,
+    /// The rollup sinks as written.
+    pub rollup: Vec<String>,
+    /// Exit 9 when anything changed.
+    pub fail_on_changes: bool,
+    /// No e-mail for a company where nothing changed.
+    pub mail_skip_unchanged: bool,
 }
 
 /// The e-mail of a job.
@@ -160,9 +177,38 @@ pub fn write_job(out: &mut String, job: &JobPlan) {
         "fail, publish nothing"
     };
     let _ = writeln!(out, "  incomplete: {incomplete}");
+    write_report(out, &job.report);
     match &job.email {
         Some(email) => write_email(out, email),
         None => out.push_str("  e-mail:    none\n"),
+    }
+}
+
+fn write_report(out: &mut String, report: &ReportPlan) {
+    if let Some(state) = &report.state {
+        let _ = writeln!(
+            out,
+            "  state:     {state} (each run compared with the previous one; personal data, 0600)"
+        );
+    }
+    let lists = [("changes:", &report.changes), ("rollup:", &report.rollup)];
+    for (name, list) in lists {
+        for (i, sink) in list.iter().enumerate() {
+            let label = if i == 0 { name } else { "" };
+            let _ = writeln!(out, "  {label:<10} {sink}");
+        }
+    }
+    if report.fail_on_changes {
+        out.push_str(
+            "  on change: exit 9 once everything is published (fail_on_changes)
+",
+        );
+    }
+    if report.mail_skip_unchanged {
+        out.push_str(
+            "  no change: no e-mail for that company (mail_skip_unchanged)
+",
+        );
     }
 }
 

@@ -3,7 +3,8 @@
 
 use std::fmt::Write as _;
 
-use keepnet_export_core::plan::{self, EmailPlan, JobPlan, PasswordSource, SmtpPlan};
+use keepnet_export_core::plan::{self, EmailPlan, JobPlan, PasswordSource, ReportPlan, SmtpPlan};
+use keepnet_export_core::settings::Sourced;
 use keepnet_export_core::sinks::{email_settings, SinkSettings};
 
 use crate::{Companies, Email, Header, Job, JobFile, Smtp};
@@ -77,6 +78,17 @@ fn write_job(out: &mut String, job: &Job, resolved: Option<&SinkSettings>) {
         sinks: values(&job.sinks),
         fail_fast: job.fail_fast,
         allow_incomplete: job.allow_incomplete,
+        report: {
+            let report = &job.settings.report;
+            let texts = |list: &[Sourced<String>]| list.iter().map(|s| s.value.clone()).collect();
+            ReportPlan {
+                state: report.state.as_ref().map(|s| s.value.clone()),
+                changes: texts(&report.changes),
+                rollup: texts(&report.rollup),
+                fail_on_changes: report.fail_on_changes.value,
+                mail_skip_unchanged: report.mail_skip_unchanged.value,
+            }
+        },
         email: job.email.as_ref().map(|email: &Email| EmailPlan {
             subject: match &mail {
                 Some(mail) => {
