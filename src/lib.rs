@@ -276,6 +276,14 @@ async fn run(cli: Cli, secret_source: SecretSource, registry: Registry) -> Resul
         let reason = keepnet_export_core::stop::stopped().await;
         Err::<(), Failure>(reason.failure())
     };
+    // What the commands that export run with.
+    let ctx = Context {
+        client: &session.client,
+        registry: &registry,
+        progress: &progress,
+        scope_tolerance: cli.global.scope_tolerance,
+        plugin_timeout: plugin_timeout(&cli.global),
+    };
     let result = match &cli.command {
         Command::Companies(args) => tokio::select! {
             biased;
@@ -287,16 +295,7 @@ async fn run(cli: Cli, secret_source: SecretSource, registry: Registry) -> Resul
             r = commands::count::run(&session.client, args, cli.global.scope_tolerance) => r,
             r = cut_short => r,
         },
-        Command::Users(args) => {
-            let ctx = Context {
-                client: &session.client,
-                registry: &registry,
-                progress: &progress,
-                scope_tolerance: cli.global.scope_tolerance,
-                plugin_timeout: plugin_timeout(&cli.global),
-            };
-            commands::users::run(&ctx, args).await
-        }
+        Command::Users(args) => commands::users::run(&ctx, args).await,
         Command::Export(args) => tokio::select! {
             biased;
             r = commands::export::run(&session.client, args, cli.global.scope_tolerance) => r,
@@ -307,26 +306,8 @@ async fn run(cli: Cli, secret_source: SecretSource, registry: Registry) -> Resul
             r = commands::whoami::run(&session.client, args) => r,
             r = cut_short => r,
         },
-        Command::PreviewEmail(args) => {
-            let ctx = Context {
-                client: &session.client,
-                registry: &registry,
-                progress: &progress,
-                scope_tolerance: cli.global.scope_tolerance,
-                plugin_timeout: plugin_timeout(&cli.global),
-            };
-            commands::preview::run(&ctx, args).await
-        }
-        Command::Run(args) => {
-            let ctx = Context {
-                client: &session.client,
-                registry: &registry,
-                progress: &progress,
-                scope_tolerance: cli.global.scope_tolerance,
-                plugin_timeout: plugin_timeout(&cli.global),
-            };
-            commands::run::run(&ctx, args).await
-        }
+        Command::PreviewEmail(args) => commands::preview::run(&ctx, args).await,
+        Command::Run(args) => commands::run::run(&ctx, args).await,
         Command::Sandbox(_) | Command::Completions(_) | Command::Man => {
             unreachable!("handled above")
         }

@@ -296,9 +296,44 @@ fn preview_email_writes_the_message_a_run_would_send_and_sends_nothing() {
             .any(|a| a.attachment_name() == Some("users.csv")),
         "the export's file is attached as it would be"
     );
-    // The export itself is published as a run publishes it, and the state is kept.
+    // The export itself is published as a run publishes it; the state is not advanced, so
+    // the run that sends still reports this month's changes.
     assert!(env.path("users.csv").exists());
-    assert!(env
-        .path(&format!("state/{}.state.json", env.company_id(COMPANY)))
-        .exists());
+    assert!(!env.path("state").exists(), "a preview leaves no state");
+    let run = export_args(&env);
+    let run: Vec<&str> = run.iter().map(String::as_str).collect();
+    env.run(&run).ok();
+    let state = env.path(&format!("state/{}.state.json", env.company_id(COMPANY)));
+    let baseline = std::fs::read(&state).unwrap();
+    let change = UserChanges {
+        add: 2,
+        remove: 1,
+        modify: 0,
+    };
+    let done = env
+        .sandbox
+        .change_users(&env.company_id(COMPANY), change)
+        .unwrap();
+    env.run(&args).ok();
+    let html = std::fs::read_to_string(env.path(&format!("preview/{COMPANY}.html"))).unwrap();
+    // Joined: the added users the export selects (the sandbox may create a new user deleted).
+    let served = by_id(env.served(&env.company_id(COMPANY)));
+    let expected = done
+        .added
+        .iter()
+        .filter(|id| served.contains_key(*id))
+        .count();
+    assert!(expected > 0);
+    let joined = format!(
+        "<th align=\"left\" style=\"padding-right:16px\">Joined</th><td align=\"right\">{expected}</td>"
+    );
+    assert!(
+        html.contains(&joined),
+        "the preview shows the changes: {html}"
+    );
+    assert_eq!(
+        std::fs::read(&state).unwrap(),
+        baseline,
+        "and leaves the state as it was"
+    );
 }

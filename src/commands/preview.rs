@@ -1,6 +1,7 @@
 //! `preview-email`: one company's export exactly as `users` runs it, with its e-mail written
 //! to `COMPANY.eml` and `COMPANY.html` instead of sent. The message is built by the code that
 //! builds a sent one ([`EmailDelivery::preview`]), from the same figures, changes and files.
+//! The state (`--state`) is read from a private copy, so a preview never advances it.
 
 use std::path::{Path, PathBuf};
 
@@ -67,6 +68,29 @@ fn registry(dir: &Path) -> Registry {
     registry
 }
 
+/// A private temporary folder holding the state files of `dir` (none when it does not exist).
+fn private_copy(dir: &Path) -> Result<tempfile::TempDir, Failure> {
+    let shown = dir.display();
+    let copy = tempfile::tempdir()
+        .map_err(|e| Failure::output("cannot make a folder for the state's copy", e))?;
+    if dir.is_dir() {
+        let entries = std::fs::read_dir(dir)
+            .map_err(|e| Failure::output(format!("--state {shown}: cannot read it"), e))?;
+        for entry in entries {
+            let entry = entry
+                .map_err(|e| Failure::output(format!("--state {shown}: cannot read it"), e))?;
+            let name = entry.file_name();
+            let is_state = name.to_string_lossy().ends_with(".state.json");
+            if is_state && entry.file_type().is_ok_and(|t| t.is_file()) {
+                std::fs::copy(entry.path(), copy.path().join(&name)).map_err(|e| {
+                    Failure::output(format!("--state {shown}: cannot copy {name:?}"), e)
+                })?;
+            }
+        }
+    }
+    Ok(copy)
+}
+
 /// Runs the export of one company with its e-mail previewed.
 pub async fn run(ctx: &Context<'_>, args: &PreviewArgs) -> Result<(), Failure> {
     let mut users = args.users.clone();
@@ -99,6 +123,16 @@ pub async fn run(ctx: &Context<'_>, args: &PreviewArgs) -> Result<(), Failure> {
     if users.email.mail_from.is_none() && users.email.smtp_user.is_none() {
         users.email.mail_from = Some(SAMPLE_FROM.to_owned());
     }
+    // A preview reads the state but never advances it: the run that sends must still see
+    // the changes. It runs on a private copy, removed afterwards.
+    let _copy = match &users.state {
+        Some(dir) => {
+            let copy = private_copy(Path::new(dir))?;
+            users.state = Some(copy.path().display().to_string());
+            Some(copy)
+        }
+        None => None,
+    };
     let registry = registry(&args.out);
     let ctx = Context {
         registry: &registry,

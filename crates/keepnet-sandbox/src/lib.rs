@@ -252,7 +252,7 @@ pub struct Churn {
 /// creation time is the newest), which is what `CreateTime` ordering shows for a new user.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct UserChanges {
-    /// New users.
+    /// New users, not deleted, created after every existing one.
     pub add: usize,
     /// Users soft-deleted (still listed, `isDeleted: true`, as the live API does).
     pub remove: usize,

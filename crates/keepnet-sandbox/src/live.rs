@@ -283,6 +283,9 @@ impl LiveCompany {
         }
         for _ in 0..changes.add {
             let mut user = fresh_user(ds, ord, &mut self.next_index, &mut self.issued);
+            // A user created between runs is not deleted yet (the generator deletes some of
+            // the dataset's users, as the live lists hold deleted ones).
+            user.is_deleted = false;
             // Newest: a user added between runs was created after the last one.
             if let Some(last) = users.last().map(|u| u.create_ms) {
                 retime(&mut user, last + 60_000, &self.style);
