@@ -270,6 +270,17 @@ fn preview_email_writes_the_message_a_run_would_send_and_sends_nothing() {
     args.extend(export_args(&env).into_iter().skip(1));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     env.run(&args).ok();
+    let refused = [
+        "preview-email",
+        "--out",
+        "p",
+        "--company",
+        COMPANY,
+        "--dry-run",
+    ];
+    env.run(&refused).fails_with(2, &["drop --dry-run"]);
+    env.run(&["preview-email", "--out", "p", "--company", "all"])
+        .fails_with(2, &["give one --company"]);
     let eml = std::fs::read(env.path(&format!("preview/{COMPANY}.eml"))).unwrap();
     let parsed = MessageParser::default().parse(&eml).unwrap();
     let html = std::fs::read_to_string(env.path(&format!("preview/{COMPANY}.html"))).unwrap();

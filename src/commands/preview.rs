@@ -99,6 +99,11 @@ pub async fn run(ctx: &Context<'_>, args: &PreviewArgs) -> Result<(), Failure> {
             "preview-email shows one company's message: give one --company",
         ));
     }
+    if users.dry_run {
+        return Err(Failure::usage(
+            "preview-email already sends nothing: drop --dry-run (users --dry-run prints the plan)",
+        ));
+    }
     if args.out.exists() && !args.out.is_dir() {
         return Err(Failure::usage(format!(
             "--out {}: is not a folder; give a folder for the .eml and .html files",
