@@ -45,8 +45,7 @@ impl Delivery for PreviewDelivery {
 }
 
 fn write(path: &Path, bytes: &[u8]) -> Result<(), SinkError> {
-    keepnet_export_core::output::write_atomically(path, bytes)
-        .map_err(|e| SinkError::Invalid(e.to_string()))
+    keepnet_export_core::output::write_atomically(path, bytes).map_err(SinkError::other)
 }
 
 /// The built-in kinds, with `email` writing previews into `dir`.

@@ -16,12 +16,8 @@ pub struct Names {
     pub changes: Origin,
     /// The rollup outputs (`--rollup`).
     pub rollup: Origin,
-    /// The state folder (`--state`).
-    pub state: Origin,
     /// Publishing an incomplete read (`--allow-incomplete`).
     pub allow_incomplete: Origin,
-    /// Stopping after the first failure (`--fail-fast`).
-    pub fail_fast: Origin,
     /// No e-mail for a company without changes (`--mail-skip-unchanged`).
     pub mail_skip_unchanged: Origin,
 }
@@ -30,11 +26,6 @@ impl Names {
     /// An output as the user wrote it, its placeholders filled in: `--sink csv:Initech.csv`.
     pub fn sink(&self, spec: &SinkSpec) -> String {
         self.sinks.shown(&spec.to_string())
-    }
-
-    /// A change-report output as the user wrote it: `--changes jsonl:changes.jsonl`.
-    pub fn change_sink(&self, spec: &SinkSpec) -> String {
-        self.changes.shown(&spec.to_string())
     }
 
     /// ` (SETTING)` after a message about what a switch that is on did; empty when it came

@@ -793,14 +793,7 @@ impl ExportSettings {
                     sinks: first_origin(&self.outputs.sinks),
                     changes: first_origin(&self.report.changes),
                     rollup: first_origin(&self.report.rollup),
-                    state: self
-                        .report
-                        .state
-                        .as_ref()
-                        .map(|s| s.origin.clone())
-                        .unwrap_or_default(),
                     allow_incomplete: self.allow_incomplete.origin.clone(),
-                    fail_fast: self.fail_fast.origin.clone(),
                     mail_skip_unchanged: self.report.mail_skip_unchanged.origin.clone(),
                 };
                 Ok(Export {
