@@ -122,6 +122,8 @@ fn sample_html(dir: &Path) -> Result<String> {
         export: &info,
         rows: 431,
         artifacts: &artifacts,
+        published: &artifacts,
+        encryption: None,
         summary: &summary,
         figures: Some(&figures),
         changes: Some(&changes),

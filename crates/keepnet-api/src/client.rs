@@ -17,7 +17,7 @@ use crate::flow::Flow;
 use crate::http::{Expect, Limits, RawResponse, Transport};
 use crate::models::{dedupe, Company, CompanyDetails, CompanyDto, Page, TargetUser};
 use crate::resolve::resolve_company;
-use crate::retry::{Jitter, RetryPolicy};
+use keepnet_net::retry::{Jitter, RetryPolicy};
 use crate::summary::CountSummary;
 use crate::{CompanyId, StatusSet};
 

@@ -301,7 +301,7 @@ impl Error {
                 status,
                 retry_after,
                 ..
-            } if crate::retry::retryable_status(*status) => Some(*retry_after),
+            } if keepnet_net::retry::retryable_status(*status) => Some(*retry_after),
             _ => None,
         }
     }

@@ -175,7 +175,7 @@ impl Transport {
         let retry_after = headers
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| crate::retry::parse_retry_after(v, std::time::SystemTime::now()));
+            .and_then(|v| keepnet_net::retry::parse_retry_after(v, std::time::SystemTime::now()));
         Ok(RawResponse {
             status,
             headers,

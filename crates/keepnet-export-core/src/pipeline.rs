@@ -698,6 +698,8 @@ async fn deliver_all(
             export: &export,
             rows,
             artifacts: &artifacts,
+            published: &artifacts,
+            encryption: None,
             summary: &told.summary,
             figures: told.figures.as_ref(),
             changes: told.changes.as_ref(),

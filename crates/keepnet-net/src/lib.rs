@@ -1,10 +1,12 @@
-//! Network rules shared by the Keepnet API client and the e-mail delivery, written once.
+//! Network rules shared by the Keepnet API client and the deliveries, written once.
 //!
 //! Both let plain text (no TLS) go to this machine only: `http://` base URLs for a local
 //! sandbox, SMTP without TLS for a local relay. [`is_loopback`] is the one test of "this
 //! machine" they apply.
 
 use std::net::IpAddr;
+
+pub mod retry;
 
 /// Whether `host` names this machine: `localhost` (any case, a trailing dot allowed), an IPv4
 /// or IPv6 loopback address (`127.0.0.0/8`, `::1`, with or without URL brackets), or an

@@ -1,5 +1,4 @@
-//! Deliveries: outputs that run after the files are published (e-mail today; a webhook or an
-//! upload tomorrow).
+//! Deliveries: outputs that run after the files are published (e-mail, uploads, webhooks).
 //!
 //! A [`Sink`](crate::Sink) receives rows while the export streams. A [`Delivery`] receives no
 //! rows: it runs once, after every sink committed, and is handed what was published. That order
@@ -17,8 +16,16 @@ pub struct Report<'a> {
     pub export: &'a ExportInfo,
     /// Users exported.
     pub rows: u64,
-    /// Files published by the run's sinks, in `--sink` order.
+    /// The files to deliver, in `--sink` order: the published files, or with `--encrypt`
+    /// their encrypted copies (`Acme.csv.zip`, `Acme.csv.age`, in a private folder). A
+    /// delivery sends these and only these.
     pub artifacts: &'a [Artifact],
+    /// The files as published on disk, in the same order (the same as `artifacts` without
+    /// encryption): for a notice that names them.
+    pub published: &'a [Artifact],
+    /// How `artifacts` were encrypted (`zip-aes`, `age`); `None` when they are the published
+    /// files themselves.
+    pub encryption: Option<&'a str>,
     /// The company's count summary as label/value pairs, in the order the API sent them
     /// (empty when unavailable).
     pub summary: &'a [(String, String)],

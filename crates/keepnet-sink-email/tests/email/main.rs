@@ -74,6 +74,8 @@ impl Export {
             export: &self.info,
             rows: self.rows,
             artifacts: &self.artifacts,
+            published: &self.artifacts,
+            encryption: None,
             summary: &self.summary,
             figures: None,
             changes: None,

@@ -6,12 +6,12 @@
 //! and the capped exponential), honour the server's `Retry-After` in both its forms (seconds and
 //! HTTP-date), and give up after a number of retries or a total time, whichever comes first.
 //!
-//! Only reads are retried: the search endpoints are POSTs, but they only read, so sending one
-//! twice is safe. The client sends no call that changes data.
+//! What is safe to send twice is the caller's call: the Keepnet client retries only reads (its
+//! search POSTs only read); a webhook retries its POST, which receivers take as a notice.
 
 use std::time::{Duration, SystemTime};
 
-/// Retry settings of a [`Client`](crate::Client).
+/// Retry settings of an HTTP client (the Keepnet API client's, a webhook's).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetryPolicy {
     /// Retries after the first attempt (0 disables retrying). Default 8.
@@ -61,14 +61,14 @@ impl RetryPolicy {
 }
 
 /// Whether an HTTP status is worth retrying.
-pub(crate) fn retryable_status(status: u16) -> bool {
+pub fn retryable_status(status: u16) -> bool {
     matches!(status, 408 | 429 | 500 | 502 | 503 | 504)
 }
 
 /// Parses `Retry-After`: delay-seconds (`120`) or an HTTP-date
 /// (`Wed, 21 Oct 2015 07:28:00 GMT`, and the obsolete RFC 850 and asctime forms). A date in
 /// the past means "now".
-pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let value = value.trim();
     if let Ok(seconds) = value.parse::<u64>() {
         return Some(Duration::from_secs(seconds));
@@ -79,14 +79,16 @@ pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration
 
 /// A small, fast random source for jitter (xorshift64*), seeded per client. Not for secrets.
 #[derive(Debug)]
-pub(crate) struct Jitter(u64);
+pub struct Jitter(u64);
 
 impl Jitter {
-    pub(crate) fn new(seed: u64) -> Self {
+    /// A source seeded with `seed` (repeatable, for tests).
+    pub fn new(seed: u64) -> Self {
         Self(seed | 1)
     }
 
-    pub(crate) fn from_clock() -> Self {
+    /// A source seeded from the clock and the process id.
+    pub fn from_clock() -> Self {
         let nanos = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map(|d| d.as_nanos() as u64)
@@ -95,7 +97,7 @@ impl Jitter {
     }
 
     /// A number in `[0, 1)`.
-    pub(crate) fn unit(&mut self) -> f64 {
+    pub fn unit(&mut self) -> f64 {
         let mut x = self.0;
         x ^= x >> 12;
         x ^= x << 25;
