@@ -54,6 +54,7 @@ pub const AGE_MEDIA_TYPE: &str = "application/octet-stream";
 const CHUNK: usize = 64 * 1024;
 
 /// How the copies are encrypted: the parsed `--encrypt` option.
+#[derive(Clone)]
 pub enum Encryption {
     /// An AES-256 ZIP (WinZip AE-2) under a password.
     ZipAes {
