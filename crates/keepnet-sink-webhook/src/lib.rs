@@ -369,8 +369,11 @@ fn answer_suffix(answer: &str) -> String {
     }
 }
 
+/// `30 s`, `1.5 s`, `250 ms`.
 fn seconds(d: Duration) -> String {
-    if d.subsec_millis() == 0 {
+    if d < Duration::from_secs(1) {
+        format!("{} ms", d.as_millis())
+    } else if d.subsec_millis() == 0 {
         format!("{} s", d.as_secs())
     } else {
         format!("{:.1} s", d.as_secs_f64())

@@ -570,7 +570,7 @@ fn a_receiver_that_never_answers_hits_the_timeout() {
     assert_eq!(
         error.to_string(),
         format!(
-            "the webhook at http://127.0.0.1:{} did not answer within 0.5 s",
+            "the webhook at http://127.0.0.1:{} did not answer within 500 ms",
             server.port
         )
     );
