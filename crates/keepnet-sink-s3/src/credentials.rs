@@ -26,7 +26,10 @@ pub const MAX_CREDENTIALS_FILE_BYTES: u64 = 64 * 1024;
 
 /// How environment variables are read: the process environment, or a lookup given by a test.
 #[derive(Clone)]
-pub struct Env(Arc<dyn Fn(&str) -> Option<String> + Send + Sync>);
+pub struct Env(Arc<Lookup>);
+
+/// A function from a variable's name to its value.
+type Lookup = dyn Fn(&str) -> Option<String> + Send + Sync;
 
 impl Env {
     /// The process environment (`std::env::var`; a non-UTF-8 value counts as unset).
