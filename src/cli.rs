@@ -403,6 +403,27 @@ pub struct UsersArgs {
     /// E-mail delivery settings (for `--sink email:ADDR[,ADDR...]`).
     #[command(flatten)]
     pub email: EmailArgs,
+    /// Encryption of what deliveries send.
+    #[command(flatten)]
+    pub encrypt: EncryptArgs,
+}
+
+/// Encryption of the files e-mail, S3 and SFTP deliveries send (the published files stay as
+/// they are). Secrets come from the environment or files, never from the command line:
+/// KEEPNET_ENCRYPT_PASSWORD, KEEPNET_SFTP_KEY_PASSPHRASE, KEEPNET_WEBHOOK_TOKEN.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Encryption of deliveries (--sink email:, s3:, sftp:)")]
+pub struct EncryptArgs {
+    /// Send encrypted copies: zip-aes (an AES-256 ZIP that 7-Zip, WinZip and common tools
+    /// open; its password from KEEPNET_ENCRYPT_PASSWORD or --encrypt-password-file) or
+    /// age:RECIPIENT[,RECIPIENT...] (age1... public keys). Sets the option KIND.encrypt of
+    /// every delivery that sends files.
+    #[arg(long, env = "KEEPNET_ENCRYPT", value_name = "zip-aes|age:RECIPIENT")]
+    pub encrypt: Option<String>,
+    /// Read the zip-aes password from this file (first line); otherwise
+    /// KEEPNET_ENCRYPT_PASSWORD. Send it to the recipient another way than the files.
+    #[arg(long, env = "KEEPNET_ENCRYPT_PASSWORD_FILE", value_name = "PATH")]
+    pub encrypt_password_file: Option<PathBuf>,
 }
 
 /// Settings of `--sink email:...`. The password comes from KEEPNET_SMTP_PASSWORD or

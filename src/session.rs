@@ -132,6 +132,34 @@ const MAX_SECRET_FILE: u64 = 64 << 10;
 
 /// The first line of a secret file, trimmed; an unreadable, oversize, non-regular (a FIFO,
 /// `/dev/zero`) or empty file is a usage error.
+/// The deliveries' secrets, from their environment variables (and the encryption password
+/// from `password_file` when given): never from a flag or a job file.
+pub(crate) fn delivery_secrets(
+    secrets: &mut keepnet_export_core::options::Secrets,
+    password_file: Option<&Path>,
+) -> Result<(), Failure> {
+    use keepnet_export_core::kinds;
+    let from_env = |var: &str| std::env::var(var).ok().filter(|v| !v.is_empty());
+    let password = match password_file {
+        Some(path) => Some(read_secret_file(path)?),
+        None => from_env("KEEPNET_ENCRYPT_PASSWORD"),
+    };
+    let found = [
+        (keepnet_export_core::sinks::ENCRYPT_PASSWORD, password),
+        (
+            kinds::SFTP_KEY_PASSPHRASE,
+            from_env("KEEPNET_SFTP_KEY_PASSPHRASE"),
+        ),
+        (kinds::WEBHOOK_TOKEN, from_env("KEEPNET_WEBHOOK_TOKEN")),
+    ];
+    for (key, value) in found {
+        if let Some(value) = value {
+            secrets.set(key, secrecy::SecretString::from(value));
+        }
+    }
+    Ok(())
+}
+
 pub(crate) fn read_secret_file(path: &Path) -> Result<String, Failure> {
     let bytes = keepnet_sink::read_regular_file(path, MAX_SECRET_FILE).map_err(|e| {
         Failure::usage(format!(

@@ -256,6 +256,7 @@ fn the_summary_has_its_documented_fields() {
             "retries",
             "files",
             "emails",
+            "deliveries",
             "warnings",
             "durationMs",
             "changes",

@@ -1,17 +1,24 @@
 //! End-to-end tests: the real `keepnet-export` binary against the sandbox over real HTTP.
 //! One test binary (autotests = false) keeps link time down.
 
+#[path = "support/s3.rs"]
+mod s3;
 #[path = "support/smtp.rs"]
 #[allow(dead_code)]
 mod smtp;
+#[path = "support/sshd.rs"]
+mod sshd;
 #[path = "support/hostile.rs"]
 #[allow(dead_code)]
 mod standin;
 mod util;
+#[path = "support/webhook.rs"]
+mod webhook;
 
 mod changes;
 mod companies;
 mod email;
+mod encrypt;
 mod errors;
 mod export;
 mod fanout;
@@ -28,4 +35,6 @@ mod sandbox_cmd;
 mod settings;
 mod sinks;
 mod tools;
+mod uploads;
 mod users;
+mod webhooks;

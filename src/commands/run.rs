@@ -1,7 +1,7 @@
 //! `run reports.toml`: recurring reports from a job file; `--check` validates and prints the
 //! plan without calling the API.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use keepnet_export_core::settings::{Export, Origin, RunWith, SinkOption, Sourced};
@@ -111,6 +111,9 @@ fn prepare(
             SecretString::from(password),
         );
     }
+    let password_file = std::env::var_os("KEEPNET_ENCRYPT_PASSWORD_FILE").map(PathBuf::from);
+    crate::session::delivery_secrets(&mut settings.outputs.secrets, password_file.as_deref())
+        .map_err(|e| vec![(0, 0, e.to_string())])?;
     let several = !matches!(&job.companies, Companies::List(list) if list.len() == 1);
     settings.validate(several, registry).map_err(|broken| {
         broken

@@ -166,6 +166,10 @@ fn output_settings(ctx: &Context<'_>, args: &UsersArgs) -> Result<OutputSettings
             .secrets
             .set(keepnet_export_core::sinks::SMTP_PASSWORD, password);
     }
+    crate::session::delivery_secrets(
+        &mut settings.secrets,
+        args.encrypt.encrypt_password_file.as_deref(),
+    )?;
     Ok(settings)
 }
 
@@ -198,7 +202,14 @@ fn shorthands(args: &UsersArgs) -> Vec<(&'static str, &'static str, &'static str
             args.xlsx_compression.clone(),
         ),
     ];
-    formats.into_iter().chain(email_shorthands(args)).collect()
+    // --encrypt sets the option of every built-in delivery that sends files.
+    let encrypt = keepnet_export_core::kinds::SENDS_FILES
+        .map(|kind| ("encrypt", "--encrypt", kind, args.encrypt.encrypt.clone()));
+    formats
+        .into_iter()
+        .chain(email_shorthands(args))
+        .chain(encrypt)
+        .collect()
 }
 
 /// How this command line sets the option `key`: `--smtp-host, or KEEPNET_SMTP_HOST`, or
@@ -381,11 +392,15 @@ pub fn dry_run(ctx: &Context<'_>, args: &UsersArgs) -> Result<(), Failure> {
             None,
         ),
         Prepared::Batch(batch) => {
-            let sinks: Vec<String> = batch.specs.iter().map(ToString::to_string).collect();
+            let sinks: Vec<String> = batch
+                .specs
+                .iter()
+                .map(|s| ctx.registry.shown_spec(s))
+                .collect();
             let to: Vec<String> = batch
                 .specs
                 .iter()
-                .filter(|s| !ctx.registry.is_sink(&s.kind))
+                .filter(|s| s.kind == "email")
                 .flat_map(|s| s.target.split(',').map(|a| a.trim().to_owned()))
                 .collect();
             let mail = keepnet_export_core::sinks::email_settings("", &batch.settings).ok();

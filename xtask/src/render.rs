@@ -127,6 +127,7 @@ fn sample_html(dir: &Path) -> Result<String> {
         summary: &summary,
         figures: Some(&figures),
         changes: Some(&changes),
+        before: &[],
     };
 
     let mut mail = MailSettings::new(

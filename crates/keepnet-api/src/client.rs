@@ -17,9 +17,9 @@ use crate::flow::Flow;
 use crate::http::{Expect, Limits, RawResponse, Transport};
 use crate::models::{dedupe, Company, CompanyDetails, CompanyDto, Page, TargetUser};
 use crate::resolve::resolve_company;
-use keepnet_net::retry::{Jitter, RetryPolicy};
 use crate::summary::CountSummary;
 use crate::{CompanyId, StatusSet};
+use keepnet_net::retry::{Jitter, RetryPolicy};
 
 const COMPANIES_SEARCH: &str = "/api/companies/search";
 const USERS_SEARCH: &str = "/api/target-users/search";

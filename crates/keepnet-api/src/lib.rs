@@ -48,10 +48,10 @@ pub use client::{
 };
 pub use company_id::{CompanyId, InvalidCompanyId};
 pub use error::{Error, ErrorKind};
+pub use keepnet_net::retry::RetryPolicy;
 pub use models::{Company, CompanyDetails, CustomFieldValue, Page, TargetUser};
 pub use pager::{Inconsistency, PagingReport, UserPager};
 pub use resolve::{edit_distance, resolve_company, suggest, Candidate, ResolveError};
-pub use keepnet_net::retry::RetryPolicy;
 pub use scope::ScopeLimit;
 pub use status::{InvalidStatusSet, StatusSet, UserState};
 pub use summary::{CountSummary, MonthlyCount};

@@ -5,7 +5,7 @@
 //!   bounded concurrency, fail-fast.
 //! - [`pipeline`]: one company: one fetch of its users, every page handed to every sink on its
 //!   own thread; read again while a read disagrees with the server ([`completeness`]); all or
-//!   nothing published; deliveries after.
+//!   nothing published; deliveries after ([`deliver`]: encrypted copies, notices last).
 //! - [`sinks`]: the registry of sink and delivery kinds and the checked plan built from
 //!   `KIND:TARGET` specs.
 //! - [`settings`]: the one settings model every front end fills, each value with its origin,
@@ -25,7 +25,9 @@ pub mod batch;
 pub mod changes;
 pub mod columns;
 pub mod completeness;
+pub mod deliver;
 pub mod exit;
+pub mod kinds;
 pub mod lane;
 pub mod names;
 pub mod options;

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use keepnet_sink::SinkError;
+use keepnet_sink::{HeaderStyle, SinkError};
 
 /// The type of an option's value: how its text is read and checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,7 +58,7 @@ pub enum OptionValue {
 pub type Validator = fn(&OptionValue) -> Result<(), String>;
 
 /// One option of one sink kind.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub struct OptionSpec {
     /// The name after the kind: `delimiter` in `csv.delimiter`.
     pub name: &'static str,
@@ -334,6 +334,28 @@ impl Secrets {
 impl std::fmt::Debug for Secrets {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_set().entries(self.values.keys()).finish()
+    }
+}
+
+/// What every sink factory can read: the settings shared by all kinds, and each kind's own
+/// options, checked and with their defaults filled in.
+#[derive(Debug, Clone)]
+pub struct SinkSettings {
+    /// Header labels.
+    pub header: HeaderStyle,
+    /// Each kind's options, by kind.
+    pub options: BTreeMap<String, Options>,
+    /// Secrets some kinds read (`email.smtp-password`).
+    pub secrets: Secrets,
+}
+
+impl SinkSettings {
+    /// The options of `kind` (none for a kind that declares none).
+    pub fn options(&self, kind: &str) -> &Options {
+        static NONE: Options = Options::none();
+        self.options
+            .get(&kind.to_ascii_lowercase())
+            .unwrap_or(&NONE)
     }
 }
 

@@ -21,7 +21,7 @@ use std::thread;
 use keepnet_api::{
     Client, Company, CompanyId, CountSummary, Page, PagingReport, ScopeLimit, TargetUser, UserQuery,
 };
-use keepnet_sink::{Artifact, Changes, DateFormat, ExportInfo, Figures, Report, Sink, Timestamp};
+use keepnet_sink::{Artifact, Changes, DateFormat, ExportInfo, Figures, Sink, Timestamp};
 use tokio::sync::mpsc;
 
 use crate::changes::{StateKeeping, Track, Tracked};
@@ -29,7 +29,7 @@ use crate::columns::Layout;
 use crate::exit::{self, Failure};
 use crate::lane::{self, Message, SharedPage};
 use crate::progress::CompanyProgress;
-use crate::sinks::{NamedDelivery, NamedSink, Plan};
+use crate::sinks::{NamedSink, Plan};
 
 /// Pages buffered between the fetch and the sinks (on top of the fetch window).
 const PAGES_IN_FLIGHT: usize = 2;
@@ -49,7 +49,7 @@ pub struct Outcome {
     /// Files published.
     pub artifacts: Vec<Artifact>,
     /// One line per delivery done.
-    pub delivered: Vec<String>,
+    pub delivered: Vec<crate::deliver::Done>,
     /// What the user should know: an incomplete export, cells a format had to cut.
     pub warnings: Vec<String>,
     /// What changed since the previous state (`--state`); `None` without one.
@@ -333,12 +333,14 @@ pub async fn run(
         }
         false => deliveries,
     };
-    let delivered = deliver_all(
-        export.clone(),
+    let mut told_export = export.clone();
+    told_export.expected_rows = Some(rows);
+    let delivered = crate::deliver::deliver_all(
+        told_export,
         rows,
         &artifacts,
         deliveries,
-        Delivered {
+        crate::deliver::Told {
             summary: extras.summary,
             figures: extras.figures.clone(),
             changes: changes.clone(),
@@ -396,13 +398,6 @@ fn paths(artifacts: &[Artifact]) -> String {
         .map(|a| a.path.display().to_string())
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// What deliveries are told besides the files.
-struct Delivered {
-    summary: SummaryLines,
-    figures: Option<Figures>,
-    changes: Option<Changes>,
 }
 
 impl Sweep<'_> {
@@ -676,55 +671,6 @@ fn commit_all(finished: Vec<Finished>) -> Result<(Vec<Artifact>, Vec<String>), F
         }
         Err(failed) => Err(Failure::sink(&named[failed.index].label, failed.error)),
     }
-}
-
-/// Runs every delivery once the files are published, with the count summary read (and held
-/// against the company's counts) before the export; without one they still run.
-async fn deliver_all(
-    mut export: ExportInfo,
-    rows: u64,
-    artifacts: &[Artifact],
-    deliveries: Vec<NamedDelivery>,
-    told: Delivered,
-    kept: String,
-) -> Result<Vec<String>, Failure> {
-    if deliveries.is_empty() {
-        return Ok(Vec::new());
-    }
-    export.expected_rows = Some(rows);
-    let artifacts = artifacts.to_vec();
-    tokio::task::spawn_blocking(move || {
-        let report = Report {
-            export: &export,
-            rows,
-            artifacts: &artifacts,
-            published: &artifacts,
-            encryption: None,
-            summary: &told.summary,
-            figures: told.figures.as_ref(),
-            changes: told.changes.as_ref(),
-        };
-        let mut done = Vec::new();
-        for (label, mut delivery) in deliveries {
-            match delivery.deliver(&report) {
-                Ok(line) => {
-                    tracing::info!("{label}: {line}");
-                    done.push(line);
-                }
-                Err(e) => {
-                    let setting = e.setting();
-                    return Err(Failure::msg(
-                        exit::OUTPUT,
-                        format!("delivery failed: {label}: {e}; {kept}"),
-                    )
-                    .with_setting(setting));
-                }
-            }
-        }
-        Ok(done)
-    })
-    .await
-    .map_err(|e| Failure::new(exit::INTERNAL, e))?
 }
 
 /// What the e-mail says of the users: which were exported, then the count summary as

@@ -219,6 +219,7 @@ impl OutputSettings {
             let (origin, value) = self.option_origin(&kind, name, &options);
             broken.push(Invalid::new(&origin, &value, 0, message));
         }
+        broken.extend(self.nothing_to_encrypt(&specs));
         if !broken.is_empty() {
             return Err(broken);
         }
@@ -231,6 +232,35 @@ impl OutputSettings {
             },
             origins: origins.into_iter().map(|s| s.origin.clone()).collect(),
             texts: self.sinks.iter().map(|s| s.value.clone()).collect(),
+        })
+    }
+
+    /// An `encrypt` option set for kinds none of which is an output (`--encrypt` without an
+    /// e-mail, s3 or sftp delivery): it would encrypt nothing, silently.
+    fn nothing_to_encrypt(&self, specs: &[SinkSpec]) -> Option<Invalid> {
+        let name = crate::sinks::ENCRYPT.name;
+        let encrypting: Vec<&SinkOption> = self
+            .options
+            .iter()
+            .filter(|o| {
+                crate::options::split_key(&o.key.value).is_some_and(|(_, n)| n == name)
+                    && !o.value.value.trim().is_empty()
+            })
+            .collect();
+        let first = encrypting.first()?;
+        let used = encrypting.iter().any(|o| {
+            crate::options::split_key(&o.key.value)
+                .is_some_and(|(kind, _)| specs.iter().any(|s| s.kind == kind))
+        });
+        (!used).then(|| {
+            Invalid::new(
+                &first.value.origin,
+                &first.value.value,
+                0,
+                "nothing to encrypt: no output sends files; encryption applies to what an \
+                 e-mail, s3 or sftp delivery sends"
+                    .to_owned(),
+            )
         })
     }
 

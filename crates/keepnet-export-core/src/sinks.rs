@@ -7,15 +7,19 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use keepnet_sink::{Delivery, HeaderStyle, Setting, Sink, SinkError};
+use keepnet_sink::{Delivery, Setting, Sink, SinkError};
 use keepnet_sink_csv::{CsvOptions, CsvSink};
 use keepnet_sink_email::{EmailDelivery, MailSettings, SmtpSettings, SmtpTls};
 use keepnet_sink_exec::{ExecCommand, ExecSink};
 use keepnet_sink_jsonl::JsonlSink;
 use keepnet_sink_xlsx::{XlsxOptions, XlsxSink};
 
+use keepnet_encrypt::Encryption;
+
 use crate::exit::Failure;
-use crate::options::{OptionSpec, OptionType, Options, Secrets};
+pub use crate::kinds::DeliveryKind;
+pub use crate::options::SinkSettings;
+use crate::options::{OptionSpec, OptionType, Options};
 use crate::origin::Origin;
 pub use crate::spec::SinkSpec;
 use crate::spec::{identity, stdout_identity, FileIdentity};
@@ -36,8 +40,20 @@ pub struct NamedSink {
     pub retractable: bool,
 }
 
-/// A built delivery and how the user wrote it (for messages: `--sink email:it@acme.example`).
-pub type NamedDelivery = (String, Box<dyn Delivery>);
+/// A built delivery, how the user wrote it, and what is done to its files first.
+pub struct NamedDelivery {
+    /// How the user wrote it, for messages: `--sink email:it@acme.example`; a target that holds
+    /// a secret (a webhook's URL) is cut to its scheme and host.
+    pub label: String,
+    /// Its kind (`email`, `sftp`).
+    pub kind: String,
+    /// The delivery.
+    pub delivery: Box<dyn Delivery>,
+    /// How its files are encrypted before they are sent (the kind's `encrypt` option).
+    pub encryption: Option<Encryption>,
+    /// Whether it runs after every delivery that is not (a notice: `webhook`).
+    pub last: bool,
+}
 
 /// Everything `--sink` asked for, built and validated.
 pub struct Plan {
@@ -55,28 +71,6 @@ impl Plan {
     /// Whether some sink writes a file (as opposed to stdout only).
     pub fn has_file_sink(&self) -> bool {
         self.sinks.iter().any(|s| s.spec.target != "-")
-    }
-}
-
-/// What every sink factory can read: the settings shared by all kinds, and each kind's own
-/// options ([`crate::options`]), checked and with their defaults filled in.
-#[derive(Debug, Clone)]
-pub struct SinkSettings {
-    /// Header labels.
-    pub header: HeaderStyle,
-    /// Each kind's options, by kind.
-    pub options: BTreeMap<String, Options>,
-    /// Secrets some kinds read (`email.smtp-password`).
-    pub secrets: Secrets,
-}
-
-impl SinkSettings {
-    /// The options of `kind` (none for a kind that declares none).
-    pub fn options(&self, kind: &str) -> &Options {
-        static NONE: Options = Options::none();
-        self.options
-            .get(&kind.to_ascii_lowercase())
-            .unwrap_or(&NONE)
     }
 }
 
@@ -127,6 +121,34 @@ pub struct Registry {
     rules: BTreeMap<String, Vec<OptionRule>>,
     /// Each kind's check before the run (dropped when the kind is registered again).
     checks: BTreeMap<String, KindCheck>,
+    /// Delivery kinds that run after the others (notices).
+    last: BTreeSet<String>,
+    /// Kinds whose target holds a secret, shown cut to its scheme and host.
+    secret_targets: BTreeSet<String>,
+}
+
+/// The option every delivery that sends files declares ([`Registry::sends_files`]).
+pub const ENCRYPT: OptionSpec = OptionSpec::new(
+    "encrypt",
+    OptionType::Text,
+    "",
+    "encrypt the files before sending: zip-aes (an AES-256 ZIP; its password from \
+     KEEPNET_ENCRYPT_PASSWORD or --encrypt-password-file) or age:RECIPIENT[,RECIPIENT...]",
+);
+
+/// The secret a `zip-aes` encryption's password is kept as.
+pub const ENCRYPT_PASSWORD: &str = "encrypt.password";
+
+/// `spec`'s encryption (its kind's `encrypt` option), when its kind declares one and it is set.
+pub fn encryption(spec: &SinkSpec, s: &SinkSettings) -> Result<Option<Encryption>, SinkError> {
+    let own = s.options(&spec.kind);
+    let Ok(Some(text)) = own.nonempty(ENCRYPT.name) else {
+        return Ok(None);
+    };
+    let password = s.secrets.get(ENCRYPT_PASSWORD).cloned();
+    Encryption::parse(text, password)
+        .map(Some)
+        .map_err(|e| SinkError::Invalid(format!("{}.{}: {e}", spec.kind, ENCRYPT.name)))
 }
 
 /// The CSV kind's options.
@@ -357,6 +379,8 @@ impl Registry {
             pending_options: BTreeMap::new(),
             rules: BTreeMap::new(),
             checks: BTreeMap::new(),
+            last: BTreeSet::new(),
+            secret_targets: BTreeSet::new(),
         };
         registry.register(
             "csv",
@@ -427,7 +451,67 @@ impl Registry {
         }
         registry.register_rule("email", email_rule);
         registry.register_check("email", Box::new(check_email));
+        registry.sends_files("email");
+        for kind in crate::kinds::BUILTIN {
+            registry.register_delivery_kind(&kind);
+        }
         registry
+    }
+
+    /// Adds a delivery kind described whole ([`DeliveryKind`]): its factory, options, check
+    /// and what it is (sends files, runs last, a secret target).
+    pub fn register_delivery_kind(&mut self, kind: &DeliveryKind) {
+        let (build, check) = (kind.build, kind.check);
+        self.register_delivery(kind.name, kind.description, Box::new(build));
+        for option in kind.options {
+            self.register_option(kind.name, *option);
+        }
+        self.register_check(kind.name, Box::new(check));
+        if kind.sends_files {
+            self.sends_files(kind.name);
+        }
+        if kind.last {
+            self.runs_last(kind.name);
+        }
+        if kind.secret_target {
+            self.hides_target(kind.name);
+        }
+    }
+
+    /// Makes delivery `kind` send encrypted copies of the files when its `encrypt` option is
+    /// set ([`ENCRYPT`]): the engine encrypts them and hands the copies to the delivery as its
+    /// report's artifacts.
+    pub fn sends_files(&mut self, kind: &str) {
+        self.register_option(kind, ENCRYPT);
+    }
+
+    /// Makes delivery `kind` run after every delivery that is not, so it can report theirs
+    /// (a notice, such as a webhook).
+    pub fn runs_last(&mut self, kind: &str) {
+        self.last.insert(kind.to_ascii_lowercase());
+    }
+
+    /// Makes `kind`'s target a secret (a webhook URL carries its token): messages and plans
+    /// show it cut to its scheme and host.
+    pub fn hides_target(&mut self, kind: &str) {
+        self.secret_targets.insert(kind.to_ascii_lowercase());
+    }
+
+    /// `KIND:TARGET` text as plans show it: [`Registry::shown_spec`] when it parses, else as
+    /// written.
+    pub fn shown_text(&self, text: &str) -> String {
+        match SinkSpec::parse(text) {
+            Ok(spec) => self.shown_spec(&spec),
+            Err(_) => text.to_owned(),
+        }
+    }
+
+    /// `spec` as messages show it: `KIND:TARGET`, a secret target cut to `scheme://host/…`.
+    pub fn shown_spec(&self, spec: &SinkSpec) -> String {
+        if !self.secret_targets.contains(&spec.kind) {
+            return spec.to_string();
+        }
+        format!("{}:{}", spec.kind, cut_to_host(&spec.target))
     }
 
     /// Adds (or replaces) a sink kind. `stdout` says whether the target `-` means stdout for it.
@@ -516,8 +600,10 @@ impl Registry {
         broken
     }
 
-    /// `spec`'s kind's check, if it has one: what building it would refuse.
+    /// `spec`'s kind's check, if it has one, and its encryption's: what building it would
+    /// refuse.
     pub fn check_output(&self, spec: &SinkSpec, settings: &SinkSettings) -> Result<(), SinkError> {
+        encryption(spec, settings)?;
         match self.checks.get(&spec.kind.to_ascii_lowercase()) {
             Some(check) => check(spec, settings),
             None => Ok(()),
@@ -671,10 +757,20 @@ impl Registry {
                     seen.push(path);
                 }
             }
-            let label = from.shown(&spec.to_string());
+            let label = from.shown(&self.shown_spec(spec));
             match self.build(spec, settings) {
                 Ok(Built::Sink(sink)) => plan.sinks.push(NamedSink { label, ..sink }),
-                Ok(Built::Delivery(delivery)) => plan.deliveries.push((label, delivery)),
+                Ok(Built::Delivery(delivery)) => {
+                    let encryption = encryption(spec, settings)
+                        .map_err(|e| Failure::usage(format!("{label}: {e}")))?;
+                    plan.deliveries.push(NamedDelivery {
+                        label,
+                        kind: spec.kind.clone(),
+                        delivery,
+                        encryption,
+                        last: self.last.contains(&spec.kind),
+                    });
+                }
                 Err(message) => return Err(Failure::usage(format!("{label}: {message}"))),
             }
         }
@@ -725,6 +821,20 @@ impl Registry {
     }
 }
 
+/// `https://hooks.example/services/T0/B0/secret` as `https://hooks.example/…`; text that is
+/// not a URL as `…`.
+fn cut_to_host(target: &str) -> String {
+    let Some((scheme, rest)) = target.split_once("://") else {
+        return "…".to_owned();
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    // user:password@ never shows either.
+    let host = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    format!("{scheme}://{host}/…")
+}
+
 /// One built output.
 pub enum Built {
     /// A row sink.
@@ -736,6 +846,8 @@ pub enum Built {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::options::Secrets;
+    use keepnet_sink::HeaderStyle;
 
     fn settings() -> SinkSettings {
         SinkSettings {

@@ -75,11 +75,11 @@ fn company_entry(result: &CompanyResult) -> Value {
     match &result.outcome {
         None => json!({
             "company": company, "outcome": "skipped", "exitCode": null, "error": "not started: an earlier company failed and the run stops at the first failure, or the run was interrupted",
-            "rows": 0, "pages": 0, "sweeps": 0, "incomplete": false, "duplicatesDropped": 0, "retries": 0, "files": [], "emails": [], "warnings": [], "durationMs": duration_ms,
+            "rows": 0, "pages": 0, "sweeps": 0, "incomplete": false, "duplicatesDropped": 0, "retries": 0, "files": [], "emails": [], "deliveries": [], "warnings": [], "durationMs": duration_ms,
         }),
         Some(Err(failure)) => json!({
             "company": company, "outcome": "failed", "exitCode": failure.code(), "error": failure.to_string(),
-            "rows": 0, "pages": 0, "sweeps": 0, "incomplete": false, "duplicatesDropped": 0, "retries": 0, "files": [], "emails": [], "warnings": [], "durationMs": duration_ms,
+            "rows": 0, "pages": 0, "sweeps": 0, "incomplete": false, "duplicatesDropped": 0, "retries": 0, "files": [], "emails": [], "deliveries": [], "warnings": [], "durationMs": duration_ms,
         }),
         Some(Ok(outcome)) => json!({
             "company": company,
@@ -99,7 +99,19 @@ fn company_entry(result: &CompanyResult) -> Value {
                 "rows": a.rows,
                 "sha256": a.sha256.clone().unwrap_or_default(),
             })).collect::<Vec<_>>(),
-            "emails": outcome.delivered,
+            "emails": outcome.delivered.iter().map(|d| d.line.as_str()).collect::<Vec<_>>(),
+            "deliveries": outcome.delivered.iter().map(|d| json!({
+                "output": d.output,
+                "kind": d.kind,
+                "line": d.line,
+                "encryption": d.encryption,
+                "files": d.files.iter().map(|f| json!({
+                    "name": f.path.file_name().map(|n| n.to_string_lossy().into_owned()),
+                    "mediaType": f.media_type,
+                    "bytes": f.bytes,
+                    "sha256": f.sha256,
+                })).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
             "warnings": outcome.warnings,
             "durationMs": duration_ms,
             "changes": outcome.changes.as_ref().map(|c| json!({

@@ -59,6 +59,7 @@ fn write_job(out: &mut String, job: &Job, resolved: Option<&SinkSettings>) {
     let mail = resolved
         .and_then(|s| email_settings("", s).ok())
         .map(|(_, mail)| mail);
+    let builtin = keepnet_export_core::sinks::Registry::builtin();
     let values = |list: &[crate::Located<String>]| -> Vec<String> {
         list.iter().map(|l| l.value.clone()).collect()
     };
@@ -75,7 +76,11 @@ fn write_job(out: &mut String, job: &Job, resolved: Option<&SinkSettings>) {
             Header::Api => "api".to_owned(),
             Header::Human => "human".to_owned(),
         }),
-        sinks: values(&job.sinks),
+        // A webhook's URL carries its token: shown cut to its host.
+        sinks: values(&job.sinks)
+            .iter()
+            .map(|s| builtin.shown_text(s))
+            .collect(),
         fail_fast: job.fail_fast,
         allow_incomplete: job.allow_incomplete,
         report: {

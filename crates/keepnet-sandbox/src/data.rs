@@ -517,7 +517,7 @@ fn fate(seed: u64, ord: usize, i: usize) -> Fate {
     Fate {
         inactive: h % 100 < 12,
         deleted,
-        deleted_text: deleted && (h >> 40) % 4 == 0,
+        deleted_text: deleted && (h >> 40).is_multiple_of(4),
     }
 }
 

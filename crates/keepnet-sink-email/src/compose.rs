@@ -88,20 +88,7 @@ fn size_text(bytes: u64) -> String {
     }
 }
 
-/// `812 bytes`, `12.3 KiB`, `4.0 MiB`.
-pub(crate) fn human_size(bytes: u64) -> String {
-    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
-    if bytes < 1024 {
-        return format!("{bytes} byte{}", if bytes == 1 { "" } else { "s" });
-    }
-    let mut value = bytes as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
-}
+pub(crate) use keepnet_sink::human_size;
 
 /// The formatted message (headers and body, CRLF line endings, ASCII only) and its HTML part.
 /// Both [`EmailDelivery::preview`] and the delivery build the message here.
@@ -133,6 +120,7 @@ pub(crate) fn build(
         started_at: utc(started),
         sender: show_mailbox(&delivery.from),
         files,
+        encryption: report.encryption,
         header: mail
             .header
             .as_deref()
@@ -237,6 +225,8 @@ struct Facts<'a> {
     started_at: String,
     sender: String,
     files: &'a [File],
+    /// How the attachments are encrypted (`zip-aes`, `age`), if they are.
+    encryption: Option<&'a str>,
     /// The branding header line.
     header: Option<&'a str>,
     /// The branding footer, replacing [`DEFAULT_FOOTER`].
@@ -247,6 +237,23 @@ struct Facts<'a> {
 
 /// The footer when no other is set.
 const DEFAULT_FOOTER: &str = "Sent by keepnet-export";
+
+/// What the message says of encrypted attachments: how to open them, and that the password
+/// is not in it.
+fn encrypted_note(method: &str) -> String {
+    match method {
+        "zip-aes" => {
+            "The attached files are encrypted ZIP archives (AES-256): open them with 7-Zip, \
+             WinZip or your system's archive tool. The password is not in this e-mail: it reaches \
+             you another way."
+                .to_owned()
+        }
+        "age" => "The attached files are encrypted with age to your key: decrypt them with \
+             `age -d -i YOUR_KEY_FILE`."
+            .to_owned(),
+        other => format!("The attached files are encrypted ({other})."),
+    }
+}
 
 const PERSONAL_DATA: &str = "The attached files contain personal data (names, e-mail addresses, phone numbers): \
      store and share them only as your data protection obligations allow, and delete them when no longer needed.";
@@ -314,6 +321,10 @@ impl Facts<'_> {
             }
         }
         let _ = writeln!(t);
+        if let Some(method) = self.encryption {
+            let _ = writeln!(t, "{}", encrypted_note(method));
+            let _ = writeln!(t);
+        }
         let _ = writeln!(t, "{PERSONAL_DATA}");
         let _ = writeln!(t);
         let _ = writeln!(t, "-- ");
@@ -399,6 +410,9 @@ impl Facts<'_> {
                 );
             }
             h.push_str("</ul>\n");
+        }
+        if let Some(method) = self.encryption {
+            let _ = writeln!(h, "<p>{}</p>", e(&encrypted_note(method)));
         }
         let _ = writeln!(h, "<p><strong>{}</strong></p>", e(PERSONAL_DATA));
         let footer: Vec<String> = self.footer_lines().into_iter().map(e).collect();

@@ -116,17 +116,8 @@ struct Job<'a> {
 pub(crate) fn deliver(r: &Resolved, report: &Report<'_>) -> Result<String, SinkError> {
     let mut jobs = Vec::new();
     let mut keys = HashSet::new();
-    for artifact in report.artifacts {
-        let name = artifact
-            .path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .ok_or_else(|| {
-                SinkError::Invalid(format!(
-                    "{}: the file name is not UTF-8 text, it cannot be an S3 key",
-                    artifact.path.display()
-                ))
-            })?;
+    let names = keepnet_sink::delivered_names(report.artifacts, &r.target.to_string())?;
+    for (artifact, name) in report.artifacts.iter().zip(names) {
         let key = r
             .target
             .key(name)
@@ -185,7 +176,7 @@ pub(crate) fn deliver(r: &Resolved, report: &Report<'_>) -> Result<String, SinkE
             "uploaded {} {} ({}) to {} via {}",
             jobs.len(),
             if jobs.len() == 1 { "file" } else { "files" },
-            size(total),
+            keepnet_sink::human_size(total),
             r.target,
             r.endpoint_label()
         ))
@@ -199,18 +190,6 @@ enum Failure {
     Io(SinkError),
     /// The upload failed (the reason, unscrubbed).
     Upload(String),
-}
-
-/// `41 KiB`, `3.2 MiB`, `512 B`.
-fn size(bytes: u64) -> String {
-    const KIB: u64 = 1024;
-    if bytes < KIB {
-        format!("{bytes} B")
-    } else if bytes < KIB * KIB {
-        format!("{} KiB", bytes.div_ceil(KIB))
-    } else {
-        format!("{:.1} MiB", bytes as f64 / (KIB * KIB) as f64)
-    }
 }
 
 fn attributes(r: &Resolved, artifact: &Artifact) -> Attributes {

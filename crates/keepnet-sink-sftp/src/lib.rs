@@ -61,7 +61,6 @@ mod target;
 pub use error::{Reason, SftpError};
 pub use target::Target;
 
-use std::collections::HashSet;
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -327,44 +326,21 @@ fn load_key(path: &PathBuf, passphrase: Option<&SecretString>) -> Result<Private
         })
 }
 
-/// `123 bytes`, `41 KiB`, `3.2 MiB`.
-pub(crate) fn size(bytes: u64) -> String {
-    const KIB: u64 = 1024;
-    if bytes < KIB {
-        format!("{bytes} bytes")
-    } else if bytes < KIB * KIB {
-        format!("{} KiB", bytes.div_ceil(KIB))
-    } else {
-        format!("{:.1} MiB", bytes as f64 / (KIB * KIB) as f64)
-    }
-}
+pub(crate) use keepnet_sink::human_size as size;
 
 impl Delivery for SftpDelivery {
     fn deliver(&mut self, report: &Report<'_>) -> Result<String, SinkError> {
         let destination = self.destination();
-        let mut names = HashSet::new();
-        let mut uploads = Vec::new();
-        for artifact in report.artifacts {
-            let name = artifact
-                .path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .ok_or_else(|| {
-                    SinkError::Invalid(format!(
-                        "cannot upload {}: its file name is not UTF-8",
-                        artifact.path.display()
-                    ))
-                })?;
-            if !names.insert(name.to_owned()) {
-                return Err(SinkError::Invalid(format!(
-                    "two files to upload are named `{name}`: one would replace the other in {destination}"
-                )));
-            }
-            uploads.push(Upload {
+        let names = keepnet_sink::delivered_names(report.artifacts, &destination)?;
+        let uploads: Vec<Upload> = report
+            .artifacts
+            .iter()
+            .zip(names)
+            .map(|(artifact, name)| Upload {
                 local: artifact.path.clone(),
                 name: name.to_owned(),
-            });
-        }
+            })
+            .collect();
         if uploads.is_empty() {
             return Ok(format!("no files to upload to {destination}"));
         }

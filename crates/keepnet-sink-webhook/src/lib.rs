@@ -44,7 +44,11 @@
 //! | `files[].sha256` | string | SHA-256 of its bytes, lower-case hex. |
 //! | `files[].encryption` | string or null | `zip-aes` or `age` when the file is an encrypted copy. |
 //! | `encryption` | string or null | The same, for the export as a whole. |
-//! | `outcome` | string | `delivered`. |
+//! | `deliveries` | array | The deliveries that ran before this notice (e-mail, S3, SFTP), in order. |
+//! | `deliveries[].kind` | string | Its kind: `email`, `s3`, `sftp`. |
+//! | `deliveries[].ok` | boolean | Whether it succeeded. |
+//! | `deliveries[].line` | string | What it did (`uploaded 2 files …`), or why it failed. |
+//! | `outcome` | string | `delivered` when every delivery before this notice succeeded (or there was none), else `failed`. |
 //!
 //! # Teams and Slack
 //!

@@ -138,23 +138,21 @@ fn json_body(tool: &str, report: &Report<'_>, files: &[FileFacts]) -> Value {
         "changes": changes,
         "files": files,
         "encryption": report.encryption,
-        "outcome": "delivered",
+        "deliveries": report.before.iter().map(|d| json!({
+            "kind": d.kind,
+            "ok": d.ok,
+            "line": d.line,
+        })).collect::<Vec<_>>(),
+        "outcome": outcome(report),
     })
 }
 
-/// A size for people: `812 B`, `12.3 KiB`, `4.0 MiB`.
-pub(crate) fn human_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
-    if bytes < 1024 {
-        return format!("{bytes} B");
+/// `delivered` when every delivery before this notice succeeded, else `failed`.
+fn outcome(report: &Report<'_>) -> &'static str {
+    match report.before.iter().all(|d| d.ok) {
+        true => "delivered",
+        false => "failed",
     }
-    let mut value = bytes as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
 }
 
 /// The facts both chat formats show, as label/value pairs of plain text (not yet escaped).
@@ -197,6 +195,14 @@ fn facts(report: &Report<'_>, files: &[FileFacts]) -> Vec<(&'static str, String)
         facts.push(("Changes", text));
     }
     facts.push(("Files", files_line(files)));
+    if !report.before.is_empty() {
+        let each: Vec<String> = report
+            .before
+            .iter()
+            .map(|d| format!("{} {}", d.kind, if d.ok { "ok" } else { "FAILED" }))
+            .collect();
+        facts.push(("Deliveries", each.join(", ")));
+    }
     if let Some(encryption) = report.encryption {
         facts.push(("Encryption", encryption.to_owned()));
     }
@@ -209,7 +215,7 @@ fn files_line(files: &[FileFacts]) -> String {
     }
     files
         .iter()
-        .map(|f| format!("{} ({})", f.name, human_bytes(f.bytes)))
+        .map(|f| format!("{} ({})", f.name, keepnet_sink::human_size(f.bytes)))
         .collect::<Vec<_>>()
         .join(", ")
 }

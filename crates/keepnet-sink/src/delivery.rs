@@ -34,6 +34,20 @@ pub struct Report<'a> {
     pub figures: Option<&'a Figures>,
     /// What changed since the previous run (`--state`); `None` when no state is kept.
     pub changes: Option<&'a Changes>,
+    /// The deliveries that ran before this one, in order: a notice (a webhook, which runs
+    /// after every delivery that sends files) reports them.
+    pub before: &'a [DeliveryOutcome],
+}
+
+/// What one delivery did, for the deliveries after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryOutcome {
+    /// The delivery's kind (`email`, `sftp`, `s3`).
+    pub kind: String,
+    /// Its one-line description of what it did, or why it failed.
+    pub line: String,
+    /// Whether it succeeded.
+    pub ok: bool,
 }
 
 /// One company's user figures, for a report: its count summary and its licence.
@@ -90,6 +104,51 @@ impl Changes {
     pub fn any(&self) -> bool {
         self.joined + self.left + self.changed > 0
     }
+}
+
+/// The names `artifacts` go out under, in order: each one's file name, which must be UTF-8,
+/// and no two alike (side by side in `into`, a folder or a bucket prefix, one would replace
+/// the other).
+pub fn delivered_names<'a>(
+    artifacts: &'a [Artifact],
+    into: &str,
+) -> Result<Vec<&'a str>, SinkError> {
+    let mut names: Vec<&str> = Vec::with_capacity(artifacts.len());
+    for artifact in artifacts {
+        let name = artifact
+            .path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| {
+                SinkError::Invalid(format!(
+                    "cannot send {}: its file name is not UTF-8",
+                    artifact.path.display()
+                ))
+            })?;
+        if names.contains(&name) {
+            return Err(SinkError::Invalid(format!(
+                "two files to send are named `{name}`: one would replace the other in {into}"
+            )));
+        }
+        names.push(name);
+    }
+    Ok(names)
+}
+
+/// A size for people: `1 byte`, `812 bytes`, `12.3 KiB`, `4.0 MiB` (binary units, one
+/// decimal), for every delivery's messages.
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if bytes < 1024 {
+        return format!("{bytes} byte{}", if bytes == 1 { "" } else { "s" });
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
 }
 
 /// An output that acts on published files, after the rows were written.

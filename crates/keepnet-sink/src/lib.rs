@@ -36,7 +36,9 @@ mod time;
 pub use atomic::{is_stream_target, AtomicFile, Published};
 pub use cell::{Cell, Field};
 pub use column::{Column, ColumnKind, HeaderStyle};
-pub use delivery::{Changes, Delivery, Figures, Report};
+pub use delivery::{
+    delivered_names, human_size, Changes, Delivery, DeliveryOutcome, Figures, Report,
+};
 pub use error::{Setting, SinkError};
 pub use output::Output;
 pub use read::read_regular_file;

@@ -79,6 +79,7 @@ impl Export {
             summary: &self.summary,
             figures: None,
             changes: None,
+            before: &[],
         }
     }
 }

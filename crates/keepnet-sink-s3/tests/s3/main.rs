@@ -55,6 +55,7 @@ fn deliver(delivery: &mut S3Delivery, artifacts: &[Artifact]) -> Result<String, 
         summary: &[],
         figures: None,
         changes: None,
+        before: &[],
     };
     delivery.deliver(&report)
 }
@@ -107,7 +108,7 @@ fn uploads_two_files_with_their_bytes_and_content_types() {
     assert_eq!(
         line,
         format!(
-            "uploaded 2 files (33 B) to s3://exports/acme/2026-01-02/ via {}",
+            "uploaded 2 files (33 bytes) to s3://exports/acme/2026-01-02/ via {}",
             moto.endpoint()
         )
     );
@@ -157,7 +158,8 @@ fn prefix_rules() {
     let err = deliver(&mut d, &twice).unwrap_err();
     assert!(matches!(err, SinkError::Invalid(_)), "{err}");
     assert!(
-        err.to_string().contains("s3://root-bucket/twice/Acme.csv"),
+        err.to_string()
+            .contains("two files to send are named `Acme.csv`: one would replace the other in s3://root-bucket/twice/"),
         "{err}"
     );
     assert!(moto.keys("root-bucket", "twice/").is_empty());

@@ -59,6 +59,7 @@ impl Export {
             summary: &[],
             figures: None,
             changes: None,
+            before: &[],
         }
     }
 }
@@ -109,7 +110,7 @@ fn uploads_files_byte_for_byte() {
     assert_eq!(
         line,
         format!(
-            "uploaded 2 files (391 KiB) to sftp://root@127.0.0.1:{}{}/",
+            "uploaded 2 files (390.6 KiB) to sftp://root@127.0.0.1:{}{}/",
             server.port,
             server.upload_dir().join("Acme").display()
         )
@@ -476,7 +477,7 @@ fn full_remote_disk_fails_and_leaves_nothing() {
     assert!(text.contains("cannot write `"), "{text}");
     assert!(text.contains(".Acme.xlsx.part-"), "{text}");
     assert!(
-        text.contains("free on the server's disk there, 293 KiB to write"),
+        text.contains("free on the server's disk there, 293.0 KiB to write"),
         "{text}"
     );
     // The first file was written, but not renamed: yesterday's file stays, no temporary file.

@@ -99,6 +99,7 @@ impl Export {
             summary: &[],
             figures: Some(&self.figures),
             changes: Some(&self.changes),
+            before: &[],
         }
     }
 }
@@ -177,6 +178,7 @@ fn json_body_fields_and_values() {
              "sha256": sha256(&xlsx), "encryption": null},
         ],
         "encryption": null,
+        "deliveries": [],
         "outcome": "delivered",
     });
     assert_eq!(body, expected);
@@ -266,7 +268,7 @@ fn teams_card_shape() {
     assert_eq!(fact("Active / inactive / deleted"), "40 / 2 / unknown");
     assert_eq!(fact("Licence limit"), "35 (5 over)");
     assert_eq!(fact("Changes"), "1 joined, 1 left, 3 changed");
-    assert_eq!(fact("Files"), "Acme.csv (23 B), Acme.xlsx (68.4 KiB)");
+    assert_eq!(fact("Files"), "Acme.csv (23 bytes), Acme.xlsx (68.4 KiB)");
 }
 
 #[test]
@@ -323,7 +325,7 @@ fn slack_message_shape() {
     assert_eq!(blocks[2]["text"]["type"], "mrkdwn");
     assert_eq!(
         blocks[2]["text"]["text"],
-        "*Files*\nAcme.csv (23 B), Acme.xlsx (68.4 KiB)"
+        "*Files*\nAcme.csv (23 bytes), Acme.xlsx (68.4 KiB)"
     );
     assert_eq!(
         slack_text("<!channel> & <x|y>"),

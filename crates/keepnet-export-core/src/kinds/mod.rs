@@ -1,0 +1,88 @@
+//! The built-in delivery kinds besides e-mail, each in its own module: its options (as
+//! [`OptionSpec`]s), how its settings are read from them, its
+//! check before a run and its factory. [`Registry::builtin`](crate::sinks::Registry::builtin)
+//! registers them.
+//!
+//! - [`s3`]: `s3:s3://BUCKET/PREFIX/`, S3-compatible object storage.
+//! - [`sftp`]: `sftp:user@host:/path/`, upload over SSH.
+//! - [`webhook`]: `webhook:URL`, a JSON notice (Teams, Slack) after the other deliveries.
+
+pub mod s3;
+pub mod sftp;
+pub mod webhook;
+
+use keepnet_sink::{Delivery, SinkError};
+
+use crate::options::{OptionSpec, SinkSettings};
+use crate::spec::SinkSpec;
+
+/// Builds a delivery from its target and the settings.
+pub type BuildDelivery = fn(&SinkSpec, &SinkSettings) -> Result<Box<dyn Delivery>, SinkError>;
+
+/// Checks an output before the run, as building it would.
+pub type CheckOutput = fn(&SinkSpec, &SinkSettings) -> Result<(), SinkError>;
+
+/// A delivery kind described whole, for
+/// [`Registry::register_delivery_kind`](crate::sinks::Registry::register_delivery_kind).
+#[derive(Clone, Copy)]
+pub struct DeliveryKind {
+    /// The kind's name, before the `:` of `--sink KIND:TARGET`.
+    pub name: &'static str,
+    /// One line for `--help` and errors.
+    pub description: &'static str,
+    /// Its options (`KIND.NAME`).
+    pub options: &'static [OptionSpec],
+    /// Builds it from its target and the settings.
+    pub build: BuildDelivery,
+    /// What building it would refuse, with no I/O beyond local files.
+    pub check: CheckOutput,
+    /// Whether it sends the files (and so takes the `encrypt` option).
+    pub sends_files: bool,
+    /// Whether it runs after every other delivery (a notice).
+    pub last: bool,
+    /// Whether its target holds a secret, shown cut to its host.
+    pub secret_target: bool,
+}
+
+/// The built-in delivery kinds besides e-mail.
+pub const BUILTIN: [DeliveryKind; 3] = [
+    DeliveryKind {
+        name: s3::KIND,
+        description: s3::DESCRIPTION,
+        options: &s3::OPTIONS,
+        build: s3::build,
+        check: s3::check,
+        sends_files: true,
+        last: false,
+        secret_target: false,
+    },
+    DeliveryKind {
+        name: sftp::KIND,
+        description: sftp::DESCRIPTION,
+        options: &sftp::OPTIONS,
+        build: sftp::build,
+        check: sftp::check,
+        sends_files: true,
+        last: false,
+        secret_target: false,
+    },
+    DeliveryKind {
+        name: webhook::KIND,
+        description: webhook::DESCRIPTION,
+        options: &webhook::OPTIONS,
+        build: webhook::build,
+        check: webhook::check,
+        sends_files: false,
+        last: true,
+        secret_target: true,
+    },
+];
+
+/// The built-in delivery kinds that send files, whose `encrypt` option `--encrypt` sets.
+pub const SENDS_FILES: [&str; 3] = ["email.encrypt", "s3.encrypt", "sftp.encrypt"];
+
+/// The secret an SFTP private key's passphrase is kept as (from KEEPNET_SFTP_KEY_PASSPHRASE).
+pub const SFTP_KEY_PASSPHRASE: &str = "sftp.key-passphrase";
+
+/// The secret a webhook's token is kept as (from KEEPNET_WEBHOOK_TOKEN).
+pub const WEBHOOK_TOKEN: &str = "webhook.token";
