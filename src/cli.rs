@@ -355,8 +355,10 @@ pub struct UsersArgs {
     pub strict: bool,
     /// Output, repeatable; every sink is fed from the same single fetch. KIND is csv, xlsx,
     /// jsonl (TARGET a file path, or - for stdout with csv and jsonl), email (TARGET the
-    /// addresses), exec (TARGET a command reading rows as JSON Lines) or NAME for an
-    /// executable keepnet-export-sink-NAME on PATH. Targets may hold {company}, {company_id},
+    /// addresses), s3 (s3://BUCKET/PREFIX/), sftp (USER@HOST:/PATH/), webhook (an https URL;
+    /// runs after the other deliveries), exec (TARGET a command reading rows as JSON Lines) or
+    /// NAME for an executable keepnet-export-sink-NAME on PATH. Deliveries (email, s3, sftp,
+    /// webhook) run once every file is published. Targets may hold {company}, {company_id},
     /// {date} and {timestamp}. Without --sink, users stream to stdout as JSON Lines exactly as
     /// the API returns them.
     #[arg(long = "sink", env = "KEEPNET_SINK", value_name = "KIND:TARGET")]

@@ -164,11 +164,16 @@ fn a_failed_notice_exits_6_and_keeps_what_was_published() {
     run_ok(&env, &args);
     assert_eq!(receiver.requests().len(), 2);
 
-    // http to another machine is refused before anything is read.
-    let args = base(&env, "http://hooks.example/x");
+    // http to another machine is refused before anything is read, its URL cut to its host.
+    let args = base(&env, "http://hooks.example/x/secret-path");
     std::fs::remove_file(env.path("Initech.csv")).unwrap();
     let refused = crate::webhooks::run(&env, &args, &[]);
-    refused.fails_with(2, &["https"]);
+    refused.fails_with(2, &["https", "webhook:http://hooks.example/…"]);
+    assert!(
+        !refused.stderr.contains("secret-path"),
+        "{}",
+        refused.stderr
+    );
     assert!(!env.path("Initech.csv").exists());
 }
 

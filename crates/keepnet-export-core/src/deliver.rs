@@ -189,3 +189,174 @@ impl Copies {
         Ok(files)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    use keepnet_sink::{Delivery, Timestamp};
+
+    /// A delivery that records what it was handed, and fails when told to.
+    struct Recorder {
+        name: &'static str,
+        fail: bool,
+        seen: Arc<Mutex<Vec<String>>>,
+    }
+
+    impl Delivery for Recorder {
+        fn deliver(&mut self, report: &Report<'_>) -> Result<String, SinkError> {
+            let files: Vec<String> = report
+                .artifacts
+                .iter()
+                .map(|a| a.path.file_name().unwrap().to_string_lossy().into_owned())
+                .collect();
+            let before: Vec<String> = report
+                .before
+                .iter()
+                .map(|b| format!("{}={}", b.kind, b.ok))
+                .collect();
+            self.seen.lock().unwrap().push(format!(
+                "{} files={} before={}",
+                self.name,
+                files.join(","),
+                before.join(",")
+            ));
+            match self.fail {
+                true => Err(SinkError::Invalid(format!("{} refused", self.name))),
+                false => Ok(format!("{} done", self.name)),
+            }
+        }
+    }
+
+    fn named(
+        name: &'static str,
+        fail: bool,
+        last: bool,
+        encryption: Option<keepnet_encrypt::Encryption>,
+        seen: &Arc<Mutex<Vec<String>>>,
+    ) -> NamedDelivery {
+        NamedDelivery {
+            label: format!("--sink {name}:x"),
+            kind: name.to_owned(),
+            delivery: Box::new(Recorder {
+                name,
+                fail,
+                seen: Arc::clone(seen),
+            }),
+            encryption,
+            last,
+        }
+    }
+
+    fn export() -> ExportInfo {
+        ExportInfo {
+            company_name: "Initech".into(),
+            company_id: "c1".into(),
+            started_at: Timestamp::parse("2026-12-03T10:00:00Z").unwrap(),
+            expected_rows: Some(1),
+        }
+    }
+
+    fn told() -> Told {
+        Told {
+            summary: Vec::new(),
+            figures: None,
+            changes: None,
+        }
+    }
+
+    fn published(dir: &Path) -> Vec<Artifact> {
+        let path = dir.join("Initech.csv");
+        std::fs::write(&path, "email\na@initech.example\n").unwrap();
+        vec![Artifact {
+            path,
+            media_type: "text/csv".into(),
+            bytes: 24,
+            rows: 1,
+            sha256: None,
+        }]
+    }
+
+    #[test]
+    fn notices_run_last_every_delivery_runs_and_failures_are_all_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = published(dir.path());
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let deliveries = vec![
+            named("webhook", false, true, None, &seen),
+            named("email", true, false, None, &seen),
+            named("sftp", false, false, None, &seen),
+        ];
+        let err = run_all(
+            &export(),
+            1,
+            &files,
+            deliveries,
+            &told(),
+            "kept: Initech.csv",
+        )
+        .unwrap_err();
+        assert_eq!(
+            *seen.lock().unwrap(),
+            [
+                "email files=Initech.csv before=",
+                "sftp files=Initech.csv before=email=false",
+                "webhook files=Initech.csv before=email=false,sftp=true",
+            ],
+            "file deliveries in order, the notice last and told of both"
+        );
+        assert_eq!(err.code(), exit::OUTPUT);
+        let message = err.to_string();
+        assert!(
+            message.starts_with("delivery failed: --sink email:x: email refused"),
+            "{message}"
+        );
+        assert!(
+            message.contains("delivered: --sink sftp:x, --sink webhook:x"),
+            "{message}"
+        );
+        assert!(message.ends_with("kept: Initech.csv"), "{message}");
+    }
+
+    #[test]
+    fn encrypted_copies_are_made_once_per_encryption_and_only_for_who_asks() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = published(dir.path());
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let zip = || {
+            keepnet_encrypt::Encryption::parse(
+                "zip-aes",
+                Some("a password long enough".to_owned().into()),
+            )
+            .unwrap()
+        };
+        let deliveries = vec![
+            named("email", false, false, Some(zip()), &seen),
+            named("sftp", false, false, None, &seen),
+            named("s3", false, false, Some(zip()), &seen),
+        ];
+        let done = run_all(&export(), 1, &files, deliveries, &told(), "").unwrap();
+        assert_eq!(
+            *seen.lock().unwrap(),
+            [
+                "email files=Initech.csv.zip before=",
+                "sftp files=Initech.csv before=email=true",
+                "s3 files=Initech.csv.zip before=email=true,sftp=true",
+            ]
+        );
+        assert_eq!(done[0].files[0].path, done[2].files[0].path, "one copy");
+        assert_eq!(done[0].encryption.as_deref(), Some("zip-aes"));
+        assert_eq!(done[1].encryption, None);
+        assert_eq!(done[1].files, files, "the published file itself");
+        assert!(
+            !done[0].files[0].path.exists(),
+            "the private folder is gone once the deliveries are done"
+        );
+        assert_eq!(
+            std::fs::read_to_string(&files[0].path).unwrap(),
+            "email\na@initech.example\n",
+            "the published file stays plain"
+        );
+    }
+}

@@ -276,8 +276,12 @@ impl OutputSettings {
             .enumerate()
             .filter_map(|(i, (spec, origin))| {
                 let error = registry.check_output(spec, &checked.settings).err()?;
-                let text = checked.texts.get(i).map_or("", String::as_str);
-                let mut invalid = Invalid::new(origin, text, 0, error.to_string());
+                // A webhook's URL carries its token: shown cut to its host.
+                let text = checked
+                    .texts
+                    .get(i)
+                    .map_or_else(String::new, |t| registry.shown_text(t));
+                let mut invalid = Invalid::new(origin, &text, 0, error.to_string());
                 invalid.setting = error.setting();
                 Some(invalid)
             })

@@ -1,9 +1,10 @@
 //! `--sink KIND:TARGET`: parsing, validation, and the registry that builds sinks by kind.
 //!
 //! Built-in kinds: the sinks `csv`, `xlsx`, `jsonl`, which receive rows while the export
-//! streams, and the delivery `email`, which runs once every file is published. A binary
-//! embedding this runner can register more kinds of either with [`Registry::register`] and
-//! [`Registry::register_delivery`].
+//! streams, and the deliveries `email`, `s3`, `sftp` and `webhook` ([`crate::kinds`]), which
+//! run once every file is published. A binary embedding this runner can register more kinds
+//! of either with [`Registry::register`] and [`Registry::register_delivery`] (or
+//! [`Registry::register_delivery_kind`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -911,6 +912,48 @@ mod tests {
             ))),
             "the declared default is the sink's"
         );
+    }
+
+    #[test]
+    fn a_secret_target_is_shown_cut_to_its_host() {
+        assert_eq!(
+            cut_to_host("https://hooks.slack.com/services/T0/B0/xyz"),
+            "https://hooks.slack.com/…"
+        );
+        assert_eq!(
+            cut_to_host("https://user:pw@hooks.example:8443?sig=abc"),
+            "https://hooks.example:8443/…"
+        );
+        assert_eq!(cut_to_host("not a url, secret"), "…");
+        let r = Registry::builtin();
+        assert_eq!(
+            r.shown_text("webhook:https://prod.logic.azure.com/workflows/a?sig=s"),
+            "webhook:https://prod.logic.azure.com/…"
+        );
+        assert_eq!(r.shown_text("email:a@b.example"), "email:a@b.example");
+        for kind in ["email", "s3", "sftp"] {
+            assert!(
+                r.options_of(kind).iter().any(|o| o.name == ENCRYPT.name),
+                "{kind} sends files"
+            );
+        }
+        assert!(!r
+            .options_of("webhook")
+            .iter()
+            .any(|o| o.name == ENCRYPT.name));
+        let flag = Origin::Flag("--sink".into());
+        let plan = r
+            .build_all(
+                &specs(&["webhook:http://127.0.0.1:9/hook/secret", "csv:x.csv"]),
+                &settings(),
+                &flag,
+            )
+            .unwrap();
+        assert_eq!(
+            plan.deliveries[0].label,
+            "--sink webhook:http://127.0.0.1:9/…"
+        );
+        assert!(plan.deliveries[0].last);
     }
 
     #[test]
