@@ -28,12 +28,7 @@ fn users(env: &Env, smtp: u16, extra: &[&str], vars: &[(&str, &str)]) -> (Run, S
     ];
     args.extend(plain_smtp_args(smtp, "reports@mssp.example"));
     args.extend(extra.iter().map(|s| s.to_string()));
-    let mut cmd = env.command_as(&env.sandbox.reseller());
-    for (key, value) in vars {
-        cmd.env(key, value);
-    }
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    (Env::run_cmd(cmd, &args), csv.display().to_string())
+    (env.run_with(&args, vars), csv.display().to_string())
 }
 
 /// The one attachment of the one message: its name and bytes; and the message's text.

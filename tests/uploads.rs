@@ -25,13 +25,27 @@ fn sftp_options(server: &Sshd, known_hosts: &Path) -> Vec<String> {
     ]
 }
 
+/// `users` of Initech to `csv` and to `server`'s upload folder, host key checked.
+fn csv_to_sftp(csv: &Path, server: &Sshd, known_hosts: &Path) -> Vec<String> {
+    let mut args: Vec<String> = vec![
+        "users".into(),
+        "--company".into(),
+        INITECH.into(),
+        "--sink".into(),
+        format!("csv:{}", csv.display()),
+        "--sink".into(),
+        format!(
+            "sftp:sftp://root@127.0.0.1:{}{}/",
+            server.port,
+            server.upload_dir().display()
+        ),
+    ];
+    args.extend(sftp_options(server, known_hosts));
+    args
+}
+
 fn run(env: &Env, args: &[String], vars: &[(&str, &str)]) -> Run {
-    let mut cmd = env.command_as(&env.sandbox.reseller());
-    for (key, value) in vars {
-        cmd.env(key, value);
-    }
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    Env::run_cmd(cmd, &args)
+    env.run_with(args, vars)
 }
 
 fn summary(env: &Env) -> serde_json::Value {
@@ -103,20 +117,7 @@ fn an_unknown_host_key_is_refused_with_exit_6_its_fingerprint_and_the_file_kept(
     let known = env.path("known_hosts");
     std::fs::write(&known, "").unwrap();
     let csv = env.path("Initech.csv");
-    let mut args: Vec<String> = vec![
-        "users".into(),
-        "--company".into(),
-        INITECH.into(),
-        "--sink".into(),
-        format!("csv:{}", csv.display()),
-        "--sink".into(),
-        format!(
-            "sftp:sftp://root@127.0.0.1:{}{}/",
-            server.port,
-            server.upload_dir().display()
-        ),
-    ];
-    args.extend(sftp_options(&server, &known));
+    let mut args = csv_to_sftp(&csv, &server, &known);
     let run = run(&env, &args, &[]);
     run.fails_with(6, &["delivery failed", "host key", &server.fingerprint()]);
     assert!(csv.exists(), "the published file is kept");
@@ -140,22 +141,7 @@ fn a_refused_key_and_an_unreachable_server_exit_6_with_the_file_kept() {
     let known = server.write_known_hosts(env.dir.path());
     let csv = env.path("Initech.csv");
     let stranger = crate::sshd::keygen(env.dir.path(), "stranger", "ed25519");
-    let target = |port: u16| {
-        format!(
-            "sftp:sftp://root@127.0.0.1:{port}{}/",
-            server.upload_dir().display()
-        )
-    };
-    let mut args: Vec<String> = vec![
-        "users".into(),
-        "--company".into(),
-        INITECH.into(),
-        "--sink".into(),
-        format!("csv:{}", csv.display()),
-        "--sink".into(),
-        target(server.port),
-    ];
-    args.extend(sftp_options(&server, &known));
+    let mut args = csv_to_sftp(&csv, &server, &known);
     args.extend([
         "--sink-option".into(),
         format!("sftp.identity={}", stranger.display()),
@@ -163,7 +149,7 @@ fn a_refused_key_and_an_unreachable_server_exit_6_with_the_file_kept() {
     run(&env, &args, &[]).fails_with(6, &["delivery failed", "root@127.0.0.1"]);
     assert!(csv.exists(), "the published file is kept");
     let closed = crate::sshd::free_port();
-    args[6] = target(closed);
+    args[6] = args[6].replace(&format!(":{}/", server.port), &format!(":{closed}/"));
     run(&env, &args, &[]).fails_with(6, &["delivery failed", &closed.to_string()]);
     assert!(csv.exists());
     assert!(server.uploaded().is_empty());
@@ -191,20 +177,7 @@ fn a_denied_write_and_a_full_remote_disk_exit_6_with_nothing_half_written() {
     ] {
         let server = Sshd::start_with(&options);
         let known = server.write_known_hosts(env.dir.path());
-        let mut args: Vec<String> = vec![
-            "users".into(),
-            "--company".into(),
-            INITECH.into(),
-            "--sink".into(),
-            format!("csv:{}", csv.display()),
-            "--sink".into(),
-            format!(
-                "sftp:sftp://root@127.0.0.1:{}{}/",
-                server.port,
-                server.upload_dir().display()
-            ),
-        ];
-        args.extend(sftp_options(&server, &known));
+        let args = csv_to_sftp(&csv, &server, &known);
         let run = run(&env, &args, &[]);
         run.fails_with(6, &["delivery failed", needle]);
         assert!(csv.exists(), "the published file is kept");
@@ -225,24 +198,13 @@ fn an_encrypted_upload_decrypts_with_7zip_to_the_published_bytes() {
     let password = env.path("zip-password");
     let secret = "a long shared secret";
     std::fs::write(&password, format!("{secret}\n")).unwrap();
-    let mut args: Vec<String> = vec![
-        "users".into(),
-        "--company".into(),
-        INITECH.into(),
-        "--sink".into(),
-        format!("csv:{}", csv.display()),
-        "--sink".into(),
-        format!(
-            "sftp:sftp://root@127.0.0.1:{}{}/",
-            server.port,
-            server.upload_dir().display()
-        ),
+    let mut args = csv_to_sftp(&csv, &server, &known);
+    args.extend([
         "--encrypt".into(),
         "zip-aes".into(),
         "--encrypt-password-file".into(),
         password.display().to_string(),
-    ];
-    args.extend(sftp_options(&server, &known));
+    ]);
     run(&env, &args, &[]).ok();
     assert_eq!(server.uploaded(), ["Initech.csv.zip"]);
     let zip = server.seen(&server.upload_dir().join("Initech.csv.zip"));

@@ -128,6 +128,15 @@ impl Env {
         )
     }
 
+    /// Runs the binary as the sandbox's reseller with these variables set too.
+    pub fn run_with(&self, args: &[String], vars: &[(&str, &str)]) -> Run {
+        let mut cmd = self.command_as(&self.sandbox.reseller());
+        for (key, value) in vars {
+            cmd.env(key, value);
+        }
+        Run::from_output(cmd.args(args).output().unwrap())
+    }
+
     /// Runs the binary with a custom command.
     pub fn run_cmd(mut cmd: Command, args: &[&str]) -> Run {
         Run::from_output(cmd.args(args).output().unwrap())

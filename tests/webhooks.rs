@@ -11,12 +11,7 @@ use crate::webhook::{Answer, Receiver};
 const COMPANY: &str = "Initech";
 
 fn run(env: &Env, args: &[String], vars: &[(&str, &str)]) -> Run {
-    let mut cmd = env.command_as(&env.sandbox.reseller());
-    for (key, value) in vars {
-        cmd.env(key, value);
-    }
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    Env::run_cmd(cmd, &args)
+    env.run_with(args, vars)
 }
 
 fn base(env: &Env, hook: &str) -> Vec<String> {
