@@ -42,10 +42,14 @@ fn load(
             rendered.join("\n")
         ))
     })?;
+    // The deliveries' secrets, read once for every job (a password file is read here, once).
+    let mut secrets = keepnet_export_core::options::Secrets::default();
+    let password_file = std::env::var_os("KEEPNET_ENCRYPT_PASSWORD_FILE").map(PathBuf::from);
+    crate::session::delivery_secrets(&mut secrets, password_file.as_deref())?;
     let mut errors = Vec::new();
     let mut prepared = Vec::new();
     for job in &file.jobs {
-        match prepare(job, &file, &text, registry, run_wide) {
+        match prepare(job, &file, &text, registry, run_wide, &secrets) {
             Ok(p) => prepared.push(p),
             Err(located) => errors.extend(located.into_iter().map(|(line, column, message)| {
                 keepnet_jobs::render_error(
@@ -74,13 +78,14 @@ type Located3 = (usize, usize, String);
 
 /// Validates a job as the engine's settings (columns, statuses, sink kinds, and the outputs
 /// built once with the password, so addresses and CA files fail here, not mid-run). Errors
-/// point at their value in the file.
+/// point at their value in the file; `secrets` are the deliveries' (read once for the file).
 fn prepare(
     job: &Job,
     file: &JobFile,
     text: &str,
     registry: &Registry,
     run_wide: &[SinkOption],
+    secrets: &keepnet_export_core::options::Secrets,
 ) -> Result<Export, Vec<Located3>> {
     let place =
         |origin: &keepnet_export_core::settings::Origin, at: usize| match origin.file_offset(at) {
@@ -97,6 +102,8 @@ fn prepare(
         );
     }
     let mut settings = job.settings.clone();
+    // A job file holds no secret: they all come from the environment.
+    settings.outputs.secrets = secrets.clone();
     let own = std::mem::take(&mut settings.outputs.options);
     settings.outputs.options = run_wide.iter().cloned().chain(own).collect();
     let password = file
@@ -111,9 +118,6 @@ fn prepare(
             SecretString::from(password),
         );
     }
-    let password_file = std::env::var_os("KEEPNET_ENCRYPT_PASSWORD_FILE").map(PathBuf::from);
-    crate::session::delivery_secrets(&mut settings.outputs.secrets, password_file.as_deref())
-        .map_err(|e| vec![(0, 0, e.to_string())])?;
     let several = !matches!(&job.companies, Companies::List(list) if list.len() == 1);
     settings.validate(several, registry).map_err(|broken| {
         broken

@@ -6,8 +6,6 @@
 //! e-mail is no reason not to upload), and a notice reports the failure. Any failure fails the
 //! company with exit 6, after all of them ran; the published files stay on disk.
 
-use std::path::Path;
-
 use keepnet_sink::{
     Artifact, Changes, DeliveryOutcome, ExportInfo, Figures, Report, Setting, SinkError,
 };
@@ -157,19 +155,18 @@ impl Copies {
         if let Some((_, files)) = self.made.iter().find(|(k, _)| *k == key) {
             return Ok(files.clone());
         }
-        if self.dir.is_none() {
-            self.dir = Some(
-                tempfile::Builder::new()
+        let root = match &self.dir {
+            Some(dir) => dir.path().to_path_buf(),
+            None => {
+                let dir = tempfile::Builder::new()
                     .prefix("keepnet-export-encrypted-")
                     .tempdir()
-                    .map_err(|e| SinkError::io(std::env::temp_dir(), e))?,
-            );
-        }
-        let root = self
-            .dir
-            .as_ref()
-            .map(|d| d.path())
-            .unwrap_or(Path::new("."));
+                    .map_err(|e| SinkError::io(std::env::temp_dir(), e))?;
+                let root = dir.path().to_path_buf();
+                self.dir = Some(dir);
+                root
+            }
+        };
         // One folder per encryption, so two of them never write the same name.
         let dir = root.join(self.made.len().to_string());
         std::fs::create_dir(&dir).map_err(|e| SinkError::io(&dir, e))?;
@@ -193,6 +190,7 @@ impl Copies {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
     use std::sync::{Arc, Mutex};
 
     use keepnet_sink::{Delivery, Timestamp};

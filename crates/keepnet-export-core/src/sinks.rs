@@ -931,12 +931,14 @@ mod tests {
             "webhook:https://prod.logic.azure.com/…"
         );
         assert_eq!(r.shown_text("email:a@b.example"), "email:a@b.example");
-        for kind in ["email", "s3", "sftp"] {
-            assert!(
-                r.options_of(kind).iter().any(|o| o.name == ENCRYPT.name),
-                "{kind} sends files"
-            );
-        }
+        // `--encrypt` sets exactly the kinds that declare `encrypt`.
+        let encrypting: Vec<String> = r
+            .kinds()
+            .into_iter()
+            .filter(|k| r.options_of(k).iter().any(|o| o.name == ENCRYPT.name))
+            .map(|k| format!("{k}.{}", ENCRYPT.name))
+            .collect();
+        assert_eq!(encrypting, crate::kinds::SENDS_FILES);
         assert!(!r
             .options_of("webhook")
             .iter()

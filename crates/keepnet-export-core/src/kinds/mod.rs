@@ -78,7 +78,8 @@ pub const BUILTIN: [DeliveryKind; 3] = [
     },
 ];
 
-/// The built-in delivery kinds that send files, whose `encrypt` option `--encrypt` sets.
+/// The `encrypt` options of the built-in deliveries that send files: what `--encrypt` sets
+/// (a unit test keeps it equal to the kinds that declare `encrypt`).
 pub const SENDS_FILES: [&str; 3] = ["email.encrypt", "s3.encrypt", "sftp.encrypt"];
 
 /// The secret an SFTP private key's passphrase is kept as (from KEEPNET_SFTP_KEY_PASSPHRASE).
