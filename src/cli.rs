@@ -104,7 +104,8 @@ pub struct GlobalArgs {
     )]
     pub timeout: u64,
 
-    /// Most user pages fetched at once; halves on HTTP 429 and recovers gradually.
+    /// Most API requests in flight at once, shared by every company of the run; halves on
+    /// HTTP 429 and recovers gradually.
     #[arg(long, env = "KEEPNET_CONCURRENCY", value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256), global = true)]
     pub concurrency: u16,
 
@@ -197,6 +198,10 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print the man page (roff) generated from these same definitions.
     Man,
+    /// The benchmark floor (for `cargo xtask bench`): fetch a company's user pages as `users`
+    /// would and only check that each is well-formed JSON; build no row, write nothing.
+    #[command(hide = true)]
+    BenchFloor(FloorArgs),
 }
 
 /// `run` options.
@@ -208,8 +213,9 @@ pub struct RunArgs {
     /// Validate the file and print the plan; call no API.
     #[arg(long)]
     pub check: bool,
-    /// Companies exported at once within a job.
-    #[arg(long, env = "KEEPNET_COMPANY_CONCURRENCY", value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
+    /// Companies exported at once within a job; their requests share the --concurrency
+    /// budget.
+    #[arg(long, env = "KEEPNET_COMPANY_CONCURRENCY", value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub company_concurrency: u16,
     /// Write the run's summary (see docs/summary-json.md) to PATH, or - for stdout.
     #[arg(long, env = "KEEPNET_SUMMARY_JSON", value_name = "PATH")]
@@ -254,6 +260,20 @@ pub struct CountArgs {
     pub format: CountFormat,
 }
 
+/// `bench-floor` options.
+#[derive(Debug, Args)]
+pub struct FloorArgs {
+    /// The company: its resource id, or its exact name (case-insensitive).
+    #[arg(long, value_name = "ID|NAME")]
+    pub company: String,
+    /// Users asked per page, as `users --page-size`.
+    #[arg(long, value_name = "N", default_value_t = keepnet_api::DEFAULT_PAGE_SIZE)]
+    pub page_size: u32,
+    /// Which users, as `users --status`.
+    #[arg(long, value_name = "LIST", default_value = "active,inactive", value_parser = parse_statuses)]
+    pub status: keepnet_api::StatusSet,
+}
+
 /// `preview-email` options: one company's `users` export whose e-mail is written to files.
 #[derive(Debug, Args)]
 pub struct PreviewArgs {
@@ -281,8 +301,9 @@ pub struct UsersArgs {
         required = true
     )]
     pub company: Vec<String>,
-    /// Companies exported at once (with several companies).
-    #[arg(long, env = "KEEPNET_COMPANY_CONCURRENCY", value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
+    /// Companies exported at once (with several companies); their requests share the
+    /// --concurrency budget.
+    #[arg(long, env = "KEEPNET_COMPANY_CONCURRENCY", value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub company_concurrency: u16,
     /// Stop at the first company that fails (default: export the others, then report).
     #[arg(long, env = "KEEPNET_FAIL_FAST")]
@@ -337,12 +358,13 @@ pub struct UsersArgs {
     /// Newest/last first instead of ascending.
     #[arg(long, env = "KEEPNET_DESCENDING")]
     pub descending: bool,
-    /// Users asked per page (the server may answer with fewer; paging follows it).
+    /// Users asked per page (the server may answer with fewer; paging follows it). A server
+    /// that refuses the size is asked for 100 instead, once, with a log line.
     #[arg(
         long,
         env = "KEEPNET_PAGE_SIZE",
         value_name = "N",
-        default_value = "100"
+        default_value = "1000"
     )]
     pub page_size: String,
     /// Publish, marked incomplete (a warning, `incomplete: true` in the summary), a read that

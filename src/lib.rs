@@ -308,6 +308,11 @@ async fn run(cli: Cli, secret_source: SecretSource, registry: Registry) -> Resul
         },
         Command::PreviewEmail(args) => commands::preview::run(&ctx, args).await,
         Command::Run(args) => commands::run::run(&ctx, args).await,
+        Command::BenchFloor(args) => tokio::select! {
+            biased;
+            r = commands::floor::run(&session.client, args) => r,
+            r = cut_short => r,
+        },
         Command::Sandbox(_) | Command::Completions(_) | Command::Man => {
             unreachable!("handled above")
         }

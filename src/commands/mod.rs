@@ -3,6 +3,7 @@
 pub mod companies;
 pub mod count;
 pub mod export;
+pub mod floor;
 pub mod preview;
 pub mod run;
 pub mod sandbox;

@@ -467,6 +467,7 @@ pub(crate) fn log_api_usage(client: &Client) {
         throttled = stats.throttled,
         concurrency = stats.concurrency,
         lowest_concurrency = stats.lowest_concurrency,
+        peak_in_flight = stats.peak_in_flight,
         "api usage"
     );
 }

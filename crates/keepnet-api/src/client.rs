@@ -1,6 +1,6 @@
 //! The client: authenticated calls, paging, and the typed endpoints.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -69,7 +69,8 @@ impl ClientBuilder {
         self
     }
 
-    /// Most user pages fetched at once (default 8); lowered automatically on 429.
+    /// Most requests in flight at once (default 8), shared by every company this client
+    /// reads; lowered automatically on 429.
     pub fn concurrency(mut self, pages: usize) -> Self {
         self.concurrency = pages.max(1);
         self
@@ -108,6 +109,7 @@ impl ClientBuilder {
                 flow: Flow::new(self.concurrency, self.max_rps),
                 jitter: Mutex::new(Jitter::from_clock()),
                 retries: AtomicU64::new(0),
+                page_size_ceiling: AtomicU32::new(u32::MAX),
             }),
         })
     }
@@ -160,14 +162,14 @@ pub struct UserQuery {
 }
 
 impl Default for UserQuery {
-    /// Oldest first by `CreateTime`, 100 per page: users added during a run land on later pages
-    /// instead of shifting the ones not yet read.
+    /// Oldest first by `CreateTime`, [`crate::DEFAULT_PAGE_SIZE`] per page: users added during
+    /// a run land on later pages instead of shifting the ones not yet read.
     fn default() -> Self {
         Self {
             search: None,
             order_by: "CreateTime".to_owned(),
             ascending: true,
-            page_size: 100,
+            page_size: crate::DEFAULT_PAGE_SIZE,
             statuses: StatusSet::CURRENT,
         }
     }
@@ -233,6 +235,8 @@ struct Inner {
     flow: Flow,
     jitter: Mutex<Jitter>,
     retries: AtomicU64,
+    /// The largest page size to ask for: `u32::MAX` until the server refuses one.
+    page_size_ceiling: AtomicU32,
 }
 
 /// Counters of one client (and its clones) since it was built.
@@ -250,6 +254,9 @@ pub struct ClientStats {
     pub concurrency: usize,
     /// The lowest page concurrency adaptive flow control went down to.
     pub lowest_concurrency: usize,
+    /// The most requests that were in flight at once, across every company (the budget is
+    /// the client's, not a company's).
+    pub peak_in_flight: usize,
 }
 
 impl std::fmt::Debug for Client {
@@ -283,6 +290,7 @@ impl Client {
             throttled: self.inner.flow.throttled(),
             concurrency: self.inner.flow.max(),
             lowest_concurrency: self.inner.flow.lowest(),
+            peak_in_flight: self.inner.flow.peak_in_flight(),
         }
     }
 
@@ -384,15 +392,37 @@ impl Client {
     }
 
     /// One page of `company`'s target users, with the retries it took (the page itself
-    /// through `Deref`).
+    /// through `Deref`). Asks for exactly `query.page_size`; the pager adapts the size.
     pub async fn users_page(
         &self,
         company: &CompanyId,
         query: &UserQuery,
         page_number: u64,
     ) -> Result<Answered<Page<TargetUser>>, Error> {
+        self.users_page_as(company, query, page_number).await
+    }
+
+    /// One page of target users read as `T`.
+    pub(crate) async fn users_page_as<T: DeserializeOwned>(
+        &self,
+        company: &CompanyId,
+        query: &UserQuery,
+        page_number: u64,
+    ) -> Result<Answered<Page<T>>, Error> {
         self.search(USERS_SEARCH, Some(company), &query.body(page_number))
             .await
+    }
+
+    /// The page size to ask for when `asked` is wanted: lower once the server refused a size.
+    pub(crate) fn page_size_for(&self, asked: u32) -> u32 {
+        asked.min(self.inner.page_size_ceiling.load(Ordering::Relaxed))
+    }
+
+    /// Asks for at most `size` users per page from now on (the server refused more).
+    pub(crate) fn lower_page_size(&self, size: u32) {
+        self.inner
+            .page_size_ceiling
+            .fetch_min(size, Ordering::Relaxed);
     }
 
     /// The server-side export of `company`'s target users (every page), as the server built it.
@@ -531,12 +561,15 @@ impl Client {
         let mut renewed = false;
         loop {
             let token = inner.auth.token(&inner.transport).await?;
+            let slot = inner.flow.slot().await;
             inner.flow.pace().await;
             let started = Instant::now();
             let response = inner
                 .transport
                 .call(method.clone(), path, token.secret(), company, body, expect)
-                .await?;
+                .await;
+            drop(slot);
+            let response = response?;
             tracing::debug!(
                 %method,
                 path,
@@ -805,7 +838,7 @@ mod tests {
     fn search_bodies_carry_required_fields_and_a_non_null_filter() {
         let body = UserQuery::default().body(3);
         assert_eq!(body["pageNumber"], 3);
-        assert_eq!(body["pageSize"], 100);
+        assert_eq!(body["pageSize"], 1000);
         assert_eq!(body["orderBy"], "CreateTime");
         assert_eq!(body["ascending"], true);
         assert_eq!(body["filter"], StatusSet::CURRENT.filter(None));

@@ -256,6 +256,25 @@ fn forbidden_message(company: Option<&str>, message: Option<&str>) -> String {
 }
 
 impl Error {
+    /// Whether this is the server refusing the page size asked: HTTP 400, or `INPUT_ERROR`
+    /// inside a 200, with a message that names the page size (`PageSize`, `page size`,
+    /// `page_size`, any case).
+    pub fn refuses_page_size(&self) -> bool {
+        let message = match self {
+            Error::BadRequest { message } => message,
+            Error::Envelope {
+                status, message, ..
+            } if status.eq_ignore_ascii_case("INPUT_ERROR") => message,
+            _ => return false,
+        };
+        let squashed: String = message
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .map(|c| c.to_ascii_lowercase())
+            .collect();
+        squashed.contains("pagesize")
+    }
+
     /// The broad class of this error.
     pub fn kind(&self) -> ErrorKind {
         match self {

@@ -66,3 +66,11 @@ pub const COMPANY_HEADER: &str = "X-KEEPNET-Company-Id";
 /// The second scoping header, with the same value: Keepnet's web UI and agent send it on
 /// target-user calls, and the docs require it for enrollment endpoints.
 pub const COMPANY_HEADER_UI: &str = "x-ir-company-id";
+
+/// Users asked per page by default: the most Keepnet's own agent asks for. The live API's
+/// maximum is undocumented; a server that caps it is followed, one that refuses it gets
+/// [`FALLBACK_PAGE_SIZE`] (see [`UserPager`]).
+pub const DEFAULT_PAGE_SIZE: u32 = 1000;
+
+/// The page size asked once a server refused a larger one: the most Keepnet's web UI offers.
+pub const FALLBACK_PAGE_SIZE: u32 = 100;

@@ -3,8 +3,18 @@
 //!
 //! Page 1 tells how many pages there are; pages 2..N are then fetched with up to the client's
 //! (adaptive) concurrency, in a sliding window, and handed out strictly in page order, so a
-//! slow page delays only its own turn while the others keep downloading. Memory is bounded by
-//! the window, never by the tenant.
+//! slow page delays only its own turn while the others keep downloading. Each page is fetched
+//! and parsed on a task of its own, so it finishes (and frees its slot of the client's
+//! request budget, shared with every other company) while the caller is still writing the
+//! page before. Memory is bounded by the window, never by the tenant.
+//!
+//! Page size: the live API's maximum is undocumented (Keepnet's UI asks up to 100, its agent
+//! up to 1000), so page 1 asks for the size the query names (by default
+//! [`DEFAULT_PAGE_SIZE`](crate::DEFAULT_PAGE_SIZE)) and the later pages ask for the size the
+//! server served, when it served fewer. A server that refuses the size instead (HTTP 400, or
+//! `INPUT_ERROR` inside a 200, naming the page size) gets page 1 asked once more at
+//! [`FALLBACK_PAGE_SIZE`](crate::FALLBACK_PAGE_SIZE), with a log line; the client remembers
+//! the refusal for every later company and read.
 //!
 //! Offset paging drifts when users are added or removed during a run: a user can be served
 //! twice or not at all. The pager drops repeated users (by resourceId), keeps reading while the
@@ -19,10 +29,13 @@
 //! a [`ScopeLimit`] every total the server reports, and the users read, must fit the company's
 //! own counts ([`Error::OutOfScope`]), before the page is handed out.
 
+use std::future::Future;
 use std::hash::{DefaultHasher, Hash, Hasher};
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
-use futures::future::BoxFuture;
 use futures::stream::{self, FuturesOrdered, Stream, StreamExt, TryStreamExt};
+use serde::de::{DeserializeOwned, IgnoredAny};
 
 use crate::client::{Answered, Client, UserQuery};
 use crate::models::{Page, TargetUser};
@@ -152,16 +165,107 @@ impl std::fmt::Display for Inconsistency {
 }
 
 /// A page and how many retries it took.
-type PageFuture = BoxFuture<'static, Result<Answered<Page<TargetUser>>, Error>>;
+type Fetched<T> = Result<Answered<Page<T>>, Error>;
+
+/// A page fetch running as a task of its own: it completes, and frees its request slot, even
+/// while nobody polls it. Aborted when dropped.
+struct Spawned<T>(tokio::task::JoinHandle<Fetched<T>>);
+
+impl<T> Future for Spawned<T> {
+    type Output = Fetched<T>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Fetched<T>> {
+        Pin::new(&mut self.0).poll(cx).map(|joined| match joined {
+            Ok(fetched) => fetched,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(_) => Err(Error::Network {
+                url: "target-users/search".into(),
+                detail: "the page request was cancelled (the runtime is shutting down)".into(),
+                timeout: false,
+            }),
+        })
+    }
+}
+
+impl<T> Drop for Spawned<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The pages 2..=`last` in flight, handed out in order.
+struct Window<T> {
+    next_to_request: u64,
+    last_page: u64,
+    pending: FuturesOrdered<Spawned<T>>,
+}
+
+impl<T: DeserializeOwned + Send + 'static> Window<T> {
+    fn new() -> Self {
+        Self {
+            next_to_request: 2,
+            last_page: 1,
+            pending: FuturesOrdered::new(),
+        }
+    }
+
+    /// Keeps as many page requests going as the client's budget allows right now.
+    fn fill(&mut self, client: &Client, company: &CompanyId, query: &UserQuery) {
+        let limit = client.concurrency_now();
+        while self.pending.len() < limit && self.next_to_request <= self.last_page {
+            let (client, company, query) = (client.clone(), company.clone(), query.clone());
+            let number = self.next_to_request;
+            self.pending.push_back(Spawned(tokio::spawn(async move {
+                client.users_page_as::<T>(&company, &query, number).await
+            })));
+            self.next_to_request += 1;
+        }
+    }
+
+    fn clear(&mut self) {
+        self.pending = FuturesOrdered::new();
+    }
+}
+
+/// Page 1 of a sweep, and the page size to ask for the pages after it; see the module
+/// documentation.
+async fn first_page<T: DeserializeOwned>(
+    client: &Client,
+    company: &CompanyId,
+    query: &UserQuery,
+) -> Result<(Answered<Page<T>>, u32), Error> {
+    let mut asked = UserQuery {
+        page_size: client.page_size_for(query.page_size),
+        ..query.clone()
+    };
+    let page = match client.users_page_as::<T>(company, &asked, 1).await {
+        Err(e) if e.refuses_page_size() && asked.page_size > crate::FALLBACK_PAGE_SIZE => {
+            let fallback = crate::FALLBACK_PAGE_SIZE;
+            tracing::info!(
+                "the server refused pages of {} users ({e}); asking for {fallback} per page \
+                 from now on",
+                asked.page_size
+            );
+            client.lower_page_size(fallback);
+            asked.page_size = fallback;
+            client.users_page_as::<T>(company, &asked, 1).await?
+        }
+        other => other?,
+    };
+    // Fewer served than asked: the server's own cap, which the later pages ask for.
+    let next = u32::try_from(page.page_size)
+        .ok()
+        .filter(|served| (1..asked.page_size).contains(served))
+        .unwrap_or(asked.page_size);
+    Ok((page, next))
+}
 
 /// Pulls a company's users page by page; see the module documentation.
 pub struct UserPager {
     client: Client,
     company: CompanyId,
     query: UserQuery,
-    next_to_request: u64,
-    last_page: u64,
-    window: FuturesOrdered<PageFuture>,
+    window: Window<TargetUser>,
     seen: Fingerprints,
     report: PagingReport,
     state: State,
@@ -181,9 +285,7 @@ impl UserPager {
             client,
             company,
             query,
-            next_to_request: 1,
-            last_page: 1,
-            window: FuturesOrdered::new(),
+            window: Window::new(),
             seen: Fingerprints::default(),
             report: PagingReport::default(),
             state: State::New,
@@ -204,7 +306,7 @@ impl UserPager {
         let result = self.advance().await;
         if result.is_err() {
             self.state = State::Done;
-            self.window = FuturesOrdered::new();
+            self.window.clear();
         }
         result
     }
@@ -219,20 +321,21 @@ impl UserPager {
             State::Done => return Ok(None),
             State::New => {
                 self.state = State::Paging;
-                let page = self.fetch(1).await?;
+                let (page, next_size) =
+                    first_page(&self.client, &self.company, &self.query).await?;
+                self.query.page_size = next_size;
                 let page = self.count_retries(page);
                 self.report.first_total = page.total_number_of_records;
                 // Sized once from the total: growing a large set would briefly hold the old
                 // and the new table together.
                 let expected = usize::try_from(page.total_number_of_records).unwrap_or(0);
                 self.seen.reserve(expected.min(50_000_000));
-                self.next_to_request = 2;
                 return self.accept(page).map(Some);
             }
             State::Paging => {}
         }
-        self.fill_window();
-        match self.window.next().await {
+        self.window.fill(&self.client, &self.company, &self.query);
+        match self.window.pending.next().await {
             Some(page) => {
                 let page = self.count_retries(page?);
                 self.accept(page).map(Some)
@@ -252,28 +355,9 @@ impl UserPager {
         }
     }
 
-    fn fetch(&self, number: u64) -> PageFuture {
-        let (client, company, query) = (
-            self.client.clone(),
-            self.company.clone(),
-            self.query.clone(),
-        );
-        Box::pin(async move { client.users_page(&company, &query, number).await })
-    }
-
     fn count_retries(&mut self, page: Answered<Page<TargetUser>>) -> Page<TargetUser> {
         self.report.retries += u64::from(page.retries);
         page.into_inner()
-    }
-
-    /// Keeps as many page requests in flight as the flow control allows.
-    fn fill_window(&mut self) {
-        let limit = self.client.concurrency_now();
-        while self.window.len() < limit && self.next_to_request <= self.last_page {
-            let future = self.fetch(self.next_to_request);
-            self.window.push_back(future);
-            self.next_to_request += 1;
-        }
     }
 
     fn check_scope(&self, users: u64) -> Result<(), Error> {
@@ -301,7 +385,7 @@ impl UserPager {
             self.report.short_page_count = Some((page.total_number_of_pages, needed));
         }
         if !page.results.is_empty() {
-            self.last_page = self.last_page.max(page.believable_pages());
+            self.window.last_page = self.window.last_page.max(page.believable_pages());
         } else if page.page_number > 1 {
             if self.report.users < page.total_number_of_records && self.report.empty_page.is_none()
             {
@@ -309,7 +393,8 @@ impl UserPager {
             }
             // An empty page past the start: nothing lies beyond it, whatever the page count
             // says (a server reporting 10^9 pages would otherwise be asked for all of them).
-            self.last_page = self
+            self.window.last_page = self
+                .window
                 .last_page
                 .min(page.page_number.saturating_sub(1))
                 .max(1);
@@ -348,6 +433,37 @@ impl Client {
         stream::try_unfold(self.pager(company, query), |mut pager| async move {
             Ok(pager.next_page().await?.map(|page| (page, pager)))
         })
+    }
+
+    /// The benchmark floor: the same page requests a [`UserPager`] makes for `query` (page 1,
+    /// then a window as wide as the budget, page sizes as the server answers), each body read
+    /// and checked to be a well-formed page of JSON values, no user built. Returns the pages
+    /// and the records read.
+    pub async fn sweep_validate_only(
+        &self,
+        company: &CompanyId,
+        query: &UserQuery,
+    ) -> Result<(u64, u64), Error> {
+        let (first, next_size) = first_page::<IgnoredAny>(self, company, query).await?;
+        let query = UserQuery {
+            page_size: next_size,
+            ..query.clone()
+        };
+        let mut window = Window::<IgnoredAny>::new();
+        window.last_page = first.believable_pages();
+        let (mut pages, mut records) = (1, first.results.len() as u64);
+        loop {
+            window.fill(self, company, &query);
+            let Some(page) = window.pending.next().await else {
+                return Ok((pages, records));
+            };
+            let page = page?;
+            if page.results.is_empty() {
+                window.last_page = window.last_page.min(page.page_number.saturating_sub(1));
+            }
+            pages += 1;
+            records += page.results.len() as u64;
+        }
     }
 
     /// `company`'s target users, one at a time, over all pages.
