@@ -559,12 +559,23 @@ pub struct SandboxArgs {
     /// Port on 127.0.0.1 (0 picks a free one).
     #[arg(long, default_value_t = 7401)]
     pub port: u16,
-    /// Target users per customer company.
+    /// Target users per customer company (the generated ones included).
     #[arg(long, default_value_t = 250)]
     pub users: usize,
+    /// Also serve N generated top-level customers of the reseller, "Customer 001" to
+    /// "Customer 200" for N = 200 (numbers padded to the width of N), each with --users
+    /// users: e.g. `--extra-companies 200 --users 500` for a reseller-sized run. At most 10000.
+    #[arg(long, value_name = "N", default_value_t = 0,
+          value_parser = clap::value_parser!(u16).range(0..=10_000))]
+    pub extra_companies: u16,
     /// Most users the server returns per page, whatever is asked.
     #[arg(long, default_value_t = 50)]
     pub page_cap: u32,
+    /// Answer a target-users/search asking for more than --page-cap users with HTTP 400,
+    /// status INPUT_ERROR and "pageSize: PageSize must be between 1 and 50." (for the default
+    /// cap), instead of a page capped at --page-cap. Exports and companies/search still cap.
+    #[arg(long)]
+    pub refuse_oversize_pages: bool,
     /// Fixed latency added to every request, in milliseconds.
     #[arg(long, default_value_t = 0)]
     pub latency_ms: u64,

@@ -3,7 +3,7 @@
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-use keepnet_sandbox::{Config, Faults, Sandbox};
+use keepnet_sandbox::{numbered_companies, Config, Faults, OversizePages, Sandbox};
 
 use crate::cli::SandboxArgs;
 use crate::exit::{self, Failure};
@@ -17,6 +17,12 @@ pub async fn run(args: &SandboxArgs) -> Result<(), Failure> {
         seed: args.seed,
         users_per_company: args.users,
         page_cap: args.page_cap.max(1),
+        oversize_pages: if args.refuse_oversize_pages {
+            OversizePages::Refuse
+        } else {
+            OversizePages::Cap
+        },
+        extra_companies: numbered_companies(usize::from(args.extra_companies)),
         token_lifetime: Duration::from_secs(args.token_lifetime.max(1)),
         latency: Duration::from_millis(args.latency_ms),
         faults: Faults {

@@ -1,6 +1,6 @@
 //! Seeded synthetic tenants: companies and their target users.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
 
 use serde::ser::{SerializeMap, Serializer};
@@ -630,6 +630,22 @@ impl std::fmt::Debug for Dataset {
     }
 }
 
+/// Milliseconds after 4 January 2021, 09:00 UTC, that company `ord` was created: 11 days
+/// apart, except that many extra companies are packed closer, so that the last is still
+/// created before 1 May 2025: before any user (`spread`) and the sandbox's "now".
+fn company_offset_ms(ord: usize, extras: usize) -> i64 {
+    const DAY: i64 = 86_400_000;
+    const STEP: i64 = 11 * DAY;
+    const LAST: i64 = 1578 * DAY; // 2025-05-01
+    let built_in = DEFS.len();
+    if ord < built_in {
+        return ord as i64 * STEP;
+    }
+    let first = built_in as i64 * STEP;
+    let step = STEP.min((LAST - first) / extras.max(1) as i64);
+    first + (ord - built_in) as i64 * step
+}
+
 /// Number of users of `0..count` created before `ms`.
 fn created_before(seed: u64, ord: usize, count: usize, ms: i64) -> usize {
     let (mut lo, mut hi) = (0usize, count);
@@ -693,14 +709,16 @@ impl Dataset {
             )
             .collect();
         let mut ids: Vec<String> = Vec::with_capacity(entries.len());
+        let mut taken: HashSet<String> = HashSet::with_capacity(entries.len());
         let mut flat: Vec<Company> = Vec::with_capacity(entries.len());
         let mut slots = Vec::with_capacity(entries.len());
         for (ord, &(name, def, domain)) in entries.iter().enumerate() {
             let mut rng = Rng::new(key(&[seed, 0xC0C0, ord as u64]));
             let mut id = rng.alnum(12);
-            while ids.contains(&id) {
+            while taken.contains(&id) {
                 id = rng.alnum(12);
             }
+            taken.insert(id.clone());
             ids.push(id.clone());
             let count = match def.size {
                 Size::PerCompany => users_per_company,
@@ -732,7 +750,7 @@ impl Dataset {
                 }
             };
             let created = time::ms_from(2021, 1, 4, 9, 0, 0)
-                + ord as i64 * 11 * 86_400_000
+                + company_offset_ms(ord, extra.len())
                 + rng.below(8 * 3_600_000) as i64;
             let end = if def.expired {
                 "2024-01-31T23:59:59Z".to_string()

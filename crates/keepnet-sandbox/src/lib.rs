@@ -57,6 +57,7 @@
 //! | A month's count is the users added in it, whatever their status | target-users.md ("Target Users Summary Widgets"); People.vue (tooltip) | documented |
 //! | The series runs December 2025 to November 2026; `periodStart` in the company's date style | target-users.md ("available starting from December"); People.vue parses `periodStart` with the company's format | guess (the window and the format) |
 //! | A nested company also listed at top level ([`Config::children_also_top_level`], off) | NOTES Addendum "Still unknown"; CompanyList.vue (`isClustered`) | unknown |
+//! | A target-users/search asking for more than `page_cap` users is refused with status `INPUT_ERROR` ([`Config::oversize_pages`], off: by default the page is silently capped) | NOTES "Still unknown" (the maximum page size is not documented) and "Errors seen in the UI's code" (`INPUT_ERROR`) | guess (knob, off by default; the message text is a guess) |
 //! | Token endpoint, envelopes, paging, `companies/search` items, export as a file | NOTES sections before the Addendum; spec | documented |
 //! | Between two runs users are added, soft-deleted and edited ([`Sandbox::change_users`]): a removed user stays listed with `isDeleted: true`, an edited one gets a new `updateTime`, an added one the newest `createTime`; the companies/search counts follow | deletion as above; `updateTime` and `createTime` are the spec's fields; that a user created between runs sorts last by `CreateTime` follows from the order | documented (deletion); guess (which fields an edit touches: here `department` and `phoneNumber`) |
 //!
@@ -71,6 +72,9 @@
 //!   never; a user with status "Deleted" always has `isDeleted` true).
 //! - The server-side export's columns and encoding (here: eight columns,
 //!   UTF-8 CSV without BOM, dates as the search renders them).
+//! - The largest `pageSize` the API serves, and what it does with a larger
+//!   one (here: caps it at [`Config::page_cap`] and says so in the answer's
+//!   `pageSize`, or refuses it with [`Config::oversize_pages`]).
 
 mod conn;
 mod data;
@@ -96,6 +100,9 @@ pub struct Config {
     pub users_per_company: usize,
     /// Largest page the server returns, whatever `pageSize` asks (default 50).
     pub page_cap: u32,
+    /// What target-users/search does with a `pageSize` above `page_cap`
+    /// (default [`OversizePages::Cap`]).
+    pub oversize_pages: OversizePages,
     /// Token lifetime (default 3600 s); `expires_in` reports whole seconds, at least 1.
     pub token_lifetime: Duration,
     /// Fixed delay before answering every request (default 0).
@@ -111,7 +118,10 @@ pub struct Config {
     /// How the export endpoint returns the file (default [`ExportStyle::File`]).
     pub export_style: ExportStyle,
     /// Extra top-level customer companies by name (default none), created after the
-    /// built-in ones with `users_per_company` users each: for hostile names in tests.
+    /// built-in ones with `users_per_company` users each, all managed by the reseller:
+    /// for hostile names in tests, or hundreds of customers ([`numbered_companies`]).
+    /// They are created 11 days apart, or closer when there are more than 132 of
+    /// them, so that the last is still created before 1 May 2025 (before any user).
     pub extra_companies: Vec<String>,
     /// Names of target-user fields "the server adds next", unknown to any
     /// client (default none). Every user then carries each as a further key
@@ -132,6 +142,7 @@ impl Default for Config {
             seed: 42,
             users_per_company: 250,
             page_cap: 50,
+            oversize_pages: OversizePages::default(),
             token_lifetime: Duration::from_secs(3600),
             latency: Duration::ZERO,
             jitter: Duration::ZERO,
@@ -283,6 +294,42 @@ pub enum EnvelopeStyle {
     Pascal,
 }
 
+/// What `POST /api/target-users/search` does with a `pageSize` larger than
+/// [`Config::page_cap`]. The live API's maximum page size, and its answer to
+/// a larger one, are not documented (API-NOTES "Still unknown"); refusing is a
+/// guess built on the `INPUT_ERROR` status seen in Keepnet's UI code.
+///
+/// Only target-users/search refuses: `target-users/search/export` and
+/// `companies/search` always cap. A refused search is counted in
+/// [`Stats::oversize_refusals`] (and in [`Stats::user_search_requests`]) and
+/// changes nothing ([`Faults::churn`] does not run). The refusal's message is
+/// `One or more validation errors occurred.` with the validation message
+/// `pageSize: PageSize must be between 1 and {page_cap}.`, in the configured
+/// [`EnvelopeStyle`], like the sandbox's other input errors (the quickstart
+/// envelope has no status: `isSuccess` false and both texts in `messages`).
+/// The check comes after the token check and the random [`Faults::rate`]
+/// draw, and before [`Faults::fail_user_pages_from`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum OversizePages {
+    /// Serve at most `page_cap` users and answer `pageSize` = `page_cap`.
+    #[default]
+    Cap,
+    /// HTTP 400 with status `INPUT_ERROR`.
+    Refuse,
+    /// HTTP 200 whose envelope reports status `INPUT_ERROR` (`data` null).
+    RefuseInside200,
+}
+
+/// `count` company names `Customer 1`..`Customer {count}`, the number
+/// zero-padded to the width of `count` (`Customer 001`..`Customer 200`), for
+/// [`Config::extra_companies`]: a reseller with hundreds of customers.
+pub fn numbered_companies(count: usize) -> Vec<String> {
+    let width = count.to_string().len();
+    (1..=count)
+        .map(|i| format!("Customer {i:0width$}"))
+        .collect()
+}
+
 /// Key names used for a company's id and name in companies/search.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum CompanyKeys {
@@ -353,6 +400,21 @@ pub struct Stats {
     /// Target-user calls (search, export, count-summary) of a Reseller
     /// answered unscoped, with every managed company's data.
     pub unscoped_requests: u64,
+    /// target-users/search requests refused for a `pageSize` above
+    /// `page_cap` ([`Config::oversize_pages`]).
+    pub oversize_refusals: u64,
+    /// `POST /api/target-users/search` requests being handled now, whatever
+    /// their company or outcome: each counts from when the server starts on
+    /// it (before the configured latency, jitter and spike delay) until its
+    /// response is produced, or until the client goes away.
+    pub user_searches_in_flight: u64,
+    /// The most [`Stats::user_searches_in_flight`] has ever been.
+    pub peak_user_searches_in_flight: u64,
+    /// `/api/*` requests (any endpoint, not `/connect/token`) being handled
+    /// now, counted like [`Stats::user_searches_in_flight`].
+    pub requests_in_flight: u64,
+    /// The most [`Stats::requests_in_flight`] has ever been.
+    pub peak_requests_in_flight: u64,
 }
 
 /// A running sandbox server.

@@ -22,7 +22,7 @@ impl InputError {
         }
     }
 
-    fn field(name: &str, why: &str) -> InputError {
+    pub(crate) fn field(name: &str, why: &str) -> InputError {
         InputError {
             message: "One or more validation errors occurred.".into(),
             validation: vec![format!("{name}: {why}")],

@@ -2696,3 +2696,401 @@ async fn users_change_between_runs_deterministically() {
     let twin = Sandbox::start(config()).await.unwrap();
     assert_eq!(twin.change_users(&acme, changes).unwrap(), changed);
 }
+
+// ---------------------------------------------------------------- page size and in-flight
+
+/// A target-users search of one company, as a spawned task's future can own it.
+async fn search_page(
+    c: Client,
+    url: String,
+    tok: String,
+    company: String,
+    size: u32,
+) -> (StatusCode, Value) {
+    let r = c
+        .post(format!("{url}/api/target-users/search"))
+        .bearer_auth(&tok)
+        .header("X-KEEPNET-Company-Id", &company)
+        .json(&user_body(1, size))
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn oversize_pages_are_capped_by_default() {
+    let (sb, c, tok) = reseller_session(small()).await;
+    let (s, v) = post(
+        &c,
+        &sb,
+        "/api/target-users/search",
+        &tok,
+        None,
+        user_body(1, 26),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(v["status"], "SUCCESS");
+    assert_eq!(v["data"]["pageSize"], 25);
+    assert_eq!(v["data"]["results"].as_array().unwrap().len(), 25);
+    assert_eq!(sb.stats().oversize_refusals, 0);
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn refuse_answers_400_input_error_naming_the_page_size() {
+    let (sb, c, tok) = reseller_session(Config {
+        oversize_pages: keepnet_sandbox::OversizePages::Refuse,
+        ..small()
+    })
+    .await;
+    let globex = sb.dataset().find_by_name("Globex Corporation")[0]
+        .resource_id
+        .clone();
+    for company in [None, Some(globex.as_str())] {
+        let (s, v) = post(
+            &c,
+            &sb,
+            "/api/target-users/search",
+            &tok,
+            company,
+            user_body(1, 26),
+        )
+        .await;
+        assert_eq!(s, 400, "{v}");
+        assert_eq!(
+            v,
+            json!({"data": null, "status": "INPUT_ERROR",
+                   "message": "One or more validation errors occurred.",
+                   "validationMessages": ["pageSize: PageSize must be between 1 and 25."]})
+        );
+    }
+    for size in [1, 24, 25] {
+        let (s, v) = post(
+            &c,
+            &sb,
+            "/api/target-users/search",
+            &tok,
+            Some(&globex),
+            user_body(1, size),
+        )
+        .await;
+        assert_eq!(s, 200, "pageSize {size}: {v}");
+        assert_eq!(v["data"]["pageSize"], size);
+    }
+    // Only the search refuses: the export and companies/search still cap.
+    let (s, v) = post(
+        &c,
+        &sb,
+        "/api/companies/search",
+        &tok,
+        None,
+        company_body(1, 1000),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(v["data"]["pageSize"], 25);
+    let r = c
+        .post(format!("{}/api/target-users/search/export", sb.base_url()))
+        .bearer_auth(&tok)
+        .header("X-KEEPNET-Company-Id", &globex)
+        .json(
+            &json!({"pageNumber": 1, "pageSize": 1000, "orderBy": "CreateTime",
+                      "ascending": true, "exportType": "CSV", "filter": minimal()}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let st = sb.stats();
+    assert_eq!(st.oversize_refusals, 2);
+    assert_eq!(st.user_search_requests, 5);
+    sb.shutdown().await;
+
+    // The quickstart envelope carries the same texts in `messages`.
+    let (sb, c, tok) = reseller_session(Config {
+        oversize_pages: keepnet_sandbox::OversizePages::Refuse,
+        envelope: EnvelopeStyle::Quickstart,
+        ..small()
+    })
+    .await;
+    let (s, v) = post(
+        &c,
+        &sb,
+        "/api/target-users/search",
+        &tok,
+        None,
+        user_body(2, 1000),
+    )
+    .await;
+    assert_eq!(s, 400);
+    assert_eq!(
+        v,
+        json!({"isSuccess": false, "data": null, "messages": [
+            "One or more validation errors occurred.",
+            "pageSize: PageSize must be between 1 and 25."]})
+    );
+    assert_eq!(sb.stats().oversize_refusals, 1);
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn refuse_inside_200_reports_input_error_in_the_envelope() {
+    let (sb, c, tok) = reseller_session(Config {
+        oversize_pages: keepnet_sandbox::OversizePages::RefuseInside200,
+        envelope: EnvelopeStyle::Pascal,
+        ..small()
+    })
+    .await;
+    let (s, v) = post(
+        &c,
+        &sb,
+        "/api/target-users/search",
+        &tok,
+        None,
+        user_body(1, 100),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        v,
+        json!({"Data": null, "Status": "INPUT_ERROR",
+               "Message": "One or more validation errors occurred.",
+               "ValidationMessages": ["pageSize: PageSize must be between 1 and 25."]})
+    );
+    let (s, v) = post(
+        &c,
+        &sb,
+        "/api/target-users/search",
+        &tok,
+        None,
+        user_body(1, 25),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(v["Status"], "SUCCESS");
+    assert_eq!(v["Data"]["results"].as_array().unwrap().len(), 25);
+    assert_eq!(sb.stats().oversize_refusals, 1);
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn refused_pages_do_not_churn() {
+    let (sb, c, tok) = reseller_session(Config {
+        oversize_pages: keepnet_sandbox::OversizePages::Refuse,
+        faults: Faults {
+            churn: Some(keepnet_sandbox::Churn {
+                inserts_per_search: 1,
+                removes_per_search: 1,
+                searches: None,
+            }),
+            ..Faults::default()
+        },
+        ..small()
+    })
+    .await;
+    let globex = sb.dataset().find_by_name("Globex Corporation")[0]
+        .resource_id
+        .clone();
+    let (s, _) = post(
+        &c,
+        &sb,
+        "/api/target-users/search",
+        &tok,
+        Some(&globex),
+        user_body(1, 26),
+    )
+    .await;
+    assert_eq!(s, 400);
+    let st = sb.stats();
+    assert_eq!((st.users_inserted, st.users_removed), (0, 0));
+    assert_eq!(
+        sb.current_users_json(&globex),
+        sb.dataset().users_json(&globex)
+    );
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn peak_user_searches_in_flight() {
+    let (sb, c, tok) = reseller_session(Config {
+        latency: Duration::from_millis(100),
+        extra_companies: keepnet_sandbox::numbered_companies(5),
+        ..small()
+    })
+    .await;
+    let start = sb.stats();
+    assert_eq!(start.peak_user_searches_in_flight, 0);
+    assert_eq!(
+        start.peak_requests_in_flight, 0,
+        "the token call is not /api/*"
+    );
+    let ids: Vec<String> = sb
+        .dataset()
+        .companies()
+        .iter()
+        .filter(|co| co.name.starts_with("Customer "))
+        .map(|co| co.resource_id.clone())
+        .collect();
+    assert_eq!(ids.len(), 5);
+    let tasks: Vec<_> = ids
+        .iter()
+        .map(|id| {
+            tokio::spawn(search_page(
+                c.clone(),
+                sb.base_url(),
+                tok.clone(),
+                id.clone(),
+                10,
+            ))
+        })
+        .collect();
+    for t in tasks {
+        let (s, v) = t.await.unwrap();
+        assert_eq!(s, 200, "{v}");
+    }
+    let st = sb.stats();
+    assert_eq!(st.peak_user_searches_in_flight, 5);
+    assert_eq!(st.peak_requests_in_flight, 5);
+    assert_eq!(st.user_searches_in_flight, 0);
+    assert_eq!(st.requests_in_flight, 0);
+
+    // One at a time, searches, refusals, 401s and other endpoints leave the peaks alone.
+    for id in &ids {
+        let (s, _) = search_page(c.clone(), sb.base_url(), tok.clone(), id.clone(), 10).await;
+        assert_eq!(s, 200);
+    }
+    let (s, _) = search_page(c.clone(), sb.base_url(), "nope".into(), ids[0].clone(), 10).await;
+    assert_eq!(s, 401);
+    let (s, _) = post(
+        &c,
+        &sb,
+        "/api/companies/search",
+        &tok,
+        None,
+        company_body(1, 10),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let st = sb.stats();
+    assert_eq!(st.peak_user_searches_in_flight, 5);
+    assert_eq!(st.peak_requests_in_flight, 5);
+    assert_eq!(st.user_searches_in_flight, 0);
+    assert_eq!(st.requests_in_flight, 0);
+
+    // Other endpoints count in `requests_in_flight` only.
+    let tasks: Vec<_> = (0..3)
+        .map(|_| {
+            let (c, url, tok) = (c.clone(), sb.base_url(), tok.clone());
+            tokio::spawn(async move {
+                let mut rb = c.post(format!("{url}/api/companies/search"));
+                rb = rb.bearer_auth(&tok).json(&company_body(1, 10));
+                rb.send().await.unwrap().status()
+            })
+        })
+        .chain(ids.iter().take(4).map(|id| {
+            let fut = search_page(c.clone(), sb.base_url(), tok.clone(), id.clone(), 10);
+            tokio::spawn(async move { fut.await.0 })
+        }))
+        .collect();
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), 200);
+    }
+    let st = sb.stats();
+    assert_eq!(st.peak_user_searches_in_flight, 5);
+    assert_eq!(st.peak_requests_in_flight, 7);
+    assert_eq!((st.user_searches_in_flight, st.requests_in_flight), (0, 0));
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_client_giving_up_leaves_nothing_in_flight() {
+    let (sb, _, tok) = reseller_session(Config {
+        latency: Duration::from_millis(400),
+        ..small()
+    })
+    .await;
+    let c = Client::builder()
+        .timeout(Duration::from_millis(100))
+        .build()
+        .unwrap();
+    let r = c
+        .post(format!("{}/api/target-users/search", sb.base_url()))
+        .bearer_auth(&tok)
+        .json(&user_body(1, 10))
+        .send()
+        .await;
+    assert!(r.unwrap_err().is_timeout());
+    // The server drops the request when it notices the closed connection, or answers it
+    // into the void: either way the count goes back to 0.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while sb.stats().user_searches_in_flight != 0 {
+        assert!(std::time::Instant::now() < deadline, "{:?}", sb.stats());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let st = sb.stats();
+    assert_eq!(st.peak_user_searches_in_flight, 1);
+    assert_eq!(st.requests_in_flight, 0);
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn many_numbered_companies_are_top_level_and_managed() {
+    let names = keepnet_sandbox::numbered_companies(200);
+    assert_eq!(names[0], "Customer 001");
+    assert_eq!(names[199], "Customer 200");
+    assert_eq!(keepnet_sandbox::numbered_companies(9)[8], "Customer 9");
+    assert!(keepnet_sandbox::numbered_companies(0).is_empty());
+    let (sb, c, tok) = reseller_session(Config {
+        users_per_company: 7,
+        page_cap: 100,
+        extra_companies: names.clone(),
+        ..Config::default()
+    })
+    .await;
+    let ds = sb.dataset();
+    let customers: Vec<_> = ds
+        .companies()
+        .iter()
+        .filter(|co| co.name.starts_with("Customer "))
+        .collect();
+    let listed: Vec<&str> = customers.iter().map(|co| co.name.as_str()).collect();
+    assert_eq!(listed, names);
+    // Created in order, before any user (June 2025) and before the sandbox's "now".
+    let mut last = String::new();
+    for co in &customers {
+        assert!(co.parent.is_none() && co.children.is_empty());
+        assert_eq!(co.user_count, 7);
+        assert!(co.create_time > last, "{} {}", co.name, co.create_time);
+        assert!(co.create_time.as_str() < "2025-05-02", "{}", co.create_time);
+        last = co.create_time.clone();
+    }
+    let mut seen = 0;
+    for page in 1..=3 {
+        let (s, v) = post(
+            &c,
+            &sb,
+            "/api/companies/search",
+            &tok,
+            None,
+            company_body(page, 100),
+        )
+        .await;
+        assert_eq!(s, 200);
+        assert_eq!(v["data"]["totalNumberOfRecords"], 206);
+        seen += v["data"]["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|co| co["companyName"].as_str().unwrap().starts_with("Customer "))
+            .count();
+    }
+    assert_eq!(seen, 200);
+    let last = customers.last().unwrap().resource_id.clone();
+    let (s, v) = search_page(c.clone(), sb.base_url(), tok.clone(), last, 100).await;
+    assert_eq!(s, 200);
+    assert_eq!(v["data"]["totalNumberOfRecords"], 7);
+    sb.shutdown().await;
+}

@@ -89,13 +89,13 @@ pub(super) fn failure(
 }
 
 pub(super) fn input_error(st: &AppState, e: InputError) -> Response {
-    failure(
-        st,
-        StatusCode::BAD_REQUEST,
-        "INPUT_ERROR",
-        &e.message,
-        &e.validation,
-    )
+    input_error_as(st, StatusCode::BAD_REQUEST, e)
+}
+
+/// An `INPUT_ERROR` envelope with this HTTP status (200 for a refusal that
+/// only the envelope reports).
+pub(super) fn input_error_as(st: &AppState, http: StatusCode, e: InputError) -> Response {
+    failure(st, http, "INPUT_ERROR", &e.message, &e.validation)
 }
 
 pub(super) fn unauthorized(st: &AppState) -> Response {

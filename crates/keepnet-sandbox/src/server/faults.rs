@@ -1,5 +1,5 @@
 //! Hostile server behaviour from `Faults` and `Config`: the middleware every request passes
-//! (latency, jitter, latency spikes, and the 403 of `Faults::ip_restricted`, whose body follows
+//! (in-flight counts, latency, jitter, latency spikes, and the 403 of `Faults::ip_restricted`, whose body follows
 //! test2-ui `Login.vue`), and the random faults of `Faults::rate`. Guesses unless the crate
 //! docs' Fidelity table says otherwise; `Faults::fail_user_pages_from` and `Faults::churn` act
 //! inside target-users search (`users`).
@@ -8,13 +8,16 @@ use std::sync::PoisonError;
 use std::time::Duration;
 
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
 
 use super::envelope::{failure, json_response, plain};
 use super::scope::{IR_HEADER, KEEPNET_HEADER};
 use super::{bump, lock, AppState, Shared};
+
+/// The route whose requests [`crate::Stats::user_searches_in_flight`] counts.
+const USER_SEARCH_PATH: &str = "/api/target-users/search";
 
 /// Body of every answer while [`crate::Faults::ip_restricted`] is set (Login.vue).
 const IP_RESTRICTED_BODY: &str = r#"{"status":"IP_RESTRICTED","message":"Access from your IP address is not allowed for this client."}"#;
@@ -32,6 +35,13 @@ pub(super) async fn every_request(State(st): State<Shared>, req: Request, next: 
     if both {
         bump(&st.stats.both_company_headers);
     }
+    // Counted from here, before the delays, until the response is produced
+    // (the guard drops when this returns, or when hyper drops the future).
+    let path = req.uri().path();
+    let _in_flight = path.starts_with("/api/").then(|| {
+        let search = req.method() == Method::POST && path == USER_SEARCH_PATH;
+        st.stats.in_flight(search)
+    });
     let mut delay = st.config.latency;
     if !st.config.jitter.is_zero() {
         let u = lock(&st.rng).unit();

@@ -54,6 +54,11 @@ pub(crate) struct Counters {
     both_company_headers: AtomicU64,
     company_detail_requests: AtomicU64,
     unscoped_requests: AtomicU64,
+    oversize_refusals: AtomicU64,
+    user_searches_in_flight: AtomicU64,
+    peak_user_searches_in_flight: AtomicU64,
+    requests_in_flight: AtomicU64,
+    peak_requests_in_flight: AtomicU64,
 }
 
 impl Counters {
@@ -71,8 +76,51 @@ impl Counters {
             both_company_headers: self.both_company_headers.load(Ordering::Relaxed),
             company_detail_requests: self.company_detail_requests.load(Ordering::Relaxed),
             unscoped_requests: self.unscoped_requests.load(Ordering::Relaxed),
+            oversize_refusals: self.oversize_refusals.load(Ordering::Relaxed),
+            user_searches_in_flight: self.user_searches_in_flight.load(Ordering::SeqCst),
+            peak_user_searches_in_flight: self.peak_user_searches_in_flight.load(Ordering::SeqCst),
+            requests_in_flight: self.requests_in_flight.load(Ordering::SeqCst),
+            peak_requests_in_flight: self.peak_requests_in_flight.load(Ordering::SeqCst),
         }
     }
+
+    /// Counts one request of `/api/*` (and, when `user_search`, of
+    /// target-users/search) in flight until the guard drops.
+    pub(crate) fn in_flight(&self, user_search: bool) -> InFlight<'_> {
+        InFlight {
+            _all: Gauge::enter(&self.requests_in_flight, &self.peak_requests_in_flight),
+            _search: user_search.then(|| {
+                Gauge::enter(
+                    &self.user_searches_in_flight,
+                    &self.peak_user_searches_in_flight,
+                )
+            }),
+        }
+    }
+}
+
+/// One unit of a current count, given back on drop (so an early return, a
+/// panic or a dropped connection cannot leak it), raising the peak on entry.
+struct Gauge<'a>(&'a AtomicU64);
+
+impl<'a> Gauge<'a> {
+    fn enter(current: &'a AtomicU64, peak: &AtomicU64) -> Gauge<'a> {
+        let now = current.fetch_add(1, Ordering::SeqCst) + 1;
+        peak.fetch_max(now, Ordering::SeqCst);
+        Gauge(current)
+    }
+}
+
+impl Drop for Gauge<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// A request counted in flight ([`Counters::in_flight`]).
+pub(crate) struct InFlight<'a> {
+    _all: Gauge<'a>,
+    _search: Option<Gauge<'a>>,
 }
 
 fn bump(c: &AtomicU64) {

@@ -1,7 +1,8 @@
 //! `POST /api/target-users/search`, its export (`/search/export`) and
-//! `GET /api/target-users/count-summary`: query parsing, selection and paging of users, and
-//! the churn that follows a scoped search. Filter shape and count-summary follow test2-ui
-//! (`functions.js`, `People.vue`), deleted users in the list docs `target-users.md`.
+//! `GET /api/target-users/count-summary`: query parsing, selection and paging of users, the
+//! refusal of oversize pages, and the churn that follows a scoped search. Filter shape and
+//! count-summary follow test2-ui (`functions.js`, `People.vue`), deleted users in the list
+//! docs `target-users.md`.
 
 use std::borrow::Cow;
 use std::io::Write as _;
@@ -18,7 +19,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::companies::counts;
-use super::envelope::{failure, input_error, json_response, plain, success};
+use super::envelope::{failure, input_error, input_error_as, json_response, plain, success};
 use super::faults::fault_response;
 use super::scope::{enter_scoped, Scope};
 use super::{bump, lock, page_bounds, AppState, Shared};
@@ -26,8 +27,8 @@ use crate::data::{series_months, Dataset, User};
 use crate::live::LiveCounts;
 use crate::query::{self, Field, Filter, InputError, Part, Pos};
 use crate::time::{DateOrder, Style};
-use crate::ExportStyle;
 use crate::{export, time};
+use crate::{ExportStyle, OversizePages};
 
 struct UserQuery {
     page: u32,
@@ -224,6 +225,9 @@ pub(super) async fn users_search(
         Ok(q) => q,
         Err(e) => return input_error(&st, e),
     };
+    if let Some(refusal) = refuse_oversize(&st, q.size) {
+        return refusal;
+    }
     if let Some(from) = st.with_faults(|f| f.fail_user_pages_from) {
         if q.page >= from {
             bump(&st.stats.faults_injected);
@@ -283,6 +287,23 @@ pub(super) async fn users_search(
             &[],
         ),
     }
+}
+
+/// The refusal of a page larger than `page_cap`, under [`crate::Config::oversize_pages`].
+fn refuse_oversize(st: &AppState, size: u32) -> Option<Response> {
+    let cap = st.page_cap();
+    let http = match st.config.oversize_pages {
+        OversizePages::Cap => return None,
+        _ if size <= cap => return None,
+        OversizePages::Refuse => StatusCode::BAD_REQUEST,
+        OversizePages::RefuseInside200 => StatusCode::OK,
+    };
+    bump(&st.stats.oversize_refusals);
+    let e = InputError::field(
+        "pageSize",
+        &format!("PageSize must be between 1 and {cap}."),
+    );
+    Some(input_error_as(st, http, e))
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
