@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 
 use crate::sandbox::Sandbox;
-use crate::{cargo, workspace_root};
+use crate::{cargo, peer, workspace_root};
 
 /// Options of `bench`.
 struct Options {
@@ -101,7 +101,7 @@ fn run_client(binary: &Path, sandbox: &Sandbox, args: &[String]) -> Result<Sampl
     })
 }
 
-fn read_hwm(path: &Path) -> Option<u64> {
+pub(crate) fn read_hwm(path: &Path) -> Option<u64> {
     let text = std::fs::read_to_string(path).ok()?;
     let line = text.lines().find(|l| l.starts_with("VmHWM:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
@@ -198,6 +198,8 @@ impl Bench {
 /// Runs every scenario and prints the table.
 pub(crate) fn run(args: &[String]) -> Result<()> {
     let options = parse(args)?;
+    // The Python peer runs after minutes of scenarios: say now if it cannot.
+    peer::available()?;
     cargo(&["build", "--release", "--bin", "keepnet-export"])?;
     let binary = workspace_root().join("target/release/keepnet-export");
     let scratch = tempfile_dir()?;
@@ -232,6 +234,8 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         &["--concurrency", "1"],
         &["csv", "xlsx"],
     )?;
+    // Python peer (peer.rs): the script a user would write, on the same sandbox.
+    let peer_net = peer::pair(&sandbox, net_users, &scratch)?;
     drop(sandbox);
     let pages = net_users.div_ceil(u64::from(page_cap));
     let ideal = Duration::from_millis(pages * latency_ms) / 8;
@@ -266,9 +270,11 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         &[],
         &["csv", "xlsx"],
     )?;
+    // Python peer (peer.rs) again, without latency.
+    let peer_small = peer::pair(&sandbox, cpu_users / 10, &scratch)?;
     drop(sandbox);
 
-    let ratios = [
+    let mut ratios = vec![
         format!(
             "network-bound wall / ideal bound ({} pages x {latency_ms} ms / 8 = {:.2} s): {:.2}x",
             pages,
@@ -294,6 +300,10 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
             both.peak_rss_mib / small.peak_rss_mib
         ),
     ];
+    // Python peer (peer.rs): both modes against keepnet-export's default (concurrency 8).
+    ratios.extend(peer_net.ratios("network-bound", concurrent.wall, concurrent.peak_rss_mib));
+    let tenth = format!("csv+xlsx at a tenth ({} users, no latency)", cpu_users / 10);
+    ratios.extend(peer_small.ratios(&tenth, small.wall, small.peak_rss_mib));
     rows.extend([concurrent, serial, jsonl, csv, current, xlsx, both, small]);
     println!("| scenario | users | wall (median of {runs}) | rows/s | client peak RSS |");
     println!("|---|---:|---:|---:|---:|");

@@ -17,6 +17,7 @@ mod bench;
 mod ci;
 mod fixtures;
 mod layers;
+mod peer;
 mod render;
 mod sandbox;
 

@@ -1,0 +1,143 @@
+//! The Python peer of `cargo xtask bench`: `xtask/peer/keepnet_peer.py`, the script a user
+//! would write for the same export (requests + csv + XlsxWriter), run against the bench's own
+//! sandbox so that its wall time and peak RSS compare with keepnet-export's within one run.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+
+use crate::bench::read_hwm;
+use crate::sandbox::Sandbox;
+use crate::workspace_root;
+
+/// What the peer needs, said when it is missing.
+const NEEDS: &str = "the Python peer needs: pip install requests XlsxWriter";
+
+/// One timed run of the peer.
+pub(crate) struct PeerRun {
+    pub wall: Duration,
+    pub rows: u64,
+    pub peak_rss_kib: u64,
+}
+
+/// Checks that `python3` runs and imports both modules the peer uses.
+pub(crate) fn available() -> Result<()> {
+    let imported = Command::new("python3")
+        .args(["-c", "import requests, xlsxwriter"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !imported {
+        bail!("{NEEDS} (python3 on the PATH, importing both)");
+    }
+    Ok(())
+}
+
+/// Runs the peer once against `sandbox`, exporting `company` into `out_dir`; polls its peak
+/// RSS (VmHWM) from /proc while it runs, as the bench does for the Rust client.
+pub(crate) fn run(
+    sandbox: &Sandbox,
+    company: &str,
+    threads: usize,
+    out_dir: &Path,
+) -> Result<PeerRun> {
+    let script = workspace_root().join("xtask/peer/keepnet_peer.py");
+    let started = Instant::now();
+    let mut child = Command::new("python3")
+        .arg(&script)
+        .args(["--company", company, "--threads", &threads.to_string()])
+        .arg("--out-dir")
+        .arg(out_dir)
+        .envs(sandbox.env())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("cannot start python3 (needs python3 on the PATH; {NEEDS})"))?;
+    let status_path = PathBuf::from(format!("/proc/{}/status", child.id()));
+    let mut stderr = child.stderr.take().context("peer stderr")?;
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+    let mut peak = 0;
+    let status = loop {
+        if let Some(hwm) = read_hwm(&status_path) {
+            peak = peak.max(hwm);
+        }
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let wall = started.elapsed();
+    let log = reader.join().unwrap_or_default();
+    if !status.success() {
+        bail!("the Python peer failed ({status}):\n{log}");
+    }
+    let rows = log
+        .lines()
+        .find_map(|l| l.strip_prefix("users="))
+        .and_then(|v| v.trim().parse().ok())
+        .context("no \"users=\" line in the Python peer's stderr")?;
+    Ok(PeerRun {
+        wall,
+        rows,
+        peak_rss_kib: peak,
+    })
+}
+
+/// The peer once sequential and once with 8 threads, on one sandbox.
+pub(crate) struct Pair {
+    sequential: PeerRun,
+    threaded: PeerRun,
+}
+
+/// Runs the peer in both modes (one run each: it is slow) on the bench's sandbox, exporting
+/// Initech's `users` users (every user, as the bench's Rust runs with `--status all`).
+pub(crate) fn pair(sandbox: &Sandbox, users: u64, scratch: &Path) -> Result<Pair> {
+    let out = scratch.join("peer");
+    let one = |threads: usize| -> Result<PeerRun> {
+        let run = run(sandbox, "Initech", threads, &out)?;
+        if run.rows != users {
+            bail!(
+                "the Python peer ({threads} threads) wrote {} users of {users}",
+                run.rows
+            );
+        }
+        eprintln!(
+            "xtask bench: python peer, {threads} thread(s): {:.2} s, {:.1} MiB",
+            run.wall.as_secs_f64(),
+            run.peak_rss_kib as f64 / 1024.0
+        );
+        Ok(run)
+    };
+    Ok(Pair {
+        sequential: one(1)?,
+        threaded: one(8)?,
+    })
+}
+
+impl Pair {
+    /// The ratio lines of both modes against keepnet-export's run of the same scenario.
+    pub(crate) fn ratios(&self, scenario: &str, wall: Duration, rss_mib: f64) -> [String; 2] {
+        let line = |mode: &str, run: &PeerRun| {
+            let peer_mib = run.peak_rss_kib as f64 / 1024.0;
+            format!(
+                "python peer (requests+csv+XlsxWriter), {scenario}, {mode}, 1 run: {:.1} s = \
+                 {:.1}x keepnet-export's wall; peak RSS {peer_mib:.0} MiB = {:.1}x",
+                run.wall.as_secs_f64(),
+                run.wall.as_secs_f64() / wall.as_secs_f64(),
+                peer_mib / rss_mib
+            )
+        };
+        [
+            line("sequential", &self.sequential),
+            line("8 threads", &self.threaded),
+        ]
+    }
+}
