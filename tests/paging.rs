@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use keepnet_sandbox::{Config, Faults};
+use keepnet_sandbox::{Config, Faults, OversizePages};
 
 use crate::util::Env;
 
@@ -104,4 +104,137 @@ fn max_rps_caps_the_request_rate() {
         "{:?}",
         before.elapsed()
     );
+}
+
+/// Every user of every company, from the summary's files: (company id, resource ids read).
+fn exported_per_company(summary: &std::path::Path) -> Vec<(String, Vec<String>)> {
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(summary).unwrap()).unwrap();
+    summary["companies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| {
+            let id = entry["company"]["resourceId"].as_str().unwrap().to_owned();
+            let path = entry["files"][0]["path"].as_str().unwrap();
+            let mut reader = csv::Reader::from_path(path).unwrap();
+            let column = reader
+                .headers()
+                .unwrap()
+                .iter()
+                .position(|h| h == "resourceId")
+                .expect("a resourceId column");
+            let ids = reader
+                .records()
+                .map(|r| r.unwrap()[column].to_owned())
+                .collect();
+            (id, ids)
+        })
+        .collect()
+}
+
+fn served_ids(env: &Env, company: &str) -> Vec<String> {
+    env.served(company)
+        .iter()
+        .map(|u| u["resourceId"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn a_refused_page_size_falls_back_to_100_once_per_run_and_every_user_is_read() {
+    for refusal in [OversizePages::Refuse, OversizePages::RefuseInside200] {
+        let env = Env::start(Config {
+            users_per_company: 230,
+            page_cap: 100,
+            oversize_pages: refusal,
+            ..Config::default()
+        });
+        // One company, the default page size (1000): refused, then asked at 100.
+        let id = env.company_id("Initech");
+        let run = env.run(&["users", "--company", &id]);
+        assert!(run.json_lines() == env.served(&id), "{refusal:?}: exact");
+        assert!(
+            run.stderr.contains("refused pages of 1000 users")
+                && run.stderr.contains("asking for 100 per page"),
+            "{refusal:?}: a log line, not an error:\n{}",
+            run.stderr
+        );
+        assert_eq!(env.sandbox.stats().oversize_refusals, 1, "{refusal:?}");
+
+        // Every company in one run: the refusal is learnt once, for the whole credential.
+        let summary = env.path("summary.json");
+        let run = env.run(&[
+            "users",
+            "--company",
+            "all",
+            "--sink",
+            &format!("csv:{}/{{company}}.csv", env.path("out").display()),
+            "--summary-json",
+            summary.to_str().unwrap(),
+        ]);
+        run.ok();
+        assert_eq!(
+            env.sandbox.stats().oversize_refusals,
+            2,
+            "{refusal:?}: one more refusal for the second run, not one per company"
+        );
+        let exported = exported_per_company(&summary);
+        assert!(exported.len() > 3);
+        for (company, ids) in exported {
+            assert_eq!(ids, served_ids(&env, &company), "{refusal:?}: {company}");
+        }
+    }
+}
+
+#[test]
+fn a_refused_page_size_at_or_below_100_is_an_error_not_a_retry_loop() {
+    let env = Env::start(Config {
+        users_per_company: 30,
+        page_cap: 50,
+        oversize_pages: OversizePages::Refuse,
+        ..Config::default()
+    });
+    let run = env.run(&["users", "--company", "Initech", "--page-size", "80"]);
+    assert_ne!(run.code, 0);
+    assert!(run.stderr.contains("PageSize"), "{}", run.stderr);
+    assert_eq!(env.sandbox.stats().oversize_refusals, 1, "asked once");
+}
+
+#[test]
+fn every_company_of_a_run_shares_one_budget_of_requests_in_flight() {
+    let env = Env::start(Config {
+        users_per_company: 60,
+        page_cap: 10,
+        latency: Duration::from_millis(40),
+        extra_companies: keepnet_sandbox::numbered_companies(10),
+        ..Config::default()
+    });
+    let summary = env.path("summary.json");
+    let run = env.run(&[
+        "--concurrency",
+        "3",
+        "users",
+        "--company",
+        "all",
+        "--company-concurrency",
+        "8",
+        "--sink",
+        &format!("csv:{}/{{company}}.csv", env.path("out").display()),
+        "--summary-json",
+        summary.to_str().unwrap(),
+    ]);
+    run.ok();
+    let stats = env.sandbox.stats();
+    // Eight companies at once, each with six pages to read: only the budget holds them to 3.
+    assert_eq!(
+        stats.peak_requests_in_flight, 3,
+        "at most 3 API requests at once across companies, and the budget is used"
+    );
+    assert!(stats.peak_user_searches_in_flight <= 3);
+    assert!(logged_number(&run.stderr, "api usage", "peak_in_flight") <= 3);
+    let exported = exported_per_company(&summary);
+    assert!(exported.len() >= 10, "{}", exported.len());
+    for (company, ids) in exported {
+        assert_eq!(ids, served_ids(&env, &company), "{company}");
+    }
 }

@@ -110,6 +110,8 @@ impl ClientBuilder {
                 jitter: Mutex::new(Jitter::from_clock()),
                 retries: AtomicU64::new(0),
                 page_size_ceiling: AtomicU32::new(u32::MAX),
+                page_size_served: AtomicU32::new(0),
+                page_size_probe: tokio::sync::Mutex::new(()),
             }),
         })
     }
@@ -237,6 +239,10 @@ struct Inner {
     retries: AtomicU64,
     /// The largest page size to ask for: `u32::MAX` until the server refuses one.
     page_size_ceiling: AtomicU32,
+    /// The largest page size asked that the server answered (0: none yet).
+    page_size_served: AtomicU32,
+    /// Held while a page 1 asks for a size never answered before.
+    page_size_probe: tokio::sync::Mutex<()>,
 }
 
 /// Counters of one client (and its clones) since it was built.
@@ -423,6 +429,28 @@ impl Client {
         self.inner
             .page_size_ceiling
             .fetch_min(size, Ordering::Relaxed);
+    }
+
+    /// Before asking for `size` users on a page 1: while no page of that size has been
+    /// served yet, one caller at a time asks (the others wait for what it learns), so a run
+    /// of many companies meets a refusal once, not once per company. `None`: go ahead.
+    pub(crate) async fn page_size_gate(
+        &self,
+        size: u32,
+    ) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        let known = || size <= self.inner.page_size_served.load(Ordering::Relaxed);
+        if known() {
+            return None;
+        }
+        let guard = self.inner.page_size_probe.lock().await;
+        (!known()).then_some(guard)
+    }
+
+    /// A page of `size` users was served: later callers need not wait at the gate.
+    pub(crate) fn page_size_served(&self, size: u32) {
+        self.inner
+            .page_size_served
+            .fetch_max(size, Ordering::Relaxed);
     }
 
     /// The server-side export of `company`'s target users (every page), as the server built it.

@@ -14,7 +14,8 @@
 //! server served, when it served fewer. A server that refuses the size instead (HTTP 400, or
 //! `INPUT_ERROR` inside a 200, naming the page size) gets page 1 asked once more at
 //! [`FALLBACK_PAGE_SIZE`](crate::FALLBACK_PAGE_SIZE), with a log line; the client remembers
-//! the refusal for every later company and read.
+//! the refusal for every later company and read. Until a size has been answered once, one
+//! page 1 at a time asks for it, so many companies starting together meet a refusal once.
 //!
 //! Offset paging drifts when users are added or removed during a run: a user can be served
 //! twice or not at all. The pager drops repeated users (by resourceId), keeps reading while the
@@ -234,6 +235,10 @@ async fn first_page<T: DeserializeOwned>(
     company: &CompanyId,
     query: &UserQuery,
 ) -> Result<(Answered<Page<T>>, u32), Error> {
+    let gate = client
+        .page_size_gate(client.page_size_for(query.page_size))
+        .await;
+    // Read after the gate: whoever held it may have met a refusal.
     let mut asked = UserQuery {
         page_size: client.page_size_for(query.page_size),
         ..query.clone()
@@ -252,6 +257,8 @@ async fn first_page<T: DeserializeOwned>(
         }
         other => other?,
     };
+    client.page_size_served(asked.page_size);
+    drop(gate);
     // Fewer served than asked: the server's own cap, which the later pages ask for.
     let next = u32::try_from(page.page_size)
         .ok()
