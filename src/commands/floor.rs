@@ -21,5 +21,6 @@ pub async fn run(client: &Client, args: &FloorArgs) -> Result<(), Failure> {
         pages,
         "pages validated (benchmark floor), nothing written"
     );
+    super::users::log_api_usage(client);
     Ok(())
 }

@@ -28,12 +28,13 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
             .with_context(|| format!("sandbox.{key}"))
     };
     cargo(&["build", "--quiet", "--bin", "keepnet-export"])?;
-    let binary = workspace_root().join("target/debug/keepnet-export");
+    let binary = crate::target_dir().join("debug/keepnet-export");
     let sandbox = Sandbox::start(
         &binary,
         number("users")?,
         u32::try_from(number("pageCap")?)?,
         0,
+        &[],
     )?;
     let mut stale = Vec::new();
     for case in cases["cases"].as_array().context("cases")? {

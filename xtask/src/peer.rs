@@ -2,15 +2,14 @@
 //! would write for the same export (requests + csv + XlsxWriter), run against the bench's own
 //! sandbox so that its wall time and peak RSS compare with keepnet-export's within one run.
 
-use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 
-use crate::bench::read_hwm;
 use crate::sandbox::Sandbox;
+use crate::timed::timed;
 use crate::workspace_root;
 
 /// What the peer needs, said when it is missing.
@@ -37,57 +36,32 @@ pub(crate) fn available() -> Result<()> {
     Ok(())
 }
 
-/// Runs the peer once against `sandbox`, exporting `company` into `out_dir`; polls its peak
-/// RSS (VmHWM) from /proc while it runs, as the bench does for the Rust client.
+/// Runs the peer once against `sandbox`, exporting `company` into `out_dir`, timed and with
+/// its peak RSS as the bench measures the Rust client.
 pub(crate) fn run(
     sandbox: &Sandbox,
     company: &str,
     threads: usize,
     out_dir: &Path,
 ) -> Result<PeerRun> {
-    let script = workspace_root().join("xtask/peer/keepnet_peer.py");
-    let started = Instant::now();
-    let mut child = Command::new("python3")
-        .arg(&script)
+    let mut command = Command::new("python3");
+    command
+        .arg(workspace_root().join("xtask/peer/keepnet_peer.py"))
         .args(["--company", company, "--threads", &threads.to_string()])
         .arg("--out-dir")
         .arg(out_dir)
-        .envs(sandbox.env())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .with_context(|| format!("cannot start python3 (needs python3 on the PATH; {NEEDS})"))?;
-    let status_path = PathBuf::from(format!("/proc/{}/status", child.id()));
-    let mut stderr = child.stderr.take().context("peer stderr")?;
-    let reader = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text);
-        text
-    });
-    let mut peak = 0;
-    let status = loop {
-        if let Some(hwm) = read_hwm(&status_path) {
-            peak = peak.max(hwm);
-        }
-        if let Some(status) = child.try_wait()? {
-            break status;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let wall = started.elapsed();
-    let log = reader.join().unwrap_or_default();
-    if !status.success() {
-        bail!("the Python peer failed ({status}):\n{log}");
-    }
-    let rows = log
+        .envs(sandbox.env());
+    let run = timed(command, &format!("the Python peer ({NEEDS})"))?;
+    let rows = run
+        .stderr
         .lines()
         .find_map(|l| l.strip_prefix("users="))
         .and_then(|v| v.trim().parse().ok())
         .context("no \"users=\" line in the Python peer's stderr")?;
     Ok(PeerRun {
-        wall,
+        wall: run.wall,
         rows,
-        peak_rss_kib: peak,
+        peak_rss_kib: run.peak_rss_kib,
     })
 }
 

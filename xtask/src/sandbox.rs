@@ -10,7 +10,7 @@ use anyhow::{bail, Context, Result};
 pub(crate) struct Sandbox {
     child: Child,
     env: Vec<(String, String)>,
-    page_cap: u32,
+    binary: std::path::PathBuf,
 }
 
 impl Sandbox {
@@ -19,12 +19,42 @@ impl Sandbox {
         self.env.iter().map(|(k, v)| (k.as_str(), v.as_str()))
     }
 
-    /// The sandbox's page cap.
-    pub(crate) fn page_cap(&self) -> u32 {
-        self.page_cap
+    /// Every user of every company the reseller manages, deleted ones included: the sum of
+    /// the counts `companies/search` reports (exact in the sandbox).
+    pub(crate) fn total_users(&self) -> Result<u64> {
+        let output = Command::new(&self.binary)
+            .args(["companies", "--format", "json"])
+            .envs(self.env())
+            .stderr(Stdio::inherit())
+            .output()
+            .context("cannot list the sandbox's companies")?;
+        if !output.status.success() {
+            bail!("listing the sandbox's companies failed");
+        }
+        let companies: Vec<serde_json::Value> = serde_json::from_slice(&output.stdout)
+            .context("`companies --format json` did not print a JSON array")?;
+        let mut total = 0;
+        for company in companies {
+            for key in [
+                "targetUserCount",
+                "inactiveTargetUserCount",
+                "deletedTargetUserCount",
+            ] {
+                total += company[key].as_u64().unwrap_or(0);
+            }
+        }
+        Ok(total)
     }
 
-    pub(crate) fn start(binary: &Path, users: u64, page_cap: u32, latency_ms: u64) -> Result<Self> {
+    /// Starts `binary sandbox` with `users` per company, pages capped at `page_cap`,
+    /// `latency_ms` per request, and `extra` flags.
+    pub(crate) fn start(
+        binary: &Path,
+        users: u64,
+        page_cap: u32,
+        latency_ms: u64,
+        extra: &[&str],
+    ) -> Result<Self> {
         let mut child = Command::new(binary)
             .args(["sandbox", "--port", "0", "--users", &users.to_string()])
             .args([
@@ -33,6 +63,7 @@ impl Sandbox {
                 "--latency-ms",
                 &latency_ms.to_string(),
             ])
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -58,7 +89,7 @@ impl Sandbox {
         Ok(Self {
             child,
             env,
-            page_cap,
+            binary: binary.to_owned(),
         })
     }
 }

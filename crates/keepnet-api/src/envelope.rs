@@ -139,10 +139,20 @@ fn collect_messages(value: &Value, out: &mut Vec<String>) {
 
 /// Opens the envelope in `body`, reading `data` as `T`. A body that is not an envelope at all is
 /// read as `T` itself, so a server that answers bare data still works.
+///
+/// The body's UTF-8 is checked once, up front, and the JSON is then read from `&str`, whose
+/// strings serde_json does not check again (from bytes, it checks every string it reads).
 pub(crate) fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<Opened<T>, serde_json::Error> {
-    let envelope: Envelope<T> = serde_json::from_slice(body)?;
+    // JSON exchanged between systems must be UTF-8 (RFC 8259, section 8.1).
+    let text = std::str::from_utf8(body).map_err(|e| {
+        <serde_json::Error as serde::de::Error>::custom(format_args!(
+            "the body is not UTF-8 (invalid byte at offset {})",
+            e.valid_up_to()
+        ))
+    })?;
+    let envelope: Envelope<T> = serde_json::from_str(text)?;
     match envelope.open() {
-        Opened::NotAnEnvelope => match serde_json::from_slice::<T>(body) {
+        Opened::NotAnEnvelope => match serde_json::from_str::<T>(text) {
             Ok(bare) => Ok(Opened::Success(Some(bare))),
             Err(_) => Ok(Opened::NotAnEnvelope),
         },
@@ -175,6 +185,13 @@ mod tests {
 
     fn open(v: Value) -> Opened<Value> {
         parse(v.to_string().as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn a_body_that_is_not_utf8_is_an_error_even_in_a_field_nobody_reads() {
+        let body = b"{\"data\": 1, \"status\": \"SUCCESS\", \"note\": \"\xff\"}";
+        let err = parse::<Value>(body).unwrap_err();
+        assert!(err.to_string().contains("not UTF-8"), "{err}");
     }
 
     #[test]
