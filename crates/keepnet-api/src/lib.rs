@@ -40,6 +40,7 @@ pub mod scope;
 mod seen;
 mod status;
 mod summary;
+mod text;
 mod user;
 
 pub use auth::{Credentials, TokenInfo};
@@ -55,6 +56,7 @@ pub use resolve::{edit_distance, resolve_company, suggest, Candidate, ResolveErr
 pub use scope::ScopeLimit;
 pub use status::{InvalidStatusSet, StatusSet, UserState};
 pub use summary::{CountSummary, MonthlyCount};
+pub use text::Text;
 pub use user::known_user_fields;
 
 /// The production base URL of the Keepnet API.

@@ -382,7 +382,7 @@ impl UserPager {
         if let Some(stray) = page.results.iter().find(|u| !statuses.contains(u.state())) {
             return Err(Error::SelectionIgnored {
                 state: format!("{:?}", stray.state()).to_lowercase(),
-                user: stray.resource_id.clone(),
+                user: stray.resource_id.clone().map(String::from),
                 selection: statuses.describe(),
             });
         }

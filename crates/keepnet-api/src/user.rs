@@ -18,51 +18,52 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
 use crate::status::UserState;
+use crate::text::Text;
 
 /// A target user (learner), as the live `target-users/search` serves it.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TargetUser {
     /// The user's resource id: unique within the platform.
-    pub resource_id: Option<String>,
+    pub resource_id: Option<Text>,
     /// E-mail address.
-    pub email: Option<String>,
+    pub email: Option<Text>,
     /// First name.
-    pub first_name: Option<String>,
+    pub first_name: Option<Text>,
     /// Last name.
-    pub last_name: Option<String>,
+    pub last_name: Option<Text>,
     /// Department.
-    pub department: Option<String>,
+    pub department: Option<Text>,
     /// Priority, e.g. `Low`, `High`.
-    pub priority: Option<String>,
+    pub priority: Option<Text>,
     /// Status, e.g. `Active`, `Inactive` (a deleted user may still say `Active`: see
     /// [`TargetUser::state`]).
-    pub status: Option<String>,
+    pub status: Option<Text>,
     /// Values of the company's custom fields for this user.
     pub custom_field_values: Vec<CustomFieldValue>,
     /// Creation time, as sent (ISO 8601 or the company's date format).
-    pub create_time: Option<String>,
+    pub create_time: Option<Text>,
     /// Last update time, as sent.
-    pub update_time: Option<String>,
+    pub update_time: Option<Text>,
     /// Whether the user can be edited in Keepnet (false for directory-synced users).
     pub is_editable: Option<bool>,
     /// SCIM setting that provisioned the user.
-    pub scim_setting_name: Option<String>,
+    pub scim_setting_name: Option<Text>,
     /// LDAP configuration that provisioned the user.
-    pub ldap_config_name: Option<String>,
+    pub ldap_config_name: Option<Text>,
     /// Phone number, kept as text (leading zeros and `+` matter).
-    pub phone_number: Option<String>,
+    pub phone_number: Option<Text>,
     /// IANA or Windows time zone name.
-    pub time_zone: Option<String>,
+    pub time_zone: Option<Text>,
     /// Preferred language code.
-    pub preferred_language: Option<String>,
+    pub preferred_language: Option<Text>,
     /// The manager's first name (not in the spec's search view; served by the live API).
-    pub manager_first_name: Option<String>,
+    pub manager_first_name: Option<Text>,
     /// The manager's last name.
-    pub manager_last_name: Option<String>,
+    pub manager_last_name: Option<Text>,
     /// The manager's e-mail address.
-    pub manager_email: Option<String>,
+    pub manager_email: Option<Text>,
     /// The manager's full name.
-    pub manager_full_name: Option<String>,
+    pub manager_full_name: Option<Text>,
     /// Whether the user was deleted (the live list keeps deleted users for audit).
     pub is_deleted: Option<bool>,
     /// Every other field, exactly as served, in the order served: fields the client has no
@@ -81,15 +82,15 @@ pub struct TargetUser {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct CustomFieldValue {
     /// The custom field's resource id.
-    pub resource_id: Option<String>,
+    pub resource_id: Option<Text>,
     /// The custom field's name, e.g. `Employee Number`.
-    pub name: Option<String>,
+    pub name: Option<Text>,
     /// The field's data type, e.g. `String` or `DateTime`.
-    pub data_type: Option<String>,
+    pub data_type: Option<Text>,
     /// The value as text.
-    pub value: Option<String>,
+    pub value: Option<Text>,
     /// The value of a date-time field, as sent.
-    pub timestamp_value: Option<String>,
+    pub timestamp_value: Option<Text>,
     /// Every other key, and the served form of values that were not text, in served order.
     pub extra: Vec<(String, Value)>,
     /// Keys present in the served object (bit per entry of `CUSTOM_KEYS`).
@@ -100,7 +101,7 @@ pub struct CustomFieldValue {
 const CUSTOM_KEYS: [&str; 5] = ["resourceId", "name", "dataType", "value", "timestampValue"];
 
 impl CustomFieldValue {
-    fn slot(&mut self, index: usize) -> &mut Option<String> {
+    fn slot(&mut self, index: usize) -> &mut Option<Text> {
         match index {
             0 => &mut self.resource_id,
             1 => &mut self.name,
@@ -110,7 +111,7 @@ impl CustomFieldValue {
         }
     }
 
-    fn get(&self, index: usize) -> &Option<String> {
+    fn get(&self, index: usize) -> &Option<Text> {
         match index {
             0 => &self.resource_id,
             1 => &self.name,
@@ -170,7 +171,7 @@ impl<'de> Deserialize<'de> for CustomFieldValue {
                                 v => v.to_string(),
                             };
                             push_pair(&mut field.extra, key.into_owned(), value);
-                            Some(text)
+                            Some(Text::from(text))
                         }
                     };
                 }
@@ -305,7 +306,7 @@ impl TargetUser {
             .chain(self.extra.iter().map(|(k, _)| k.as_str()))
     }
 
-    fn text(&self, field: Known) -> Option<&Option<String>> {
+    fn text(&self, field: Known) -> Option<&Option<Text>> {
         Some(match field {
             Known::ResourceId => &self.resource_id,
             Known::Email => &self.email,
@@ -329,7 +330,7 @@ impl TargetUser {
         })
     }
 
-    fn text_mut(&mut self, field: Known) -> Option<&mut Option<String>> {
+    fn text_mut(&mut self, field: Known) -> Option<&mut Option<Text>> {
         Some(match field {
             Known::ResourceId => &mut self.resource_id,
             Known::Email => &mut self.email,
@@ -495,7 +496,7 @@ impl<'de> Deserialize<'de> for Key<'de> {
 /// else is kept as it came.
 enum Loose {
     Null,
-    Text(String),
+    Text(Text),
     Bool(bool),
     Other(Value),
 }
@@ -504,7 +505,7 @@ impl Loose {
     fn into_value(self) -> Value {
         match self {
             Loose::Null => Value::Null,
-            Loose::Text(t) => Value::String(t),
+            Loose::Text(t) => Value::String(t.into()),
             Loose::Bool(b) => Value::Bool(b),
             Loose::Other(v) => v,
         }
@@ -535,10 +536,10 @@ impl<'de> Visitor<'de> for LooseVisitor {
         Loose::deserialize(d)
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Loose, E> {
-        Ok(Loose::Text(v.to_owned()))
+        Ok(Loose::Text(Text::new(v)))
     }
     fn visit_string<E: de::Error>(self, v: String) -> Result<Loose, E> {
-        Ok(Loose::Text(v))
+        Ok(Loose::Text(Text::from(v)))
     }
     fn visit_bool<E: de::Error>(self, v: bool) -> Result<Loose, E> {
         Ok(Loose::Bool(v))

@@ -116,7 +116,10 @@ async fn the_scoping_header_is_what_selects_the_company() {
             .filter(|u| !u.is_deleted && u.status.as_deref() != Some("Deleted"))
             .map(|u| u.resource_id.clone())
             .collect();
-        let got: Vec<String> = users.into_iter().map(|u| u.resource_id.unwrap()).collect();
+        let got: Vec<String> = users
+            .into_iter()
+            .map(|u| u.resource_id.unwrap().into())
+            .collect();
         assert_eq!(got, want, "{}", company.name);
     }
 }

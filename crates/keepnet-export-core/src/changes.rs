@@ -154,9 +154,9 @@ impl Track {
 
 fn named(user: &TargetUser) -> Named {
     Named {
-        email: user.email.clone(),
-        first_name: user.first_name.clone(),
-        last_name: user.last_name.clone(),
+        email: user.email.clone().map(String::from),
+        first_name: user.first_name.clone().map(String::from),
+        last_name: user.last_name.clone().map(String::from),
     }
 }
 

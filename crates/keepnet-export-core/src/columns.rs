@@ -11,7 +11,7 @@
 //! Date text is read by the company's own date format ([`DateFormat`]): `03/04/2024` is 3 April
 //! in one company and 4 March in another, so text that is not certainly a date stays text.
 
-use keepnet_api::TargetUser;
+use keepnet_api::{TargetUser, Text};
 use keepnet_sink::{Cell, Column, ColumnKind, DateFormat, Field};
 use serde_json::Value;
 
@@ -466,7 +466,7 @@ fn standard<'a>(
     fields: &'a [Field<'a>],
     dates: &DateFormat,
 ) -> Cell<'a> {
-    let t = |v: &'a Option<String>| Cell::text(v.as_deref());
+    let t = |v: &'a Option<Text>| Cell::text(v.as_deref());
     // A known field served with an unexpected type is kept, as served, among the extra fields.
     let served_as = |key: &str| match u.extra_field(key) {
         Some(Value::String(s)) => Cell::Text(s),
