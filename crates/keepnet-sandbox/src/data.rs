@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use crate::rng::{key, Rng};
 use crate::time::{self, DateOrder, Style};
+use crate::{DeletedRows, LanguageField};
 
 /// One custom field value of a target user (`TargetUserCustomFieldValueDto`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -31,10 +32,12 @@ pub struct CustomFieldValue {
 /// camelCase keys in the order resourceId, email, firstName, lastName,
 /// department, priority, status, customFieldValues, createTime, updateTime,
 /// isEditable, scimSettingName, ldapConfigName, phoneNumber, timeZone,
-/// preferredLanguage, managerFirstName, managerLastName, managerEmail,
-/// managerFullName, isDeleted, then the [`User::extra`] keys; every key
-/// present, nulls as `null`. [`User::create_ms`] and [`User::update_ms`]
-/// are not serialised.
+/// preferredLanguage (named by [`User::language_key`]), managerFirstName,
+/// managerLastName, managerEmail, managerFullName, isDeleted (left out when
+/// [`User::is_deleted_key`] is false), then the [`User::extra`] keys; every
+/// other key present, nulls as `null`. [`User::language_key`],
+/// [`User::is_deleted_key`], [`User::create_ms`] and [`User::update_ms`]
+/// are not serialised as values.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct User {
     /// Resource id (12 alphanumeric characters).
@@ -49,7 +52,8 @@ pub struct User {
     pub department: Option<String>,
     /// "Low", "Medium", "High" or "VeryHigh".
     pub priority: Option<String>,
-    /// "Active" or "Inactive"; about a quarter of deleted users say "Deleted".
+    /// "Active" or "Inactive"; about a quarter of deleted users say
+    /// "Deleted", every one of them under [`DeletedRows::StatusOnly`].
     pub status: Option<String>,
     /// Custom field values (possibly empty).
     pub custom_field_values: Vec<CustomFieldValue>,
@@ -75,6 +79,9 @@ pub struct User {
     pub time_zone: Option<String>,
     /// Preferred language tag such as "tr-TR".
     pub preferred_language: Option<String>,
+    /// The key `preferred_language` is served under
+    /// ([`crate::Config::language_field`]).
+    pub language_key: LanguageField,
     /// First name of the user's manager (another user of the same company).
     pub manager_first_name: Option<String>,
     /// Last name of the manager.
@@ -83,10 +90,14 @@ pub struct User {
     pub manager_email: Option<String>,
     /// "First Last" of the manager (the non-null parts joined by a space).
     pub manager_full_name: Option<String>,
-    /// True for deleted users, which the list keeps for audit.
+    /// True for deleted users, which the list keeps for audit (whether or
+    /// not the row says so with an `isDeleted` key).
     pub is_deleted: bool,
+    /// Whether the row carries the `isDeleted` key: false for every user
+    /// under [`DeletedRows::StatusOnly`], true otherwise.
+    pub is_deleted_key: bool,
     /// Fields the client has never heard of ([`crate::Config::extra_user_fields`]),
-    /// serialised as further keys after `isDeleted`, in this order.
+    /// serialised as further keys after `managerFullName` and `isDeleted`, in this order.
     pub extra: Vec<(String, Value)>,
     /// The true creation instant, unix milliseconds (not serialised).
     pub create_ms: i64,
@@ -97,7 +108,8 @@ pub struct User {
 
 impl Serialize for User {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(Some(21 + self.extra.len()))?;
+        let keys = 20 + usize::from(self.is_deleted_key) + self.extra.len();
+        let mut m = s.serialize_map(Some(keys))?;
         m.serialize_entry("resourceId", &self.resource_id)?;
         m.serialize_entry("email", &self.email)?;
         m.serialize_entry("firstName", &self.first_name)?;
@@ -113,12 +125,14 @@ impl Serialize for User {
         m.serialize_entry("ldapConfigName", &self.ldap_config_name)?;
         m.serialize_entry("phoneNumber", &self.phone_number)?;
         m.serialize_entry("timeZone", &self.time_zone)?;
-        m.serialize_entry("preferredLanguage", &self.preferred_language)?;
+        m.serialize_entry(self.language_key.key(), &self.preferred_language)?;
         m.serialize_entry("managerFirstName", &self.manager_first_name)?;
         m.serialize_entry("managerLastName", &self.manager_last_name)?;
         m.serialize_entry("managerEmail", &self.manager_email)?;
         m.serialize_entry("managerFullName", &self.manager_full_name)?;
-        m.serialize_entry("isDeleted", &self.is_deleted)?;
+        if self.is_deleted_key {
+            m.serialize_entry("isDeleted", &self.is_deleted)?;
+        }
         for (k, v) in &self.extra {
             m.serialize_entry(k, v)?;
         }
@@ -156,7 +170,8 @@ pub struct Company {
     pub license_limit: Option<u32>,
     /// ISO 8601 creation time.
     pub create_time: String,
-    /// Users not deleted whose status is "Active" (the served `targetUserCount`).
+    /// Users not deleted whose status is "Active" (the served
+    /// `targetUserCount` unless [`crate::Config::target_user_count`] says otherwise).
     pub active_user_count: usize,
     /// Users not deleted whose status is "Inactive".
     pub inactive_user_count: usize,
@@ -191,7 +206,8 @@ pub struct Company {
     /// `timeZoneId` (IANA), e.g. "Europe/Istanbul". Dates are still
     /// rendered in UTC.
     pub time_zone_id: String,
-    /// Whether user dates are served as ISO 8601 or in the company's format.
+    /// Whether user dates are served as ISO 8601 or in the company's format
+    /// (the same for every company when [`crate::Config::date_style`] says so).
     pub dates: DateStyle,
     /// Country name, e.g. "Türkiye".
     pub country_name: String,
@@ -522,10 +538,19 @@ fn fate(seed: u64, ord: usize, i: usize) -> Fate {
 }
 
 impl Fate {
-    fn status(self) -> &'static str {
-        if self.deleted_text {
+    /// The status text served: "Deleted" for a quarter of deleted users, or
+    /// for all of them under [`DeletedRows::StatusOnly`].
+    fn status(self, rows: DeletedRows) -> &'static str {
+        if self.deleted_text || (self.deleted && rows == DeletedRows::StatusOnly) {
             "Deleted"
-        } else if self.inactive {
+        } else {
+            self.alive_status()
+        }
+    }
+
+    /// The status text of the user were it not deleted.
+    fn alive_status(self) -> &'static str {
+        if self.inactive {
             "Inactive"
         } else {
             "Active"
@@ -603,7 +628,26 @@ struct Gen<'a> {
     count: usize,
     domain: &'a str,
     style: Style,
+    rows: Rows<'a>,
+}
+
+/// How every generated row is shaped, whatever the company: the
+/// [`crate::Config`] knobs that reach the users.
+#[derive(Clone, Copy, Debug)]
+struct Rows<'a> {
     extra: &'a [String],
+    deleted: DeletedRows,
+    language: LanguageField,
+}
+
+/// The [`Config`](crate::Config) knobs a dataset is built with, past the
+/// seed, sizes and extra companies.
+#[derive(Clone, Debug, Default)]
+struct Knobs {
+    extra_fields: Vec<String>,
+    deleted_rows: DeletedRows,
+    language_field: LanguageField,
+    date_style: Option<DateStyle>,
 }
 
 /// The whole seeded world: the reseller, its managed companies, one
@@ -618,7 +662,7 @@ pub struct Dataset {
     unmanaged: Company,
     slots: Vec<Slot>,
     by_id: HashMap<String, usize>,
-    extra_fields: Vec<String>,
+    knobs: Knobs,
 }
 
 impl std::fmt::Debug for Dataset {
@@ -664,33 +708,34 @@ impl Dataset {
     /// Build the dataset for `seed`, with `users_per_company` users in each
     /// ordinary customer company.
     pub fn generate(seed: u64, users_per_company: usize) -> Dataset {
-        Self::build(seed, users_per_company, &[], &[])
+        Self::build(seed, users_per_company, &[], Knobs::default())
     }
 
     /// Like [`Dataset::generate`], plus top-level customer companies with the given names
     /// (e.g. hostile ones such as `../x` or `CON`), each with `users_per_company` users,
     /// created after the built-in companies.
     pub fn generate_with(seed: u64, users_per_company: usize, extra: &[String]) -> Dataset {
-        Self::build(seed, users_per_company, extra, &[])
+        Self::build(seed, users_per_company, extra, Knobs::default())
     }
 
     /// The dataset a sandbox with this configuration serves: its seed,
-    /// `users_per_company`, `extra_companies` and `extra_user_fields`.
+    /// `users_per_company`, `extra_companies`, `extra_user_fields`,
+    /// `deleted_rows`, `date_style` and `language_field`.
     pub fn from_config(config: &crate::Config) -> Dataset {
         Self::build(
             config.seed,
             config.users_per_company,
             &config.extra_companies,
-            &config.extra_user_fields,
+            Knobs {
+                extra_fields: config.extra_user_fields.clone(),
+                deleted_rows: config.deleted_rows,
+                language_field: config.language_field,
+                date_style: config.date_style,
+            },
         )
     }
 
-    fn build(
-        seed: u64,
-        users_per_company: usize,
-        extra: &[String],
-        extra_fields: &[String],
-    ) -> Dataset {
+    fn build(seed: u64, users_per_company: usize, extra: &[String], knobs: Knobs) -> Dataset {
         let template = DEFS
             .iter()
             .find(|d| d.name == "Initech")
@@ -760,10 +805,11 @@ impl Dataset {
             let industry_resource_id = Rng::new(key(&[seed, 0x1D, fnv(def.industry)])).alnum(12);
             let license_type_resource_id =
                 Rng::new(key(&[seed, 0x11C, fnv(def.license)])).alnum(12);
+            let dates = knobs.date_style.unwrap_or(def.dates);
             let style = Style {
                 order: def.order,
                 h12: def.h12,
-                company_format: def.dates == DateStyle::CompanyFormat,
+                company_format: dates == DateStyle::CompanyFormat,
             };
             flat.push(Company {
                 resource_id: id,
@@ -789,7 +835,7 @@ impl Dataset {
                 date_format: def.order.name().to_string(),
                 time_format: if def.h12 { "12h" } else { "24h" }.to_string(),
                 time_zone_id: def.tz.to_string(),
-                dates: def.dates,
+                dates,
                 country_name: def.country.0.to_string(),
                 country_code: def.country.1.to_string(),
                 ordinal: ord,
@@ -827,7 +873,7 @@ impl Dataset {
             unmanaged,
             slots,
             by_id,
-            extra_fields: extra_fields.to_vec(),
+            knobs,
         }
     }
 
@@ -911,7 +957,9 @@ impl Dataset {
     }
 
     /// Each user of a company as the search endpoint serialises it (the
-    /// originally generated data, like [`Dataset::users`]).
+    /// originally generated data, like [`Dataset::users`]), in the row shape
+    /// the dataset was built with ([`crate::Config::deleted_rows`],
+    /// [`crate::Config::language_field`], [`crate::Config::extra_user_fields`]).
     pub fn users_json(&self, company_id: &str) -> Vec<serde_json::Value> {
         self.users(company_id)
             .iter()
@@ -944,8 +992,28 @@ impl Dataset {
             count: slot.count,
             domain: &slot.domain,
             style: slot.style,
-            extra: &self.extra_fields,
+            rows: Rows {
+                extra: &self.knobs.extra_fields,
+                deleted: self.knobs.deleted_rows,
+                language: self.knobs.language_field,
+            },
         }
+    }
+
+    /// How deleted users are marked in this dataset's rows.
+    pub(crate) fn deleted_rows(&self) -> DeletedRows {
+        self.knobs.deleted_rows
+    }
+
+    /// Un-deletes generated user `i` of company `ord` (a user added between
+    /// runs is not deleted yet). Under [`DeletedRows::StatusOnly`] its
+    /// status goes back to what it would be alive; under
+    /// [`DeletedRows::Flagged`] the status text stays as generated.
+    pub(crate) fn undelete(&self, ord: usize, i: usize, u: &mut User) {
+        if u.is_deleted && self.knobs.deleted_rows == DeletedRows::StatusOnly {
+            u.status = s(fate(self.seed, ord, i).alive_status());
+        }
+        u.is_deleted = false;
     }
 
     /// The date style of a company.
@@ -970,7 +1038,7 @@ impl Dataset {
         let count = self.slots[ord].count;
         let f = fate(self.seed, ord, i);
         Facts {
-            status: f.status(),
+            status: f.status(self.knobs.deleted_rows),
             is_deleted: f.deleted,
             create_ms: create_ms_of(self.seed, ord, i, count),
         }
@@ -1312,6 +1380,7 @@ fn gen_user(g: &Gen<'_>, i: usize) -> User {
             None => (None, None, None, None),
         };
     let extra = g
+        .rows
         .extra
         .iter()
         .enumerate()
@@ -1324,7 +1393,7 @@ fn gen_user(g: &Gen<'_>, i: usize) -> User {
         last_name: last,
         department,
         priority: s(priority),
-        status: s(fate.status()),
+        status: s(fate.status(g.rows.deleted)),
         custom_field_values: custom,
         create_time: g.style.create_text(create_ms),
         update_time,
@@ -1334,11 +1403,13 @@ fn gen_user(g: &Gen<'_>, i: usize) -> User {
         phone_number,
         time_zone,
         preferred_language,
+        language_key: g.rows.language,
         manager_first_name,
         manager_last_name,
         manager_email,
         manager_full_name,
         is_deleted: fate.deleted,
+        is_deleted_key: g.rows.deleted == DeletedRows::Flagged,
         extra,
         create_ms,
         update_ms,
@@ -1575,6 +1646,45 @@ mod tests {
             }
         }
         serde_json::from_str::<Keys>(text).unwrap().0
+    }
+
+    #[test]
+    fn status_only_rows_say_deleted_and_facts_agree() {
+        let config = crate::Config {
+            users_per_company: 60,
+            deleted_rows: DeletedRows::StatusOnly,
+            language_field: LanguageField::LanguageTypeName,
+            ..crate::Config::default()
+        };
+        let a = Dataset::from_config(&config);
+        let flagged = Dataset::generate(42, 60);
+        for c in a.all_companies() {
+            let users = a.users(&c.resource_id);
+            let was = flagged.users(&c.resource_id);
+            let deleted = users.iter().filter(|u| u.is_deleted).count();
+            assert_eq!(deleted, c.deleted_user_count);
+            assert_eq!(
+                c.deleted_user_count,
+                flagged
+                    .all_companies()
+                    .iter()
+                    .find(|f| f.resource_id == c.resource_id)
+                    .unwrap()
+                    .deleted_user_count
+            );
+            for (i, (u, w)) in users.iter().zip(was).enumerate() {
+                assert_eq!(u.is_deleted, w.is_deleted);
+                assert_eq!(u.is_deleted, u.status.as_deref() == Some("Deleted"));
+                if !u.is_deleted {
+                    assert_eq!(u.status, w.status);
+                }
+                assert_eq!(a.facts(c.ordinal, i).status, u.status.as_deref().unwrap());
+                let keys = key_order(&serde_json::to_string(u).unwrap());
+                let mut want: Vec<&str> = KEYS[..20].to_vec();
+                want[15] = "languageTypeName";
+                assert_eq!(keys, want);
+            }
+        }
     }
 
     #[test]

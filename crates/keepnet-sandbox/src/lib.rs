@@ -59,17 +59,39 @@
 //! | A nested company also listed at top level ([`Config::children_also_top_level`], off) | NOTES Addendum "Still unknown"; CompanyList.vue (`isClustered`) | unknown |
 //! | A target-users/search asking for more than `page_cap` users is refused with status `INPUT_ERROR` ([`Config::oversize_pages`], off: by default the page is silently capped) | NOTES "Still unknown" (the maximum page size is not documented) and "Errors seen in the UI's code" (`INPUT_ERROR`) | guess (knob, off by default; the message text is a guess) |
 //! | Token endpoint, envelopes, paging, `companies/search` items, export as a file | NOTES sections before the Addendum; spec | documented |
+//! | No row has `isDeleted` and every deleted user's `status` is "Deleted", in search rows and the export's Status column ([`Config::deleted_rows`] = [`DeletedRows::StatusOnly`]); filters and counts as by default | spec `TargetUserSearchView` declares no `isDeleted`; People.vue also reads status "Deleted"; NOTES Addendum "Deleted users are in the list" | guess (knob, off by default) |
+//! | Every company's target-user dates in ISO 8601, or every company's in its own format ([`Config::date_style`]); `GET /api/companies/{id}` keeps each company's formats | NOTES Addendum 2 "Still a guess" (ISO or the company's format) and Addendum "Dates" | guess (knob, off by default) |
+//! | count-summary `data` as `{activeUserCount, inactiveUserCount, deletedUserCount, monthlyActiveUserCount}` ([`Config::count_summary`] = [`CountSummaryShape::Flat`]) | NOTES "Count summary" (the key names are not documented) | guess (knob, off by default) |
+//! | 429 without a `Retry-After` header ([`Faults::omit_retry_after`]) | NOTES "Still unknown" (whether `Retry-After` is sent) and Addendum 2 "Limits and other facts" (no header documented) | guess (knob, off by default) |
+//! | The language tag under `preferredLanguageName` or `languageTypeName` instead of `preferredLanguage`, same place, same value ([`Config::language_field`]) | NOTES Addendum 2 "Limits and other facts" (the field's name varies by row) | guess (knob, off by default) |
+//! | target-users/search and its export validate `orderBy` and `ascending`, then answer in the default order, CreateTime ascending ([`Config::ignore_order`]) | none: whether the public API honours the order is not shown (People.vue's `applySummaryFilter` even sends `orderBy: ""`, NOTES Addendum 2 "Billing months") | guess (knob, off by default) |
+//! | `targetUserCount` counts Active and Inactive users, or every listed user ([`Config::target_user_count`]); the licence check still counts Active users | NOTES Addendum "Scope" (the per-company counts); target-users.md FAQ documents only the licence warning's count | guess (knob, off by default) |
 //! | Between two runs users are added, soft-deleted and edited ([`Sandbox::change_users`]): a removed user stays listed with `isDeleted: true`, an edited one gets a new `updateTime`, an added one the newest `createTime`; the companies/search counts follow | deletion as above; `updateTime` and `createTime` are the spec's fields; that a user created between runs sorts last by `CreateTime` follows from the order | documented (deletion); guess (which fields an edit touches: here `department` and `phoneNumber`) |
 //!
 //! ## Still unknown
 //!
 //! - Which time zone formatted dates are in: the sandbox renders them in
 //!   UTC, whatever the company's `timeZoneId`.
-//! - Whether `targetUserCount` counts inactive users (here: it does not).
+//! - Whether `targetUserCount` counts inactive users (here: it does not;
+//!   [`Config::target_user_count`] makes it count them, or every listed user).
 //! - Whether `companies/search` can list a company twice, nested and at top
 //!   level (here: only with [`Config::children_also_top_level`]).
 //! - Whether a user can have status "Deleted" with `isDeleted` false (here:
 //!   never; a user with status "Deleted" always has `isDeleted` true).
+//! - Whether the public API's rows carry `isDeleted` at all (here: every
+//!   row; none with [`DeletedRows::StatusOnly`], where status "Deleted" is
+//!   the only sign).
+//! - Whether target-user dates come in ISO 8601 or in the company's format
+//!   (here: it depends on the company; [`Config::date_style`] picks one for
+//!   all).
+//! - count-summary's key names on the public API (here: the UI's;
+//!   [`CountSummaryShape::Flat`] for another shape).
+//! - Whether a 429 carries `Retry-After` (here: always; never with
+//!   [`Faults::omit_retry_after`]).
+//! - The language field's name (here: `preferredLanguage` on every row;
+//!   [`Config::language_field`] names it otherwise).
+//! - Whether target-users/search honours `orderBy` and `ascending` (here:
+//!   it does; not with [`Config::ignore_order`]).
 //! - The server-side export's columns and encoding (here: eight columns,
 //!   UTF-8 CSV without BOM, dates as the search renders them).
 //! - The largest `pageSize` the API serves, and what it does with a larger
@@ -134,6 +156,28 @@ pub struct Config {
     /// top-level item, after the real top-level ones, with `children: []`
     /// (default false: whether the live API can do this is unknown).
     pub children_also_top_level: bool,
+    /// How target-user rows mark deleted users (default
+    /// [`DeletedRows::Flagged`]: an `isDeleted` key on every row).
+    pub deleted_rows: DeletedRows,
+    /// `Some` forces one date style on every company's target-user dates
+    /// (`createTime`, `updateTime`, count-summary `periodStart`); `None`
+    /// (default) keeps each company's own ([`Company::dates`]).
+    /// `GET /api/companies/{id}` still answers each company's `dateFormat`
+    /// and `timeFormat`, and [`Company::dates`] reports the forced style.
+    pub date_style: Option<DateStyle>,
+    /// Shape of count-summary's `data` (default [`CountSummaryShape::Ui`]).
+    pub count_summary: CountSummaryShape,
+    /// Key the target-user rows carry the language tag under (default
+    /// [`LanguageField::PreferredLanguage`]).
+    pub language_field: LanguageField,
+    /// target-users/search and its export validate `orderBy` and
+    /// `ascending` as usual, then ignore them: every answer comes in the
+    /// default order, `createTime` ascending with `resourceId` breaking
+    /// ties, so paging stays consistent (default false: both are honoured).
+    pub ignore_order: bool,
+    /// What `targetUserCount` counts in companies/search items and
+    /// `GET /api/companies/{id}` (default [`TargetUserCount::Active`]).
+    pub target_user_count: TargetUserCount,
 }
 
 impl Default for Config {
@@ -153,6 +197,12 @@ impl Default for Config {
             extra_companies: Vec::new(),
             extra_user_fields: Vec::new(),
             children_also_top_level: false,
+            deleted_rows: DeletedRows::default(),
+            date_style: None,
+            count_summary: CountSummaryShape::default(),
+            language_field: LanguageField::default(),
+            ignore_order: false,
+            target_user_count: TargetUserCount::default(),
         }
     }
 }
@@ -165,8 +215,13 @@ pub struct Faults {
     /// Fault statuses drawn uniformly: 429, 500, 502, 503, or 200 meaning
     /// "HTTP 200 whose envelope reports failure". Empty means [429, 500, 502, 503].
     pub statuses: Vec<u16>,
-    /// Retry-After (whole seconds) sent with 429; `None` sends "1".
+    /// Retry-After (whole seconds) sent with 429; `None` sends "1" (no
+    /// header at all with [`Faults::omit_retry_after`]).
     pub retry_after: Option<Duration>,
+    /// 429 answers carry no `Retry-After` header at all, whatever
+    /// [`Faults::retry_after`] says (default false: one is always sent).
+    /// Keepnet documents neither the header nor its absence.
+    pub omit_retry_after: bool,
     /// When `Some(n)`, every target-users/search with pageNumber >= n
     /// answers 500 (deterministic, independent of `rate`).
     pub fail_user_pages_from: Option<u32>,
@@ -224,7 +279,8 @@ pub struct Faults {
 /// First `removes_per_search` users are soft-deleted, as the live API
 /// deletes: each, chosen pseudo-randomly among the users not yet deleted
 /// (fewer if the company runs out), stays in the list with `isDeleted`
-/// true and its status unchanged, so it leaves a search filtering
+/// true and its status unchanged (under [`DeletedRows::StatusOnly`]: no
+/// `isDeleted` key and status "Deleted"), so it leaves a search filtering
 /// `IsDeleted` false and joins one asking for deleted users. Then
 /// `inserts_per_search` new users are added, generated like the others
 /// (fresh, never reused resourceIds and unique emails), each created at an
@@ -265,7 +321,8 @@ pub struct Churn {
 pub struct UserChanges {
     /// New users, not deleted, created after every existing one.
     pub add: usize,
-    /// Users soft-deleted (still listed, `isDeleted: true`, as the live API does).
+    /// Users soft-deleted (still listed, `isDeleted: true`, as the live API does; status
+    /// "Deleted" and no `isDeleted` key under [`DeletedRows::StatusOnly`]).
     pub remove: usize,
     /// Users whose `department` and `phoneNumber` change (and so their `updateTime`).
     pub modify: usize,
@@ -318,6 +375,88 @@ pub enum OversizePages {
     Refuse,
     /// HTTP 200 whose envelope reports status `INPUT_ERROR` (`data` null).
     RefuseInside200,
+}
+
+/// How target-user rows mark a deleted user ([`Config::deleted_rows`]).
+///
+/// Either way the server knows who is deleted: the `IsDeleted` filter item
+/// selects by it, a `Status` item matches the `status` text served (so
+/// `Status` `Include` `"1,0"` with `IsDeleted` `false` keeps the same users in
+/// both modes, as does `IsDeleted` `true`), and the companies/search counts and
+/// count-summary are the same. The choice holds for every row served or
+/// described: target-users/search, the export file's Status column,
+/// [`Dataset::users`], [`Sandbox::current_users_json`], and users added or
+/// removed later by [`Faults::churn`] or [`Sandbox::change_users`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum DeletedRows {
+    /// Every row has `isDeleted` (true or false); about a quarter of
+    /// deleted users say status "Deleted", the rest keep "Active" or
+    /// "Inactive" (what Keepnet's UI code reads).
+    #[default]
+    Flagged,
+    /// No row has an `isDeleted` key (absent, not null), and every deleted
+    /// user's `status` is "Deleted": the status is the only sign. A user
+    /// removed later turns "Deleted" too.
+    StatusOnly,
+}
+
+/// Shape of `GET /api/target-users/count-summary`'s `data`
+/// ([`Config::count_summary`]); the counts are the same in both.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum CountSummaryShape {
+    /// `{"totalNumberOfActiveUsers", "totalNumberOfInActiveUsers",
+    /// "totalNumberOfDeletedUsers", "monthlyActiveUsers": [{"period",
+    /// "periodStart", "count"}, ...]}`, twelve months, the last one current
+    /// (what Keepnet's UI reads).
+    #[default]
+    Ui,
+    /// `{"activeUserCount": n, "inactiveUserCount": n, "deletedUserCount":
+    /// n, "monthlyActiveUserCount": n}`, the last being the current month's
+    /// count alone: a plausible undocumented alternative.
+    Flat,
+}
+
+/// Key of the language tag in target-user rows ([`Config::language_field`]).
+/// The key sits where `preferredLanguage` does (after `timeZone`) and the
+/// value ("tr-TR", or null) is the same whatever its name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum LanguageField {
+    /// `preferredLanguage` (the spec's `TargetUserSearchView`).
+    #[default]
+    PreferredLanguage,
+    /// `preferredLanguageName`.
+    PreferredLanguageName,
+    /// `languageTypeName`.
+    LanguageTypeName,
+}
+
+impl LanguageField {
+    /// The JSON key: "preferredLanguage", "preferredLanguageName" or
+    /// "languageTypeName".
+    pub fn key(self) -> &'static str {
+        match self {
+            LanguageField::PreferredLanguage => "preferredLanguage",
+            LanguageField::PreferredLanguageName => "preferredLanguageName",
+            LanguageField::LanguageTypeName => "languageTypeName",
+        }
+    }
+}
+
+/// What the served `targetUserCount` counts ([`Config::target_user_count`]),
+/// in companies/search items (and their `TargetUserCount` ordering) and in
+/// `GET /api/companies/{id}`. `inactiveTargetUserCount`,
+/// `deletedTargetUserCount` and count-summary do not change, and the licence
+/// check (`isTargetUserCountExceededLimit`, `limitExceededCompanyCount`)
+/// always compares Active, non-deleted users with `numberOfUsers`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum TargetUserCount {
+    /// Active, non-deleted users.
+    #[default]
+    Active,
+    /// Active and Inactive users, not deleted.
+    Current,
+    /// Every user listed, deleted ones included.
+    Every,
 }
 
 /// `count` company names `Customer 1`..`Customer {count}`, the number
@@ -387,8 +526,8 @@ pub struct Stats {
     pub spikes: u64,
     /// Users added by [`Faults::churn`].
     pub users_inserted: u64,
-    /// Users soft-deleted by [`Faults::churn`] (they stay listed with
-    /// `isDeleted` true).
+    /// Users soft-deleted by [`Faults::churn`] (they stay listed, with
+    /// `isDeleted` true or, under [`DeletedRows::StatusOnly`], status "Deleted").
     pub users_removed: u64,
     /// Requests that carried both `X-KEEPNET-Company-Id` and
     /// `x-ir-company-id` with the same value (counted as received, before

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use crate::data::{month_index, update_bound, Dataset, User, MONTHS};
 use crate::rng::{key, Rng};
 use crate::time::Style;
-use crate::Churn;
+use crate::{Churn, DeletedRows};
 
 /// Counts of a company's users as served.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -196,26 +196,32 @@ impl Live {
     }
 }
 
-/// A generated user of company `ord` whose resourceId was never issued before.
+/// A generated user of company `ord` whose resourceId was never issued
+/// before, with its creation index.
 fn fresh_user(
     ds: &Dataset,
     ord: usize,
     next_index: &mut usize,
     issued: &mut HashSet<String>,
-) -> User {
+) -> (User, usize) {
     loop {
-        let u = ds.generate_user(ord, *next_index);
+        let i = *next_index;
+        let u = ds.generate_user(ord, i);
         *next_index += 1;
         if issued.insert(u.resource_id.clone()) {
-            return u;
+            return (u, i);
         }
     }
 }
 
-/// Soft delete: the user stays listed with isDeleted true; the counts follow.
-fn soft_delete(counts: &mut LiveCounts, user: &mut User) {
+/// Soft delete: the user stays listed, deleted (its status turns "Deleted"
+/// under [`DeletedRows::StatusOnly`], else stays); the counts follow.
+fn soft_delete(counts: &mut LiveCounts, user: &mut User, rows: DeletedRows) {
     counts.add(user, -1);
     user.is_deleted = true;
+    if rows == DeletedRows::StatusOnly {
+        user.status = Some("Deleted".to_owned());
+    }
     counts.add(user, 1);
 }
 
@@ -248,7 +254,7 @@ impl LiveCompany {
             let Some(at) = Self::nth_alive(users, &touched, k) else {
                 break;
             };
-            soft_delete(&mut self.counts, &mut users[at]);
+            soft_delete(&mut self.counts, &mut users[at], ds.deleted_rows());
             touched.insert(users[at].resource_id.clone());
             done.removed.push(users[at].resource_id.clone());
         }
@@ -282,10 +288,10 @@ impl LiveCompany {
             done.modified.push(u.resource_id.clone());
         }
         for _ in 0..changes.add {
-            let mut user = fresh_user(ds, ord, &mut self.next_index, &mut self.issued);
+            let (mut user, i) = fresh_user(ds, ord, &mut self.next_index, &mut self.issued);
             // A user created between runs is not deleted yet (the generator deletes some of
             // the dataset's users, as the live lists hold deleted ones).
-            user.is_deleted = false;
+            ds.undelete(ord, i, &mut user);
             // Newest: a user added between runs was created after the last one.
             if let Some(last) = users.last().map(|u| u.create_ms) {
                 retime(&mut user, last + 60_000, &self.style);
@@ -317,11 +323,11 @@ impl LiveCompany {
             }
             let k = self.rng.below(alive as u64) as usize;
             let at = Self::nth_alive(users, &HashSet::new(), k).expect("k-th live user");
-            soft_delete(&mut self.counts, &mut users[at]);
+            soft_delete(&mut self.counts, &mut users[at], ds.deleted_rows());
             done.removed += 1;
         }
         for _ in 0..churn.inserts_per_search {
-            let mut user = fresh_user(ds, ord, &mut self.next_index, &mut self.issued);
+            let (mut user, _) = fresh_user(ds, ord, &mut self.next_index, &mut self.issued);
             if let Some((lo, hi)) = range {
                 let span = (hi - lo) as u64 + 1;
                 retime(&mut user, lo + self.rng.below(span) as i64, &self.style);

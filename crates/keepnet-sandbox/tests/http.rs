@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use base64::Engine;
 use keepnet_sandbox::{
-    CompanyKeys, Config, Credentials, EnvelopeStyle, ExportStyle, Faults, Sandbox,
+    Churn, CompanyKeys, Config, CountSummaryShape, Credentials, Dataset, DateStyle, DeletedRows,
+    EnvelopeStyle, ExportStyle, Faults, LanguageField, Sandbox, TargetUserCount, UserChanges,
 };
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
@@ -3093,4 +3094,659 @@ async fn many_numbered_companies_are_top_level_and_managed() {
     assert_eq!(s, 200);
     assert_eq!(v["data"]["totalNumberOfRecords"], 7);
     sb.shutdown().await;
+}
+
+// ---------------------------------------------------------------- knobs for unknown behaviours
+
+/// Every company a reseller manages, its own included, by resource id.
+fn managed_ids(ds: &Dataset) -> Vec<String> {
+    std::iter::once(ds.reseller_company())
+        .chain(ds.all_companies())
+        .map(|c| c.resource_id.clone())
+        .collect()
+}
+
+/// The company-id header for `id`, or none for an unscoped call ("").
+fn scope_header(id: &str) -> Vec<(&'static str, &str)> {
+    if id.is_empty() {
+        Vec::new()
+    } else {
+        vec![("X-KEEPNET-Company-Id", id)]
+    }
+}
+
+/// Every company of companies/search, children after their parent.
+async fn listed_companies(c: &Client, sb: &Sandbox, tok: &str, body: Value) -> (Value, Vec<Value>) {
+    let (s, v) = post(c, sb, "/api/companies/search", tok, None, body).await;
+    assert_eq!(s, 200, "{v}");
+    fn walk(items: &Value, out: &mut Vec<Value>) {
+        for i in items.as_array().unwrap() {
+            out.push(i.clone());
+            walk(&i["children"], out);
+        }
+    }
+    let mut out = Vec::new();
+    walk(&v["data"]["results"], &mut out);
+    (v, out)
+}
+
+/// The export's file bytes for `body`'s `exportType`, ordered and filtered as `body` says.
+async fn export_bytes(c: &Client, sb: &Sandbox, tok: &str, id: &str, body: Value) -> Vec<u8> {
+    let mut rb = c
+        .post(format!("{}/api/target-users/search/export", sb.base_url()))
+        .bearer_auth(tok)
+        .json(&body);
+    for (k, v) in scope_header(id) {
+        rb = rb.header(k, v);
+    }
+    let r = rb.send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    r.bytes().await.unwrap().to_vec()
+}
+
+fn export_body(kind: &str, order: &str, ascending: bool, filter: Value) -> Value {
+    json!({"pageNumber": 1, "pageSize": 10, "orderBy": order, "ascending": ascending,
+           "reportAllPages": true, "exportType": kind, "filter": filter})
+}
+
+/// The workbook the export writes for these rows (header and body rows of its CSV twin),
+/// created at `stamp_ms`: one sheet of text cells, empty cells left out.
+fn workbook_of(rows: &[csv::StringRecord], stamp_ms: i64) -> Vec<u8> {
+    use rust_xlsxwriter::{DocProperties, ExcelDateTime, Workbook};
+    let (y, mo, d) = keepnet_sink::civil_from_days(stamp_ms.div_euclid(86_400_000));
+    let rem = stamp_ms.rem_euclid(86_400_000);
+    let when = ExcelDateTime::from_ymd(y as u16, mo, d)
+        .unwrap()
+        .and_hms(
+            (rem / 3_600_000) as u16,
+            (rem / 60_000 % 60) as u8,
+            (rem / 1000 % 60) as f64,
+        )
+        .unwrap();
+    let mut wb = Workbook::new();
+    wb.set_properties(&DocProperties::new().set_creation_datetime(&when));
+    let sheet = wb.add_worksheet();
+    sheet.set_name("Target Users").unwrap();
+    for (r, row) in rows.iter().enumerate() {
+        for (col, v) in row.iter().enumerate() {
+            if r == 0 || !v.is_empty() {
+                sheet.write_string(r as u32, col as u16, v).unwrap();
+            }
+        }
+    }
+    wb.save_to_buffer().unwrap()
+}
+
+fn csv_rows(bytes: &[u8]) -> Vec<csv::StringRecord> {
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(bytes)
+        .records()
+        .map(Result::unwrap)
+        .collect()
+}
+
+fn id_set(rows: &[Value]) -> HashSet<String> {
+    ids(rows).into_iter().collect()
+}
+
+fn ids_saying_deleted(rows: &[Value]) -> HashSet<String> {
+    let deleted: Vec<Value> = rows
+        .iter()
+        .filter(|u| u["status"] == "Deleted")
+        .cloned()
+        .collect();
+    id_set(&deleted)
+}
+
+fn is_deleted_true() -> Value {
+    ui_filter(json!([{"FieldName": "IsDeleted", "Operator": "Contains", "Value": true}]))
+}
+
+#[tokio::test]
+async fn status_only_rows_have_no_deleted_flag_and_say_deleted() {
+    let status_only = || Config {
+        deleted_rows: DeletedRows::StatusOnly,
+        ..small()
+    };
+    let (flagged, c, ftok) = reseller_session(small()).await;
+    let (sb, _, tok) = reseller_session(status_only()).await;
+    let ds = sb.dataset();
+    // A Flagged row as StatusOnly serves it: no isDeleted key, "Deleted" when deleted.
+    let expect = |row: &Value| -> Value {
+        let mut row = row.clone();
+        let fields = row.as_object_mut().unwrap();
+        if fields.remove("isDeleted").unwrap() == true {
+            fields.insert("status".into(), json!("Deleted"));
+        }
+        row
+    };
+    let mut scopes = managed_ids(&ds);
+    scopes.push(String::new());
+    let mut flag_said_other = 0;
+    for id in &scopes {
+        let h = scope_header(id);
+        let was = search_all(&c, &flagged, &ftok, &h, minimal()).await;
+        let now = search_all(&c, &sb, &tok, &h, minimal()).await;
+        assert_eq!(now, was.iter().map(expect).collect::<Vec<_>>(), "{id}");
+        assert!(now
+            .iter()
+            .all(|u| !u.as_object().unwrap().contains_key("isDeleted")));
+        flag_said_other += was
+            .iter()
+            .filter(|u| u["isDeleted"] == true && u["status"] != "Deleted")
+            .count();
+        // Filters select on the truth: the client's filter and IsDeleted true pick the
+        // same users as on a Flagged server; Status matches the text served.
+        for f in [client_filter(), is_deleted_true()] {
+            let a = search_all(&c, &flagged, &ftok, &h, f.clone()).await;
+            let b = search_all(&c, &sb, &tok, &h, f).await;
+            assert_eq!(ids(&a), ids(&b), "{id}");
+        }
+        let deleted = search_all(&c, &sb, &tok, &h, is_deleted_true()).await;
+        assert_eq!(id_set(&deleted), ids_saying_deleted(&now), "{id}");
+        let status_only_filter =
+            ui_filter(json!([{"FieldName": "Status", "Operator": "Include", "Value": "1,0"}]));
+        let alive = search_all(&c, &sb, &tok, &h, status_only_filter).await;
+        assert_eq!(alive.len(), now.len() - deleted.len(), "{id}");
+        // The export's Status column says the same, in CSV and in XLSX.
+        let csv = export_bytes(
+            &c,
+            &sb,
+            &tok,
+            id,
+            export_body("CSV", "CreateTime", true, minimal()),
+        )
+        .await;
+        let rows = csv_rows(&csv);
+        assert_eq!(rows.len(), now.len() + 1);
+        for (row, u) in rows[1..].iter().zip(&now) {
+            assert_eq!(
+                (&row[2], &row[6]),
+                (u["email"].as_str().unwrap(), u["status"].as_str().unwrap())
+            );
+        }
+        if let Some(company) = ds.find_company(id).filter(|c| c.user_count > 0) {
+            let stamp = ds.users(id).last().unwrap().create_ms;
+            let xlsx = export_bytes(
+                &c,
+                &sb,
+                &tok,
+                id,
+                export_body("Excel", "CreateTime", true, minimal()),
+            )
+            .await;
+            assert_eq!(xlsx, workbook_of(&rows, stamp), "{}", company.name);
+            // What a user is served is what the crate says it serves.
+            assert_eq!(ds.users_json(id), now);
+            assert_eq!(sb.current_users_json(id), now);
+        }
+        // The counts do not change.
+        let (_, a) = get(&c, &flagged, "/api/target-users/count-summary", &ftok, &h).await;
+        let (_, b) = get(&c, &sb, "/api/target-users/count-summary", &tok, &h).await;
+        assert_eq!(a, b);
+    }
+    assert!(
+        flag_said_other > 0,
+        "some deleted rows said Active or Inactive on Flagged"
+    );
+    let (a, _) = listed_companies(&c, &flagged, &ftok, company_body(1, 25)).await;
+    let (b, _) = listed_companies(&c, &sb, &tok, company_body(1, 25)).await;
+    assert_eq!(a, b);
+
+    // A user removed between runs turns "Deleted"; added users are alive.
+    let acme = ds.find_by_name("Acme Holdings")[0].resource_id.clone();
+    let h = scope_header(&acme);
+    let changes = UserChanges {
+        add: 7,
+        remove: 5,
+        modify: 3,
+    };
+    let changed = sb.change_users(&acme, changes).unwrap();
+    assert_eq!(flagged.change_users(&acme, changes).unwrap(), changed);
+    let served = search_all(&c, &sb, &tok, &h, minimal()).await;
+    assert_eq!(sb.current_users_json(&acme), served);
+    assert!(served
+        .iter()
+        .all(|u| !u.as_object().unwrap().contains_key("isDeleted")));
+    let said = ids_saying_deleted(&served);
+    assert!(changed.removed.iter().all(|id| said.contains(id)));
+    assert!(changed.added.iter().all(|id| !said.contains(id)));
+    let deleted = search_all(&c, &sb, &tok, &h, is_deleted_true()).await;
+    assert_eq!(id_set(&deleted), said);
+    let was = search_all(&c, &flagged, &ftok, &h, is_deleted_true()).await;
+    assert_eq!(
+        id_set(&was),
+        said,
+        "the same users are deleted on both servers"
+    );
+
+    // So does one removed by churn: the same searches on both servers change the same
+    // users, and the rows flagged deleted on one are the rows saying "Deleted" on the other.
+    let globex = ds.find_by_name("Globex Corporation")[0].resource_id.clone();
+    let h = scope_header(&globex);
+    let churn = Faults {
+        churn: Some(Churn {
+            inserts_per_search: 3,
+            removes_per_search: 4,
+            searches: Some(3),
+        }),
+        ..Faults::default()
+    };
+    flagged.set_faults(churn.clone());
+    sb.set_faults(churn);
+    for _ in 0..3 {
+        search_all(&c, &flagged, &ftok, &h, client_filter()).await;
+        search_all(&c, &sb, &tok, &h, client_filter()).await;
+    }
+    assert_eq!(sb.stats().users_removed, 12);
+    let was = flagged.current_users_json(&globex);
+    let served = sb.current_users_json(&globex);
+    assert_eq!(served, was.iter().map(expect).collect::<Vec<_>>());
+    let said = ids_saying_deleted(&served);
+    let deleted = search_all(&c, &sb, &tok, &h, is_deleted_true()).await;
+    assert_eq!(id_set(&deleted), said);
+    let (_, listed) = listed_companies(&c, &sb, &tok, company_body(1, 25)).await;
+    let item = listed
+        .iter()
+        .find(|i| i["companyResourceId"] == globex.as_str())
+        .unwrap();
+    assert_eq!(item["deletedTargetUserCount"], said.len());
+    assert_eq!(
+        item["targetUserCount"].as_u64().unwrap()
+            + item["inactiveTargetUserCount"].as_u64().unwrap(),
+        (served.len() - said.len()) as u64
+    );
+    flagged.shutdown().await;
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn date_style_forces_one_style_on_every_company() {
+    let own = Dataset::from_config(&small());
+    for style in [DateStyle::Iso, DateStyle::CompanyFormat] {
+        let (sb, c, tok) = reseller_session(Config {
+            date_style: Some(style),
+            ..small()
+        })
+        .await;
+        let ds = sb.dataset();
+        assert!(own.all_companies().iter().any(|c| c.dates != style));
+        for company in ds.all_companies() {
+            assert_eq!(company.dates, style, "{}", company.name);
+            let id = company.resource_id.as_str();
+            let (df, tf) = (company.date_format.as_str(), company.time_format.as_str());
+            let served = search_all(&c, &sb, &tok, &scope_header(id), minimal()).await;
+            let truth = own.users(id);
+            assert_eq!(served.len(), truth.len());
+            for (u, t) in served.iter().zip(truth) {
+                assert_eq!(u["resourceId"].as_str(), Some(t.resource_id.as_str()));
+                let created = u["createTime"].as_str().unwrap();
+                let update = u["updateTime"].as_str();
+                assert_eq!(update.is_some(), t.update_ms.is_some());
+                match style {
+                    DateStyle::Iso => {
+                        assert_eq!(iso_ms(created), t.create_ms, "{}", company.name);
+                        if let (Some(text), Some(ms)) = (update, t.update_ms) {
+                            if text.contains('T') {
+                                assert_eq!(iso_ms(text), ms);
+                            } else {
+                                assert_eq!(company_seconds(text, df), ms.div_euclid(1000));
+                            }
+                        }
+                    }
+                    DateStyle::CompanyFormat => {
+                        assert_eq!(
+                            company_minutes(created, df, tf),
+                            t.create_ms.div_euclid(60_000),
+                            "{} {created}",
+                            company.name
+                        );
+                        if let (Some(text), Some(ms)) = (update, t.update_ms) {
+                            assert_eq!(company_minutes(text, df, tf), ms.div_euclid(60_000));
+                        }
+                    }
+                }
+            }
+            // The company still answers its own formats.
+            let (s, v) = get(&c, &sb, &format!("/api/companies/{id}"), &tok, &[]).await;
+            assert_eq!(s, 200);
+            let mine = own.find_company(id).unwrap();
+            assert_eq!(
+                (
+                    v["data"]["dateFormat"].as_str(),
+                    v["data"]["timeFormat"].as_str()
+                ),
+                (
+                    Some(mine.date_format.as_str()),
+                    Some(mine.time_format.as_str())
+                )
+            );
+            // count-summary dates its months in the same style.
+            let (_, v) = get(
+                &c,
+                &sb,
+                "/api/target-users/count-summary",
+                &tok,
+                &scope_header(id),
+            )
+            .await;
+            let start = v["data"]["monthlyActiveUsers"][0]["periodStart"]
+                .as_str()
+                .unwrap();
+            match style {
+                DateStyle::Iso => assert_eq!(start, "2025-12-01T00:00:00"),
+                DateStyle::CompanyFormat => assert_eq!(
+                    company_minutes(start, df, tf),
+                    days_from_civil(2025, 12, 1) * 1440
+                ),
+            }
+        }
+        sb.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn flat_count_summary_carries_the_same_counts() {
+    let (ui, c, utok) = reseller_session(small()).await;
+    let (sb, _, tok) = reseller_session(Config {
+        count_summary: CountSummaryShape::Flat,
+        ..small()
+    })
+    .await;
+    let mut scopes = managed_ids(&sb.dataset());
+    scopes.push(String::new());
+    for id in &scopes {
+        let h = scope_header(id);
+        let (_, want) = get(&c, &ui, "/api/target-users/count-summary", &utok, &h).await;
+        let (s, v) = get(&c, &sb, "/api/target-users/count-summary", &tok, &h).await;
+        assert_eq!((s, &v["status"]), (StatusCode::OK, &json!("SUCCESS")));
+        let w = &want["data"];
+        assert_eq!(
+            v["data"],
+            json!({
+                "activeUserCount": w["totalNumberOfActiveUsers"],
+                "inactiveUserCount": w["totalNumberOfInActiveUsers"],
+                "deletedUserCount": w["totalNumberOfDeletedUsers"],
+                "monthlyActiveUserCount": w["monthlyActiveUsers"][11]["count"],
+            }),
+            "{id}"
+        );
+        let keys: Vec<&String> = v["data"].as_object().unwrap().keys().collect();
+        assert_eq!(
+            keys,
+            [
+                "activeUserCount",
+                "inactiveUserCount",
+                "deletedUserCount",
+                "monthlyActiveUserCount"
+            ]
+        );
+    }
+    ui.shutdown().await;
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn omit_retry_after_sends_429_without_the_header() {
+    let faults = |omit| Faults {
+        rate: 1.0,
+        statuses: vec![429],
+        retry_after: Some(Duration::from_secs(3)),
+        omit_retry_after: omit,
+        ..Faults::default()
+    };
+    let (sb, c, tok) = reseller_session(Config {
+        faults: faults(true),
+        ..small()
+    })
+    .await;
+    let search = || {
+        c.post(format!("{}/api/target-users/search", sb.base_url()))
+            .bearer_auth(&tok)
+            .json(&user_body(1, 10))
+            .send()
+    };
+    let r = search().await.unwrap();
+    assert_eq!(r.status(), 429);
+    assert!(
+        r.headers().get("retry-after").is_none(),
+        "{:?}",
+        r.headers()
+    );
+    let r = c
+        .get(format!("{}/api/target-users/count-summary", sb.base_url()))
+        .bearer_auth(&tok)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429);
+    assert!(r.headers().get("retry-after").is_none());
+    sb.set_faults(faults(false));
+    let r = search().await.unwrap();
+    assert_eq!(r.status(), 429);
+    assert_eq!(r.headers()["retry-after"], "3");
+    assert_eq!(sb.stats().faults_injected, 3);
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn language_field_renames_the_language_key_in_place() {
+    let (plain, c, ptok) = reseller_session(small()).await;
+    let g = plain.dataset().find_by_name("Globex Corporation")[0]
+        .resource_id
+        .clone();
+    for field in [
+        LanguageField::PreferredLanguage,
+        LanguageField::PreferredLanguageName,
+        LanguageField::LanguageTypeName,
+    ] {
+        let (sb, _, tok) = reseller_session(Config {
+            language_field: field,
+            ..small()
+        })
+        .await;
+        for id in [g.as_str(), ""] {
+            let h = scope_header(id);
+            let was = search_all(&c, &plain, &ptok, &h, minimal()).await;
+            let now = search_all(&c, &sb, &tok, &h, minimal()).await;
+            assert_eq!(was.len(), now.len());
+            assert!(now.iter().any(|u| u[field.key()].is_string()));
+            for (w, n) in was.iter().zip(&now) {
+                let want: Vec<(String, &Value)> = w
+                    .as_object()
+                    .unwrap()
+                    .iter()
+                    .map(|(k, v)| match k.as_str() {
+                        "preferredLanguage" => (field.key().to_owned(), v),
+                        _ => (k.clone(), v),
+                    })
+                    .collect();
+                let got: Vec<(String, &Value)> = n
+                    .as_object()
+                    .unwrap()
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v))
+                    .collect();
+                assert_eq!(got, want);
+                assert_eq!(got[15].0, field.key());
+            }
+            if !id.is_empty() {
+                assert_eq!(sb.dataset().users_json(id), now);
+                assert_eq!(sb.current_users_json(id), now);
+            }
+        }
+        sb.shutdown().await;
+    }
+    plain.shutdown().await;
+}
+
+#[tokio::test]
+async fn ignore_order_answers_in_creation_order() {
+    let (sb, c, tok) = reseller_session(Config {
+        ignore_order: true,
+        ..small()
+    })
+    .await;
+    let ds = sb.dataset();
+    let g = ds.find_by_name("Globex Corporation")[0].resource_id.clone();
+    let truth = ds.users(&g);
+    let in_creation: Vec<&str> = truth.iter().map(|u| u.resource_id.as_str()).collect();
+    let mut by_email: Vec<&keepnet_sandbox::User> = truth.iter().collect();
+    by_email.sort_by_key(|u| u.email.clone().map(|e| e.to_lowercase()));
+    assert_ne!(
+        by_email
+            .iter()
+            .map(|u| u.resource_id.as_str())
+            .collect::<Vec<_>>(),
+        in_creation,
+        "ordering by Email would differ"
+    );
+    let page = |page: u32, order: &str, ascending: bool, filter: Value, id: &str| {
+        let body = json!({"pageNumber": page, "pageSize": 7, "orderBy": order,
+                          "ascending": ascending, "filter": filter});
+        let (c, sb, tok) = (&c, &sb, &tok);
+        let id = id.to_owned();
+        async move {
+            let company = (!id.is_empty()).then_some(id.as_str());
+            post(c, sb, "/api/target-users/search", tok, company, body).await
+        }
+    };
+    for (order, ascending) in [
+        ("Email", true),
+        ("Email", false),
+        ("CreateTime", false),
+        ("Department", true),
+        ("UpdateTime", false),
+        ("", false),
+    ] {
+        let mut got = Vec::new();
+        for n in 1..=6 {
+            let (s, v) = page(n, order, ascending, minimal(), &g).await;
+            assert_eq!(s, 200, "{v}");
+            assert_eq!(v["data"]["totalNumberOfRecords"], truth.len());
+            got.extend(ids(v["data"]["results"].as_array().unwrap()));
+        }
+        assert_eq!(got, in_creation, "{order} {ascending}");
+    }
+    // Unscoped and filtered: the default order too.
+    let want = ids(&search_all(&c, &sb, &tok, &[], client_filter()).await);
+    let mut got = Vec::new();
+    for n in 1.. {
+        let (_, v) = page(n, "LastName", false, client_filter(), "").await;
+        let rows = v["data"]["results"].as_array().unwrap();
+        if rows.is_empty() {
+            break;
+        }
+        got.extend(ids(rows));
+    }
+    assert_eq!(got, want);
+    // The export too.
+    let csv = export_bytes(
+        &c,
+        &sb,
+        &tok,
+        &g,
+        export_body("CSV", "Email", false, minimal()),
+    )
+    .await;
+    let emails: Vec<String> = csv_rows(&csv)[1..]
+        .iter()
+        .map(|r| r[2].to_owned())
+        .collect();
+    let want: Vec<String> = truth.iter().map(|u| u.email.clone().unwrap()).collect();
+    assert_eq!(emails, want);
+    // Both are still validated.
+    let (s, v) = page(1, "Bogus", true, minimal(), &g).await;
+    assert_eq!(
+        (s, &v["status"]),
+        (StatusCode::BAD_REQUEST, &json!("INPUT_ERROR"))
+    );
+    let body = json!({"pageNumber": 1, "pageSize": 7, "orderBy": "Email", "ascending": "yes",
+                      "filter": minimal()});
+    let (s, _) = post(&c, &sb, "/api/target-users/search", &tok, Some(&g), body).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn target_user_count_counts_what_the_knob_says() {
+    let by_count = |order: &str| {
+        json!({"pageNumber": 1, "pageSize": 25, "orderBy": order, "ascending": false,
+               "filter": {"Condition": "AND", "SearchInputTextValue": ""}})
+    };
+    for knob in [
+        TargetUserCount::Active,
+        TargetUserCount::Current,
+        TargetUserCount::Every,
+    ] {
+        let (sb, c, tok) = reseller_session(Config {
+            target_user_count: knob,
+            ..small()
+        })
+        .await;
+        let ds = sb.dataset();
+        let want = |c: &keepnet_sandbox::Company| match knob {
+            TargetUserCount::Active => c.active_user_count,
+            TargetUserCount::Current => c.active_user_count + c.inactive_user_count,
+            TargetUserCount::Every => c.user_count,
+        };
+        let (v, listed) = listed_companies(&c, &sb, &tok, company_body(1, 25)).await;
+        assert_eq!(listed.len(), 11);
+        for item in &listed {
+            let company = ds
+                .find_company(item["companyResourceId"].as_str().unwrap())
+                .unwrap();
+            assert_eq!(
+                item["targetUserCount"],
+                want(company),
+                "{knob:?} {}",
+                company.name
+            );
+            assert_eq!(item["inactiveTargetUserCount"], company.inactive_user_count);
+            assert_eq!(item["deletedTargetUserCount"], company.deleted_user_count);
+            assert_eq!(
+                item["monthlyActiveUserCount"],
+                company.monthly_active_user_count
+            );
+            let id = company.resource_id.as_str();
+            let (_, d) = get(&c, &sb, &format!("/api/companies/{id}"), &tok, &[]).await;
+            assert_eq!(d["data"]["targetUserCount"], want(company));
+            let (_, s) = get(
+                &c,
+                &sb,
+                "/api/target-users/count-summary",
+                &tok,
+                &scope_header(id),
+            )
+            .await;
+            assert_eq!(
+                s["data"]["totalNumberOfActiveUsers"],
+                company.active_user_count
+            );
+        }
+        // The licence still counts Active users only: Acme Türkiye alone is over.
+        assert_eq!(v["data"]["limitExceededCompanyCount"], 1);
+        let mut over = company_body(1, 25);
+        over["isTargetUserCountExceededLimit"] = json!(true);
+        let (_, over) = listed_companies(&c, &sb, &tok, over).await;
+        let names: Vec<&str> = over
+            .iter()
+            .map(|i| i["companyName"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["Acme Türkiye"]);
+        // Ordering by TargetUserCount follows the served figure.
+        let (v, _) = listed_companies(&c, &sb, &tok, by_count("TargetUserCount")).await;
+        let served: Vec<u64> = v["data"]["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["targetUserCount"].as_u64().unwrap())
+            .collect();
+        assert!(
+            served.windows(2).all(|w| w[0] >= w[1]),
+            "{knob:?} {served:?}"
+        );
+        sb.shutdown().await;
+    }
 }

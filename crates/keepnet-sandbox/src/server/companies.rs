@@ -17,7 +17,7 @@ use crate::data::{Company, MONTHS, RESELLER_NAME};
 use crate::live::LiveCounts;
 use crate::query::{self, InputError};
 use crate::rng::{key, Rng};
-use crate::CompanyKeys;
+use crate::{CompanyKeys, TargetUserCount};
 
 /// A company's user counts as served now: generated, or changed by churn.
 pub(super) fn counts(st: &AppState, c: &Company) -> LiveCounts {
@@ -36,7 +36,16 @@ pub(super) fn counts(st: &AppState, c: &Company) -> LiveCounts {
     })
 }
 
-/// The licence counts only Active, non-deleted users.
+/// The `targetUserCount` served for these counts ([`crate::Config::target_user_count`]).
+fn served_target_user_count(st: &AppState, n: &LiveCounts) -> usize {
+    match st.config.target_user_count {
+        TargetUserCount::Active => n.active,
+        TargetUserCount::Current => n.active + n.inactive,
+        TargetUserCount::Every => n.total,
+    }
+}
+
+/// The licence counts only Active, non-deleted users, whatever `targetUserCount` counts.
 fn over_license_limit(st: &AppState, c: &Company) -> bool {
     c.license_limit
         .is_some_and(|limit| counts(st, c).active > limit as usize)
@@ -72,7 +81,7 @@ impl Serialize for CompanyView<'_> {
         m.serialize_entry("licenseEndDate", &c.license_end_date)?;
         m.serialize_entry("createTime", &c.create_time)?;
         let n = counts(self.st, c);
-        m.serialize_entry("targetUserCount", &n.active)?;
+        m.serialize_entry("targetUserCount", &served_target_user_count(self.st, &n))?;
         let children: Vec<CompanyView<'_>> = if self.flat {
             Vec::new()
         } else {
@@ -217,7 +226,10 @@ fn arrange_companies<'a>(
         let primary = match order {
             CompanyOrder::CreateTime => a.create_ms.cmp(&b.create_ms),
             CompanyOrder::Name => a.name.to_lowercase().cmp(&b.name.to_lowercase()),
-            CompanyOrder::TargetUserCount => counts(st, a).active.cmp(&counts(st, b).active),
+            CompanyOrder::TargetUserCount => {
+                let served = |c: &Company| served_target_user_count(st, &counts(st, c));
+                served(a).cmp(&served(b))
+            }
         };
         primary.then_with(|| a.resource_id.cmp(&b.resource_id))
     });
@@ -338,7 +350,7 @@ impl Serialize for CompanyDto<'_> {
         m.serialize_entry("statusId", &status_id)?;
         m.serialize_entry("statusName", status_name)?;
         m.serialize_entry("licenseModules", modules)?;
-        m.serialize_entry("targetUserCount", &n.active)?;
+        m.serialize_entry("targetUserCount", &served_target_user_count(st, &n))?;
         m.serialize_entry("timeZoneId", &c.time_zone_id)?;
         m.serialize_entry("callBackNumberBookingCount", &none)?;
         let (date_format, time_format) = if self.hide_formats {

@@ -96,9 +96,13 @@ pub(super) fn draw_fault(st: &AppState) -> Option<Response> {
         *rng.pick(statuses)
     };
     bump(&st.stats.faults_injected);
-    Some(fault_response(st, code, faults.retry_after))
+    let retry_after =
+        (!faults.omit_retry_after).then(|| faults.retry_after.unwrap_or(Duration::from_secs(1)));
+    Some(fault_response(st, code, retry_after))
 }
 
+/// The answer of an injected fault `code`; a 429 carries `Retry-After` with
+/// `retry_after`'s whole seconds, or no such header when it is `None`.
 pub(super) fn fault_response(st: &AppState, code: u16, retry_after: Option<Duration>) -> Response {
     match code {
         200 => failure(
@@ -114,9 +118,10 @@ pub(super) fn fault_response(st: &AppState, code: u16, retry_after: Option<Durat
                 "text/plain; charset=utf-8",
                 "Too Many Requests: rate limit exceeded, retry later.",
             );
-            let secs = retry_after.map_or(1, |d| d.as_secs());
-            r.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            if let Some(d) = retry_after {
+                r.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(d.as_secs()));
+            }
             r
         }
         500 => failure(

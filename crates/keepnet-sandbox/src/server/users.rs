@@ -23,12 +23,12 @@ use super::envelope::{failure, input_error, input_error_as, json_response, plain
 use super::faults::fault_response;
 use super::scope::{enter_scoped, Scope};
 use super::{bump, lock, page_bounds, AppState, Shared};
-use crate::data::{series_months, Dataset, User};
+use crate::data::{series_months, Dataset, User, MONTHS};
 use crate::live::LiveCounts;
 use crate::query::{self, Field, Filter, InputError, Part, Pos};
 use crate::time::{DateOrder, Style};
 use crate::{export, time};
-use crate::{ExportStyle, OversizePages};
+use crate::{CountSummaryShape, ExportStyle, OversizePages};
 
 struct UserQuery {
     page: u32,
@@ -39,14 +39,19 @@ struct UserQuery {
 }
 
 /// Reads a target-user query; with [`crate::Faults::ignore_filter_items`] its filter items are
-/// validated and then dropped (the free-text search still applies).
+/// validated and then dropped (the free-text search still applies), and with
+/// [`crate::Config::ignore_order`] so are `orderBy` and `ascending` (the default order,
+/// CreateTime ascending, applies).
 fn parse_user_query(
     st: &AppState,
     map: &serde_json::Map<String, serde_json::Value>,
 ) -> Result<UserQuery, InputError> {
     let (page, size) = query::paging(map, 10)?;
-    let order = query::parse_user_order(query::get_str(map, "orderBy")?)?;
-    let ascending = query::get_bool(map, "ascending")?.unwrap_or(false);
+    let mut order = query::parse_user_order(query::get_str(map, "orderBy")?)?;
+    let mut ascending = query::get_bool(map, "ascending")?.unwrap_or(false);
+    if st.config.ignore_order {
+        (order, ascending) = (Field::CreateTime, true);
+    }
     let mut filter = Filter::parse(query::required_filter(map)?)?;
     if st.with_faults(|f| f.ignore_filter_items) {
         filter = filter.search_only();
@@ -450,6 +455,16 @@ struct CountSummary {
     monthly_active_users: Vec<MonthCount>,
 }
 
+/// count-summary `data` in [`CountSummaryShape::Flat`]: the current month's count only.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct FlatCountSummary {
+    active_user_count: usize,
+    inactive_user_count: usize,
+    deleted_user_count: usize,
+    monthly_active_user_count: usize,
+}
+
 pub(super) async fn count_summary(
     State(st): State<Shared>,
     headers: HeaderMap,
@@ -480,6 +495,18 @@ pub(super) async fn count_summary(
             company_format: false,
         },
     };
+    if st.config.count_summary == CountSummaryShape::Flat {
+        let data = FlatCountSummary {
+            active_user_count: sum.active,
+            inactive_user_count: sum.inactive,
+            deleted_user_count: sum.deleted,
+            monthly_active_user_count: sum.monthly[MONTHS - 1],
+        };
+        return success(
+            &st,
+            serde_json::to_string(&data).expect("summary serialises"),
+        );
+    }
     let data = CountSummary {
         total_number_of_active_users: sum.active,
         total_number_of_inactive_users: sum.inactive,
