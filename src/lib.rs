@@ -221,6 +221,11 @@ fn shown(failure: &Failure) -> String {
             "{failure} (that is --allow-incomplete, or KEEPNET_ALLOW_INCOMPLETE=true; in a job \
              file, allow_incomplete = true)"
         ),
+        Some(keepnet_sink::Setting::Status) => format!(
+            "{failure} (--status all, or KEEPNET_STATUS=all, saves the server's file with every \
+             user, deleted ones included; `keepnet-export users --company ID --sink csv:PATH` \
+             reads each user's state and keeps exactly the selected ones)"
+        ),
         _ => failure.to_string(),
     }
 }

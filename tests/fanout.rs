@@ -260,7 +260,8 @@ fn the_summary_has_its_documented_fields() {
             "warnings",
             "durationMs",
             "changes",
-            "stateFile"
+            "stateFile",
+            "statusFilter"
         ])
     );
     assert_eq!(

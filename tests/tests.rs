@@ -35,6 +35,7 @@ mod sandbox_cmd;
 mod settings;
 mod sinks;
 mod tools;
+mod unknowns;
 mod uploads;
 mod users;
 mod webhooks;

@@ -31,9 +31,9 @@ fn prepare<'a>(ctx: &Context<'a>, args: &UsersArgs) -> Result<Prepared<'a>, Fail
         super::check_query(company)?;
     }
     let several = args.company.len() > 1 || args.company.iter().any(|c| super::is_all(c));
-    // Every option is checked, even when users stream raw to stdout; with neither --sink nor
-    // --columns, several companies are refused below with a better message.
-    let raw = args.sinks.is_empty() && args.columns.is_none();
+    // Every option is checked, even when users stream raw to stdout; with no output named and
+    // no --columns, several companies are refused below with a better message.
+    let raw = !names_outputs(args) && args.columns.is_none();
     let export = export_settings(ctx, args)?
         .validate(several && !raw, ctx.registry)
         .map_err(|errors| {
@@ -48,15 +48,17 @@ fn prepare<'a>(ctx: &Context<'a>, args: &UsersArgs) -> Result<Prepared<'a>, Fail
                 .collect();
             Failure::usage(lines.join("\n"))
         })?;
-    if export.layout.is_none() && args.sinks.is_empty() {
+    if export.layout.is_none() && !names_outputs(args) {
         if several {
             return Err(Failure::usage(
-                "several companies need outputs: add --sink KIND:PATH with {company} in the path",
+                "several companies need outputs: add --sink KIND:PATH with {company} in the \
+                 path (or --changes, --rollup)",
             ));
         }
         if args.summary_json.is_some() {
             return Err(Failure::usage(
-                "--summary-json describes files: add --sink outputs (or --columns for JSON Lines on stdout)",
+                "--summary-json describes outputs: name them with --sink, --changes or --rollup \
+                 (or --columns for JSON Lines on stdout)",
             ));
         }
         return Ok(Prepared::Raw(export.query));
@@ -75,6 +77,12 @@ fn prepare<'a>(ctx: &Context<'a>, args: &UsersArgs) -> Result<Prepared<'a>, Fail
         summary::check_stdout_free(&path, &batch.specs, &batch.names)?;
     }
     Ok(Prepared::Batch(Box::new(batch)))
+}
+
+/// Whether the command line names an output: a sink, a change report or a rollup. When it
+/// does, nothing streams to stdout unless an output says `-`.
+fn names_outputs(args: &UsersArgs) -> bool {
+    !args.sinks.is_empty() || !args.changes.is_empty() || !args.rollup.is_empty()
 }
 
 /// Where a `users` option came from: its flag, its `KEEPNET_*` variable, or its default.
@@ -135,9 +143,11 @@ fn export_settings(ctx: &Context<'_>, args: &UsersArgs) -> Result<ExportSettings
 fn output_settings(ctx: &Context<'_>, args: &UsersArgs) -> Result<OutputSettings, Failure> {
     let at = |id: &str, flag: &str| origin(args, id, flag);
     let mut settings = OutputSettings::new();
-    settings.sinks = match args.sinks.is_empty() {
-        true => vec![Sourced::new("jsonl:-".to_owned(), Origin::Default)],
-        false => args
+    settings.sinks = match names_outputs(args) {
+        // No output named (only --columns): JSON Lines on stdout.
+        false => vec![Sourced::new("jsonl:-".to_owned(), Origin::Default)],
+        true if args.sinks.is_empty() => Vec::new(),
+        true => args
             .sinks
             .iter()
             .map(|s| Sourced::new(s.clone(), at("sinks", "--sink")))
@@ -485,7 +495,8 @@ fn smtp_password(args: &EmailArgs) -> Result<Option<SecretString>, Failure> {
 }
 
 /// Streams every user as the API returned it (every field, known or not), one JSON object
-/// per line. Each page is checked (selection, scope guard) before any of it is written.
+/// per line. Each page is checked (rows outside the selection dropped, scope guard) before any
+/// of it is written.
 async fn stream_raw(
     client: &Client,
     id: &CompanyId,
@@ -535,6 +546,9 @@ async fn stream_raw(
         }
     }
     crate::output::stdout_result(out.flush())?;
+    if let Some(note) = pager.report().filter_note() {
+        tracing::warn!("{note}");
+    }
     // Stdout cannot be taken back: an inconsistent read is not repeated, only reported.
     let verdict = crate::completeness::judge(pager.report(), 1, Some("stdout"), allowed)?;
     if let crate::completeness::Verdict::Incomplete(warning) = verdict {

@@ -90,45 +90,10 @@ pub enum Error {
         message: Option<String>,
     },
 
-    /// A company-scoped answer holds more users than that company's own counts allow.
-    #[error(
-        "scope guard: {endpoint} answered {got} users for {company}, but companies/search counts \
-         {expected} {selection} for it (at most {limit} allowing {tolerance_percent}% for users \
-         added meanwhile); the answer likely holds other customers' users: a proxy may have \
-         removed the X-KEEPNET-Company-Id header, or the endpoint ignored it"
-    )]
-    OutOfScope {
-        /// What answered, e.g. `target-users/search`.
-        endpoint: String,
-        /// The company, as `Name (id)`.
-        company: String,
-        /// The selection, for people.
-        selection: String,
-        /// Users in the answer.
-        got: u64,
-        /// Users the company's counts give.
-        expected: u64,
-        /// The most allowed.
-        limit: u64,
-        /// The margin, in percent.
-        tolerance_percent: u32,
-    },
-
-    /// The server answered with users outside the selection the request asked for: it did not
-    /// apply the filter.
-    #[error(
-        "the API did not apply the user selection: it returned a {state} user{} although the \
-         request asked for {selection}; nothing from this answer can be trusted to be only \
-         those users"
-    , .user.as_deref().map(|u| format!(" (resourceId {u})")).unwrap_or_default())]
-    SelectionIgnored {
-        /// The state of the user that does not belong (`deleted`, `active`, ...).
-        state: String,
-        /// The user's resource id, if it has one.
-        user: Option<String>,
-        /// The selection asked for, for people.
-        selection: String,
-    },
+    /// A company-scoped answer holds more users than that company's own counts allow; the
+    /// message names the cause the figures point to ([`crate::scope::ScopeCause`]).
+    #[error("{0}")]
+    OutOfScope(Box<crate::scope::Breach>),
 
     /// 404 (or a 400 about the company id): the company id is unknown to the server.
     #[error(
@@ -286,8 +251,10 @@ impl Error {
             | Error::PrivacyRestricted { .. }
             | Error::CompanyNotFound { .. }
             | Error::Resolve(_) => ErrorKind::Company,
-            Error::OutOfScope { .. } => ErrorKind::Scope,
-            Error::SelectionIgnored { .. } => ErrorKind::Api,
+            Error::OutOfScope(breach) => match breach.cause {
+                crate::scope::ScopeCause::StatusFilter => ErrorKind::Api,
+                _ => ErrorKind::Scope,
+            },
             Error::BadRequest { .. }
             | Error::RateLimited { .. }
             | Error::Server { .. }

@@ -25,10 +25,19 @@
 //! before the records ran out, a page count too low for the records. The pager reports; the
 //! caller decides whether to read the set again.
 //!
-//! Every page is also held against what was asked: a user outside the selection (a deleted
-//! user when only current ones were asked for) fails with [`Error::SelectionIgnored`], and with
-//! a [`ScopeLimit`] every total the server reports, and the users read, must fit the company's
-//! own counts ([`Error::OutOfScope`]), before the page is handed out.
+//! Every row says its state (`isDeleted`, or `status` "Deleted"; else Active or Inactive). Rows
+//! outside the selection mean the server ignored the status filter (whether the live API
+//! applies it is a guess, API-NOTES Addendum 2): they are dropped and counted by state
+//! ([`PagingReport::dropped`]), so the users handed out are exactly the selection whichever
+//! way the server behaves, and completeness is judged on every row served.
+//!
+//! With a [`ScopeLimit`] every figure is held against the company's own counts before the page
+//! is handed out ([`Error::OutOfScope`]): the users handed out against the selection's count,
+//! the rows served and the server's totals against the count of every state (a server that
+//! ignores the filter counts every state). A total above the selection, before any row showed
+//! the filter ignored, is settled by asking for the users outside the selection
+//! ([`crate::probe`]): a server that answers those alone applied the filter, so its total is
+//! held against the selection.
 
 use std::future::Future;
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -40,8 +49,9 @@ use serde::de::{DeserializeOwned, IgnoredAny};
 
 use crate::client::{Answered, Client, UserQuery};
 use crate::models::{Page, TargetUser};
+use crate::probe::{probe_status_filter, StatusFilter};
 use crate::seen::Fingerprints;
-use crate::{CompanyId, Error, ScopeLimit};
+use crate::{CompanyId, Error, ScopeLimit, StateCounts};
 
 /// What the guard names as the source of a total.
 const SEARCH: &str = "target-users/search";
@@ -55,8 +65,15 @@ pub struct PagingReport {
     pub last_total: u64,
     /// Pages fetched.
     pub pages: u64,
-    /// Users handed out (duplicates excluded).
+    /// Users handed out: those in the selection, duplicates excluded.
     pub users: u64,
+    /// Distinct users the server sent, those outside the selection included: what the
+    /// server's totals count.
+    pub served: u64,
+    /// Users the server sent outside the selection, dropped, by state.
+    pub dropped: StateCounts,
+    /// What the server did with the status filter, as far as the rows and totals showed.
+    pub status_filter: StatusFilter,
     /// Users the server sent more than once, dropped.
     pub duplicates: u64,
     /// Page requests that had to be retried (429, 5xx, network).
@@ -70,14 +87,34 @@ pub struct PagingReport {
 }
 
 impl PagingReport {
+    /// For people, when the server ignored the status filter: how many rows were dropped
+    /// and kept (`None` when none was dropped).
+    pub fn filter_note(&self) -> Option<String> {
+        (self.dropped.total() > 0).then(|| {
+            format!(
+                "the server ignored the status filter: {} {} dropped locally ({} served, {} \
+                 kept)",
+                self.dropped.describe(),
+                if self.dropped.total() == 1 {
+                    "was"
+                } else {
+                    "were"
+                },
+                self.served,
+                self.users
+            )
+        })
+    }
+
     /// True when the users read may not be exactly the users the server holds.
     pub fn may_be_incomplete(&self) -> bool {
         !self.inconsistencies().is_empty()
     }
 
     /// Every way the users read disagree with the server's own figures; empty when the read is
-    /// self-consistent. An empty page or a short page count is named only when the count read
-    /// falls short because of it.
+    /// self-consistent. Judged on the rows served (kept or dropped), which is what the
+    /// server's totals count. An empty page or a short page count is named only when the count
+    /// read falls short because of it.
     pub fn inconsistencies(&self) -> Vec<Inconsistency> {
         let mut found = Vec::new();
         if self.first_total != self.last_total {
@@ -89,7 +126,7 @@ impl PagingReport {
         if self.duplicates > 0 {
             found.push(Inconsistency::ServedTwice(self.duplicates));
         }
-        if self.users != self.last_total {
+        if self.served != self.last_total {
             if let Some(page) = self.empty_page {
                 found.push(Inconsistency::EmptyPage { page });
             }
@@ -97,7 +134,7 @@ impl PagingReport {
                 found.push(Inconsistency::ShortPageCount { announced, needed });
             }
             found.push(Inconsistency::CountDiffers {
-                read: self.users,
+                read: self.served,
                 total: self.last_total,
             });
         }
@@ -130,7 +167,8 @@ pub enum Inconsistency {
         /// Pages `totalNumberOfRecords` needs at the page size served.
         needed: u64,
     },
-    /// The users read (duplicates excluded) are not the server's total.
+    /// The users read (duplicates excluded, those outside the selection included) are not the
+    /// server's total.
     CountDiffers {
         /// Users read.
         read: u64,
@@ -291,17 +329,23 @@ impl UserPager {
         Self {
             client,
             company,
-            query,
             window: Window::new(),
             seen: Fingerprints::default(),
-            report: PagingReport::default(),
+            report: PagingReport {
+                status_filter: match query.statuses.is_all() {
+                    true => StatusFilter::NotSent,
+                    false => StatusFilter::Untested,
+                },
+                ..PagingReport::default()
+            },
             state: State::New,
             guard: None,
+            query,
         }
     }
 
-    /// Holds every page against `limit`: a total or a number of users read above it fails the
-    /// pager with [`Error::OutOfScope`] before the page is handed out.
+    /// Holds every page against `limit`: a total, the rows served or the users kept above what
+    /// it allows fails the pager with [`Error::OutOfScope`] before the page is handed out.
     pub fn with_guard(mut self, limit: Option<ScopeLimit>) -> Self {
         self.guard = limit;
         self
@@ -333,6 +377,7 @@ impl UserPager {
                 self.query.page_size = next_size;
                 let page = self.count_retries(page);
                 self.report.first_total = page.total_number_of_records;
+                self.settle_filter(&page).await?;
                 // Sized once from the total: growing a large set would briefly hold the old
                 // and the new table together.
                 let expected = usize::try_from(page.total_number_of_records).unwrap_or(0);
@@ -345,6 +390,7 @@ impl UserPager {
         match self.window.pending.next().await {
             Some(page) => {
                 let page = self.count_retries(page?);
+                self.settle_filter(&page).await?;
                 self.accept(page).map(Some)
             }
             None => {
@@ -354,7 +400,9 @@ impl UserPager {
                     ..self.query.clone()
                 };
                 let last = self.client.users_page(&self.company, &probe, 1).await?;
-                self.check_scope(last.total_number_of_records)?;
+                let last = self.count_retries(last);
+                self.settle_filter(&last).await?;
+                self.check_total(last.total_number_of_records)?;
                 self.report.last_total = last.total_number_of_records;
                 self.state = State::Done;
                 Ok(None)
@@ -367,25 +415,58 @@ impl UserPager {
         page.into_inner()
     }
 
-    fn check_scope(&self, users: u64) -> Result<(), Error> {
-        match &self.guard {
-            Some(limit) => limit.check(SEARCH, users),
-            None => Ok(()),
+    /// When a total is above the selection's count and nothing has shown yet what the server
+    /// does with the status filter, finds out: a row of this page outside the selection shows
+    /// it ignored; otherwise the users outside the selection are asked for ([`crate::probe`]).
+    async fn settle_filter(&mut self, page: &Page<TargetUser>) -> Result<(), Error> {
+        let Some(guard) = &self.guard else {
+            return Ok(());
+        };
+        if self.report.status_filter != StatusFilter::Untested
+            || !guard.exceeds_selection(page.total_number_of_records)
+        {
+            return Ok(());
+        }
+        // Above every state, no filter explains it: `check_total` says so without a probe.
+        guard.check_every(SEARCH, page.total_number_of_records)?;
+        let statuses = self.query.statuses;
+        if page.results.iter().any(|u| !statuses.contains(u.state())) {
+            self.report.status_filter = StatusFilter::Ignored;
+            return Ok(());
+        }
+        let probe =
+            probe_status_filter(&self.client, &self.company, &self.query, Some(guard)).await?;
+        self.report.retries += u64::from(probe.retries);
+        tracing::debug!(
+            filter = ?probe.verdict,
+            total = page.total_number_of_records,
+            "a total above the selection's count: the users outside it were asked for"
+        );
+        self.report.status_filter = probe.verdict;
+        Ok(())
+    }
+
+    /// Holds a server total against the company's counts: every state's while the server may
+    /// count every state, the selection's once it is known to filter.
+    fn check_total(&self, total: u64) -> Result<(), Error> {
+        let Some(guard) = &self.guard else {
+            return Ok(());
+        };
+        guard.check_every(SEARCH, total)?;
+        match self.report.status_filter {
+            // Its totals count every state; the rows kept are held against the selection.
+            StatusFilter::Ignored => Ok(()),
+            StatusFilter::Honoured | StatusFilter::NotSent => guard.check_filtered(SEARCH, total),
+            // `settle_filter` ran first: an untested filter means a total within the selection.
+            StatusFilter::Untested => Ok(()),
         }
     }
 
-    /// Checks the page against the selection and the scope limit, counts it, follows a growing
-    /// page count, and drops users already handed out.
+    /// Checks the page's total against the scope limit, counts it, follows a growing page
+    /// count, drops users already handed out and users outside the selection (counting them),
+    /// and holds the rows served and kept against the limit.
     fn accept(&mut self, mut page: Page<TargetUser>) -> Result<Page<TargetUser>, Error> {
-        self.check_scope(page.total_number_of_records)?;
-        let statuses = self.query.statuses;
-        if let Some(stray) = page.results.iter().find(|u| !statuses.contains(u.state())) {
-            return Err(Error::SelectionIgnored {
-                state: format!("{:?}", stray.state()).to_lowercase(),
-                user: stray.resource_id.clone().map(String::from),
-                selection: statuses.describe(),
-            });
-        }
+        self.check_total(page.total_number_of_records)?;
         self.report.pages += 1;
         let needed = page.pages_needed();
         if page.total_number_of_pages < needed && self.report.short_page_count.is_none() {
@@ -394,7 +475,7 @@ impl UserPager {
         if !page.results.is_empty() {
             self.window.last_page = self.window.last_page.max(page.believable_pages());
         } else if page.page_number > 1 {
-            if self.report.users < page.total_number_of_records && self.report.empty_page.is_none()
+            if self.report.served < page.total_number_of_records && self.report.empty_page.is_none()
             {
                 self.report.empty_page = Some(page.page_number);
             }
@@ -417,8 +498,32 @@ impl UserPager {
             tracing::debug!(page = page.page_number, dropped, "duplicate users dropped");
         }
         self.report.duplicates += dropped;
+        self.report.served += page.results.len() as u64;
+        let statuses = self.query.statuses;
+        let outside = &mut self.report.dropped;
+        let before = outside.total();
+        page.results.retain(|user| {
+            let state = user.state();
+            let kept = statuses.contains(state);
+            if !kept {
+                outside.add(state);
+            }
+            kept
+        });
+        if outside.total() > before {
+            if self.report.status_filter != StatusFilter::Ignored {
+                tracing::debug!(
+                    page = page.page_number,
+                    "a row outside the selection: the server ignored the status filter"
+                );
+            }
+            self.report.status_filter = StatusFilter::Ignored;
+        }
         self.report.users += page.results.len() as u64;
-        self.check_scope(self.report.users)?;
+        if let Some(guard) = &self.guard {
+            guard.check_every(SEARCH, self.report.served)?;
+            guard.check_selected(SEARCH, self.report.users)?;
+        }
         Ok(page)
     }
 }
@@ -504,6 +609,7 @@ mod tests {
             first_total: total,
             last_total: total,
             users,
+            served: users,
             ..PagingReport::default()
         }
     }
@@ -538,6 +644,7 @@ mod tests {
             first_total: 250,
             last_total: 252,
             users: 251,
+            served: 251,
             duplicates: 1,
             ..PagingReport::default()
         };
@@ -555,5 +662,21 @@ mod tests {
             found[0]
         );
         assert_eq!(found[1], Inconsistency::ServedTwice(1));
+    }
+
+    #[test]
+    fn rows_dropped_outside_the_selection_still_count_as_read() {
+        let mut report = read(2034, 2500);
+        report.served = 2500;
+        assert_eq!(report.inconsistencies(), [], "judged on the rows served");
+        assert_eq!(report.filter_note(), None);
+        for _ in 0..466 {
+            report.dropped.add(crate::UserState::Deleted);
+        }
+        assert_eq!(
+            report.filter_note().unwrap(),
+            "the server ignored the status filter: 466 deleted users were dropped locally \
+             (2500 served, 2034 kept)"
+        );
     }
 }

@@ -24,6 +24,24 @@ pub enum UserState {
     Unknown,
 }
 
+impl UserState {
+    /// A row's state the way Keepnet's own UI decides (People.vue): deleted when `isDeleted`
+    /// is true or the status says `Deleted`; else by the status (`Active`, `Inactive`, any
+    /// case). The one rule for search rows and the rows of a server-built file.
+    pub fn of(status: Option<&str>, is_deleted: Option<bool>) -> UserState {
+        let status = status.map(str::trim).unwrap_or("");
+        if is_deleted == Some(true) || status.eq_ignore_ascii_case("deleted") {
+            UserState::Deleted
+        } else if status.eq_ignore_ascii_case("active") {
+            UserState::Active
+        } else if status.eq_ignore_ascii_case("inactive") {
+            UserState::Inactive
+        } else {
+            UserState::Unknown
+        }
+    }
+}
+
 /// A set of user states to export; never empty.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct StatusSet {
@@ -115,6 +133,16 @@ impl StatusSet {
         }
     }
 
+    /// The users outside this set; `None` for the set of every user.
+    pub fn complement(&self) -> Option<StatusSet> {
+        Self::new(!self.active, !self.inactive, !self.deleted)
+    }
+
+    /// Whether every user is selected (no status filter is sent).
+    pub fn is_all(&self) -> bool {
+        self.active && self.inactive && self.deleted
+    }
+
     /// Whether active users are selected.
     pub fn active(&self) -> bool {
         self.active
@@ -190,6 +218,58 @@ impl StatusSet {
     }
 }
 
+/// Users counted by state: the rows a server sent outside the selection, dropped locally.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StateCounts {
+    /// Active users.
+    pub active: u64,
+    /// Inactive users.
+    pub inactive: u64,
+    /// Deleted users.
+    pub deleted: u64,
+    /// Users whose row says no known status (and is not deleted).
+    pub unknown: u64,
+}
+
+impl StateCounts {
+    /// Counts one user in `state`.
+    pub fn add(&mut self, state: UserState) {
+        let slot = match state {
+            UserState::Active => &mut self.active,
+            UserState::Inactive => &mut self.inactive,
+            UserState::Deleted => &mut self.deleted,
+            UserState::Unknown => &mut self.unknown,
+        };
+        *slot += 1;
+    }
+
+    /// Every user counted.
+    pub fn total(&self) -> u64 {
+        self.active + self.inactive + self.deleted + self.unknown
+    }
+
+    /// For people: `466 deleted and 3 inactive users` (the non-zero counts, deleted first).
+    pub fn describe(&self) -> String {
+        let parts: Vec<String> = [
+            (self.deleted, "deleted"),
+            (self.inactive, "inactive"),
+            (self.active, "active"),
+            (self.unknown, "status-less"),
+        ]
+        .into_iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, name)| format!("{n} {name}"))
+        .collect();
+        let listed = match parts.as_slice() {
+            [] => "0".to_owned(),
+            [one] => one.clone(),
+            [init @ .., last] => format!("{} and {last}", init.join(", ")),
+        };
+        let noun = if self.total() == 1 { "user" } else { "users" };
+        format!("{listed} {noun}")
+    }
+}
+
 impl FromStr for StatusSet {
     type Err = InvalidStatusSet;
 
@@ -256,6 +336,31 @@ mod tests {
         let all = StatusSet::ALL.filter(None);
         assert_eq!(all["FilterGroups"][0]["FilterItems"], json!([]));
         assert_eq!(all["FilterGroups"][1]["FilterItems"], json!([]));
+    }
+
+    #[test]
+    fn complements_and_counts() {
+        assert_eq!(
+            StatusSet::CURRENT.complement(),
+            Some(StatusSet::DELETED),
+            "current users' complement is the deleted ones"
+        );
+        assert_eq!(StatusSet::ALL.complement(), None);
+        assert!(StatusSet::ALL.is_all() && !StatusSet::CURRENT.is_all());
+        let mut counts = StateCounts::default();
+        assert_eq!(counts.describe(), "0 users");
+        counts.add(UserState::Deleted);
+        assert_eq!(counts.describe(), "1 deleted user");
+        for _ in 0..465 {
+            counts.add(UserState::Deleted);
+        }
+        counts.add(UserState::Inactive);
+        counts.add(UserState::Unknown);
+        assert_eq!(counts.total(), 468);
+        assert_eq!(
+            counts.describe(),
+            "466 deleted, 1 inactive and 1 status-less users"
+        );
     }
 
     #[test]

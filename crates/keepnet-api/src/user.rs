@@ -277,16 +277,7 @@ impl TargetUser {
     /// Whether the user is current (active or inactive) or deleted, the way Keepnet's own UI
     /// decides: deleted when `isDeleted` is true or the status says `Deleted`.
     pub fn state(&self) -> UserState {
-        let status = self.status.as_deref().map(str::trim).unwrap_or("");
-        if self.is_deleted == Some(true) || status.eq_ignore_ascii_case("deleted") {
-            UserState::Deleted
-        } else if status.eq_ignore_ascii_case("active") {
-            UserState::Active
-        } else if status.eq_ignore_ascii_case("inactive") {
-            UserState::Inactive
-        } else {
-            UserState::Unknown
-        }
+        UserState::of(self.status.as_deref(), self.is_deleted)
     }
 
     /// An extra (untyped) field by its wire name, compared ASCII case-insensitively.

@@ -206,3 +206,135 @@ async fn many_requests_hitting_401_at_once_cause_exactly_one_refresh() {
     assert_eq!(sandbox.stats().token_requests - before, 1, "single flight");
     assert_eq!(client.stats().tokens, 2);
 }
+
+/// Every user the pager hands out, and its report.
+async fn read_all(
+    pager: &mut keepnet_api::UserPager,
+) -> Result<Vec<keepnet_api::TargetUser>, Error> {
+    let mut users = Vec::new();
+    while let Some(page) = pager.next_page().await? {
+        users.extend(page.results);
+    }
+    Ok(users)
+}
+
+fn ignoring(users: usize) -> Config {
+    Config {
+        users_per_company: users,
+        page_cap: 100,
+        faults: Faults {
+            ignore_filter_items: true,
+            ..Faults::default()
+        },
+        ..Config::default()
+    }
+}
+
+#[tokio::test]
+async fn a_total_above_the_selection_is_settled_by_asking_for_the_other_users() {
+    use keepnet_api::{StatusFilter, StatusSet};
+    // Pages of 2: page 1 shows no deleted user, so only asking for the deleted ones tells
+    // whether the total counts every state.
+    let (sandbox, client) = sandbox(ignoring(400)).await;
+    let data = sandbox.dataset();
+    let company = data
+        .all_companies()
+        .into_iter()
+        .find(|c| {
+            let users = data.users(&c.resource_id);
+            users.len() == 400 && users[..2].iter().all(|u| !u.is_deleted)
+        })
+        .expect("a company whose two oldest users are current")
+        .clone();
+    let resolved = client.resolve_company(&company.resource_id).await.unwrap();
+    let limit = keepnet_api::ScopeLimit::for_company(&resolved, StatusSet::CURRENT, 5).unwrap();
+    assert!(
+        limit.exceeds_selection(400),
+        "the server's total (every state) is above the selection's count"
+    );
+    let query = UserQuery {
+        page_size: 2,
+        ..UserQuery::default()
+    };
+    let before = sandbox.stats().user_search_requests;
+    let mut pager = client
+        .pager(resolved.id(), query.clone())
+        .with_guard(Some(limit));
+    let first = pager.next_page().await.unwrap().unwrap();
+    assert_eq!(first.results.len(), 2);
+    assert_eq!(pager.report().status_filter, StatusFilter::Ignored);
+    assert_eq!(
+        sandbox.stats().user_search_requests - before,
+        2,
+        "page 1, then one probe for the users outside the selection"
+    );
+    let mut users = first.results;
+    users.extend(read_all(&mut pager).await.unwrap());
+    let current = data
+        .users(&company.resource_id)
+        .iter()
+        .filter(|u| !u.is_deleted)
+        .count();
+    assert_eq!(users.len(), current);
+    assert!(users.iter().all(|u| StatusSet::CURRENT.contains(u.state())));
+    let report = pager.report();
+    assert_eq!((report.served, report.users), (400, current as u64));
+    assert_eq!(report.dropped.deleted, 400 - current as u64);
+    assert!(report.inconsistencies().is_empty(), "{report:?}");
+}
+
+#[tokio::test]
+async fn a_filtered_total_above_the_selection_is_another_customers_not_the_filter() {
+    use keepnet_api::{ScopeCause, StatusFilter, StatusSet};
+    // A server that applies the filter, held against counts that make its total of current
+    // users too many for the selection but few enough for every state (as a small leak would):
+    // asked for the deleted users, it answers only those, so the filter is not the cause.
+    let (sandbox, client) = sandbox(Config {
+        users_per_company: 60,
+        page_cap: 100,
+        ..Config::default()
+    })
+    .await;
+    let mut company = client.resolve_company("Initech").await.unwrap();
+    let current = company.target_user_count.unwrap() + company.inactive_target_user_count.unwrap();
+    company.target_user_count = Some(current.saturating_sub(30));
+    company.inactive_target_user_count = Some(0);
+    company.deleted_target_user_count = Some(200);
+    let limit = keepnet_api::ScopeLimit::for_company(&company, StatusSet::CURRENT, 5).unwrap();
+    let mut pager = client
+        .pager(company.id(), UserQuery::default())
+        .with_guard(Some(limit));
+    let error = read_all(&mut pager).await.unwrap_err();
+    match &error {
+        Error::OutOfScope(breach) => assert_eq!(breach.cause, ScopeCause::FilteredTotal),
+        other => panic!("{other}"),
+    }
+    assert!(
+        error.to_string().contains("applied the status filter"),
+        "{error}"
+    );
+    assert_eq!(pager.report().status_filter, StatusFilter::Honoured);
+    let _ = sandbox;
+}
+
+#[tokio::test]
+async fn the_status_filter_test_answers_each_way() {
+    use keepnet_api::StatusFilter;
+    for (config, want) in [
+        (small(), StatusFilter::Honoured),
+        (ignoring(40), StatusFilter::Ignored),
+    ] {
+        let (sandbox, client) = sandbox(config).await;
+        let id =
+            CompanyId::parse(&sandbox.dataset().find_by_name("Initech")[0].resource_id).unwrap();
+        assert_eq!(client.test_status_filter(&id).await.unwrap(), want);
+        let empty =
+            CompanyId::parse(&sandbox.dataset().find_by_name("Umbrella Empty")[0].resource_id)
+                .unwrap();
+        assert_eq!(
+            client.test_status_filter(&empty).await.unwrap(),
+            StatusFilter::Untested,
+            "a company without users shows nothing"
+        );
+    }
+}

@@ -298,6 +298,14 @@ impl Layout {
         self.discover
     }
 
+    /// Whether the `preferredLanguage` column is in the layout, so the other names the live
+    /// API gives the language ([`LANGUAGE_ALIASES`]) fill it instead of columns of their own.
+    fn has_language(&self) -> bool {
+        self.sources
+            .iter()
+            .any(|s| matches!(s, Source::Standard(UserField::PreferredLanguage)))
+    }
+
     /// Fixes the columns from the first page of users: a named field the server does not send
     /// is an error (naming what it does send); without `--columns`, every field the server
     /// sends that the client has no column for is added, in the order first seen.
@@ -331,10 +339,12 @@ impl Layout {
             }
         }
         if self.discover {
+            let language = self.has_language();
             for key in served {
                 let known = sources
                     .iter()
-                    .any(|s| matches!(s, Source::Extra(k) if k.eq_ignore_ascii_case(key)));
+                    .any(|s| matches!(s, Source::Extra(k) if k.eq_ignore_ascii_case(key)))
+                    || (language && is_language_alias(key));
                 if !known {
                     sources.push(Source::Extra(key.to_owned()));
                 }
@@ -349,11 +359,13 @@ impl Layout {
     /// Fields of `user` this layout has no column for (only without `--columns`, where every
     /// field is meant to be exported): a field that first appears after the columns were fixed.
     pub fn unlisted<'u>(&'u self, user: &'u TargetUser) -> impl Iterator<Item = &'u str> + 'u {
+        let language = self.has_language();
         user.extra
             .iter()
             .map(|(k, _)| k.as_str())
             .filter(move |key| {
                 self.discover
+                    && !(language && is_language_alias(key))
                     && !self
                         .sources
                         .iter()
@@ -441,6 +453,15 @@ impl Layout {
     }
 }
 
+/// The other names the live API gives a user's language (API-NOTES Addendum 2: the field's
+/// name varies by row): without `--columns` naming them, they fill the `preferredLanguage`
+/// column, so a file's columns do not depend on which name a row was served with.
+pub const LANGUAGE_ALIASES: [&str; 2] = ["preferredLanguageName", "languageTypeName"];
+
+fn is_language_alias(key: &str) -> bool {
+    LANGUAGE_ALIASES.iter().any(|a| a.eq_ignore_ascii_case(key))
+}
+
 fn column_of(source: &Source) -> Column {
     match source {
         Source::Standard(field) => {
@@ -493,7 +514,14 @@ fn standard<'a>(
         UserField::CreateTime => Cell::date_time_in(u.create_time.as_deref(), dates),
         UserField::UpdateTime => Cell::date_time_in(u.update_time.as_deref(), dates),
         UserField::TimeZone => t(&u.time_zone),
-        UserField::PreferredLanguage => t(&u.preferred_language),
+        UserField::PreferredLanguage => match &u.preferred_language {
+            Some(_) => t(&u.preferred_language),
+            None => LANGUAGE_ALIASES
+                .iter()
+                .map(|alias| served_as(alias))
+                .find(|cell| !matches!(cell, Cell::Null))
+                .unwrap_or(Cell::Null),
+        },
         UserField::IsEditable => u
             .is_editable
             .map_or_else(|| served_as("isEditable"), Cell::Bool),
@@ -574,6 +602,39 @@ mod tests {
             cells(&unknown, &u, &prepared)[0],
             Cell::Text("05/03/2024 10:15:30")
         );
+    }
+
+    #[test]
+    fn the_language_fills_one_column_whatever_its_served_name() {
+        let rows: Vec<TargetUser> = [
+            json!({"resourceId": "a", "preferredLanguage": "tr-TR"}),
+            json!({"resourceId": "b", "languageTypeName": "English"}),
+            json!({"resourceId": "c", "preferredLanguageName": "Deutsch", "badge": 1}),
+        ]
+        .into_iter()
+        .map(|v| serde_json::from_value(v).unwrap())
+        .collect();
+        let layout = Layout::all().resolve(&rows[1..]).unwrap();
+        let keys: Vec<&str> = layout.columns().iter().map(|c| c.key.as_str()).collect();
+        assert_eq!(keys.last(), Some(&"badge"), "no column per alias: {keys:?}");
+        assert!(!keys.contains(&"languageTypeName"));
+        let language = keys.iter().position(|k| *k == "preferredLanguage").unwrap();
+        let got: Vec<String> = rows
+            .iter()
+            .map(|u| {
+                cells(&layout, u, &layout.prepare(u))[language]
+                    .to_text()
+                    .into_owned()
+            })
+            .collect();
+        assert_eq!(got, ["tr-TR", "English", "Deutsch"]);
+        assert_eq!(layout.unlisted(&rows[1]).count(), 0, "no warning either");
+        // Named, an alias is a column of its own.
+        let named = Layout::parse("languageTypeName")
+            .unwrap()
+            .resolve(&rows[1..2])
+            .unwrap();
+        assert_eq!(named.columns()[0].key, "languageTypeName");
     }
 
     #[test]

@@ -87,6 +87,7 @@ mod tests {
             first_total: 250,
             last_total: 250,
             users: 200,
+            served: 200,
             short_page_count: Some((2, 3)),
             ..PagingReport::default()
         }
@@ -96,6 +97,7 @@ mod tests {
     fn a_consistent_read_is_published_at_once() {
         let complete = PagingReport {
             users: 250,
+            served: 250,
             ..short()
         };
         assert_eq!(judge(&complete, 1, None, None).unwrap(), Verdict::Complete);

@@ -38,6 +38,7 @@ pub mod plan;
 pub mod progress;
 pub mod rollup;
 pub mod rules;
+pub mod server_file;
 pub mod settings;
 pub mod sinks;
 pub mod spec;

@@ -101,6 +101,8 @@ struct Extras {
     dates: DateFormat,
     summary: SummaryLines,
     figures: Option<Figures>,
+    /// Why the count summary was left out, when it was.
+    note: Option<String>,
 }
 
 /// One sweep's settings.
@@ -260,6 +262,7 @@ pub async fn run(
         dates: DateFormat::UNKNOWN,
         summary: Vec::new(),
         figures: None,
+        note: None,
     });
     // The change sinks publish with the others, all or nothing.
     let mut tracked: Option<Tracked> = None;
@@ -283,6 +286,12 @@ pub async fn run(
         tracing::warn!(company = %company.name, "{warning}");
         warnings.insert(0, warning);
     }
+    // Once per company, however many sweeps it took: the rows kept are exactly the selection.
+    if let Some(note) = paging.filter_note() {
+        tracing::warn!(company = %company.name, "{note}");
+        warnings.insert(0, note);
+    }
+    warnings.extend(extras.note.clone());
     let changes = tracked.as_mut().map(|t| {
         for warning in &t.warnings {
             tracing::warn!(company = %company.name, "{warning}");
@@ -599,23 +608,45 @@ impl Sweep<'_> {
                 false => None,
             }
         });
+        let mut note = None;
         let (summary, figures) = match summary {
             Some(Ok(summary)) => {
-                if !keepnet_api::scope::check_count_summary(
+                match keepnet_api::scope::check_count_summary(
                     self.company,
                     &summary,
                     self.scope_tolerance,
-                )? {
-                    tracing::warn!(
-                        company = %self.company.name,
-                        "scope guard off for the count summary: it or companies/search lacks \
-                         the user counts to check it against"
-                    );
+                ) {
+                    Ok(true) => (
+                        summary_lines(&summary, self.query.statuses),
+                        Some(figures(self.company, &summary)),
+                    ),
+                    Ok(false) => {
+                        tracing::warn!(
+                            company = %self.company.name,
+                            "scope guard off for the count summary: it or companies/search \
+                             lacks the user counts to check it against"
+                        );
+                        (
+                            summary_lines(&summary, self.query.statuses),
+                            Some(figures(self.company, &summary)),
+                        )
+                    }
+                    // Whether the count summary honours the company header is a guess: when
+                    // it does not, its figures are every customer's. The users were checked on
+                    // their own, so the export goes on without the figures.
+                    Err(e) => {
+                        let text = format!(
+                            "the count summary was left out of the report: {e}; the users \
+                             exported were checked against the company's counts on their own"
+                        );
+                        tracing::warn!(company = %self.company.name, "{text}");
+                        note = Some(text);
+                        (
+                            vec![("Exported".to_owned(), self.query.statuses.describe())],
+                            None,
+                        )
+                    }
                 }
-                (
-                    summary_lines(&summary, self.query.statuses),
-                    Some(figures(self.company, &summary)),
-                )
             }
             Some(Err(e)) => {
                 tracing::warn!("count summary unavailable for the e-mail: {e}");
@@ -627,6 +658,7 @@ impl Sweep<'_> {
             dates: company_dates(self.company, details),
             summary,
             figures,
+            note,
         })
     }
 }

@@ -121,8 +121,25 @@ fn company_entry(result: &CompanyResult) -> Value {
                 "baseline": c.baseline,
             })),
             "stateFile": outcome.state_file.as_ref().map(|p| p.display().to_string()),
+            "statusFilter": status_filter(&outcome.paging),
         }),
     }
+}
+
+/// What the server did with the status filter, and the rows it served against the rows kept.
+fn status_filter(paging: &keepnet_api::PagingReport) -> Value {
+    let dropped = &paging.dropped;
+    json!({
+        "server": paging.status_filter.as_str(),
+        "served": paging.served,
+        "kept": paging.users,
+        "dropped": {
+            "active": dropped.active,
+            "inactive": dropped.inactive,
+            "deleted": dropped.deleted,
+            "unknown": dropped.unknown,
+        },
+    })
 }
 
 /// Writes the summary to `path` (atomically) or stdout (`-`).

@@ -54,6 +54,8 @@ pub enum Setting {
     BaseUrl,
     /// Publishing a read that stayed inconsistent with the server, marked incomplete.
     AllowIncomplete,
+    /// Which users are exported by state: every state needs no status filter.
+    Status,
     /// A sink kind's option, `KIND.NAME` (`email.smtp-host`).
     Option(&'static str),
 }

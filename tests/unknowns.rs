@@ -1,0 +1,509 @@
+//! The live API's unknowns (issue 27; docs/api-assumptions.md): whichever way each turns out,
+//! the tool's outputs are exact. Mostly differential: the same command against a sandbox that
+//! models the likely answer and one that models the other, same seed, outputs compared
+//! byte for byte (CSV, JSON Lines, change reports, rollups, the e-mail) or cell for cell
+//! (XLSX).
+
+use std::path::{Path, PathBuf};
+
+use calamine::{Data, Reader, Xlsx};
+use keepnet_sandbox::{Config, DeletedRows, Faults, UserChanges};
+use mail_parser::{MessageParser, MimeHeaders};
+use serde_json::Value;
+
+use crate::sinks::leftovers;
+use crate::smtp::Server;
+use crate::util::{plain_smtp_args, Env, Run};
+
+const COMPANY: &str = "Initech";
+/// Enough users that the deleted ones (about 10%) are more than the scope guard's margin, so
+/// a filter-ignoring server's totals are above the selection's count.
+const USERS: usize = 400;
+
+/// The sandbox as the live API most likely is, with deleted rows in `form`.
+fn config(form: DeletedRows, ignore_filter_items: bool) -> Config {
+    Config {
+        users_per_company: USERS,
+        page_cap: 100,
+        deleted_rows: form,
+        faults: Faults {
+            ignore_filter_items,
+            ..Faults::default()
+        },
+        ..Config::default()
+    }
+}
+
+/// Two sandboxes of the same data: one applies the status filter, one ignores it.
+fn pair(form: DeletedRows) -> (Env, Env) {
+    (
+        Env::start(config(form, false)),
+        Env::start(config(form, true)),
+    )
+}
+
+const FORMS: [DeletedRows; 2] = [DeletedRows::Flagged, DeletedRows::StatusOnly];
+
+fn xlsx_cells(path: &Path) -> Vec<Vec<Data>> {
+    let mut book: Xlsx<_> = calamine::open_workbook(path).unwrap();
+    let mut rows = Vec::new();
+    for name in book.sheet_names() {
+        let range = book.worksheet_range(&name).unwrap();
+        rows.extend(range.rows().map(<[Data]>::to_vec));
+    }
+    rows
+}
+
+fn jsonl(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn summary(env: &Env, name: &str) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(env.path(name)).unwrap()).unwrap()
+}
+
+fn read(env: &Env, name: &str) -> Vec<u8> {
+    std::fs::read(env.path(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+fn run(env: &Env, args: &[String]) -> Run {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    env.run(&args)
+}
+
+fn strings(args: &[&str]) -> Vec<String> {
+    args.iter().map(|s| s.to_string()).collect()
+}
+
+// 1. The status filter ignored -------------------------------------------------------------------
+
+#[test]
+fn a_server_that_ignores_the_status_filter_gives_the_same_files_and_says_so() {
+    for form in FORMS {
+        let (honest, ignoring) = pair(form);
+        let id = honest.company_id(COMPANY);
+        let current = honest.served(&id);
+        let deleted = honest.served_deleted(&id);
+        assert!(
+            deleted.len() > 20,
+            "more deleted users than the guard's margin ({form:?})"
+        );
+        let args = strings(&[
+            "users",
+            "--company",
+            COMPANY,
+            "--sink",
+            "csv:u.csv",
+            "--sink",
+            "xlsx:u.xlsx",
+            "--sink",
+            "jsonl:u.jsonl",
+            "--summary-json",
+            "s.json",
+        ]);
+        run(&honest, &args).ok();
+        let out = run(&ignoring, &args);
+        out.ok();
+        assert_eq!(read(&honest, "u.csv"), read(&ignoring, "u.csv"), "{form:?}");
+        assert_eq!(read(&honest, "u.jsonl"), read(&ignoring, "u.jsonl"));
+        assert_eq!(
+            xlsx_cells(&honest.path("u.xlsx")),
+            xlsx_cells(&ignoring.path("u.xlsx"))
+        );
+        assert_eq!(
+            jsonl(&ignoring.path("u.jsonl")),
+            current,
+            "exactly the current users"
+        );
+
+        // Said once, with the numbers, and recorded.
+        let note = format!(
+            "the server ignored the status filter: {} deleted users were dropped locally",
+            deleted.len()
+        );
+        assert_eq!(out.stderr.matches(&note).count(), 1, "{}", out.stderr);
+        let entry = &summary(&ignoring, "s.json")["companies"][0];
+        assert_eq!(entry["rows"], current.len());
+        let filter = &entry["statusFilter"];
+        assert_eq!(filter["server"], "ignored");
+        assert_eq!(filter["served"], current.len() + deleted.len());
+        assert_eq!(filter["kept"], current.len());
+        assert_eq!(filter["dropped"]["deleted"], deleted.len());
+        assert_eq!(filter["dropped"]["active"], 0);
+        assert!(entry["warnings"][0].as_str().unwrap().contains(&note));
+        let entry = &summary(&honest, "s.json")["companies"][0];
+        assert_ne!(entry["statusFilter"]["server"], "ignored");
+        assert_eq!(entry["statusFilter"]["served"], current.len());
+        assert_eq!(entry["warnings"], serde_json::json!([]));
+
+        // The raw stream, and the other selections, are exact too.
+        for status in ["active,inactive", "deleted", "all", "inactive"] {
+            let args = ["users", "--company", COMPANY, "--status", status];
+            let want = honest.run(&args).json_lines();
+            assert_eq!(
+                ignoring.run(&args).json_lines(),
+                want,
+                "{status} ({form:?})"
+            );
+            let expected = match status {
+                "deleted" => deleted.clone(),
+                "all" => honest.served_all(&id),
+                "active,inactive" => current.clone(),
+                _ => current
+                    .iter()
+                    .filter(|u| u["status"] == "Inactive")
+                    .cloned()
+                    .collect(),
+            };
+            assert_eq!(want, expected, "{status}");
+        }
+    }
+}
+
+#[test]
+fn every_customer_and_a_change_report_across_two_runs_come_out_the_same() {
+    for form in FORMS {
+        let (honest, ignoring) = pair(form);
+        let args = strings(&[
+            "users",
+            "--company",
+            "all",
+            "--columns",
+            "resourceId,email,firstName,lastName,department,phoneNumber,status",
+            "--sink",
+            "jsonl:out/{company_id}.jsonl",
+            "--state",
+            "state",
+            "--changes",
+            "jsonl:changes/{company_id}.jsonl",
+            "--rollup",
+            "csv:rollup.csv",
+        ]);
+        for env in [&honest, &ignoring] {
+            run(env, &args).ok();
+        }
+        let id = honest.company_id(COMPANY);
+        let changed = [&honest, &ignoring].map(|env| {
+            env.sandbox
+                .change_users(
+                    &id,
+                    UserChanges {
+                        add: 3,
+                        remove: 2,
+                        modify: 2,
+                    },
+                )
+                .unwrap()
+        });
+        assert_eq!(changed[0], changed[1], "the same changes on both");
+        for env in [&honest, &ignoring] {
+            run(env, &args).ok();
+        }
+        for company in honest.sandbox.dataset().all_companies() {
+            let name = format!("out/{}.jsonl", company.resource_id);
+            assert_eq!(read(&honest, &name), read(&ignoring, &name), "{name}");
+            let name = format!("changes/{}.jsonl", company.resource_id);
+            assert_eq!(read(&honest, &name), read(&ignoring, &name), "{name}");
+        }
+        let report = jsonl(&ignoring.path(&format!("changes/{id}.jsonl")));
+        let count = |what: &str| report.iter().filter(|r| r["change"] == what).count();
+        assert_eq!(
+            (count("joined"), count("left"), count("changed")),
+            (3, 2, 2),
+            "{form:?}: {report:?}"
+        );
+        assert_eq!(read(&honest, "rollup.csv"), read(&ignoring, "rollup.csv"));
+    }
+}
+
+/// `reports.toml` mailing `COMPANY`'s current users as CSV to a real SMTP server.
+fn mailing_job(env: &Env, smtp_port: u16) -> PathBuf {
+    let file = env.path("reports.toml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"
+[smtp]
+host = "127.0.0.1"
+port = {smtp_port}
+tls = "none"
+from = "MSSP Reports <reports@mssp.example>"
+
+[[job]]
+name = "monthly"
+companies = ["{COMPANY}"]
+sinks = ["csv:mail/{{company}}.csv", "email:it@initech.example"]
+"#
+        ),
+    )
+    .unwrap();
+    file
+}
+
+/// A message's text part and its attachments, with the lines that name the run's time (when it
+/// ran, how long it took) left out.
+fn message_parts(raw: &[u8]) -> (String, Vec<(String, Vec<u8>)>) {
+    let message = MessageParser::default().parse(raw).unwrap();
+    let text: String = message
+        .body_text(0)
+        .unwrap()
+        .lines()
+        .filter(|l| {
+            !l.chars().any(|c| c.is_ascii_digit() && l.contains(':')) || l.contains("users")
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let files = message
+        .attachments()
+        .map(|a| {
+            (
+                a.attachment_name().unwrap_or_default().to_owned(),
+                a.contents().to_vec(),
+            )
+        })
+        .collect();
+    (text, files)
+}
+
+#[test]
+fn a_job_mails_the_same_message_and_files_whatever_the_server_does_with_the_filter() {
+    for form in FORMS {
+        let (honest, ignoring) = pair(form);
+        let mut got = Vec::new();
+        for env in [&honest, &ignoring] {
+            let server = Server::start(&[]);
+            let file = mailing_job(env, server.port);
+            env.run(&["run", file.to_str().unwrap()]).ok();
+            got.push((
+                message_parts(&server.single().raw),
+                read(env, "mail/Initech.csv"),
+            ));
+        }
+        let ((honest_mail, honest_csv), (ignoring_mail, ignoring_csv)) =
+            (got[0].clone(), got[1].clone());
+        assert_eq!(honest_csv, ignoring_csv, "{form:?}");
+        assert_eq!(honest_mail.1, ignoring_mail.1, "the attachments");
+        assert_eq!(
+            honest_mail.1[0].1, honest_csv,
+            "the attachment is the published file"
+        );
+        assert_eq!(honest_mail.0, ignoring_mail.0, "the text");
+        let id = honest.company_id(COMPANY);
+        let rows = csv::Reader::from_reader(honest_csv.as_slice())
+            .records()
+            .count();
+        assert_eq!(rows, honest.served(&id).len());
+    }
+}
+
+#[test]
+fn a_stripped_header_on_a_filter_ignoring_server_still_fails_with_nothing_published() {
+    for form in FORMS {
+        let env = Env::start(Config {
+            faults: Faults {
+                ignore_filter_items: true,
+                strip_company_header: true,
+                ..Faults::default()
+            },
+            ..config(form, true)
+        });
+        let server = Server::start(&[]);
+        std::fs::create_dir_all(env.path("out")).unwrap();
+        std::fs::write(env.path("out/u.csv"), "previous").unwrap();
+        let mut args = strings(&[
+            "users",
+            "--company",
+            COMPANY,
+            "--sink",
+            "csv:out/u.csv",
+            "--sink",
+            "email:it@initech.example",
+        ]);
+        args.extend(plain_smtp_args(server.port, "reports@mssp.example"));
+        run(&env, &args).fails_with(
+            8,
+            &[
+                "scope guard",
+                "users of every state",
+                "other customers",
+                "nothing was published or sent",
+            ],
+        );
+        assert_eq!(read(&env, "out/u.csv"), b"previous");
+        assert_eq!(leftovers(&env.path("out")), ["u.csv"]);
+        assert!(server.messages().is_empty());
+        let raw = env.run(&["users", "--company", COMPANY]);
+        raw.fails_with(8, &["other customers", "nothing was written"]);
+        assert_eq!(raw.stdout, "");
+        env.run(&["users", "--company", COMPANY, "--status", "deleted"])
+            .fails_with(8, &["other customers"]);
+    }
+}
+
+#[test]
+fn the_server_built_file_is_exact_or_refused_with_the_reason() {
+    // Deleted users marked by their status alone: the rows outside the selection are dropped.
+    let (honest, ignoring) = pair(DeletedRows::StatusOnly);
+    for (kind, name) in [("csv", "server.csv"), ("excel", "server.xlsx")] {
+        let args = [
+            "export",
+            "--company",
+            COMPANY,
+            "--type",
+            kind,
+            "--out",
+            name,
+        ];
+        honest.run(&args).ok();
+        let out = ignoring.run(&args);
+        out.ok();
+        assert!(
+            out.stderr.contains("the server ignored the status filter")
+                && out
+                    .stderr
+                    .contains("deleted users were dropped from its file"),
+            "{}",
+            out.stderr
+        );
+        match kind {
+            "csv" => assert_eq!(read(&honest, name), read(&ignoring, name)),
+            _ => assert_eq!(
+                xlsx_cells(&honest.path(name)),
+                xlsx_cells(&ignoring.path(name))
+            ),
+        }
+    }
+    let id = honest.company_id(COMPANY);
+    let rows = csv::Reader::from_path(honest.path("server.csv"))
+        .unwrap()
+        .records()
+        .count();
+    assert_eq!(rows, honest.served(&id).len());
+
+    // Deleted users flagged apart, their status still Active: the file cannot say who is
+    // deleted, so nothing is saved and the message says what to do.
+    let (honest, ignoring) = pair(DeletedRows::Flagged);
+    std::fs::write(ignoring.path("server.csv"), "previous").unwrap();
+    let args = [
+        "export",
+        "--company",
+        COMPANY,
+        "--type",
+        "csv",
+        "--out",
+        "server.csv",
+    ];
+    ignoring.run(&args).fails_with(
+        5,
+        &[
+            "ignored the status filter",
+            "no IsDeleted column",
+            "nothing was saved",
+            "--status all",
+            "--sink csv:PATH",
+        ],
+    );
+    assert_eq!(read(&ignoring, "server.csv"), b"previous");
+    assert_eq!(leftovers(ignoring.dir.path()), ["server.csv"]);
+    honest.run(&args).ok();
+    // Every state needs no filter: both servers give the same file.
+    let all = [
+        "export",
+        "--company",
+        COMPANY,
+        "--type",
+        "csv",
+        "--status",
+        "all",
+        "--out",
+        "all.csv",
+    ];
+    honest.run(&all).ok();
+    ignoring.run(&all).ok();
+    assert_eq!(read(&honest, "all.csv"), read(&ignoring, "all.csv"));
+}
+
+// 4. Outputs without --sink ----------------------------------------------------------------------
+
+#[test]
+fn a_change_report_alone_and_a_rollup_alone_are_outputs() {
+    let env = Env::start(Config {
+        users_per_company: 30,
+        page_cap: 10,
+        ..Config::default()
+    });
+    let id = env.company_id(COMPANY);
+    let changes = strings(&[
+        "users",
+        "--company",
+        COMPANY,
+        "--state",
+        "state",
+        "--changes",
+        "jsonl:changes.jsonl",
+        "--summary-json",
+        "s.json",
+    ]);
+    let first = run(&env, &changes);
+    assert_eq!(first.ok(), "", "nothing streams to stdout");
+    assert_eq!(
+        read(&env, "changes.jsonl"),
+        b"",
+        "the baseline run changes nothing"
+    );
+    env.sandbox
+        .change_users(
+            &id,
+            UserChanges {
+                add: 2,
+                remove: 1,
+                modify: 0,
+            },
+        )
+        .unwrap();
+    assert_eq!(run(&env, &changes).ok(), "");
+    let report = jsonl(&env.path("changes.jsonl"));
+    assert_eq!(report.len(), 3, "{report:?}");
+    let entry = &summary(&env, "s.json")["companies"][0];
+    assert_eq!(entry["changes"]["joined"], 2);
+    assert_eq!(entry["changes"]["left"], 1);
+    let files = entry["files"].as_array().unwrap();
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert!(files[0]["path"]
+        .as_str()
+        .unwrap()
+        .ends_with("changes.jsonl"));
+    assert_eq!(files[0]["rows"], 3);
+
+    let rollup = strings(&[
+        "users",
+        "--company",
+        "all",
+        "--rollup",
+        "csv:rollup.csv",
+        "--summary-json",
+        "all.json",
+    ]);
+    assert_eq!(run(&env, &rollup).ok(), "");
+    let companies = env.sandbox.dataset().all_companies().len();
+    let rows = csv::Reader::from_path(env.path("rollup.csv"))
+        .unwrap()
+        .records()
+        .count();
+    assert_eq!(rows, companies, "one row per company");
+    let doc = summary(&env, "all.json");
+    assert_eq!(doc["totals"]["companies"], companies);
+    assert_eq!(doc["totals"]["succeeded"], companies);
+    assert!(leftovers(env.dir.path()).iter().all(|f| [
+        "state",
+        "changes.jsonl",
+        "s.json",
+        "rollup.csv",
+        "all.json"
+    ]
+    .contains(&f.as_str())));
+}
