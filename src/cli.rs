@@ -194,6 +194,10 @@ pub enum Command {
     PreviewEmail(Box<PreviewArgs>),
     /// Show what the credential is allowed to do (role, company, permissions) before a run.
     Whoami(WhoamiArgs),
+    /// Answer, on your own tenant, each guess the tool makes about the live API
+    /// (docs/api-assumptions.md): read-only, and its output holds no personal data (counts,
+    /// field names, formats, status codes), so it can be pasted into a bug report.
+    Doctor(DoctorArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
     Completions(CompletionsArgs),
     /// Print the man page (roff) generated from these same definitions.
@@ -225,6 +229,17 @@ pub struct RunArgs {
 /// `whoami` options.
 #[derive(Debug, Args)]
 pub struct WhoamiArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = CountFormat::Table)]
+    pub format: CountFormat,
+}
+
+/// `doctor` options.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// The company to test with: its resource id, or its exact name (case-insensitive).
+    #[arg(long, env = "KEEPNET_COMPANY", value_name = "ID|NAME")]
+    pub company: String,
     /// Output format.
     #[arg(long, value_enum, default_value_t = CountFormat::Table)]
     pub format: CountFormat,

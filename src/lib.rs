@@ -311,6 +311,11 @@ async fn run(cli: Cli, secret_source: SecretSource, registry: Registry) -> Resul
             r = commands::whoami::run(&session.client, args) => r,
             r = cut_short => r,
         },
+        Command::Doctor(args) => tokio::select! {
+            biased;
+            r = commands::doctor::run(&session.client, args) => r,
+            r = cut_short => r,
+        },
         Command::PreviewEmail(args) => commands::preview::run(&ctx, args).await,
         Command::Run(args) => commands::run::run(&ctx, args).await,
         Command::BenchFloor(args) => tokio::select! {

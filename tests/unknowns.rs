@@ -507,3 +507,262 @@ fn a_change_report_alone_and_a_rollup_alone_are_outputs() {
     ]
     .contains(&f.as_str())));
 }
+
+// 5. doctor --------------------------------------------------------------------------------------
+
+/// A small sandbox with `change` applied.
+fn knob(change: impl FnOnce(&mut Config)) -> Config {
+    let mut config = Config {
+        users_per_company: 40,
+        page_cap: 50,
+        ..Config::default()
+    };
+    change(&mut config);
+    config
+}
+
+/// `doctor --format json` against `config`: its findings by id, and everything it printed.
+fn doctor(config: Config) -> (Env, std::collections::BTreeMap<String, Value>, String) {
+    let env = Env::start(config);
+    let run = env.run(&[
+        "--retry-initial-backoff-ms",
+        "1",
+        "doctor",
+        "--company",
+        COMPANY,
+        "--format",
+        "json",
+    ]);
+    let doc: Value = serde_json::from_str(run.ok()).unwrap();
+    let findings = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["id"].as_str().unwrap().to_owned(), f.clone()))
+        .collect();
+    let printed = format!("{}{}", run.stdout, run.stderr);
+    (env, findings, printed)
+}
+
+/// Fails when `printed` holds any of the company's people's data.
+fn assert_no_personal_data(env: &Env, printed: &str) {
+    for company in env.sandbox.dataset().all_companies() {
+        for user in env.sandbox.current_users_json(&company.resource_id) {
+            let text = |key: &str| user[key].as_str().unwrap_or("").to_owned();
+            let full = format!("{} {}", text("firstName"), text("lastName"));
+            for value in [text("email"), text("phoneNumber"), full, text("resourceId")] {
+                if value.trim().chars().count() >= 6 {
+                    assert!(
+                        !printed.contains(value.trim()),
+                        "doctor printed {value:?}:\n{printed}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn doctor_answers_each_ledger_row_the_way_each_knob_sets_it() {
+    use keepnet_sandbox::{
+        CompanyKeys, CountSummaryShape, DateStyle, EnvelopeStyle, LanguageField, OversizePages,
+        TargetUserCount,
+    };
+    use std::time::Duration;
+    let throttled = |c: &mut Config| {
+        c.faults.rate = 0.5;
+        c.faults.statuses = vec![429];
+        c.faults.retry_after = Some(Duration::ZERO);
+    };
+    type Case = (
+        &'static str,
+        Box<dyn FnOnce(&mut Config)>,
+        &'static str,
+        &'static str,
+    );
+    let cases: Vec<Case> = vec![
+        ("default", Box::new(|_| {}), "status-filter", "honoured"),
+        (
+            "filter ignored",
+            Box::new(|c| c.faults.ignore_filter_items = true),
+            "status-filter",
+            "ignored",
+        ),
+        (
+            "flagged",
+            Box::new(|_| {}),
+            "deleted-rows",
+            "an isDeleted flag",
+        ),
+        (
+            "status only",
+            Box::new(|c| c.deleted_rows = DeletedRows::StatusOnly),
+            "deleted-rows",
+            "status Deleted alone",
+        ),
+        (
+            "iso",
+            Box::new(|c| c.date_style = Some(DateStyle::Iso)),
+            "dates",
+            "ISO 8601; createTime: ",
+        ),
+        (
+            "company format",
+            Box::new(|c| c.date_style = Some(DateStyle::CompanyFormat)),
+            "dates",
+            "the company's format; createTime: 0 ISO",
+        ),
+        (
+            "spec keys",
+            Box::new(|_| {}),
+            "company-id-key",
+            "companyResourceId",
+        ),
+        (
+            "prose keys",
+            Box::new(|c| c.company_keys = CompanyKeys::Prose),
+            "company-id-key",
+            "resourceId",
+        ),
+        (
+            "header ignored by search",
+            Box::new(|c| {
+                c.faults.ignore_company_header_on = vec!["/api/target-users/search".into()]
+            }),
+            "header-search",
+            "ignored",
+        ),
+        (
+            "header honoured",
+            Box::new(|_| {}),
+            "header-search",
+            "honoured",
+        ),
+        (
+            "header ignored by summary",
+            Box::new(|c| {
+                c.faults.ignore_company_header_on = vec!["/api/target-users/count-summary".into()]
+            }),
+            "header-count-summary",
+            "ignored",
+        ),
+        (
+            "pages capped",
+            Box::new(|_| {}),
+            "page-size",
+            "asked 1000: serves 50",
+        ),
+        (
+            "pages refused",
+            Box::new(|c| c.oversize_pages = OversizePages::Refuse),
+            "page-size",
+            "refuses 1000",
+        ),
+        (
+            "spec envelope",
+            Box::new(|_| {}),
+            "envelope",
+            "(the spec's)",
+        ),
+        (
+            "quickstart envelope",
+            Box::new(|c| c.envelope = EnvelopeStyle::Quickstart),
+            "envelope",
+            "(the quickstart's)",
+        ),
+        (
+            "pascal envelope",
+            Box::new(|c| c.envelope = EnvelopeStyle::Pascal),
+            "envelope",
+            "(PascalCase)",
+        ),
+        ("ui summary", Box::new(|_| {}), "count-summary", "the UI's"),
+        (
+            "flat summary",
+            Box::new(|c| c.count_summary = CountSummaryShape::Flat),
+            "count-summary",
+            "another: keys activeUserCount",
+        ),
+        (
+            "retry-after sent",
+            Box::new(throttled),
+            "retry-after",
+            "sent: every one",
+        ),
+        (
+            "retry-after omitted",
+            Box::new(move |c| {
+                throttled(c);
+                c.faults.omit_retry_after = true;
+            }),
+            "retry-after",
+            "not sent",
+        ),
+        (
+            "language",
+            Box::new(|_| {}),
+            "language-field",
+            "preferredLanguage",
+        ),
+        (
+            "language type name",
+            Box::new(|c| c.language_field = LanguageField::LanguageTypeName),
+            "language-field",
+            "languageTypeName",
+        ),
+        ("order honoured", Box::new(|_| {}), "order-by", "honoured"),
+        (
+            "order ignored",
+            Box::new(|c| c.ignore_order = true),
+            "order-by",
+            "ignored",
+        ),
+        (
+            "count active",
+            Box::new(|_| {}),
+            "target-user-count",
+            "active users only",
+        ),
+        (
+            "count current",
+            Box::new(|c| c.target_user_count = TargetUserCount::Current),
+            "target-user-count",
+            "active and inactive users",
+        ),
+        (
+            "count every",
+            Box::new(|c| c.target_user_count = TargetUserCount::Every),
+            "target-user-count",
+            "every user",
+        ),
+    ];
+    for (name, change, row, want) in cases {
+        let (env, findings, printed) = doctor(knob(change));
+        let finding = &findings[row];
+        let answer = finding["answer"].as_str().unwrap();
+        assert!(
+            answer.contains(want),
+            "{name}: {row} answered {answer:?}, want {want:?}"
+        );
+        assert_eq!(finding["tested"], true, "{name}: {finding}");
+        assert_no_personal_data(&env, &printed);
+        if name == "header ignored by search" {
+            // Rows are read only from a scoped search.
+            assert_eq!(findings["status-filter"]["tested"], false);
+            assert!(findings["language-field"]["answer"]
+                .as_str()
+                .unwrap()
+                .contains("known to be scoped"));
+        }
+        if name == "prose keys" {
+            assert_eq!(answer, "resourceId");
+        }
+    }
+    // The table for people says the same, and holds no personal data either.
+    let env = Env::start(knob(|c| c.faults.ignore_filter_items = true));
+    let table = env.run(&["doctor", "--company", COMPANY]);
+    let text = table.ok();
+    assert!(text.contains("status-filter: Does target-users/search apply the status filter"));
+    assert!(text.contains("  ignored: an answer held users of states"));
+    assert_no_personal_data(&env, &format!("{text}{}", table.stderr));
+}

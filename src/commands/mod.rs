@@ -2,6 +2,7 @@
 
 pub mod companies;
 pub mod count;
+pub mod doctor;
 pub mod export;
 pub mod floor;
 pub mod preview;

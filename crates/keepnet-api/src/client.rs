@@ -21,11 +21,7 @@ use crate::summary::CountSummary;
 use crate::{CompanyId, StatusSet};
 use keepnet_net::retry::{Jitter, RetryPolicy};
 
-const COMPANIES_SEARCH: &str = "/api/companies/search";
-const USERS_SEARCH: &str = "/api/target-users/search";
-const USERS_EXPORT: &str = "/api/target-users/search/export";
-const COUNT_SUMMARY: &str = "/api/target-users/count-summary";
-const COMPANY: &str = "/api/companies/";
+use crate::paths::{COMPANIES_SEARCH, COMPANY, COUNT_SUMMARY, USERS_EXPORT, USERS_SEARCH};
 
 /// Page size asked of `companies/search`; the server may answer with fewer.
 const COMPANY_PAGE_SIZE: u32 = 50;
@@ -109,6 +105,7 @@ impl ClientBuilder {
                 flow: Flow::new(self.concurrency, self.max_rps),
                 jitter: Mutex::new(Jitter::from_clock()),
                 retries: AtomicU64::new(0),
+                throttled_with_retry_after: AtomicU64::new(0),
                 page_size_ceiling: AtomicU32::new(u32::MAX),
                 page_size_served: AtomicU32::new(0),
                 page_size_probe: tokio::sync::Mutex::new(()),
@@ -237,6 +234,8 @@ struct Inner {
     flow: Flow,
     jitter: Mutex<Jitter>,
     retries: AtomicU64,
+    /// 429 answers that carried a `Retry-After` header.
+    throttled_with_retry_after: AtomicU64,
     /// The largest page size to ask for: `u32::MAX` until the server refuses one.
     page_size_ceiling: AtomicU32,
     /// The largest page size asked that the server answered (0: none yet).
@@ -256,6 +255,8 @@ pub struct ClientStats {
     pub tokens: u64,
     /// 429 answers received.
     pub throttled: u64,
+    /// Of those, the ones that said when to retry (`Retry-After`).
+    pub throttled_with_retry_after: u64,
     /// The configured page concurrency.
     pub concurrency: usize,
     /// The lowest page concurrency adaptive flow control went down to.
@@ -294,6 +295,10 @@ impl Client {
             retries: self.inner.retries.load(Ordering::Relaxed),
             tokens: self.inner.auth.tokens_issued(),
             throttled: self.inner.flow.throttled(),
+            throttled_with_retry_after: self
+                .inner
+                .throttled_with_retry_after
+                .load(Ordering::Relaxed),
             concurrency: self.inner.flow.max(),
             lowest_concurrency: self.inner.flow.lowest(),
             peak_in_flight: self.inner.flow.peak_in_flight(),
@@ -494,6 +499,41 @@ impl Client {
         Ok(file)
     }
 
+    /// The whole JSON body of a `POST` to `path` (scoped to `company` when given), envelope
+    /// included, read as any other call is (retries, token renewal, errors by status) but not
+    /// interpreted: for diagnostics that look at the answer's shape (`doctor`).
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        company: Option<&CompanyId>,
+        body: &Value,
+    ) -> Result<Value, Error> {
+        self.raw(Method::POST, path, company, Some(body)).await
+    }
+
+    /// The whole JSON body of a `GET` of `path`; see [`Client::post_raw`].
+    pub async fn get_raw(&self, path: &str, company: Option<&CompanyId>) -> Result<Value, Error> {
+        self.raw(Method::GET, path, company, None).await
+    }
+
+    async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        company: Option<&CompanyId>,
+        body: Option<&Value>,
+    ) -> Result<Value, Error> {
+        let response = self
+            .call(method, path, company, body, Expect::Json)
+            .await?
+            .into_inner();
+        serde_json::from_slice(&response.body).map_err(|_| Error::Malformed {
+            endpoint: path.into(),
+            problem: "the answer is not JSON".into(),
+            excerpt: excerpt(&response.body),
+        })
+    }
+
     /// POSTs a search body and opens the paged `data` it returns, with the retries it took.
     async fn search<T: DeserializeOwned>(
         &self,
@@ -544,8 +584,13 @@ impl Client {
                 }
                 Err(error) => error,
             };
-            if matches!(error, Error::RateLimited { .. }) {
+            if let Error::RateLimited { retry_after } = &error {
                 self.inner.flow.on_throttle();
+                if retry_after.is_some() {
+                    self.inner
+                        .throttled_with_retry_after
+                        .fetch_add(1, Ordering::Relaxed);
+                }
             }
             let Some(retry_after) = error.transient() else {
                 return Err(error);

@@ -61,6 +61,20 @@ pub use summary::{CountSummary, MonthlyCount};
 pub use text::Text;
 pub use user::known_user_fields;
 
+/// The API paths the client calls.
+pub mod paths {
+    /// `POST`: the companies the credential manages, paged.
+    pub const COMPANIES_SEARCH: &str = "/api/companies/search";
+    /// `POST`: a company's target users, paged (scoped by the company header).
+    pub const USERS_SEARCH: &str = "/api/target-users/search";
+    /// `POST`: the server-built file of a company's target users.
+    pub const USERS_EXPORT: &str = "/api/target-users/search/export";
+    /// `GET`: a company's counts of active, inactive and deleted users, and users per month.
+    pub const COUNT_SUMMARY: &str = "/api/target-users/count-summary";
+    /// `GET` + id: one company's own settings.
+    pub const COMPANY: &str = "/api/companies/";
+}
+
 /// The production base URL of the Keepnet API.
 pub const DEFAULT_BASE_URL: &str = "https://api.keepnetlabs.com";
 

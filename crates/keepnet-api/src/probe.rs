@@ -110,13 +110,23 @@ fn verdict(selection: StatusSet, complement_page: &Page<TargetUser>) -> StatusFi
     }
 }
 
+/// What [`Client::test_status_filter`] found.
+#[derive(Debug, Clone)]
+pub struct FilterTest {
+    /// The verdict.
+    pub verdict: StatusFilter,
+    /// The rows both answers held (this company's own): for reading their shape (which keys
+    /// they carry, how dates are written), not their values.
+    pub rows: Vec<TargetUser>,
+}
+
 impl Client {
     /// Tests, for `company`, whether the server applies the status filter, without relying
     /// on the company's counts: asks page 1 of its current users and of its deleted users (at
     /// most [`PROBE_ROWS`] each). A deleted user among the current ones, or a current one
-    /// among the deleted, shows it ignored; `Untested` when the company has no user at all
-    /// (nothing can show it). Reads this company's own rows only, and keeps none.
-    pub async fn test_status_filter(&self, company: &CompanyId) -> Result<StatusFilter, Error> {
+    /// among the deleted, shows it ignored; `Untested` when no row says its state (or the
+    /// company has no user at all). Reads this company's own rows only.
+    pub async fn test_status_filter(&self, company: &CompanyId) -> Result<FilterTest, Error> {
         let query = |statuses| UserQuery {
             statuses,
             page_size: self.page_size_for(PROBE_ROWS),
@@ -124,21 +134,24 @@ impl Client {
         };
         let current = self
             .users_page(company, &query(StatusSet::CURRENT), 1)
-            .await?;
-        if current
-            .results
-            .iter()
-            .any(|u| !StatusSet::CURRENT.contains(u.state()))
-        {
-            return Ok(StatusFilter::Ignored);
-        }
+            .await?
+            .into_inner();
         let deleted = self
             .users_page(company, &query(StatusSet::DELETED), 1)
-            .await?;
-        if current.results.is_empty() && deleted.results.is_empty() {
-            return Ok(StatusFilter::Untested);
-        }
-        Ok(verdict(StatusSet::CURRENT, &deleted))
+            .await?
+            .into_inner();
+        let verdict = match (
+            verdict(StatusSet::DELETED, &current),
+            verdict(StatusSet::CURRENT, &deleted),
+        ) {
+            (StatusFilter::Ignored, _) | (_, StatusFilter::Ignored) => StatusFilter::Ignored,
+            (StatusFilter::Untested, StatusFilter::Untested) => StatusFilter::Untested,
+            _ if current.results.is_empty() && deleted.results.is_empty() => StatusFilter::Untested,
+            _ => StatusFilter::Honoured,
+        };
+        let mut rows = current.results;
+        rows.extend(deleted.results);
+        Ok(FilterTest { verdict, rows })
     }
 }
 

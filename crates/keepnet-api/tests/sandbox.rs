@@ -327,12 +327,12 @@ async fn the_status_filter_test_answers_each_way() {
         let (sandbox, client) = sandbox(config).await;
         let id =
             CompanyId::parse(&sandbox.dataset().find_by_name("Initech")[0].resource_id).unwrap();
-        assert_eq!(client.test_status_filter(&id).await.unwrap(), want);
+        assert_eq!(client.test_status_filter(&id).await.unwrap().verdict, want);
         let empty =
             CompanyId::parse(&sandbox.dataset().find_by_name("Umbrella Empty")[0].resource_id)
                 .unwrap();
         assert_eq!(
-            client.test_status_filter(&empty).await.unwrap(),
+            client.test_status_filter(&empty).await.unwrap().verdict,
             StatusFilter::Untested,
             "a company without users shows nothing"
         );

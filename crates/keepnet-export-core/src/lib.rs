@@ -26,6 +26,7 @@ pub mod changes;
 pub mod columns;
 pub mod completeness;
 pub mod deliver;
+pub mod doctor;
 pub mod exit;
 pub mod kinds;
 pub mod lane;
