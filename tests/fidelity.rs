@@ -241,7 +241,7 @@ fn a_column_the_server_does_not_send_fails_with_nothing_written() {
 
 /// Checks every createTime/updateTime cell of `company`'s XLSX export: a date-time equal to the
 /// true instant, or (only where allowed) the served text exactly.
-fn check_dates(env: &Env, company_id: &str, text_allowed: bool) -> (usize, usize) {
+pub(crate) fn check_dates(env: &Env, company_id: &str, text_allowed: bool) -> (usize, usize) {
     let path = env.path(&format!("{company_id}.xlsx"));
     env.run(&[
         "users",

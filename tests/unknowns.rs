@@ -766,3 +766,164 @@ fn doctor_answers_each_ledger_row_the_way_each_knob_sets_it() {
     assert!(text.contains("  ignored: an answer held users of states"));
     assert_no_personal_data(&env, &format!("{text}{}", table.stderr));
 }
+
+// 3. The other rows of the ledger: the tool under each answer --------------------------------------
+
+#[test]
+fn dates_in_either_style_become_the_true_instants_or_stay_as_served() {
+    use keepnet_sandbox::DateStyle;
+    for style in [DateStyle::Iso, DateStyle::CompanyFormat] {
+        let env = Env::start(knob(|c| c.date_style = Some(style)));
+        for company in env.sandbox.dataset().all_companies() {
+            if company.user_count == 0 {
+                continue;
+            }
+            // Every cell is the true instant, or (text that reads two ways, such as a 24-hour
+            // time in a 12-hour company) the text exactly as served: never a wrong date.
+            let (dates, _) = crate::fidelity::check_dates(&env, &company.resource_id, true);
+            assert!(dates > 0, "{style:?} {}", company.name);
+        }
+    }
+}
+
+#[test]
+fn a_count_summary_of_another_shape_leaves_the_figures_out_and_nothing_else() {
+    use keepnet_sandbox::CountSummaryShape;
+    let env = Env::start(knob(|c| c.count_summary = CountSummaryShape::Flat));
+    let id = env.company_id(COMPANY);
+    let server = Server::start(&[]);
+    let mut args = strings(&[
+        "users",
+        "--company",
+        COMPANY,
+        "--sink",
+        "csv:u.csv",
+        "--sink",
+        "email:it@initech.example",
+        "--rollup",
+        "csv:rollup.csv",
+    ]);
+    args.extend(plain_smtp_args(server.port, "reports@mssp.example"));
+    let out = run(&env, &args);
+    out.ok();
+    assert!(
+        out.stderr.contains("scope guard off for the count summary"),
+        "{}",
+        out.stderr
+    );
+    let rows = csv::Reader::from_path(env.path("u.csv"))
+        .unwrap()
+        .records()
+        .count();
+    assert_eq!(rows, env.served(&id).len());
+    let mail = String::from_utf8_lossy(&server.single().raw).into_owned();
+    assert!(!mail.contains("Active users"), "no figures it cannot read");
+    // `count` shows what came back, as key and value lines.
+    let count = env.run(&["count", "--company", COMPANY]);
+    let text = count.ok();
+    for key in ["activeUserCount", "inactiveUserCount", "deletedUserCount"] {
+        assert!(text.contains(key), "{text}");
+    }
+}
+
+#[test]
+fn without_retry_after_a_throttled_export_is_still_exact() {
+    let env = Env::start(knob(|c| {
+        c.faults.rate = 0.3;
+        c.faults.statuses = vec![429];
+        c.faults.omit_retry_after = true;
+    }));
+    let id = env.company_id(COMPANY);
+    let out = env.run(&[
+        "--retry-initial-backoff-ms",
+        "5",
+        "users",
+        "--company",
+        COMPANY,
+        "--page-size",
+        "10",
+    ]);
+    assert_eq!(out.json_lines(), env.served(&id));
+    assert!(env.sandbox.stats().faults_injected > 0, "it was throttled");
+}
+
+#[test]
+fn whatever_target_user_count_counts_no_false_alarm_and_a_leak_is_still_caught() {
+    use keepnet_sandbox::TargetUserCount;
+    for meaning in [
+        TargetUserCount::Active,
+        TargetUserCount::Current,
+        TargetUserCount::Every,
+    ] {
+        let env = Env::start(knob(|c| c.target_user_count = meaning));
+        let id = env.company_id(COMPANY);
+        for status in ["active,inactive", "active", "deleted", "all"] {
+            let got = env
+                .run(&["users", "--company", COMPANY, "--status", status])
+                .json_lines();
+            let want = env
+                .run(&["users", "--company", &id, "--status", status])
+                .json_lines();
+            assert_eq!(got, want);
+            assert!(!got.is_empty() || status == "deleted");
+        }
+        assert_eq!(
+            env.run(&["users", "--company", COMPANY]).json_lines(),
+            env.served(&id),
+            "{meaning:?}"
+        );
+        env.sandbox.set_faults(Faults {
+            strip_company_header: true,
+            ..Faults::default()
+        });
+        env.run(&["users", "--company", COMPANY])
+            .fails_with(8, &["other customers"]);
+    }
+}
+
+#[test]
+fn an_order_the_server_ignores_still_exports_every_user_once() {
+    let env = Env::start(knob(|c| c.ignore_order = true));
+    let id = env.company_id(COMPANY);
+    let by_email = env
+        .run(&[
+            "users",
+            "--company",
+            COMPANY,
+            "--order-by",
+            "Email",
+            "--page-size",
+            "7",
+        ])
+        .json_lines();
+    // The server's order, not the one asked for; every user exactly once.
+    assert_eq!(by_email, env.served(&id));
+    let default = env.run(&["users", "--company", COMPANY]).json_lines();
+    assert_eq!(
+        default,
+        env.served(&id),
+        "the default order is the one it keeps"
+    );
+}
+
+#[test]
+fn the_language_under_any_of_its_names_fills_one_column() {
+    use keepnet_sandbox::LanguageField;
+    let columns = |field: LanguageField| {
+        let env = Env::start(knob(|c| c.language_field = field));
+        env.run(&["users", "--company", COMPANY, "--sink", "csv:u.csv"])
+            .ok();
+        let rows = crate::sinks::read_csv(&env.path("u.csv"));
+        let served = env.served(&env.company_id(COMPANY));
+        (rows, served)
+    };
+    let (want, _) = columns(LanguageField::PreferredLanguage);
+    for field in [
+        LanguageField::PreferredLanguageName,
+        LanguageField::LanguageTypeName,
+    ] {
+        let (got, served) = columns(field);
+        assert_eq!(got, want, "{field:?}: the same file");
+        assert!(served.iter().any(|u| u[field.key()].is_string()));
+    }
+}
