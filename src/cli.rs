@@ -180,7 +180,7 @@ pub enum Command {
     /// Show a company's target-user count summary.
     Count(CountArgs),
     /// Export a company's target users to sinks (CSV, Excel, JSON Lines), or stream them as
-    /// JSON Lines on stdout when no --sink is given.
+    /// JSON Lines on stdout when no output (--sink, --changes, --rollup) is named.
     Users(Box<UsersArgs>),
     /// Save the server-side export (CSV or Excel) of a company's target users.
     Export(ExportArgs),
@@ -600,6 +600,13 @@ pub struct SandboxArgs {
     /// Fraction of API calls answered with 429/500/502/503 (0 to 1).
     #[arg(long, default_value_t = 0.0)]
     pub fault_rate: f64,
+    /// Ignore the status filter items, as a public API that does not apply the UI's filters
+    /// would: every state is answered (see docs/api-assumptions.md, status-filter).
+    #[arg(long)]
+    pub ignore_filter_items: bool,
+    /// Mark deleted users by `status: "Deleted"` alone, with no `isDeleted` key on any row.
+    #[arg(long)]
+    pub status_only_deleted: bool,
     /// Seed of the generated data.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,

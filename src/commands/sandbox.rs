@@ -3,7 +3,7 @@
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-use keepnet_sandbox::{numbered_companies, Config, Faults, OversizePages, Sandbox};
+use keepnet_sandbox::{numbered_companies, Config, DeletedRows, Faults, OversizePages, Sandbox};
 
 use crate::cli::SandboxArgs;
 use crate::exit::{self, Failure};
@@ -27,7 +27,12 @@ pub async fn run(args: &SandboxArgs) -> Result<(), Failure> {
         latency: Duration::from_millis(args.latency_ms),
         faults: Faults {
             rate: args.fault_rate,
+            ignore_filter_items: args.ignore_filter_items,
             ..Faults::default()
+        },
+        deleted_rows: match args.status_only_deleted {
+            true => DeletedRows::StatusOnly,
+            false => DeletedRows::Flagged,
         },
         ..Config::default()
     };
