@@ -141,9 +141,63 @@ fn every_customer_in_one_run_follows_the_selection() {
     assert!(seen > 0);
 }
 
-// A server that ignores the status filter is covered in tests/unknowns.rs: the export is then
-// exactly the selection, its rows dropped locally (issue 27; this file's earlier test expected
-// exit 5 and nothing published, which made one unverified guess decide whether the tool works).
+/// Until issue 27 this test expected exit 5 and nothing published: one unverified guess (that
+/// the public API applies the UI's filter items) decided whether the tool worked at all. Every
+/// row says its state, so the rows outside the selection are dropped and counted instead, and
+/// the export is exactly the selection (tests/unknowns.rs compares every output with a server
+/// that applies the filter).
+#[test]
+fn a_server_that_ignores_the_selection_exports_exactly_the_selection() {
+    let env = Env::start(Config {
+        users_per_company: 40,
+        page_cap: 10,
+        faults: Faults {
+            ignore_filter_items: true,
+            ..Faults::default()
+        },
+        ..Config::default()
+    });
+    let id = env.company_id("Initech");
+    let out = env.path("out");
+    std::fs::create_dir(&out).unwrap();
+    let csv = out.join("u.csv");
+    std::fs::write(&csv, "previous").unwrap();
+    let run = env.run(&[
+        "users",
+        "--company",
+        "Initech",
+        "--sink",
+        &format!("csv:{}", csv.display()),
+    ]);
+    run.ok();
+    let deleted = env.served_deleted(&id).len();
+    assert!(deleted > 0);
+    assert!(
+        run.stderr.contains(&format!(
+            "the server ignored the status filter: {deleted} deleted users were dropped locally"
+        )),
+        "{}",
+        run.stderr
+    );
+    let ids: Vec<String> = read_csv(&csv)[1..]
+        .iter()
+        .map(|r| r[col("resourceId")].clone())
+        .collect();
+    assert_eq!(
+        ids,
+        ids_of(&env.served(&id)),
+        "exactly the current users, in order"
+    );
+    assert_eq!(leftovers(&out), ["u.csv"]);
+    // On stdout too, and asking for everyone needs no filter.
+    let raw = env.run(&["users", "--company", "Initech"]).json_lines();
+    assert_eq!(raw, env.served(&id));
+    assert!(raw.iter().all(|u| !is_deleted(u)));
+    let all = env
+        .run(&["users", "--company", "Initech", "--status", "all"])
+        .json_lines();
+    assert_eq!(all, env.served_all(&id));
+}
 
 // 2. Fields beyond the spec --------------------------------------------------------------------
 

@@ -176,6 +176,10 @@ fn every_customer_and_a_change_report_across_two_runs_come_out_the_same() {
             "resourceId,email,firstName,lastName,department,phoneNumber,status",
             "--sink",
             "jsonl:out/{company_id}.jsonl",
+            "--sink",
+            "csv:out/{company_id}.csv",
+            "--sink",
+            "xlsx:out/{company_id}.xlsx",
             "--state",
             "state",
             "--changes",
@@ -206,6 +210,24 @@ fn every_customer_and_a_change_report_across_two_runs_come_out_the_same() {
         for company in honest.sandbox.dataset().all_companies() {
             let name = format!("out/{}.jsonl", company.resource_id);
             assert_eq!(read(&honest, &name), read(&ignoring, &name), "{name}");
+            let ids: Vec<String> = jsonl(&ignoring.path(&name))
+                .iter()
+                .map(|u| u["resourceId"].as_str().unwrap().to_owned())
+                .collect();
+            let current: Vec<String> = honest
+                .served(&company.resource_id)
+                .iter()
+                .map(|u| u["resourceId"].as_str().unwrap().to_owned())
+                .collect();
+            assert_eq!(ids, current, "{name}: exactly the current users");
+            let name = format!("out/{}.csv", company.resource_id);
+            assert_eq!(read(&honest, &name), read(&ignoring, &name), "{name}");
+            let name = format!("out/{}.xlsx", company.resource_id);
+            assert_eq!(
+                xlsx_cells(&honest.path(&name)),
+                xlsx_cells(&ignoring.path(&name)),
+                "{name}"
+            );
             let name = format!("changes/{}.jsonl", company.resource_id);
             assert_eq!(read(&honest, &name), read(&ignoring, &name), "{name}");
         }
@@ -498,6 +520,22 @@ fn a_change_report_alone_and_a_rollup_alone_are_outputs() {
     let doc = summary(&env, "all.json");
     assert_eq!(doc["totals"]["companies"], companies);
     assert_eq!(doc["totals"]["succeeded"], companies);
+    // A job file may name only a rollup too.
+    std::fs::write(
+        env.path("reports.toml"),
+        "[[job]]\nname = \"rollup\"\ncompanies = \"all\"\nrollup = [\"csv:job-rollup.csv\"]\n",
+    )
+    .unwrap();
+    assert_eq!(
+        env.run(&["run", "reports.toml", "--summary-json", "job.json"])
+            .ok(),
+        ""
+    );
+    assert_eq!(read(&env, "job-rollup.csv"), read(&env, "rollup.csv"));
+    assert_eq!(summary(&env, "job.json")["totals"]["companies"], companies);
+    for name in ["reports.toml", "job-rollup.csv", "job.json"] {
+        std::fs::remove_file(env.path(name)).unwrap();
+    }
     assert!(leftovers(env.dir.path()).iter().all(|f| [
         "state",
         "changes.jsonl",

@@ -698,13 +698,17 @@ impl Checker<'_> {
             None => None,
         };
 
+        // A change report or a rollup is an output of its own: a job may name only those.
+        let other_outputs = entry(table, "changes").is_some() || entry(table, "rollup").is_some();
         let sinks = match entry(table, "sinks") {
             Some((_, v)) => self.sinks(v),
+            None if other_outputs => Some(Vec::new()),
             None => {
                 if !keys.suggested("sinks") {
                     self.at(
                         start,
-                        "[[job]] has no `sinks`: add sinks = [\"csv:out/{company}-{date}.csv\"]",
+                        "[[job]] has no outputs: add sinks = [\"csv:out/{company}-{date}.csv\"] \
+                         (or changes, or rollup)",
                     );
                 }
                 None

@@ -26,7 +26,7 @@
 //! status = ["active", "inactive"]         # optional: which users (active, inactive, deleted, all)
 //! columns = ["email", "firstName", "custom:Employee Number"]   # optional
 //! header = "human"                        # optional: api | human
-//! sinks = ["xlsx:out/{company}-{date}.xlsx", "csv:out/{company}-{date}.csv"]   # required
+//! sinks = ["xlsx:out/{company}-{date}.xlsx", "csv:out/{company}-{date}.csv"]   # required, unless changes or rollup
 //! allow_incomplete = false                # optional: publish a read that stays inconsistent
 //! fail_fast = false                       # optional
 //!
@@ -74,7 +74,8 @@
 //! # What is checked
 //!
 //! TOML syntax; unknown keys anywhere (with the closest known key suggested); value types;
-//! required keys (`job.name`, `job.companies`, `job.sinks`, `smtp.host`, `smtp.from`);
+//! required keys (`job.name`, `job.companies`, `job.sinks` unless the job names `changes` or
+//! `rollup`, `smtp.host`, `smtp.from`);
 //! at least one job; job names (`[a-z0-9_-]+`, unique); `companies` (`"all"` or a non-empty
 //! list without repeats); sinks (non-empty, `KIND:TARGET`, known placeholders, one file per
 //! company, no two sinks of a job on one file); the subject's placeholders; e-mail

@@ -350,8 +350,15 @@ fn required_keys() {
         "[[job]]\nname = \"a\"\ncompanies = [\"Acme\"]\n",
         1,
         1,
-        &["[[job]] has no `sinks`"],
+        &["[[job]] has no outputs", "sinks = ", "changes", "rollup"],
     );
+    // A change report or a rollup alone is an output.
+    let only_rollup = "[[job]]\nname = \"a\"\ncompanies = \"all\"\nrollup = [\"csv:r.csv\"]\n";
+    let job = &parse(only_rollup).unwrap().jobs[0];
+    assert!(job.sinks.is_empty());
+    assert_eq!(job.settings.report.rollup.len(), 1);
+    let only_changes = "[[job]]\nname = \"a\"\ncompanies = [\"Acme\"]\nstate = \"st\"\nchanges = [\"jsonl:c.jsonl\"]\n";
+    assert!(parse(only_changes).unwrap().jobs[0].sinks.is_empty());
     only_error(
         &format!("{JOB}[smtp]\nfrom = \"r@mssp.example\"\n"),
         5,
@@ -671,7 +678,7 @@ companies = [\"Acme\"]
     assert!(messages[2].contains("lowercase"));
     assert!(messages[3].contains("{company}"));
     assert!(messages[4].contains("did you mean `strict`?"));
-    assert!(messages[5].contains("no `sinks`"));
+    assert!(messages[5].contains("no outputs"));
 }
 
 #[test]
