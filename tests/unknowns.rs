@@ -11,6 +11,7 @@ use keepnet_sandbox::{Config, DeletedRows, Faults, UserChanges};
 use mail_parser::{MessageParser, MimeHeaders};
 use serde_json::Value;
 
+use crate::fidelity::read_jsonl as jsonl;
 use crate::sinks::leftovers;
 use crate::smtp::Server;
 use crate::util::{plain_smtp_args, Env, Run};
@@ -52,14 +53,6 @@ fn xlsx_cells(path: &Path) -> Vec<Vec<Data>> {
         rows.extend(range.rows().map(<[Data]>::to_vec));
     }
     rows
-}
-
-fn jsonl(path: &Path) -> Vec<Value> {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
 }
 
 fn summary(env: &Env, name: &str) -> Value {

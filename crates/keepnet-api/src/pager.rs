@@ -90,20 +90,7 @@ impl PagingReport {
     /// For people, when the server ignored the status filter: how many rows were dropped
     /// and kept (`None` when none was dropped).
     pub fn filter_note(&self) -> Option<String> {
-        (self.dropped.total() > 0).then(|| {
-            format!(
-                "the server ignored the status filter: {} {} dropped locally ({} served, {} \
-                 kept)",
-                self.dropped.describe(),
-                if self.dropped.total() == 1 {
-                    "was"
-                } else {
-                    "were"
-                },
-                self.served,
-                self.users
-            )
-        })
+        self.dropped.filter_note("locally", self.served, self.users)
     }
 
     /// True when the users read may not be exactly the users the server holds.

@@ -248,6 +248,20 @@ impl StateCounts {
         self.active + self.inactive + self.deleted + self.unknown
     }
 
+    /// For people, when any user was dropped for being outside the selection: `the server
+    /// ignored the status filter: 466 deleted users were dropped {how} (2500 served, 2034
+    /// kept)`.
+    pub fn filter_note(&self, how: &str, served: u64, kept: u64) -> Option<String> {
+        (self.total() > 0).then(|| {
+            let verb = if self.total() == 1 { "was" } else { "were" };
+            format!(
+                "the server ignored the status filter: {} {verb} dropped {how} ({served} \
+                 served, {kept} kept)",
+                self.describe()
+            )
+        })
+    }
+
     /// For people: `466 deleted and 3 inactive users` (the non-zero counts, deleted first).
     pub fn describe(&self) -> String {
         let parts: Vec<String> = [

@@ -494,9 +494,13 @@ impl Sweep<'_> {
             }
             let mut unlisted: HashSet<String> = HashSet::new();
             let mut next = first;
+            // Progress counts the rows served, as the total does: with a server that ignores
+            // the status filter, more than the rows kept.
+            let mut served = 0;
             while let Some(page) = next {
                 warn_unlisted(&file_layout, &page, &mut unlisted);
-                progress.advance(page.results.len() as u64);
+                progress.advance(pager.report().served - served);
+                served = pager.report().served;
                 tracing::debug!(
                     page = page.page_number,
                     of = page.total_number_of_pages,

@@ -43,20 +43,8 @@ pub struct Vetted {
 impl Vetted {
     /// For people, when rows were dropped: how many, of what, and why.
     pub fn filter_note(&self) -> Option<String> {
-        (self.dropped.total() > 0).then(|| {
-            format!(
-                "the server ignored the status filter: {} {} dropped from its file ({} served, \
-                 {} kept)",
-                self.dropped.describe(),
-                if self.dropped.total() == 1 {
-                    "was"
-                } else {
-                    "were"
-                },
-                self.served,
-                self.rows
-            )
-        })
+        self.dropped
+            .filter_note("from its file", self.served, self.rows)
     }
 }
 
