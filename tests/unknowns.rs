@@ -684,6 +684,12 @@ fn doctor_answers_each_ledger_row_the_way_each_knob_sets_it() {
             "asked 1000: serves 50",
         ),
         (
+            "pages of a thousand served whole",
+            Box::new(|c| c.page_cap = 5000),
+            "page-size",
+            "asked 1000: serves 1000; asked 99999: serves 5000",
+        ),
+        (
             "pages refused",
             Box::new(|c| c.oversize_pages = OversizePages::Refuse),
             "page-size",

@@ -18,6 +18,10 @@ use serde_json::{json, Value};
 /// A page number no tenant reaches: its answer carries the totals and no row.
 const FAR_PAGE: u64 = 1_000_000;
 
+/// The largest page size a Keepnet validator was seen to allow ("PageSize must be between 1
+/// and 99999", API-NOTES Addendum 2).
+const LARGEST_SEEN: u32 = 99_999;
+
 /// One ledger row, answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
@@ -450,6 +454,20 @@ async fn page_size(client: &Client, company: &Company) -> Finding {
     };
     let asked = keepnet_api::DEFAULT_PAGE_SIZE;
     match ask(asked).await {
+        // Served whole: ask the most a Keepnet validator was seen to allow, to find the cap.
+        Ok(page) if page.page_size >= u64::from(asked) => {
+            let then = match ask(LARGEST_SEEN).await {
+                Ok(page) => format!("asked {LARGEST_SEEN}: serves {}", page.page_size),
+                Err(e) if e.refuses_page_size() => format!("refuses {LARGEST_SEEN}"),
+                Err(e) => format!("asked {LARGEST_SEEN}: {e}"),
+            };
+            found(
+                "page-size",
+                Q_PAGE,
+                format!("asked {asked}: serves {}; {then}", page.page_size),
+                tool,
+            )
+        }
         Ok(page) => found(
             "page-size",
             Q_PAGE,
