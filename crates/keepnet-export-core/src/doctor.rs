@@ -91,8 +91,7 @@ pub async fn diagnose(client: &Client, company: &Company) -> Diagnosis {
 
     // The status filter first, as the ledger does; its rows need a scoped search, so the
     // company header is settled before (by counts), and the rows read after.
-    let search_scoped = header_search(client, company, every.as_ref()).await;
-    let scoped = search_scoped.tested && search_scoped.answer.starts_with("honoured");
+    let (search_scoped, scoped) = header_search(client, company, every.as_ref()).await;
     let sample = match scoped {
         true => Some(client.test_status_filter(id).await),
         false => None,
@@ -104,7 +103,7 @@ pub async fn diagnose(client: &Client, company: &Company) -> Diagnosis {
     let not_scoped = || not_scoped_text.clone();
     let tool_filter = "honoured: the server selects; ignored: rows outside the selection are \
                        dropped and counted, the export is exactly the selection, a warning says \
-                       so and --summary-json records it (statusFilter)";
+                       so and the run summary records it (statusFilter)";
     let tool_deleted = "both forms are read (isDeleted true, or status Deleted); `export` drops \
                         rows from a server-built file only when its columns can say each row's \
                         state";
@@ -131,22 +130,17 @@ pub async fn diagnose(client: &Client, company: &Company) -> Diagnosis {
             findings.push(deleted_form(&test.rows, tool_deleted));
             findings.push(date_forms(client, company, &test.rows, tool_dates).await);
         }
-        Some(Err(e)) => {
+        other => {
+            let why = match other {
+                Some(Err(e)) => because(e),
+                _ => not_scoped(),
+            };
             for (id, q, tool) in [
                 ("status-filter", Q_FILTER, tool_filter),
                 ("deleted-rows", Q_DELETED, tool_deleted),
                 ("dates", Q_DATES, tool_dates),
             ] {
-                findings.push(untested(id, q, because(e), tool));
-            }
-        }
-        None => {
-            for (id, q, tool) in [
-                ("status-filter", Q_FILTER, tool_filter),
-                ("deleted-rows", Q_DELETED, tool_deleted),
-                ("dates", Q_DATES, tool_dates),
-            ] {
-                findings.push(untested(id, q, not_scoped(), tool));
+                findings.push(untested(id, q, why.clone(), tool));
             }
         }
     }
@@ -197,16 +191,19 @@ pub async fn diagnose(client: &Client, company: &Company) -> Diagnosis {
 }
 
 /// The search's total for every state, from a page far past the end, against the company's
-/// counts of every state.
-async fn header_search(client: &Client, company: &Company, every: Option<&ScopeLimit>) -> Finding {
+/// counts of every state; and whether the search is known to be scoped.
+async fn header_search(
+    client: &Client,
+    company: &Company,
+    every: Option<&ScopeLimit>,
+) -> (Finding, bool) {
     let tool = "the scope guard fails the run before anything is published or sent (exit 8): \
                 every total and the users read are held against the company's counts";
     let Some(limit) = every else {
-        return untested(
-            "header-search",
-            Q_HEADER_SEARCH,
-            "not tested: companies/search sent no user counts for this company".to_owned(),
-            tool,
+        let why = "not tested: companies/search sent no user counts for this company";
+        return (
+            untested("header-search", Q_HEADER_SEARCH, why.to_owned(), tool),
+            false,
         );
     };
     let query = UserQuery {
@@ -215,26 +212,37 @@ async fn header_search(client: &Client, company: &Company, every: Option<&ScopeL
         ..UserQuery::default()
     };
     match client.users_page(company.id(), &query, FAR_PAGE).await {
-        Ok(page) => found(
-            "header-search",
-            Q_HEADER_SEARCH,
-            scoped_answer(page.total_number_of_records, limit),
-            tool,
+        Ok(page) => {
+            let (answer, scoped) = scoped_answer(page.total_number_of_records, limit);
+            (
+                found("header-search", Q_HEADER_SEARCH, answer, tool),
+                scoped,
+            )
+        }
+        Err(e) => (
+            untested("header-search", Q_HEADER_SEARCH, because(&e), tool),
+            false,
         ),
-        Err(e) => untested("header-search", Q_HEADER_SEARCH, because(&e), tool),
     }
 }
 
-fn scoped_answer(total: u64, limit: &ScopeLimit) -> String {
+/// Whether `total` fits the company's users of every state, for people and as a flag.
+fn scoped_answer(total: u64, limit: &ScopeLimit) -> (String, bool) {
     match limit.check_every("", total) {
-        Ok(()) => format!(
-            "honoured: it counts {total} users, within the company's {} of every state",
-            limit.expected()
+        Ok(()) => (
+            format!(
+                "honoured: it counts {total} users, within the company's {} of every state",
+                limit.expected()
+            ),
+            true,
         ),
-        Err(_) => format!(
-            "ignored: it counts {total} users where the company has {} of every state (more \
-             than all of them: other customers')",
-            limit.expected()
+        Err(_) => (
+            format!(
+                "ignored: it counts {total} users where the company has {} of every state \
+                 (more than all of them: other customers')",
+                limit.expected()
+            ),
+            false,
         ),
     }
 }
@@ -253,7 +261,12 @@ fn header_summary(summary: &Result<CountSummary, Error>, every: Option<&ScopeLim
             tool,
         ),
         (Ok(summary), Some(limit)) => match summary.total() {
-            Some(total) => found("header-count-summary", q, scoped_answer(total, limit), tool),
+            Some(total) => found(
+                "header-count-summary",
+                q,
+                scoped_answer(total, limit).0,
+                tool,
+            ),
             None => untested(
                 "header-count-summary",
                 q,
@@ -442,8 +455,8 @@ async fn date_forms(
 
 /// The page size served to a page far past the end: no row, its size as answered.
 async fn page_size(client: &Client, company: &Company) -> Finding {
-    let tool = "pages of 1000 are asked (--page-size); a smaller page served is followed, a \
-                refusal naming the size is asked again at 100, once per run";
+    let tool = "pages of 1000 are asked by default (the page-size setting); a smaller page \
+                served is followed, a refusal naming the size is asked again at 100, once per run";
     let ask = |size: u32| {
         let query = UserQuery {
             statuses: StatusSet::ALL,
