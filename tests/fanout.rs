@@ -223,7 +223,8 @@ fn the_summary_has_its_documented_fields() {
             "startedAt",
             "finishedAt",
             "totals",
-            "companies"
+            "companies",
+            "failedJobs"
         ])
     );
     assert_eq!(doc["version"], 1);

@@ -46,19 +46,31 @@ pub(crate) async fn select(client: &Client, queries: &[String]) -> Result<Vec<Co
     for query in queries {
         check_query(query)?;
     }
-    let all = client.companies(&CompanyQuery::default()).await?;
+    let all = managed(client).await?;
+    select_from(&all, queries)
+}
+
+/// Every company the credential manages.
+pub(crate) async fn managed(client: &Client) -> Result<Vec<Company>, Failure> {
+    Ok(client.companies(&CompanyQuery::default()).await?)
+}
+
+/// The companies `queries` name among `all` (`all` for every one), each once, in order.
+pub(crate) fn select_from(all: &[Company], queries: &[String]) -> Result<Vec<Company>, Failure> {
+    for query in queries {
+        check_query(query)?;
+    }
     if queries.iter().any(|q| is_all(q)) {
         if queries.len() > 1 {
             return Err(Failure::usage(
                 "--company all cannot be combined with other companies",
             ));
         }
-        return Ok(all);
+        return Ok(all.to_vec());
     }
     let mut chosen: Vec<Company> = Vec::new();
     for query in queries {
-        let company =
-            keepnet_api::resolve_company(&all, query).map_err(keepnet_api::Error::from)?;
+        let company = keepnet_api::resolve_company(all, query).map_err(keepnet_api::Error::from)?;
         if !chosen.iter().any(|c| c.resource_id == company.resource_id) {
             chosen.push(company.clone());
         }

@@ -2,7 +2,6 @@
 //! plan without calling the API.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use keepnet_export_core::settings::{Export, Origin, RunWith, SinkOption, Sourced};
 use keepnet_jobs::{Companies, Job, JobFile};
@@ -14,6 +13,7 @@ use crate::columns::Layout;
 use crate::exit::Failure;
 use crate::sinks::Registry;
 use crate::{summary, Context};
+use keepnet_export_core::summary::JobFailure;
 
 /// A job file is a page of TOML; 1 MiB is a generous cap.
 const MAX_JOB_FILE: u64 = 1 << 20;
@@ -154,20 +154,31 @@ pub async fn run(ctx: &Context<'_>, args: &RunArgs) -> Result<(), Failure> {
         }
     }
     let mut results: Vec<CompanyResult> = Vec::new();
+    let mut failed_jobs: Vec<JobFailure> = Vec::new();
     let mut gate: Option<Failure> = None;
     let mut rollup_failed: Option<Failure> = None;
+    // Every managed company, listed once for every job.
+    let mut managed: Option<Vec<keepnet_api::Company>> = None;
     for (job, prepared) in file.jobs.iter().zip(prepared) {
         tracing::info!(job = %job.name, "job started");
-        let queries: Vec<String> = match &job.companies {
-            Companies::All => vec!["all".to_owned()],
-            Companies::List(list) => list.iter().map(|c| c.value.clone()).collect(),
+        // A job whose companies or recipients cannot be resolved fails alone: the other jobs
+        // run, and the summary says so.
+        let started_job = start_job(ctx, job, &args.file, &mut managed).await;
+        let (companies, recipients) = match started_job {
+            Ok(started_job) => started_job,
+            Err(failure) => {
+                tracing::error!(job = %job.name, "job not started: {failure}");
+                failed_jobs.push(JobFailure {
+                    job: job.name.clone(),
+                    failure,
+                    after: results.len(),
+                });
+                if job.fail_fast {
+                    break;
+                }
+                continue;
+            }
         };
-        let companies = super::select(ctx.client, &queries).await?;
-        let recipients: Option<crate::batch::Recipients> = job.email.clone().map(|email| {
-            Arc::new(move |c: &keepnet_api::Company| {
-                email.recipients_for(&c.name, c.resource_id.as_str())
-            }) as crate::batch::Recipients
-        });
         let batch = prepared.into_batch(RunWith {
             client: ctx.client,
             registry: ctx.registry,
@@ -196,9 +207,45 @@ pub async fn run(ctx: &Context<'_>, args: &RunArgs) -> Result<(), Failure> {
     }
     crate::commands::users::log_api_usage(ctx.client);
     if let Some(path) = &args.summary_json {
-        summary::write(path, started, &results, ctx.client)?;
+        summary::write(path, started, &results, &failed_jobs, ctx.client)?;
     }
-    summary::outcome(results)?;
+    summary::outcome(results, failed_jobs)?;
     rollup_failed.map_or(Ok(()), Err)?;
     gate.map_or(Ok(()), Err)
+}
+
+/// A job's companies (every managed one, listed once per run into `managed`) and, for a job
+/// that mails per company, its recipient table resolved by the matcher `--company` uses.
+async fn start_job(
+    ctx: &Context<'_>,
+    job: &Job,
+    file: &Path,
+    managed: &mut Option<Vec<keepnet_api::Company>>,
+) -> Result<(Vec<keepnet_api::Company>, Option<crate::batch::Recipients>), Failure> {
+    let all = match managed {
+        Some(all) => all,
+        None => managed.insert(super::managed(ctx.client).await?),
+    };
+    let queries: Vec<String> = match &job.companies {
+        Companies::All => vec!["all".to_owned()],
+        Companies::List(list) => list.iter().map(|c| c.value.clone()).collect(),
+    };
+    let companies = super::select_from(all, &queries)?;
+    let Some(email) = &job.email else {
+        return Ok((companies, None));
+    };
+    let keys: Vec<keepnet_export_core::recipients::Key> = email
+        .to
+        .iter()
+        .map(|(key, recipients)| keepnet_export_core::recipients::Key {
+            key: key.value.clone(),
+            place: format!("{}:{}:{}", file.display(), key.line, key.column),
+            recipients: recipients.clone(),
+        })
+        .collect();
+    let resolved = keepnet_export_core::recipients::resolve(&keys, email.default.clone(), all)?;
+    for line in &resolved.unmatched {
+        tracing::warn!(job = %job.name, "{line}");
+    }
+    Ok((companies, Some(resolved.recipients())))
 }

@@ -347,13 +347,13 @@ pub async fn run(ctx: &Context<'_>, args: &UsersArgs) -> Result<(), Failure> {
     log_api_usage(client);
     let rollup = keepnet_export_core::rollup::Rollup::of(&batch).write(&results, &started);
     if let Some(path) = &args.summary_json {
-        summary::write(path, started, &results, client)?;
+        summary::write(path, started, &results, &[], client)?;
     }
     let gate = match fail_on_changes {
         true => summary::changes_gate(&results),
         false => Ok(()),
     };
-    summary::outcome(results)?;
+    summary::outcome(results, Vec::new())?;
     super::rolled_up(rollup)?;
     gate
 }

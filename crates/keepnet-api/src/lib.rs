@@ -54,7 +54,7 @@ pub use keepnet_net::retry::RetryPolicy;
 pub use models::{Company, CompanyDetails, CustomFieldValue, Page, TargetUser};
 pub use pager::{Inconsistency, PagingReport, UserPager};
 pub use probe::StatusFilter;
-pub use resolve::{edit_distance, resolve_company, suggest, Candidate, ResolveError};
+pub use resolve::{edit_distance, name_key, resolve_company, suggest, Candidate, ResolveError};
 pub use scope::{ScopeCause, ScopeLimit};
 pub use status::{InvalidStatusSet, StateCounts, StatusSet, UserState};
 pub use summary::{CountSummary, MonthlyCount};

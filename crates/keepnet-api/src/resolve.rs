@@ -74,10 +74,10 @@ pub fn resolve_company<'a>(
     if let Some(c) = companies.iter().find(|c| c.resource_id == query) {
         return Ok(c);
     }
-    let wanted = fold(query);
+    let wanted = name_key(query);
     let matches: Vec<&Company> = companies
         .iter()
-        .filter(|c| fold(&c.name) == wanted)
+        .filter(|c| name_key(&c.name) == wanted)
         .collect();
     match matches.as_slice() {
         [one] => Ok(one),
@@ -99,12 +99,28 @@ pub fn resolve_company<'a>(
     }
 }
 
-/// Case folding for name comparison: lowercase, with whitespace runs collapsed.
-fn fold(text: &str) -> String {
-    text.split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_lowercase()
+/// The key two company names are compared by: Unicode NFC (a name stored decomposed, as macOS
+/// writes it, equals the same name typed composed), whitespace runs collapsed, lower case with
+/// the dotted and dotless I folded together (Turkish `İSTANBUL` is `istanbul`, `IŞIK` is
+/// `ışık`). The one comparison for `--company`, job-file recipient keys and every other place
+/// a person names a company.
+pub fn name_key(text: &str) -> String {
+    let nfc = icu_normalizer::ComposingNormalizerBorrowed::new_nfc().normalize(text);
+    let mut key = String::with_capacity(nfc.len());
+    for word in nfc.split_whitespace() {
+        if !key.is_empty() {
+            key.push(' ');
+        }
+        for c in word.chars() {
+            match c {
+                'I' | 'İ' | 'ı' => key.push('i'),
+                // A combining dot above an i (how `İ` lower-cases, or is typed decomposed).
+                '\u{307}' if key.ends_with('i') => {}
+                c => key.extend(c.to_lowercase()),
+            }
+        }
+    }
+    key
 }
 
 /// Up to three names close to `wanted`: names containing it (or contained in it) first, then
@@ -113,7 +129,7 @@ fn closest_names(companies: &[Company], wanted: &str) -> Vec<String> {
     let mut scored: Vec<(usize, &str)> = companies
         .iter()
         .filter_map(|c| {
-            let name = fold(&c.name);
+            let name = name_key(&c.name);
             if name.is_empty() || wanted.is_empty() {
                 return None;
             }
@@ -252,6 +268,32 @@ mod tests {
         assert!(err.to_string().contains("keepnet-export companies"));
         let err = resolve_company(&t, "Musteri A.S.").unwrap_err();
         assert!(err.to_string().contains("Müşteri A.Ş."), "{err}");
+    }
+
+    #[test]
+    fn names_match_across_normal_forms_and_turkish_case() {
+        let t = vec![
+            company("T1", "İSTANBUL Sigorta", None),
+            company("T2", "IŞIK Ltd", None),
+            company("T3", "Mu\u{308}s\u{327}teri", None),
+            company("T4", "Kaya   Holding", None),
+        ];
+        for (typed, id) in [
+            ("istanbul sigorta", "T1"),
+            ("İstanbul SİGORTA", "T1"),
+            ("ışık ltd", "T2"),
+            ("Işık LTD", "T2"),
+            ("Müşteri", "T3"),
+            ("kaya holding", "T4"),
+        ] {
+            assert_eq!(
+                resolve_company(&t, typed).unwrap().resource_id,
+                id,
+                "{typed}"
+            );
+        }
+        assert_eq!(name_key("I\u{307}STANBUL"), "istanbul");
+        assert_eq!(name_key("  a \t b "), "a b");
     }
 
     #[test]

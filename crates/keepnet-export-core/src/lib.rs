@@ -37,6 +37,7 @@ pub mod output;
 pub mod pipeline;
 pub mod plan;
 pub mod progress;
+pub mod recipients;
 pub mod rollup;
 pub mod rules;
 pub mod server_file;

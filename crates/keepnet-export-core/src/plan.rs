@@ -92,6 +92,8 @@ pub struct EmailPlan {
     pub cc: Vec<String>,
     /// Bcc.
     pub bcc: Vec<String>,
+    /// What to know about the recipient keys (one a job's companies do not name...).
+    pub notes: Vec<String>,
 }
 
 /// Writes the SMTP section.
@@ -231,6 +233,9 @@ fn write_email(out: &mut String, email: &EmailPlan) {
         "other companies"
     };
     let _ = writeln!(out, "             {others} -> {}", list(&email.default));
+    for note in &email.notes {
+        let _ = writeln!(out, "             note: {note}");
+    }
     if !email.cc.is_empty() {
         let _ = writeln!(out, "             cc: {}", email.cc.join(", "));
     }

@@ -45,8 +45,26 @@ pub fn check_stdout_free(
     Ok(())
 }
 
-/// The summary document.
-pub fn document(started: Timestamp, results: &[CompanyResult], client: &Client) -> Value {
+/// A job of a job file that failed before any of its companies started: its companies or
+/// its recipients could not be resolved. The run goes on with the other jobs.
+#[derive(Debug, Clone)]
+pub struct JobFailure {
+    /// The job's name.
+    pub job: String,
+    /// Why.
+    pub failure: Failure,
+    /// How many company results the run had when it failed: where it stands among them,
+    /// for which failure came first.
+    pub after: usize,
+}
+
+/// The summary document. `jobs`: the job-file jobs that failed before starting (`run`).
+pub fn document(
+    started: Timestamp,
+    results: &[CompanyResult],
+    jobs: &[JobFailure],
+    client: &Client,
+) -> Value {
     let stats = client.stats();
     let companies: Vec<Value> = results.iter().map(company_entry).collect();
     let count = |outcome: &str| companies.iter().filter(|c| c["outcome"] == outcome).count();
@@ -66,6 +84,11 @@ pub fn document(started: Timestamp, results: &[CompanyResult], client: &Client) 
             "throttled": stats.throttled,
         },
         "companies": companies,
+        "failedJobs": jobs.iter().map(|j| json!({
+            "job": j.job,
+            "exitCode": j.failure.code(),
+            "error": j.failure.to_string(),
+        })).collect::<Vec<_>>(),
     })
 }
 
@@ -147,9 +170,10 @@ pub fn write(
     path: &Path,
     started: Timestamp,
     results: &[CompanyResult],
+    jobs: &[JobFailure],
     client: &Client,
 ) -> Result<(), Failure> {
-    let mut text = serde_json::to_string_pretty(&document(started, results, client))
+    let mut text = serde_json::to_string_pretty(&document(started, results, jobs, client))
         .map_err(|e| Failure::output("cannot encode the summary", e))?;
     text.push('\n');
     if path == Path::new("-") {
@@ -188,13 +212,19 @@ pub fn changes_gate(results: &[CompanyResult]) -> Result<(), Failure> {
     ))
 }
 
-/// The run's result: success, the one company's failure, or a failure naming every company
-/// that failed (with the first one's exit code).
-pub fn outcome(results: Vec<CompanyResult>) -> Result<(), Failure> {
+/// The run's result: success, the one company's failure, or a failure naming every job and
+/// company that failed (with the first one's exit code). `jobs`: the jobs that failed before
+/// starting (`run`).
+pub fn outcome(results: Vec<CompanyResult>, jobs: Vec<JobFailure>) -> Result<(), Failure> {
     let total = results.len();
     let mut failures: Vec<(String, Failure)> = Vec::new();
     let mut skipped = 0;
-    for result in results {
+    let job_failures = jobs.len();
+    let mut jobs = jobs.into_iter().peekable();
+    for (index, result) in results.into_iter().enumerate() {
+        while let Some(job) = jobs.next_if(|j| j.after <= index) {
+            failures.push((format!("job {}", job.job), job.failure));
+        }
         match result.outcome {
             Some(Ok(outcome)) => tracing::info!(
                 company = %result.company.name,
@@ -207,10 +237,13 @@ pub fn outcome(results: Vec<CompanyResult>) -> Result<(), Failure> {
             None => skipped += 1,
         }
     }
+    for job in jobs {
+        failures.push((format!("job {}", job.job), job.failure));
+    }
     if failures.is_empty() {
         return Ok(());
     }
-    if total == 1 {
+    if failures.len() == 1 && total + job_failures <= 1 {
         return Err(failures.remove(0).1);
     }
     let (code, setting) = (failures[0].1.code(), failures[0].1.setting());
@@ -224,12 +257,16 @@ pub fn outcome(results: Vec<CompanyResult>) -> Result<(), Failure> {
     } else {
         String::new()
     };
-    Err(Failure::msg(
-        code,
-        format!(
-            "{} of {total} companies failed{skipped}:\n{list}",
-            failures.len()
-        ),
+    let companies = failures.len() - job_failures;
+    let mut what = Vec::new();
+    if companies > 0 || job_failures == 0 {
+        what.push(format!("{companies} of {total} companies failed"));
+    }
+    if job_failures > 0 {
+        what.push(format!("{job_failures} job(s) could not start"));
+    }
+    Err(
+        Failure::msg(code, format!("{}{skipped}:\n{list}", what.join(" and ")))
+            .with_setting(setting),
     )
-    .with_setting(setting))
 }

@@ -52,9 +52,12 @@
 //! * When `companies` is `"all"` or lists several companies, every target that is a file
 //!   (not `-`) must contain `{company}` or `{company_id}`, and `-` is refused: otherwise
 //!   the companies would overwrite one file. `email:` sinks are not files and are exempt.
-//! * E-mail: each company's files go to its entry in `[job.email.to]` (matched by exact
-//!   id first, then by name ignoring case), else to `default`; a company listed with `[]`
-//!   gets no mail. `cc` and `bcc` are added to every message. See [`Email::recipients_for`].
+//! * E-mail: each company's files go to its entry in `[job.email.to]`, else to `default`; a
+//!   company listed with `[]` gets no mail. `cc` and `bcc` are added to every message. Keys
+//!   are resolved when the job runs, against the companies the credential manages, exactly
+//!   as `--company` is (`keepnet_export_core::recipients`): an exact id, else the name
+//!   compared by `keepnet_api::name_key`; a key naming two companies fails the job, a key
+//!   naming none is reported.
 //! * Addresses are `name@domain` or `Name <name@domain>`, one per string.
 //! * Optional in a `[[job]]` too, as on the command line: `order_by = "CreateTime"` (an API
 //!   field), `descending = false`, `page_size = 100` (1 to 10000), and a sink kind's own
@@ -233,25 +236,6 @@ pub struct Email {
     pub to: Vec<(Located<String>, Vec<String>)>,
     /// Line of the `[job.email]` header or `email =` key (1-based).
     pub line: usize,
-}
-
-impl Email {
-    /// The `to` recipients of one company: the entry whose key is exactly `company_id`,
-    /// else the one whose key equals `company_name` ignoring case, else [`Email::default`].
-    /// Empty means: send this company nothing. `cc`/`bcc` are not included.
-    pub fn recipients_for(&self, company_name: &str, company_id: &str) -> Vec<String> {
-        let by_id = self.to.iter().find(|(key, _)| key.value == company_id);
-        let name = company_name.to_lowercase();
-        let by_name = || {
-            self.to
-                .iter()
-                .find(|(key, _)| key.value.to_lowercase() == name)
-        };
-        match by_id.or_else(by_name) {
-            Some((_, recipients)) => recipients.clone(),
-            None => self.default.clone(),
-        }
-    }
 }
 
 /// A value with the 1-based line and column (in characters) where it starts in the file;

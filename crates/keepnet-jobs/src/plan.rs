@@ -107,6 +107,7 @@ fn write_job(out: &mut String, job: &Job, resolved: Option<&SinkSettings>) {
                 .map(|(company, to)| (company.value.clone(), to.clone()))
                 .collect(),
             default: email.default.clone(),
+            notes: recipient_notes(email, &job.companies),
             cc: mail
                 .as_ref()
                 .map_or_else(|| email.cc.clone(), |m| m.cc.clone()),
@@ -116,4 +117,31 @@ fn write_job(out: &mut String, job: &Job, resolved: Option<&SinkSettings>) {
         }),
     };
     plan::write_job(out, &plan);
+}
+
+/// What `run --check` (which calls no API) can say of the recipient keys: those that name none
+/// of the job's companies as written, compared as `--company` compares; and that every key
+/// is resolved when the job runs.
+fn recipient_notes(email: &Email, companies: &crate::Companies) -> Vec<String> {
+    if email.to.is_empty() {
+        return Vec::new();
+    }
+    let mut notes = Vec::new();
+    if let crate::Companies::List(list) = companies {
+        let listed: Vec<String> = list.iter().map(|c| c.value.clone()).collect();
+        for (key, _) in &email.to {
+            if keepnet_export_core::recipients::match_listed(&key.value, &listed).is_none() {
+                notes.push(format!(
+                    "line {}: {:?} names none of this job's companies as written",
+                    key.line, key.value
+                ));
+            }
+        }
+    }
+    notes.push(
+        "keys are resolved when the job runs, as --company is (an id, else the name): a key \
+         two companies share fails the job, a key that names no company is reported"
+            .to_owned(),
+    );
+    notes
 }

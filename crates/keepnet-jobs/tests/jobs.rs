@@ -2,9 +2,7 @@
 
 use std::path::PathBuf;
 
-use keepnet_jobs::{
-    parse, plan_summary, render_error, Companies, Email, Header, JobError, Located, Tls,
-};
+use keepnet_jobs::{parse, plan_summary, render_error, Companies, Header, JobError, Located, Tls};
 
 /// The ```toml example of the crate documentation, so the documented file stays valid.
 fn documented_example() -> String {
@@ -190,8 +188,8 @@ fn inline_tables_work_too() {
     let email = job.email.as_ref().unwrap();
     assert_eq!(email.line, 1);
     assert_eq!(file.smtp.unwrap().line, 2);
-    assert_eq!(email.recipients_for("A", "id"), Vec::<String>::new());
-    assert_eq!(email.recipients_for("B", "id"), ["a@b.example"]);
+    assert_eq!(email.to[0].1, Vec::<String>::new());
+    assert_eq!(email.default, ["a@b.example"]);
 }
 
 #[test]
@@ -725,69 +723,6 @@ fn render_error_on_a_non_ascii_line() {
     assert_eq!(lines[2], "10 | \"Müşteri A.Ş.\" = [\"bt musteri\"]");
     // The caret sits under the address's opening quote, 18 characters in.
     assert_eq!(lines[3], format!("   | {}^", " ".repeat(18)));
-}
-
-fn email() -> Email {
-    Email {
-        subject: None,
-        cc: vec![],
-        bcc: vec![],
-        default: vec!["soc@mssp.example".to_owned()],
-        to: vec![
-            (
-                at("Acme Holdings".to_owned(), 1, 1),
-                vec!["it@acme.example".to_owned()],
-            ),
-            (
-                at("xC5kfGz7w2Nz".to_owned(), 2, 1),
-                vec!["id@acme.example".to_owned()],
-            ),
-            (
-                at("Müşteri A.Ş.".to_owned(), 3, 1),
-                vec!["bt@musteri.example".to_owned()],
-            ),
-            (at("Quiet Ltd".to_owned(), 4, 1), vec![]),
-        ],
-        line: 1,
-    }
-}
-
-#[test]
-fn recipients_by_id_then_name_then_default() {
-    let email = email();
-    // The id wins over the name.
-    assert_eq!(
-        email.recipients_for("Acme Holdings", "xC5kfGz7w2Nz"),
-        ["id@acme.example"]
-    );
-    // Ids are exact.
-    assert_eq!(
-        email.recipients_for("Other", "XC5KFGZ7W2NZ"),
-        ["soc@mssp.example"]
-    );
-    // Names ignore case, also beyond ASCII.
-    assert_eq!(
-        email.recipients_for("ACME HOLDINGS", "id1"),
-        ["it@acme.example"]
-    );
-    assert_eq!(
-        email.recipients_for("MÜŞTERI A.Ş.", "id2"),
-        ["bt@musteri.example"]
-    );
-    assert_eq!(
-        email.recipients_for("müşteri a.ş.", "id2"),
-        ["bt@musteri.example"]
-    );
-    // Not listed: the default.
-    assert_eq!(email.recipients_for("Globex", "id3"), ["soc@mssp.example"]);
-    // Listed with []: nobody, not the default.
-    assert!(email.recipients_for("quiet ltd", "id4").is_empty());
-    // No default: nobody.
-    let none = Email {
-        default: vec![],
-        ..email
-    };
-    assert!(none.recipients_for("Globex", "id3").is_empty());
 }
 
 #[test]
