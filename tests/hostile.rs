@@ -700,14 +700,35 @@ fn two_names_for_one_file_are_refused_and_new_folders_are_private() {
 /// message arrived and before it answers 250: the moment between a file's publication and
 /// the end of the run.
 fn smtp_once(on_data: impl FnOnce() + Send + 'static) -> (u16, std::thread::JoinHandle<()>) {
-    use std::io::{BufRead, BufReader, Write};
+    smtp_sessions(1, on_data)
+}
+
+/// [`smtp_once`] for `sessions` connections one after the other (one message each); `on_data`
+/// runs after the first message arrived.
+pub(crate) fn smtp_sessions(
+    sessions: usize,
+    on_data: impl FnOnce() + Send + 'static,
+) -> (u16, std::thread::JoinHandle<()>) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let handle = std::thread::spawn(move || {
-        let (stream, _) = listener.accept().unwrap();
+        let mut on_data = Some(on_data);
+        for _ in 0..sessions {
+            let Ok((stream, _)) = listener.accept() else {
+                return;
+            };
+            smtp_session(stream, &mut on_data);
+        }
+    });
+    (port, handle)
+}
+
+/// One SMTP conversation on `stream`, running `on_data` (once) after a message arrived.
+fn smtp_session(stream: std::net::TcpStream, on_data: &mut Option<impl FnOnce()>) {
+    use std::io::{BufRead, BufReader, Write};
+    {
         let mut out = stream.try_clone().unwrap();
         let mut lines = BufReader::new(stream);
-        let mut on_data = Some(on_data);
         writeln!(out, "220 localhost ESMTP\r").unwrap();
         let mut line = String::new();
         while lines.read_line(&mut line).unwrap_or(0) > 0 {
@@ -733,8 +754,7 @@ fn smtp_once(on_data: impl FnOnce() + Send + 'static) -> (u16, std::thread::Join
             writeln!(out, "{reply}\r").unwrap();
             line.clear();
         }
-    });
-    (port, handle)
+    }
 }
 
 #[test]

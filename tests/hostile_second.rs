@@ -143,3 +143,236 @@ fn company_names_match_in_nfd_and_in_turkish_case() {
         assert_eq!(users, env.served(&id), "{typed}");
     }
 }
+
+// 2. Two customers' files never meet at one path ---------------------------------------------------
+
+/// Every file below `dir` (recursively), by path relative to it.
+fn files_below(dir: &std::path::Path) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(folder) = stack.pop() {
+        for entry in std::fs::read_dir(&folder).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                found.push(path.strip_prefix(dir).unwrap().display().to_string());
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+#[test]
+fn names_that_look_like_placeholders_or_suffixes_get_files_of_their_own() {
+    // First learn the ids the sandbox gives, then add companies named after them.
+    let named = |extra: Vec<String>| {
+        Env::start(Config {
+            users_per_company: 3,
+            page_cap: 10,
+            extra_companies: extra,
+            ..Config::default()
+        })
+    };
+    let probe = named(vec!["{company_id}".into(), "Acme".into(), "ACME".into()]);
+    let id_of = |name: &str| probe.company_id(name);
+    let (placeholder, acme) = (id_of("{company_id}"), id_of("Acme"));
+    let env = named(vec![
+        "{company_id}".into(),
+        "Acme".into(),
+        "ACME".into(),
+        placeholder.clone(),
+        format!("Acme-{acme}"),
+        "{date}".into(),
+    ]);
+    env.run(&[
+        "users",
+        "--company",
+        "all",
+        "--sink",
+        "jsonl:out/{company}.jsonl",
+        "--summary-json",
+        "s.json",
+    ])
+    .ok();
+    let doc = summary(&env, "s.json");
+    let companies = doc["companies"].as_array().unwrap();
+    assert_eq!(
+        files_below(&env.path("out")).len(),
+        companies.len(),
+        "one file each"
+    );
+    for entry in companies {
+        let id = entry["company"]["resourceId"].as_str().unwrap();
+        let path = entry["files"][0]["path"].as_str().unwrap();
+        let ids: Vec<String> = std::fs::read_to_string(env.path(path))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap()["resourceId"].to_string())
+            .collect();
+        let want: Vec<String> = env
+            .served(id)
+            .iter()
+            .map(|u| u["resourceId"].to_string())
+            .collect();
+        assert_eq!(ids, want, "{path} holds its own company's people only");
+    }
+    assert!(
+        env.path("out/{company_id}.jsonl").exists(),
+        "a name is not expanded again"
+    );
+    assert!(env.path("out/{date}.jsonl").exists());
+}
+
+#[test]
+fn a_change_report_a_sink_and_a_rollup_on_one_file_are_refused_before_any_export() {
+    let env = Env::start(Config {
+        users_per_company: 3,
+        page_cap: 10,
+        extra_companies: vec!["Acme".into(), "Acme-changes".into(), "rollup".into()],
+        ..Config::default()
+    });
+    let run = env.run(&[
+        "users",
+        "--company",
+        "all",
+        "--sink",
+        "csv:reports/{company}.csv",
+        "--state",
+        "state",
+        "--changes",
+        "csv:reports/{company}-changes.csv",
+        "--rollup",
+        "csv:reports/rollup.csv",
+    ]);
+    run.fails_with(
+        2,
+        &[
+            "--sink csv:reports/Acme-changes.csv for Acme-changes",
+            "--changes csv:reports/Acme-changes.csv for Acme",
+            "write one file",
+            "nothing was exported",
+        ],
+    );
+    assert_eq!(
+        env.sandbox.stats().user_search_requests,
+        0,
+        "no user was fetched"
+    );
+    assert!(files_below(&env.dir.path().join("reports")).is_empty());
+}
+
+// 3. Two outputs of different kinds on one file -----------------------------------------------------
+
+#[test]
+fn outputs_of_different_kinds_on_one_file_are_refused_before_any_request() {
+    let env = Env::small(3, 10);
+    for (args, needles) in [
+        (
+            vec!["--sink", "jsonl:s.json", "--summary-json", "s.json"],
+            vec!["--sink jsonl:s.json", "--summary-json s.json"],
+        ),
+        (
+            vec![
+                "--sink",
+                "csv:u.csv",
+                "--state",
+                "st",
+                "--changes",
+                "csv:r.csv",
+                "--rollup",
+                "csv:r.csv",
+            ],
+            vec!["--changes csv:r.csv", "--rollup csv:r.csv"],
+        ),
+    ] {
+        let mut all = vec!["users", "--company", "Initech"];
+        all.extend(&args);
+        let mut want = vec!["write one file"];
+        want.extend(&needles);
+        env.run(&all).fails_with(2, &want);
+        // The dry run says the same.
+        all.push("--dry-run");
+        env.run(&all).fails_with(2, &want);
+    }
+    assert_eq!(env.sandbox.stats().requests, 0, "not one request");
+
+    // A state file, known once the company's id is: refused before its users are fetched.
+    let id = env.company_id("Initech");
+    let state = format!("st/{id}.state.json");
+    for args in [
+        vec!["--sink", "csv:u.csv", "--summary-json", state.as_str()],
+        vec!["--sink", "jsonl:st/{company_id}.state.json"],
+    ] {
+        let mut all = vec!["users", "--company", "Initech", "--state", "st"];
+        all.extend(&args);
+        env.run(&all)
+            .fails_with(2, &["the state of Initech", "--state st", "write one file"]);
+    }
+    assert_eq!(env.sandbox.stats().user_search_requests, 0);
+    assert!(!env.path("st").exists() || files_below(&env.path("st")).is_empty());
+}
+
+// 2. Every delivery sends only the bytes that were published --------------------------------------
+
+#[test]
+fn an_email_sends_nothing_of_a_file_replaced_since_it_was_published() {
+    let env = Env::small(5, 10);
+    let csv = env.path("out/u.csv");
+    let replaced = csv.clone();
+    // After the first e-mail, another process changes the file at the path, keeping its size.
+    let (port, smtp) = crate::hostile::smtp_sessions(2, move || {
+        let mut bytes = std::fs::read(&replaced).unwrap();
+        let last = bytes.len() - 3;
+        bytes[last] ^= 0x01;
+        std::fs::write(&replaced, bytes).unwrap();
+    });
+    let sink = format!("csv:{}", csv.display());
+    let mut args = vec![
+        "users",
+        "--company",
+        "Initech",
+        "--sink",
+        sink.as_str(),
+        "--sink",
+        "email:first@initech.example",
+        "--sink",
+        "email:second@initech.example",
+    ];
+    let smtp_args = crate::util::plain_smtp_args(port, "reports@mssp.example");
+    args.extend(smtp_args.iter().map(String::as_str));
+    env.run(&args).fails_with(
+        6,
+        &[
+            "u.csv",
+            "SHA-256",
+            "where",
+            "was published",
+            "it was not sent",
+        ],
+    );
+    drop(smtp);
+}
+
+// 4. A secret target is hidden in every snippet ------------------------------------------------------
+
+#[test]
+fn a_job_file_error_never_shows_a_webhook_urls_token() {
+    let env = Env::small(3, 10);
+    let file = env.path("reports.toml");
+    std::fs::write(
+        &file,
+        "[[job]]\nname = \"a\"\ncompanies = [\"Initech\"]\n\
+         sinks = [\"webhook:https://hooks.example.com/services/T0/B0/Zx9Qk7tail\", \"cvs:out.csv\"]\n",
+    )
+    .unwrap();
+    for args in [
+        vec!["run", "reports.toml", "--check"],
+        vec!["run", "reports.toml"],
+    ] {
+        let run = env.run(&args);
+        run.fails_with(2, &["cvs", "webhook:https://hooks.example.com/…"]);
+        assert!(!run.stderr.contains("Zx9Qk7"), "{}", run.stderr);
+    }
+}

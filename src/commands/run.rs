@@ -34,7 +34,7 @@ fn load(
     let file = keepnet_jobs::parse_with(&text, registry).map_err(|errors| {
         let rendered: Vec<String> = errors
             .iter()
-            .map(|e| keepnet_jobs::render_error(&shown, &text, e))
+            .map(|e| keepnet_jobs::render_error_with(&shown, &text, e, &|t| registry.shown_text(t)))
             .collect();
         Failure::usage(format!(
             "{} error(s) in {shown}:\n{}",
@@ -52,7 +52,7 @@ fn load(
         match prepare(job, &file, &text, registry, run_wide, &secrets) {
             Ok(p) => prepared.push(p),
             Err(located) => errors.extend(located.into_iter().map(|(line, column, message)| {
-                keepnet_jobs::render_error(
+                keepnet_jobs::render_error_with(
                     &shown,
                     &text,
                     &keepnet_jobs::JobError {
@@ -60,6 +60,7 @@ fn load(
                         column,
                         message,
                     },
+                    &|t| registry.shown_text(t),
                 )
             })),
         }
@@ -135,6 +136,24 @@ pub fn check(args: &RunArgs, registry: &Registry, timeout: &SinkOption) -> Resul
     let (file, prepared) = load(&args.file, registry, std::slice::from_ref(timeout))?;
     let resolved: Vec<_> = prepared.iter().map(|p| &p.outputs.settings).collect();
     let plan = keepnet_jobs::plan_summary_resolved(&file, &resolved);
+    // The files each job writes whatever its companies, as a run checks them.
+    let client = super::offline_client();
+    let progress = keepnet_export_core::progress::Silent;
+    for export in prepared {
+        let mut batch = export.into_batch(RunWith {
+            client: &client,
+            registry,
+            scope_tolerance: 0,
+            concurrency: 1,
+            recipients: None,
+            progress: &progress,
+        });
+        if let Some(path) = &args.summary_json {
+            let path = Sourced::new(path.clone(), Origin::Flag("--summary-json".to_owned()));
+            batch.reserved.extend(summary::target(&path));
+        }
+        batch.check_fixed_targets()?;
+    }
     crate::output::to_stdout(|out| out.write_all(plan.as_bytes()))
 }
 
@@ -146,12 +165,29 @@ pub async fn run(ctx: &Context<'_>, args: &RunArgs) -> Result<(), Failure> {
         ctx.registry,
         std::slice::from_ref(&ctx.plugin_timeout),
     )?;
+    let mut summary_target = None;
     if let Some(path) = &args.summary_json {
         let path = Sourced::new(path.clone(), Origin::Flag("--summary-json".to_owned()));
         summary::check_target(&path)?;
         for job in &prepared {
             summary::check_stdout_free(&path, &job.outputs.specs, &job.names)?;
         }
+        summary_target = summary::target(&path);
+    }
+    // Every job's outputs, checked against each other and the summary before any request.
+    let mut batches = Vec::with_capacity(prepared.len());
+    for prepared in prepared {
+        let mut batch = prepared.into_batch(RunWith {
+            client: ctx.client,
+            registry: ctx.registry,
+            scope_tolerance: ctx.scope_tolerance,
+            concurrency: usize::from(args.company_concurrency),
+            recipients: None,
+            progress: ctx.progress,
+        });
+        batch.reserved.extend(summary_target.clone());
+        batch.check_fixed_targets()?;
+        batches.push(batch);
     }
     let mut results: Vec<CompanyResult> = Vec::new();
     let mut failed_jobs: Vec<JobFailure> = Vec::new();
@@ -159,7 +195,7 @@ pub async fn run(ctx: &Context<'_>, args: &RunArgs) -> Result<(), Failure> {
     let mut rollup_failed: Option<Failure> = None;
     // Every managed company, listed once for every job.
     let mut managed: Option<Vec<keepnet_api::Company>> = None;
-    for (job, prepared) in file.jobs.iter().zip(prepared) {
+    for (job, mut batch) in file.jobs.iter().zip(batches) {
         tracing::info!(job = %job.name, "job started");
         // A job whose companies or recipients cannot be resolved fails alone: the other jobs
         // run, and the summary says so.
@@ -179,20 +215,28 @@ pub async fn run(ctx: &Context<'_>, args: &RunArgs) -> Result<(), Failure> {
                 continue;
             }
         };
-        let batch = prepared.into_batch(RunWith {
-            client: ctx.client,
-            registry: ctx.registry,
-            scope_tolerance: ctx.scope_tolerance,
-            concurrency: usize::from(args.company_concurrency),
-            recipients,
-            progress: ctx.progress,
-        });
+        batch.recipients = recipients;
         let gated = batch.report.fail_on_changes;
-        let job_results = batch.run(companies).await;
+        let job_results = match batch.run(companies).await {
+            Ok(results) => results,
+            Err(failure) => {
+                tracing::error!(job = %job.name, "job not started: {failure}");
+                failed_jobs.push(JobFailure {
+                    job: job.name.clone(),
+                    failure,
+                    after: results.len(),
+                });
+                if job.fail_fast {
+                    break;
+                }
+                continue;
+            }
+        };
         if gated && gate.is_none() {
             gate = summary::changes_gate(&job_results).err();
         }
-        let rollup = keepnet_export_core::rollup::Rollup::of(&batch).write(&job_results, &started);
+        let rollup =
+            keepnet_export_core::rollup::Rollup::of(&batch).write(&job_results, &batch.started);
         if let Err(e) = super::rolled_up(rollup) {
             tracing::error!(job = %job.name, "rollup not written: {e}");
             rollup_failed.get_or_insert(e);

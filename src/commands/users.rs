@@ -63,7 +63,7 @@ fn prepare<'a>(ctx: &Context<'a>, args: &UsersArgs) -> Result<Prepared<'a>, Fail
         }
         return Ok(Prepared::Raw(export.query));
     }
-    let batch = export.into_batch(RunWith {
+    let mut batch = export.into_batch(RunWith {
         client,
         registry: ctx.registry,
         scope_tolerance: ctx.scope_tolerance,
@@ -75,7 +75,9 @@ fn prepare<'a>(ctx: &Context<'a>, args: &UsersArgs) -> Result<Prepared<'a>, Fail
         let path = Sourced::new(path.clone(), origin(args, "summary_json", "--summary-json"));
         summary::check_target(&path)?;
         summary::check_stdout_free(&path, &batch.specs, &batch.names)?;
+        batch.reserved.extend(summary::target(&path));
     }
+    batch.check_fixed_targets()?;
     Ok(Prepared::Batch(Box::new(batch)))
 }
 
@@ -343,9 +345,9 @@ pub async fn run(ctx: &Context<'_>, args: &UsersArgs) -> Result<(), Failure> {
     };
     let companies = super::select(client, &args.company).await?;
     let fail_on_changes = batch.report.fail_on_changes;
-    let results = batch.run(companies).await;
+    let results = batch.run(companies).await?;
     log_api_usage(client);
-    let rollup = keepnet_export_core::rollup::Rollup::of(&batch).write(&results, &started);
+    let rollup = keepnet_export_core::rollup::Rollup::of(&batch).write(&results, &batch.started);
     if let Some(path) = &args.summary_json {
         summary::write(path, started, &results, &[], client)?;
     }

@@ -153,6 +153,9 @@ pub enum EncryptError {
         /// The underlying error.
         source: SinkError,
     },
+    /// The source is no longer the file published: no copy was made.
+    #[error("{0}")]
+    Changed(SinkError),
     /// The ZIP library refused or failed (the message names the file).
     #[error("making {}: {message}", .path.display())]
     Zip {
@@ -314,9 +317,9 @@ pub fn encrypt(
     let output = match encryption {
         Encryption::ZipAes { password } => {
             let entry = name.to_string_lossy();
-            zip_aes(input, output, &entry, password, &source.path, &target)?
+            zip_aes(input, output, &entry, password, source, &target)?
         }
-        Encryption::Age { recipients } => age_to(input, output, recipients, &source.path, &target)?,
+        Encryption::Age { recipients } => age_to(input, output, recipients, source, &target)?,
     };
     let file = output.into_inner().map_err(|e| EncryptError::Write {
         path: target.clone(),
@@ -372,26 +375,30 @@ fn open_source(path: &Path) -> Result<Source, EncryptError> {
     })
 }
 
-/// Copies `input` into `output` a chunk at a time, telling read errors from write errors.
+/// Copies `input` into `output` a chunk at a time, telling read errors from write errors,
+/// and fails unless what it read is the file `source` published (a file replaced at its path
+/// since is never encrypted in its place).
 fn pump(
     input: &mut File,
     output: &mut impl Write,
-    source: &Path,
+    source: &Artifact,
     target: &Path,
 ) -> Result<(), EncryptError> {
     let mut buf = vec![0u8; CHUNK];
+    let mut read = keepnet_sink::ReadBack::default();
     loop {
         let n = match input.read(&mut buf) {
-            Ok(0) => return Ok(()),
+            Ok(0) => return source.verify(read).map_err(EncryptError::Changed),
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => {
                 return Err(EncryptError::Read {
-                    path: source.to_path_buf(),
+                    path: source.path.clone(),
                     source: e,
                 })
             }
         };
+        read.update(&buf[..n]);
         output
             .write_all(&buf[..n])
             .map_err(|e| EncryptError::Write {
@@ -438,7 +445,7 @@ fn zip_aes<W: Write>(
     output: W,
     entry: &str,
     password: &SecretString,
-    source: &Path,
+    source: &Artifact,
     target: &Path,
 ) -> Result<W, EncryptError> {
     let zip_error = |e: zip::result::ZipError| match e {
@@ -469,7 +476,7 @@ fn age_to<W: Write>(
     mut input: Source,
     output: W,
     recipients: &[AgeRecipient],
-    source: &Path,
+    source: &Artifact,
     target: &Path,
 ) -> Result<W, EncryptError> {
     let age_error = |e: age::EncryptError| match e {

@@ -14,6 +14,7 @@ use crate::exit::Failure;
 use crate::pipeline::{self, Outcome};
 use crate::progress::Progress;
 use crate::sinks::{Plan, Registry, SinkSettings, SinkSpec};
+use crate::targets::{self, Target};
 use crate::templates;
 
 /// Per-company e-mail recipients (from a job file); `None` uses the `email:` targets as given.
@@ -50,6 +51,11 @@ pub struct Batch<'a> {
     pub report: Reporting,
     /// Where the settings came from, for messages that name them.
     pub names: crate::names::Names,
+    /// When the run started: `{date}` and `{timestamp}` of every company and of the rollup.
+    pub started: Timestamp,
+    /// Files the front end writes besides the outputs (the summary), which no output may
+    /// write too.
+    pub reserved: Vec<Target>,
 }
 
 /// What a run keeps and reports across runs (`--state`, `--changes`, `--rollup`).
@@ -131,11 +137,83 @@ impl Batch<'_> {
         }
     }
 
-    /// Exports every company; results in the companies' order.
-    pub async fn run(&self, companies: Vec<Company>) -> Vec<CompanyResult> {
+    /// Every file this batch would write for `companies` (named `names`), and the reserved
+    /// ones: sinks and change reports per company, state files, the rollup.
+    fn targets(&self, companies: &[Company], names: &[String]) -> Vec<Target> {
+        let mut targets = self.reserved.clone();
+        for (company, name) in companies.iter().zip(names) {
+            let id = company.resource_id.as_str();
+            let who = format!("{} (id {id})", company.name);
+            for spec in self.outputs().for_company(name, id, &[], &self.started) {
+                if spec.target != "-" && self.registry.writes_files(&spec.kind) {
+                    targets.push(Target {
+                        path: spec.path().to_owned(),
+                        what: format!("{} for {who}", self.names.sink(&spec)),
+                    });
+                }
+            }
+            for spec in self.change_specs(name, company, &self.started) {
+                if spec.target != "-" {
+                    targets.push(Target {
+                        path: spec.path().to_owned(),
+                        what: format!("{} for {who}", self.names.changes.shown(&spec.to_string())),
+                    });
+                }
+            }
+            if let Some(state) = &self.report.state {
+                targets.push(Target {
+                    path: keepnet_state::path_of(&state.dir, id),
+                    what: format!("the state of {who} ({})", state.label),
+                });
+            }
+        }
+        for spec in crate::rollup::Rollup::of(self).targets(&self.started) {
+            if spec.target != "-" {
+                targets.push(Target {
+                    path: spec.path().to_owned(),
+                    what: self.names.rollup.shown(&spec.to_string()),
+                });
+            }
+        }
+        targets
+    }
+
+    /// Checks the files this batch writes whatever its companies (targets without a company
+    /// placeholder, the rollup, the reserved ones) against each other, before any request:
+    /// `--sink jsonl:s.json --summary-json s.json`, `--changes csv:r.csv --rollup csv:r.csv`.
+    pub fn check_fixed_targets(&self) -> Result<(), Failure> {
+        let fixed = |spec: &SinkSpec| !crate::spec::names_company(&spec.target);
+        let mut targets = self.targets(&[], &[]);
+        let expand = |spec: &SinkSpec| SinkSpec {
+            kind: spec.kind.clone(),
+            target: templates::expand(&spec.target, "", "", &self.started),
+        };
+        for spec in self.specs.iter().filter(|s| fixed(s)).map(expand) {
+            if spec.target != "-" && self.registry.writes_files(&spec.kind) {
+                targets.push(Target {
+                    path: spec.path().to_owned(),
+                    what: self.names.sink(&spec),
+                });
+            }
+        }
+        for spec in self.report.changes.iter().filter(|s| fixed(s)).map(expand) {
+            if spec.target != "-" {
+                targets.push(Target {
+                    path: spec.path().to_owned(),
+                    what: self.names.changes.shown(&spec.to_string()),
+                });
+            }
+        }
+        targets::check_distinct(&targets)
+    }
+
+    /// Exports every company; results in the companies' order. First, every file the run
+    /// would write is compared with every other (any kind, any company): a run that would
+    /// write one file twice is refused before anything is fetched.
+    pub async fn run(&self, companies: Vec<Company>) -> Result<Vec<CompanyResult>, Failure> {
         let names = templates::safe_names(&companies);
-        let run_started = Timestamp::now();
-        let run_started = &run_started;
+        targets::check_distinct(&self.targets(&companies, &names))?;
+        let run_started = &self.started;
         let several = companies.len() > 1;
         let failed = std::sync::atomic::AtomicBool::new(false);
         let mut results: Vec<(usize, CompanyResult)> = stream::iter(companies.into_iter().zip(names).enumerate())
@@ -166,7 +244,7 @@ impl Batch<'_> {
             .collect()
             .await;
         results.sort_by_key(|(index, _)| *index);
-        results.into_iter().map(|(_, result)| result).collect()
+        Ok(results.into_iter().map(|(_, result)| result).collect())
     }
 
     /// One company: its outputs built from the templates, then the pipeline.

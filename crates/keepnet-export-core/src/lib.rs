@@ -46,4 +46,5 @@ pub mod sinks;
 pub mod spec;
 pub mod stop;
 pub mod summary;
+pub mod targets;
 pub mod templates;

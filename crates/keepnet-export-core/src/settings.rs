@@ -880,6 +880,8 @@ impl Export {
             progress: with.progress,
             report: self.report,
             names: self.names,
+            started: keepnet_sink::Timestamp::now(),
+            reserved: Vec::new(),
         }
     }
 }

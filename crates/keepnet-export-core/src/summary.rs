@@ -26,6 +26,14 @@ pub fn check_target(path: &Sourced<PathBuf>) -> Result<(), Failure> {
     Ok(())
 }
 
+/// The summary's file as a target no output may write too (none for stdout).
+pub fn target(path: &Sourced<PathBuf>) -> Option<crate::targets::Target> {
+    (path.value != Path::new("-")).then(|| crate::targets::Target {
+        path: path.value.clone(),
+        what: path.origin.shown(&path.value.display().to_string()),
+    })
+}
+
 /// Refuses a summary on stdout (`-`) when a sink streams to stdout too: the two would
 /// interleave. `names` says where the sinks came from.
 pub fn check_stdout_free(

@@ -6,44 +6,75 @@ use keepnet_sink::Timestamp;
 
 use crate::output::safe_file_name;
 
-/// `text` with the placeholders filled in for one company.
+/// `text` with the placeholders filled in for one company, in one pass: a substituted value
+/// is never read for placeholders again (a company named `{company_id}` is written as that
+/// name, not as another company's id).
 pub fn expand(text: &str, file_name: &str, company_id: &str, date: &Timestamp) -> String {
-    text.replace("{company}", file_name)
-        .replace("{company_id}", company_id)
-        .replace(
-            "{date}",
-            &format!("{:04}-{:02}-{:02}", date.year, date.month, date.day),
-        )
-        .replace(
-            "{timestamp}",
-            &format!(
-                "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
-                date.year, date.month, date.day, date.hour, date.minute, date.second
-            ),
-        )
+    let day = format!("{:04}-{:02}-{:02}", date.year, date.month, date.day);
+    let stamp = format!(
+        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+        date.year, date.month, date.day, date.hour, date.minute, date.second
+    );
+    let values = [
+        ("{company}", file_name),
+        ("{company_id}", company_id),
+        ("{date}", day.as_str()),
+        ("{timestamp}", stamp.as_str()),
+    ];
+    let mut out = String::with_capacity(text.len() + file_name.len());
+    let mut rest = text;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        rest = &rest[open..];
+        match values.iter().find(|(name, _)| rest.starts_with(name)) {
+            Some((name, value)) => {
+                out.push_str(value);
+                rest = &rest[name.len()..];
+            }
+            None => {
+                out.push('{');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// A file-name-safe name for each company, in order: no path separators or `..`, no names
-/// Windows reserves (`CON`, `NUL`, `COM1`...), and never two alike: companies whose safe names
-/// would collide (case-insensitively, as on macOS and Windows) get their id appended.
+/// Windows reserves (`CON`, `NUL`, `COM1`...), and never two alike, compared without case (as
+/// on macOS and Windows): companies whose safe names would collide get their id appended,
+/// and a name that then equals another company's (a company really called `Acme-ID`) gets
+/// its id appended too, until every name is distinct. Linear in the number of companies.
 pub fn safe_names(companies: &[Company]) -> Vec<String> {
-    let base: Vec<String> = companies
+    let mut names: Vec<String> = companies
         .iter()
         .map(|c| safe_component(&c.name, c.resource_id.as_str()))
         .collect();
-    base.iter()
-        .zip(companies)
-        .map(|(name, company)| {
-            let clashes = base
-                .iter()
-                .filter(|other| other.to_lowercase() == name.to_lowercase())
-                .count();
-            if clashes > 1 {
-                format!("{name}-{}", company.resource_id)
-            } else {
-                name.clone()
+    // Each round appends an id to every name in a clash; ids are distinct, so names only grow
+    // apart. Two rounds settle any real listing; the cap stops a contrived one.
+    for _ in 0..8 {
+        let mut seen: std::collections::HashMap<String, usize> =
+            std::collections::HashMap::with_capacity(names.len());
+        for name in &names {
+            *seen.entry(name.to_lowercase()).or_default() += 1;
+        }
+        let mut clashed = false;
+        for (name, company) in names.iter_mut().zip(companies) {
+            if seen[&name.to_lowercase()] > 1 {
+                name.push('-');
+                name.push_str(company.resource_id.as_str());
+                clashed = true;
             }
-        })
+        }
+        if !clashed {
+            return names;
+        }
+    }
+    // Ids alone: distinct by construction.
+    companies
+        .iter()
+        .map(|c| safe_component(c.resource_id.as_str(), c.resource_id.as_str()))
         .collect()
 }
 
@@ -107,6 +138,35 @@ mod tests {
                 !name.contains('/') && !name.contains('\\') && name != ".." && !name.is_empty()
             );
         }
+    }
+
+    #[test]
+    fn a_suffixed_name_never_equals_another_companys_name() {
+        let companies = [
+            company("AAAAAAAAAAA1", "Acme"),
+            company("BBBBBBBBBBB2", "ACME"),
+            company("CCCCCCCCCCC3", "Acme-AAAAAAAAAAA1"),
+        ];
+        let names = safe_names(&companies);
+        let mut lower: Vec<String> = names.iter().map(|n| n.to_lowercase()).collect();
+        lower.sort();
+        lower.dedup();
+        assert_eq!(lower.len(), 3, "{names:?}");
+        assert_eq!(names[1], "ACME-BBBBBBBBBBB2");
+    }
+
+    #[test]
+    fn substituted_values_are_not_expanded_again() {
+        let date = Timestamp::parse("2026-11-27T10:04:05Z").unwrap();
+        assert_eq!(
+            expand("o/{company}.csv", "{company_id}", "A1", &date),
+            "o/{company_id}.csv"
+        );
+        assert_eq!(
+            expand("o/{company}-{date}.csv", "{date}{timestamp}", "A1", &date),
+            "o/{date}{timestamp}-2026-11-27.csv"
+        );
+        assert_eq!(expand("o/{x}{company_id}", "n", "A1", &date), "o/{x}A1");
     }
 
     #[test]

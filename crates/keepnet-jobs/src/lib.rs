@@ -303,28 +303,94 @@ pub fn position(text: &str, offset: usize) -> (usize, usize) {
 /// line that names a password, secret or token is shown with its value replaced by
 /// `"[redacted]"`.
 pub fn render_error(path: &str, text: &str, e: &JobError) -> String {
+    render_error_with(path, text, e, &|value| value.to_owned())
+}
+
+/// [`render_error`], each quoted `KIND:TARGET` value of the line shown as `show` shows it: the
+/// runner's `Registry::shown_text`, which cuts a secret target (a webhook URL carries its
+/// token) to its scheme and host. So a snippet hides a value by what it is, not by the words
+/// around it.
+pub fn render_error_with(
+    path: &str,
+    text: &str,
+    e: &JobError,
+    show: &dyn Fn(&str) -> String,
+) -> String {
     let mut out = format!("{path}:{e}");
     let Some(source) = text.lines().nth(e.line.saturating_sub(1)) else {
         return out;
     };
-    let source = redacted(source);
+    let (source, column) = shown_values(&redacted(source), e.column, show);
     let number = e.line.to_string();
     let gutter = " ".repeat(number.len());
     // Keep tabs so the caret lines up under tab-indented text.
     let pad: String = source
         .chars()
-        .take(e.column.saturating_sub(1))
+        .take(column.saturating_sub(1))
         .map(|c| if c == '\t' { '\t' } else { ' ' })
         .collect();
-    let extra = " ".repeat(
-        e.column
-            .saturating_sub(1)
-            .saturating_sub(pad.chars().count()),
-    );
+    let extra = " ".repeat(column.saturating_sub(1).saturating_sub(pad.chars().count()));
     out.push_str(&format!(
         "\n{gutter} |\n{number} | {source}\n{gutter} | {pad}{extra}^"
     ));
     out
+}
+
+/// `line` with each quoted string that looks like `KIND:TARGET` replaced by `show` of it, and
+/// `column` (1-based, in characters) moved to match: past a replaced value by the change in
+/// its length, inside one to its opening quote.
+fn shown_values(line: &str, column: usize, show: &dyn Fn(&str) -> String) -> (String, usize) {
+    let chars: Vec<char> = line.chars().collect();
+    let caret = column.saturating_sub(1);
+    let mut out = String::with_capacity(line.len());
+    // The change in length of the values replaced before the caret; the caret's new place
+    // when it is inside a replaced value.
+    let (mut shift, mut inside) = (0isize, None);
+    let mut i = 0;
+    while i < chars.len() {
+        let quote = chars[i];
+        let close = match quote {
+            '"' | '\'' => chars[i + 1..]
+                .iter()
+                .position(|c| *c == quote)
+                .map(|at| i + 1 + at),
+            _ => None,
+        };
+        let Some(close) = close else {
+            out.push(quote);
+            i += 1;
+            continue;
+        };
+        let value: String = chars[i + 1..close].iter().collect();
+        let shown = match looks_like_spec(&value) {
+            true => show(&value),
+            false => value.clone(),
+        };
+        out.push(quote);
+        out.push_str(&shown);
+        out.push(quote);
+        if shown != value {
+            let start = i + 1;
+            if (start..=close).contains(&caret) {
+                inside.get_or_insert((start as isize + shift).max(0) as usize);
+            } else if caret > close {
+                shift += shown.chars().count() as isize - value.chars().count() as isize;
+            }
+        }
+        i = close + 1;
+    }
+    let moved = inside.unwrap_or_else(|| (caret as isize + shift).max(0) as usize);
+    (out, moved + 1)
+}
+
+/// Whether `value` has the shape `KIND:...` (a kind name, then a colon).
+fn looks_like_spec(value: &str) -> bool {
+    value.split_once(':').is_some_and(|(kind, _)| {
+        !kind.is_empty()
+            && kind
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    })
 }
 
 /// A source line as it may be shown: when it names something secret (a password, a secret, a

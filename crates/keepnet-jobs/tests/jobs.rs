@@ -785,3 +785,38 @@ fn plan_summary_without_smtp_or_login() {
     assert!(plan.contains("port 465 (default), implicit TLS"), "{plan}");
     assert!(plan.contains("login:    none"), "{plan}");
 }
+
+#[test]
+fn a_secret_target_is_hidden_in_every_snippet_by_what_it_is() {
+    let text = "sinks = [\"webhook:https://hooks.example/x?sig=Zx9Qk7\", \"cvs:out.csv\"]\n";
+    let e = JobError {
+        line: 1,
+        column: 57,
+        message: "unknown sink kind `cvs`".into(),
+    };
+    let cut = |value: &str| match value.strip_prefix("webhook:https://hooks.example") {
+        Some(_) => "webhook:https://hooks.example/…".to_owned(),
+        None => value.to_owned(),
+    };
+    let shown = keepnet_jobs::render_error_with("r.toml", text, &e, &cut);
+    assert!(!shown.contains("Zx9Qk7"), "{shown}");
+    let lines: Vec<&str> = shown.lines().collect();
+    assert_eq!(
+        lines[2],
+        "1 | sinks = [\"webhook:https://hooks.example/…\", \"cvs:out.csv\"]"
+    );
+    // The caret still points at the value in error, after the shortened one.
+    // Characters, not bytes: "…" is one character of three bytes.
+    let at = |line: &str, caret: usize, n: usize| -> String {
+        line.chars().skip(4 + caret).take(n).collect()
+    };
+    let caret = lines[3].find('^').unwrap() - "  | ".len();
+    assert_eq!(at(lines[2], caret, 4), "cvs:");
+    // Pointing inside the hidden value: at its start.
+    let inside = JobError { column: 30, ..e };
+    let shown = keepnet_jobs::render_error_with("r.toml", text, &inside, &cut);
+    assert!(!shown.contains("Zx9Qk7"), "{shown}");
+    let lines: Vec<&str> = shown.lines().collect();
+    let caret = lines[3].find('^').unwrap() - "  | ".len();
+    assert_eq!(at(lines[2], caret, 8), "webhook:");
+}

@@ -42,6 +42,8 @@ pub(crate) fn load_files(artifacts: &[Artifact], limit: u64) -> Result<Vec<File>
         // Bounded: the file at the path could have been replaced since it was measured.
         let bytes = keepnet_sink::read_regular_file(&artifact.path, limit)
             .map_err(|e| SinkError::io(&artifact.path, e))?;
+        // The file at the path is sent only if it is still the one published.
+        artifact.verify_bytes(&bytes)?;
         total = total.saturating_add(bytes.len() as u64);
         let name = artifact
             .path

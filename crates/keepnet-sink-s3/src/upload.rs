@@ -11,7 +11,6 @@ use object_store::{
     PutOptions, PutPayload, RetryConfig,
 };
 use secrecy::ExposeSecret;
-use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
 
 use crate::credentials::Credentials;
@@ -203,29 +202,11 @@ fn attributes(r: &Resolved, artifact: &Artifact) -> Attributes {
     attributes
 }
 
-/// Checks what was read against what was published.
-fn verify(artifact: &Artifact, bytes: u64, hasher: Sha256) -> Result<(), String> {
-    if bytes != artifact.bytes {
-        return Err(format!(
-            "the file has {bytes} bytes but {} were published: it changed since, nothing was \
-             uploaded",
-            artifact.bytes
-        ));
-    }
-    if let Some(expected) = &artifact.sha256 {
-        let actual: String = hasher
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        if !actual.eq_ignore_ascii_case(expected) {
-            return Err(format!(
-                "the file's SHA-256 is {actual} but {expected} was published: it changed since, \
-                 nothing was uploaded"
-            ));
-        }
-    }
-    Ok(())
+/// Checks what was read against what was published (the shared rule every delivery follows).
+fn verify(artifact: &Artifact, read: keepnet_sink::ReadBack) -> Result<(), String> {
+    artifact
+        .verify(read)
+        .map_err(|e| format!("{e}: it changed since it was published, nothing was uploaded"))
 }
 
 /// Reads up to `buf.len()` bytes, fewer only at the end of the file.
@@ -246,13 +227,13 @@ async fn upload_one(store: &AmazonS3, r: &Resolved, job: &Job<'_>) -> Result<u64
     let io = |e| Failure::Io(SinkError::io(path, e));
     let location = ObjectPath::from(job.key.as_str());
     let mut file = tokio::fs::File::open(path).await.map_err(io)?;
-    let mut hasher = Sha256::new();
+    let mut read = keepnet_sink::ReadBack::default();
     let mut buf = vec![0u8; PART_SIZE];
     let first = read_full(&mut file, &mut buf).await.map_err(io)?;
-    hasher.update(&buf[..first]);
+    read.update(&buf[..first]);
     if first < PART_SIZE {
         // One PUT: atomic, the object appears whole or not at all.
-        verify(job.artifact, first as u64, hasher).map_err(Failure::Upload)?;
+        verify(job.artifact, read).map_err(Failure::Upload)?;
         buf.truncate(first);
         let options = PutOptions {
             attributes: attributes(r, job.artifact),
@@ -279,11 +260,11 @@ async fn upload_one(store: &AmazonS3, r: &Resolved, job: &Job<'_>) -> Result<u64
         loop {
             let mut next = vec![0u8; PART_SIZE];
             let n = read_full(&mut file, &mut next).await.map_err(io)?;
-            hasher.update(&next[..n]);
+            read.update(&next[..n]);
             total += n as u64;
             if n == 0 {
                 // `current` is the last part: check the whole file before sending it.
-                verify(job.artifact, total, hasher.clone()).map_err(Failure::Upload)?;
+                verify(job.artifact, read.clone()).map_err(Failure::Upload)?;
                 put_part(&mut upload, current, r, &job.key).await?;
                 break;
             }
@@ -291,7 +272,7 @@ async fn upload_one(store: &AmazonS3, r: &Resolved, job: &Job<'_>) -> Result<u64
             next.truncate(n);
             current = next;
             if n < PART_SIZE {
-                verify(job.artifact, total, hasher.clone()).map_err(Failure::Upload)?;
+                verify(job.artifact, read.clone()).map_err(Failure::Upload)?;
                 put_part(&mut upload, current, r, &job.key).await?;
                 break;
             }

@@ -173,6 +173,9 @@ pub enum Reason {
         /// The system's error.
         source: std::io::Error,
     },
+    /// A file is no longer the one published: nothing of it was published on the server.
+    #[error("{0}")]
+    Changed(keepnet_sink::SinkError),
     /// The SSH connection failed after the login.
     #[error("SSH connection to {authority}: {message}")]
     Connection {

@@ -337,7 +337,7 @@ impl Delivery for SftpDelivery {
             .iter()
             .zip(names)
             .map(|(artifact, name)| Upload {
-                local: artifact.path.clone(),
+                artifact: artifact.clone(),
                 name: name.to_owned(),
             })
             .collect();

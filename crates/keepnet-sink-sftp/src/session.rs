@@ -61,9 +61,9 @@ pub(crate) struct Plan {
     pub mkdir: bool,
 }
 
-/// A local file to upload under `name`.
+/// A published file to upload under `name`.
 pub(crate) struct Upload {
-    pub local: PathBuf,
+    pub artifact: keepnet_sink::Artifact,
     pub name: String,
 }
 
@@ -500,10 +500,11 @@ impl Sftp<'_> {
     /// Uploads `file` to the temporary path `temp` (created, never overwriting); returns the
     /// bytes written.
     async fn write_file(&self, file: &Upload, temp: &str) -> Result<u64, Reason> {
-        let mut local = std::fs::File::open(&file.local).map_err(|source| Reason::Local {
-            path: file.local.clone(),
-            source,
-        })?;
+        let mut local =
+            std::fs::File::open(&file.artifact.path).map_err(|source| Reason::Local {
+                path: file.artifact.path.clone(),
+                source,
+            })?;
         let handle = self
             .request(
                 "create",
@@ -544,9 +545,11 @@ impl Sftp<'_> {
         handle: &str,
         temp: &str,
     ) -> Result<u64, Reason> {
-        // Read sequentially, write with several requests in flight.
+        // Read sequentially, write with several requests in flight; what is read is hashed, to
+        // hold against what was published before the file gets its name.
         let mut offset = 0u64;
         let mut failed_read = None;
+        let mut read = keepnet_sink::ReadBack::default();
         let chunks = std::iter::from_fn(|| {
             let mut buf = vec![0; CHUNK];
             let mut filled = 0;
@@ -565,6 +568,7 @@ impl Sftp<'_> {
                 return None;
             }
             buf.truncate(filled);
+            read.update(&buf);
             let at = offset;
             offset += filled as u64;
             Some((at, buf))
@@ -595,7 +599,7 @@ impl Sftp<'_> {
                         message.push_str(&format!(
                             " ({} free on the server's disk there, {} to write)",
                             crate::size(free),
-                            crate::size(std::fs::metadata(&file.local).map_or(0, |m| m.len()))
+                            crate::size(file.artifact.bytes)
                         ));
                     }
                     return Err(Reason::Sftp {
@@ -609,10 +613,11 @@ impl Sftp<'_> {
         drop(writes);
         if let Some(e) = failed_read {
             return Err(Reason::Local {
-                path: file.local.clone(),
+                path: file.artifact.path.clone(),
                 source: e,
             });
         }
+        file.artifact.verify(read).map_err(Reason::Changed)?;
         Ok(written)
     }
 

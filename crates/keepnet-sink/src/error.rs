@@ -36,6 +36,15 @@ pub enum SinkError {
         /// The setting to give.
         setting: Setting,
     },
+    /// A published file is no longer the one published (replaced or changed at its path since
+    /// by another process or run): a delivery sends nothing of it.
+    #[error("{}: {detail}; it was not sent", .path.display())]
+    Changed {
+        /// The file.
+        path: PathBuf,
+        /// How it differs.
+        detail: String,
+    },
     /// Anything else, from a sink written elsewhere.
     #[error(transparent)]
     Other(Box<dyn std::error::Error + Send + Sync>),

@@ -42,6 +42,6 @@ pub use delivery::{
 pub use error::{Setting, SinkError};
 pub use output::Output;
 pub use read::read_regular_file;
-pub use sink::{Artifact, ExportInfo, Sink};
+pub use sink::{Artifact, ExportInfo, ReadBack, Sink};
 pub use stop::{request_stop, stop_requested};
 pub use time::{civil_from_days, days_from_civil, Clock, DateFormat, DateOrder, Timestamp};

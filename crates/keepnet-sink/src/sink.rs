@@ -33,6 +33,64 @@ pub struct Artifact {
     pub sha256: Option<String>,
 }
 
+/// The bytes of a published file as a delivery reads them, hashed as they go, to hold
+/// against what was published ([`Artifact::verify`]).
+#[derive(Debug, Clone, Default)]
+pub struct ReadBack {
+    hasher: sha2::Sha256,
+    len: u64,
+}
+
+impl ReadBack {
+    /// Adds the next bytes read.
+    pub fn update(&mut self, bytes: &[u8]) {
+        use sha2::Digest;
+        self.hasher.update(bytes);
+        self.len += bytes.len() as u64;
+    }
+}
+
+impl Artifact {
+    /// Fails unless the bytes `read` are the ones published: the same length and (when the
+    /// sink recorded it) the same SHA-256. Every delivery checks each file before it sends it,
+    /// so a file replaced at its path since it was published (another run, another process)
+    /// is never sent in its place.
+    pub fn verify(&self, read: ReadBack) -> Result<(), SinkError> {
+        use sha2::Digest;
+        let changed = |detail: String| SinkError::Changed {
+            path: self.path.clone(),
+            detail,
+        };
+        if read.len != self.bytes {
+            return Err(changed(format!(
+                "it has {} bytes where {} were published",
+                read.len, self.bytes
+            )));
+        }
+        if let Some(published) = &self.sha256 {
+            let now: String = read
+                .hasher
+                .finalize()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            if !now.eq_ignore_ascii_case(published) {
+                return Err(changed(format!(
+                    "its SHA-256 is {now} where {published} was published"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// [`Artifact::verify`] for a file read whole.
+    pub fn verify_bytes(&self, bytes: &[u8]) -> Result<(), SinkError> {
+        let mut read = ReadBack::default();
+        read.update(bytes);
+        self.verify(read)
+    }
+}
+
 /// An output format. One value receives one export, in one pass.
 ///
 /// Only [`write_row`](Sink::write_row) is required. The runner calls:
@@ -170,5 +228,38 @@ impl<S: Sink + ?Sized> Sink for &mut S {
     }
     fn finish_last(&self) -> bool {
         (**self).finish_last()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_published_bytes_pass() {
+        let mut artifact = Artifact {
+            path: PathBuf::from("out/a.csv"),
+            media_type: "text/csv".into(),
+            bytes: 4,
+            rows: 1,
+            // SHA-256 of "abc\n".
+            sha256: Some("edeaaff3f1774ad2888673770c6d64097e391bc362d7d6fb34982ddf0efd18cb".into()),
+        };
+        assert!(artifact.verify_bytes(b"abc\n").is_ok());
+        let text = artifact.verify_bytes(b"abd\n").unwrap_err().to_string();
+        assert!(
+            text.contains("SHA-256") && text.ends_with("it was not sent"),
+            "{text}"
+        );
+        assert!(artifact
+            .verify_bytes(b"abc")
+            .unwrap_err()
+            .to_string()
+            .contains("3 bytes where 4 were published"));
+        artifact.sha256 = None;
+        assert!(
+            artifact.verify_bytes(b"xyz\n").is_ok(),
+            "the size alone, without a hash"
+        );
     }
 }

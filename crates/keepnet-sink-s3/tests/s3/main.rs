@@ -237,7 +237,7 @@ fn a_small_file_that_changed_is_not_uploaded() {
     file.bytes = 5;
     let mut d = delivery(settings(&moto.endpoint(), "s3://small"), dir.path());
     let err = deliver(&mut d, &[file]).unwrap_err().to_string();
-    assert!(err.contains("has 4 bytes but 5 were published"), "{err}");
+    assert!(err.contains("has 4 bytes where 5 were published"), "{err}");
     assert!(moto.keys("small", "").is_empty());
 }
 

@@ -156,6 +156,29 @@ fn replaces_an_existing_file_and_leaves_no_temporary_file() {
 }
 
 #[test]
+fn a_file_changed_since_it_was_published_is_not_uploaded() {
+    let server = Sshd::start();
+    let keys = tempfile::tempdir().unwrap();
+    let upload = server.seen(&server.upload_dir());
+    std::fs::write(upload.join("Acme.csv"), b"the earlier upload").unwrap();
+    let mut export = Export::new(&[("Acme.csv", b"email\na@x\n")]);
+    // Published as other bytes: the file at the path is not the one published.
+    export.artifacts[0].sha256 = Some("0".repeat(64));
+    let err = deliver(settings(&server, "", keys.path()), &export).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("SHA-256") && text.contains("it was not sent"),
+        "{text}"
+    );
+    assert_eq!(
+        std::fs::read(upload.join("Acme.csv")).unwrap(),
+        b"the earlier upload",
+        "the earlier upload is kept"
+    );
+    assert_eq!(server.uploaded(), ["Acme.csv"], "no temporary file left");
+}
+
+#[test]
 fn scp_like_target_and_relative_folder() {
     let server = Sshd::start();
     let keys = tempfile::tempdir().unwrap();
