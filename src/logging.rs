@@ -27,7 +27,7 @@ pub fn init(verbose: u8, quiet: bool, bars: bool, json: bool) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(directives));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(|| Escaping(std::io::stderr()));
     let _ = if json {
         // Shippers want a time, the level, the target and the fields of every event, and
         // no colours.
@@ -50,4 +50,48 @@ fn with(ours: &[&str], level: &str, rest: &str) -> String {
     let mut parts: Vec<String> = ours.iter().map(|c| format!("{c}={level}")).collect();
     parts.push(rest.to_owned());
     parts.join(",")
+}
+
+/// stderr, with the bidirectional controls in log text escaped as `\u{202e}`: a company name
+/// in a log line cannot reorder the line around it (`Evil\u{202e}xcod.csv` showing as
+/// `Evilvsc.docx`). Control characters are escaped by the formatter itself.
+struct Escaping(std::io::Stderr);
+
+/// The UTF-8 form of a bidirectional control (U+202A-U+202E, U+2066-U+2069), as the char.
+fn bidi_at(bytes: &[u8]) -> Option<char> {
+    match bytes {
+        [0xE2, 0x80, 0xAA..=0xAE, ..] | [0xE2, 0x81, 0xA6..=0xA9, ..] => {
+            std::str::from_utf8(&bytes[..3]).ok()?.chars().next()
+        }
+        _ => None,
+    }
+}
+
+impl std::io::Write for Escaping {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if !(0..buf.len()).any(|i| bidi_at(&buf[i..]).is_some()) {
+            self.0.write_all(buf)?;
+            return Ok(buf.len());
+        }
+        let mut out = Vec::with_capacity(buf.len() + 16);
+        let mut i = 0;
+        while i < buf.len() {
+            match bidi_at(&buf[i..]) {
+                Some(c) => {
+                    out.extend_from_slice(format!("\\u{{{:x}}}", u32::from(c)).as_bytes());
+                    i += 3;
+                }
+                None => {
+                    out.push(buf[i]);
+                    i += 1;
+                }
+            }
+        }
+        self.0.write_all(&out)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
 }

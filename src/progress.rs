@@ -51,7 +51,7 @@ impl engine::Progress for Progress {
                     .expect("a valid template")
                     .progress_chars("=> "),
                 );
-                bar.set_prefix(name.to_owned());
+                bar.set_prefix(crate::output::printable(name).into_owned());
                 Some(bar)
             }
             _ => None,

@@ -139,18 +139,17 @@ pub(crate) fn delivery_secrets(
     password_file: Option<&Path>,
 ) -> Result<(), Failure> {
     use keepnet_export_core::kinds;
-    let from_env = |var: &str| std::env::var(var).ok().filter(|v| !v.is_empty());
     let password = match password_file {
         Some(path) => Some(read_secret_file(path)?),
-        None => from_env("KEEPNET_ENCRYPT_PASSWORD"),
+        None => secret_var("KEEPNET_ENCRYPT_PASSWORD")?,
     };
     let found = [
         (keepnet_export_core::sinks::ENCRYPT_PASSWORD, password),
         (
             kinds::SFTP_KEY_PASSPHRASE,
-            from_env("KEEPNET_SFTP_KEY_PASSPHRASE"),
+            secret_var("KEEPNET_SFTP_KEY_PASSPHRASE")?,
         ),
-        (kinds::WEBHOOK_TOKEN, from_env("KEEPNET_WEBHOOK_TOKEN")),
+        (kinds::WEBHOOK_TOKEN, secret_var("KEEPNET_WEBHOOK_TOKEN")?),
     ];
     for (key, value) in found {
         if let Some(value) = value {
@@ -158,6 +157,20 @@ pub(crate) fn delivery_secrets(
         }
     }
     Ok(())
+}
+
+/// A secret from the environment variable `name`: `None` when it is unset or empty. Set but
+/// not UTF-8 is an error, never "unset": a run would otherwise go on without the secret (a
+/// webhook posted without its token, an encryption reported missing).
+pub(crate) fn secret_var(name: &str) -> Result<Option<String>, Failure> {
+    match std::env::var(name) {
+        Ok(value) => Ok(Some(value).filter(|v| !v.is_empty())),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => Err(Failure::usage(format!(
+            "the environment variable {name} is set but is not UTF-8 text: set it to the \
+             secret as text, or unset it"
+        ))),
+    }
 }
 
 pub(crate) fn read_secret_file(path: &Path) -> Result<String, Failure> {

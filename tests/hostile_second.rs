@@ -376,3 +376,313 @@ fn a_job_file_error_never_shows_a_webhook_urls_token() {
         assert!(!run.stderr.contains("Zx9Qk7"), "{}", run.stderr);
     }
 }
+
+// 5. A preview sends, uploads, posts and runs nothing ---------------------------------------------
+
+#[test]
+fn a_preview_runs_no_delivery_and_no_plugin() {
+    let env = Env::small(4, 10);
+    let receiver = crate::webhook::Receiver::start(vec![crate::webhook::Answer::ok()]);
+    let marker = env.path("plugin-ran");
+    let exec = format!("exec:touch {}", marker.display());
+    let hook = format!("webhook:{}", receiver.url("/hook"));
+    let run = env.run(&[
+        "preview-email",
+        "--out",
+        "preview/sub",
+        "--company",
+        "Initech",
+        "--sink",
+        "csv:u.csv",
+        "--sink",
+        "s3:s3://nowhere-bucket/prefix/",
+        "--sink",
+        "sftp:nobody@127.0.0.1:/upload/",
+        "--sink",
+        &hook,
+        "--sink",
+        &exec,
+    ]);
+    run.ok();
+    for left_out in [
+        "--sink s3:",
+        "--sink sftp:",
+        "--sink webhook:",
+        "--sink exec:",
+    ] {
+        assert!(
+            run.stderr.contains(&format!(
+                "preview-email runs no delivery and no plugin: {left_out}"
+            )),
+            "{left_out}: {}",
+            run.stderr
+        );
+    }
+    assert!(receiver.requests().is_empty(), "nothing was posted");
+    assert!(!marker.exists(), "no plugin ran");
+    assert!(env.path("preview/sub/Initech.eml").exists());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for folder in ["preview", "preview/sub"] {
+            let mode = std::fs::metadata(env.path(folder))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o700, "{folder} is the owner's only");
+        }
+    }
+}
+
+// 6. A preview's files are named as {company} is -----------------------------------------------------
+
+#[test]
+fn a_company_with_an_empty_or_dots_only_name_gets_a_visible_preview_of_its_own() {
+    let env = Env::start(Config {
+        users_per_company: 3,
+        page_cap: 10,
+        extra_companies: vec!["...".into(), ". .".into()],
+        ..Config::default()
+    });
+    let data = env.sandbox.dataset();
+    for name in ["...", ". ."] {
+        let id = data.find_by_name(name)[0].resource_id.clone();
+        env.run(&["preview-email", "--out", "p", "--company", &id])
+            .ok();
+        assert!(env.path(&format!("p/{id}.eml")).exists(), "{name}");
+    }
+    let hidden: Vec<String> = std::fs::read_dir(env.path("p"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(hidden.is_empty(), "{hidden:?}");
+}
+
+// 7. A secret set but not UTF-8 stops the run ---------------------------------------------------------
+
+#[cfg(unix)]
+#[test]
+fn a_secret_variable_that_is_not_utf8_stops_the_run_with_its_name() {
+    use std::os::unix::ffi::OsStrExt;
+    let env = Env::small(3, 10);
+    let receiver = crate::webhook::Receiver::start(vec![crate::webhook::Answer::ok()]);
+    let hook = format!("webhook:{}", receiver.url("/hook"));
+    let not_utf8 = std::ffi::OsStr::from_bytes(b"tok\xffen");
+    for (var, extra) in [
+        ("KEEPNET_WEBHOOK_TOKEN", vec!["--sink", hook.as_str()]),
+        (
+            "KEEPNET_ENCRYPT_PASSWORD",
+            vec![
+                "--sink",
+                "email:it@initech.example",
+                "--encrypt",
+                "zip-aes",
+                "--smtp-host",
+                "127.0.0.1",
+                "--smtp-tls",
+                "none",
+                "--mail-from",
+                "r@mssp.example",
+            ],
+        ),
+        (
+            "KEEPNET_SMTP_PASSWORD",
+            vec![
+                "--sink",
+                "email:it@initech.example",
+                "--smtp-host",
+                "127.0.0.1",
+                "--mail-from",
+                "r@mssp.example",
+            ],
+        ),
+    ] {
+        let mut cmd = env.command_as(&env.sandbox.reseller());
+        cmd.env(var, not_utf8);
+        let mut args = vec!["users", "--company", "Initech", "--sink", "csv:u.csv"];
+        args.extend(extra);
+        Env::run_cmd(cmd, &args).fails_with(2, &[var, "is set but is not UTF-8"]);
+    }
+    assert!(
+        receiver.requests().is_empty(),
+        "nothing was posted without its token"
+    );
+    assert_eq!(env.sandbox.stats().user_search_requests, 0);
+}
+
+// 8. Bidirectional controls never reach a terminal, a file name or an attachment name ------------
+
+#[test]
+fn bidi_controls_in_a_company_name_are_escaped_and_kept_out_of_names() {
+    use mail_parser::MimeHeaders;
+    let evil = "Evil\u{202e}xcod.\u{2066}csv";
+    let env = Env::start(Config {
+        users_per_company: 3,
+        page_cap: 10,
+        extra_companies: vec![evil.into()],
+        ..Config::default()
+    });
+    let id = env.company_id(evil);
+    let run = env.run(&[
+        "preview-email",
+        "--out",
+        "p",
+        "--company",
+        &id,
+        "--sink",
+        "csv:out/{company}.csv",
+    ]);
+    run.ok();
+    let bidi = |text: &str| {
+        text.chars()
+            .any(|c| matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'))
+    };
+    assert!(!bidi(&run.stderr), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("\\u{202e}"),
+        "shown escaped: {}",
+        run.stderr
+    );
+    let names = files_below(env.dir.path());
+    assert!(names.iter().all(|n| !bidi(n)), "{names:?}");
+    assert!(
+        names.contains(&"out/Evil_xcod._csv.csv".to_owned()),
+        "{names:?}"
+    );
+    let eml = std::fs::read(env.path(&format!("p/{}.eml", "Evil_xcod._csv"))).unwrap();
+    let message = MessageParser::default().parse(&eml).unwrap();
+    for attachment in message.attachments() {
+        let name = attachment.attachment_name().unwrap_or_default();
+        assert!(!bidi(name), "{name:?}");
+    }
+    // `companies` shows it escaped too.
+    let listed = env.run(&["companies"]);
+    assert!(!bidi(listed.ok()) && !bidi(&listed.stderr));
+}
+
+// Minor: what the settings say is what happens --------------------------------------------------------
+
+#[test]
+fn webhook_retries_are_retries_after_the_first_attempt() {
+    let env = Env::small(3, 10);
+    let receiver = crate::webhook::Receiver::start(vec![
+        crate::webhook::Answer::status(503),
+        crate::webhook::Answer::status(503),
+        crate::webhook::Answer::status(503),
+        crate::webhook::Answer::status(503),
+    ]);
+    let hook = format!("webhook:{}", receiver.url("/hook"));
+    let run = env.run(&[
+        "--retry-initial-backoff-ms",
+        "1",
+        "users",
+        "--company",
+        "Initech",
+        "--sink",
+        "csv:u.csv",
+        "--sink",
+        &hook,
+        "--sink-option",
+        "webhook.retries=2",
+    ]);
+    run.fails_with(6, &["gave up after 3 attempts"]);
+    assert_eq!(
+        receiver.requests().len(),
+        3,
+        "the first attempt and 2 retries"
+    );
+    // The same when each attempt times out: the attempts' own time is not waiting time.
+    let silent = crate::webhook::Receiver::start(vec![crate::webhook::Answer::hang(); 4]);
+    let hook = format!("webhook:{}", silent.url("/hook"));
+    let run = env.run(&[
+        "users",
+        "--company",
+        "Initech",
+        "--sink",
+        "csv:u.csv",
+        "--sink",
+        &hook,
+        "--sink-option",
+        "webhook.retries=2",
+        "--sink-option",
+        "webhook.timeout=1",
+        "--sink-option",
+        "webhook.retry-time=1",
+    ]);
+    run.fails_with(6, &["gave up after 3 attempts"]);
+    assert_eq!(
+        silent.requests().len(),
+        3,
+        "the first attempt and 2 retries"
+    );
+}
+
+#[test]
+fn export_into_a_folder_named_with_a_slash_creates_it() {
+    let env = Env::small(3, 10);
+    env.run(&[
+        "export",
+        "--company",
+        "Initech",
+        "--type",
+        "csv",
+        "--out",
+        "new/sub/",
+    ])
+    .ok();
+    let files = files_below(&env.path("new/sub"));
+    assert_eq!(files.len(), 1, "{files:?}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(env.path("new/sub"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o700);
+    }
+}
+
+#[test]
+fn an_smtp_server_silent_after_ehlo_is_not_said_to_refuse_the_sender() {
+    use std::io::{BufRead, BufReader, Write};
+    let env = Env::small(3, 10);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        let Ok((stream, _)) = listener.accept() else {
+            return;
+        };
+        let mut out = stream.try_clone().unwrap();
+        let mut lines = BufReader::new(stream);
+        writeln!(out, "220 localhost ESMTP\r").unwrap();
+        let mut line = String::new();
+        lines.read_line(&mut line).unwrap();
+        writeln!(out, "250 localhost\r").unwrap();
+        // Then silence, until the client gives up and closes.
+        while lines.read_line(&mut line).unwrap_or(0) > 0 {}
+    });
+    let mut args = vec![
+        "users".to_owned(),
+        "--company".to_owned(),
+        "Initech".to_owned(),
+        "--sink".to_owned(),
+        "email:it@initech.example".to_owned(),
+        "--sink-option".to_owned(),
+        "email.smtp-timeout=1".to_owned(),
+    ];
+    args.extend(crate::util::plain_smtp_args(port, "reports@mssp.example"));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let run = env.run(&args);
+    run.fails_with(
+        6,
+        &[
+            "gave no answer to the sender",
+            "MAIL FROM",
+            "no answer within",
+        ],
+    );
+    assert!(!run.stderr.contains("refused the sender"), "{}", run.stderr);
+    server.join().unwrap();
+}

@@ -33,6 +33,17 @@ pub async fn run(client: &Client, args: &ExportArgs, scope_tolerance: u32) -> Re
     if let Some(note) = vetted.filter_note() {
         tracing::warn!(company = %company.name, "{note}");
     }
+    // `--out DIR/` names a folder even before it exists: it is made (the owner's only).
+    let folder_named = args
+        .out
+        .as_os_str()
+        .to_string_lossy()
+        .ends_with(std::path::MAIN_SEPARATOR);
+    if folder_named && !args.out.is_dir() {
+        keepnet_sink::create_private_dirs(&args.out).map_err(|e| {
+            Failure::output(format!("--out {}: cannot create it", args.out.display()), e)
+        })?;
+    }
     let path = if args.out.is_dir() {
         let extension = match format {
             ExportFormat::Csv => "csv",

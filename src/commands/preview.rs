@@ -28,7 +28,11 @@ struct PreviewDelivery {
 impl Delivery for PreviewDelivery {
     fn deliver(&mut self, report: &Report<'_>) -> Result<String, SinkError> {
         let preview = self.delivery.preview(report)?;
-        let name = keepnet_export_core::output::safe_file_name(&report.export.company_name);
+        // The name `{company}` gives it: never empty or hidden, whatever the company is called.
+        let name = keepnet_export_core::templates::safe_component(
+            &report.export.company_name,
+            &report.export.company_id,
+        );
         let eml = self.dir.join(format!("{name}.eml"));
         let html = self.dir.join(format!("{name}.html"));
         write(&eml, &preview.eml)?;
@@ -109,9 +113,29 @@ pub async fn run(ctx: &Context<'_>, args: &PreviewArgs) -> Result<(), Failure> {
             args.out.display()
         )));
     }
-    std::fs::create_dir_all(&args.out).map_err(|e| {
+    // The folder will hold the people in the message: the owner's only, as every folder the
+    // tool creates.
+    keepnet_sink::create_private_dirs(&args.out).map_err(|e| {
         Failure::output(format!("--out {}: cannot create it", args.out.display()), e)
     })?;
+    // A preview sends, uploads, posts and runs nothing: only the files and the e-mail (written
+    // to files) are kept; every other delivery and every plugin is left out, and said so.
+    let kinds = Registry::builtin();
+    users.sinks.retain(|text| {
+        let kind = text
+            .split_once(':')
+            .map_or("", |(k, _)| k)
+            .to_ascii_lowercase();
+        let kept = kind == "email" || kinds.writes_files(&kind);
+        if !kept {
+            tracing::warn!(
+                "preview-email runs no delivery and no plugin: --sink {} is left out (nothing \
+                 is uploaded, posted or run)",
+                kinds.shown_text(text)
+            );
+        }
+        kept
+    });
     if !users
         .sinks
         .iter()

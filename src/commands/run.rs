@@ -107,12 +107,15 @@ fn prepare(
     settings.outputs.secrets = secrets.clone();
     let own = std::mem::take(&mut settings.outputs.options);
     settings.outputs.options = run_wide.iter().cloned().chain(own).collect();
-    let password = file
+    let password = match file
         .smtp
         .as_ref()
-        .and_then(|smtp| smtp.password_env.as_ref())
-        .and_then(|name| std::env::var(name).ok())
-        .filter(|p| !p.is_empty());
+        .and_then(|smtp| Some((smtp.line, smtp.password_env.as_ref()?)))
+    {
+        Some((line, name)) => crate::session::secret_var(name)
+            .map_err(|failure| vec![(line, 1, failure.to_string())])?,
+        None => None,
+    };
     if let Some(password) = password {
         settings.outputs.secrets.set(
             keepnet_export_core::sinks::SMTP_PASSWORD,

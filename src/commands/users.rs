@@ -489,9 +489,7 @@ pub(crate) fn log_api_usage(client: &Client) {
 fn smtp_password(args: &EmailArgs) -> Result<Option<SecretString>, Failure> {
     let password = match &args.smtp_password_file {
         Some(path) => Some(crate::session::read_secret_file(path)?),
-        None => std::env::var("KEEPNET_SMTP_PASSWORD")
-            .ok()
-            .filter(|p| !p.is_empty()),
+        None => crate::session::secret_var("KEEPNET_SMTP_PASSWORD")?,
     };
     Ok(password.map(SecretString::from))
 }

@@ -44,7 +44,7 @@ pub fn safe_file_name(name: &str) -> String {
         .chars()
         .map(|c| match c {
             '/' | '\\' | ':' | '*' | '?' | '"' | '<' | '>' | '|' => '_',
-            c if c.is_control() => '_',
+            c if c.is_control() || keepnet_sink::safety::is_bidi_control(c) => '_',
             c => c,
         })
         .collect();

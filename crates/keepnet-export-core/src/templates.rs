@@ -78,8 +78,9 @@ pub fn safe_names(companies: &[Company]) -> Vec<String> {
         .collect()
 }
 
-/// One company name as a file-name component.
-fn safe_component(name: &str, fallback: &str) -> String {
+/// One company name as a file-name component: what `{company}` becomes for a company alone
+/// (its id when nothing of the name is left, as for an empty or dots-only name).
+pub fn safe_component(name: &str, fallback: &str) -> String {
     let mut safe = safe_file_name(name);
     // Trailing dots and spaces vanish on Windows; a lone "." or ".." is a path.
     safe = safe.trim_end_matches(['.', ' ']).to_owned();

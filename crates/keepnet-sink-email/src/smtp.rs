@@ -165,13 +165,15 @@ impl Session<'_> {
                 } else {
                     ""
                 };
-                Failure::from(
-                    &e,
-                    format!(
-                        "the server refused the sender {from}: {}{hint}",
-                        self.detail(&e)
+                // No reply code: nobody refused anything, the server stopped answering.
+                let what = match e.status() {
+                    Some(_) => format!("the server refused the sender {from}"),
+                    None => format!(
+                        "the server greeted and answered EHLO, then gave no answer to the \
+                         sender {from} (MAIL FROM)"
                     ),
-                )
+                };
+                Failure::from(&e, format!("{what}: {}{hint}", self.detail(&e)))
             })?;
 
         let mut refused = Vec::new();

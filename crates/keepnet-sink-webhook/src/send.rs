@@ -61,6 +61,9 @@ async fn post(request: Request<'_>, jitter: &mut Jitter) -> Result<Posted, Webho
     let policy = request.retry;
     let started = Instant::now();
     let mut retries = 0u32;
+    // `retry-time` bounds the waiting between attempts, not the attempts themselves: a slow
+    // answer must not use up the retries the setting asked for.
+    let mut waited = std::time::Duration::ZERO;
     loop {
         let failed = match attempt(&client, &request).await {
             Ok(status) => {
@@ -75,9 +78,10 @@ async fn post(request: Request<'_>, jitter: &mut Jitter) -> Result<Posted, Webho
             return Err(gave_up(failed.error, retries, started));
         };
         let wait = policy.wait(retries, retry_after, jitter.unit());
-        if retries >= policy.max_retries || started.elapsed() + wait > policy.max_elapsed {
+        if retries >= policy.max_retries || waited + wait > policy.max_elapsed {
             return Err(gave_up(failed.error, retries, started));
         }
+        waited += wait;
         retries += 1;
         tokio::time::sleep(wait).await;
     }

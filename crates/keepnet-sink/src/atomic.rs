@@ -68,8 +68,9 @@ pub struct Published {
 }
 
 /// Creates `dir` and any missing parents readable by the owner only (0700 on Unix, whatever
-/// the umask): they will hold files of personal data.
-fn create_private_dirs(dir: &Path) -> std::io::Result<()> {
+/// the umask): they will hold files of personal data. Every folder the tool creates is made
+/// here.
+pub fn create_private_dirs(dir: &Path) -> std::io::Result<()> {
     let missing: Vec<&Path> = dir
         .ancestors()
         .filter(|d| !d.as_os_str().is_empty())

@@ -33,7 +33,7 @@ mod sink;
 mod stop;
 mod time;
 
-pub use atomic::{is_stream_target, AtomicFile, Published};
+pub use atomic::{create_private_dirs, is_stream_target, AtomicFile, Published};
 pub use cell::{Cell, Field};
 pub use column::{Column, ColumnKind, HeaderStyle};
 pub use delivery::{

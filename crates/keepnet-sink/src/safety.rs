@@ -30,6 +30,14 @@ use std::borrow::Cow;
 /// Characters that make a spreadsheet read a cell as a formula when they come first.
 const TRIGGERS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
 
+/// Whether `c` reorders the text around it when shown: the bidirectional embedding,
+/// override and isolate controls (U+202A to U+202E, U+2066 to U+2069). `Evil\u{202e}xcod.csv`
+/// shows as `Evilvsc.docx`. They are escaped wherever control characters are, and never
+/// reach a file or attachment name.
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
 /// Whether `text` would be read as a formula and is not plainly a number or phone number.
 pub fn is_dangerous(text: &str) -> bool {
     match text.chars().next() {
