@@ -508,6 +508,23 @@ fn a_secret_variable_that_is_not_utf8_stops_the_run_with_its_name() {
         receiver.requests().is_empty(),
         "nothing was posted without its token"
     );
+    // The S3 credentials too: never passed over for another source.
+    let mut cmd = env.command_as(&env.sandbox.reseller());
+    cmd.env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+        .env("AWS_SECRET_ACCESS_KEY", not_utf8);
+    Env::run_cmd(
+        cmd,
+        &[
+            "users",
+            "--company",
+            "Initech",
+            "--sink",
+            "csv:u.csv",
+            "--sink",
+            "s3:s3://bucket/p/",
+        ],
+    )
+    .fails_with(2, &["AWS_SECRET_ACCESS_KEY", "is set but is not UTF-8"]);
     assert_eq!(env.sandbox.stats().user_search_requests, 0);
 }
 

@@ -31,10 +31,40 @@ pub struct Env(Arc<Lookup>);
 /// A function from a variable's name to its value.
 type Lookup = dyn Fn(&str) -> Option<String> + Send + Sync;
 
+/// Every variable this crate reads from the process environment.
+const READ: [&str; 15] = [
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_PROFILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+    "AWS_ENDPOINT_URL_S3",
+    "AWS_ENDPOINT_URL",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_ROLE_ARN",
+    "AWS_EC2_METADATA_DISABLED",
+    "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+    "HOME",
+    "USERPROFILE",
+];
+
 impl Env {
-    /// The process environment (`std::env::var`; a non-UTF-8 value counts as unset).
-    pub fn process() -> Self {
-        Env(Arc::new(|name| std::env::var(name).ok()))
+    /// The process environment. A variable this crate reads that is set but not UTF-8 is an
+    /// error naming it, never "unset" (a secret key would otherwise be silently passed over
+    /// for another source of credentials).
+    pub fn process() -> Result<Self, S3Error> {
+        if let Some(name) = READ
+            .iter()
+            .find(|name| matches!(std::env::var(name), Err(std::env::VarError::NotUnicode(_))))
+        {
+            return Err(S3Error::Credentials(format!(
+                "the environment variable {name} is set but is not UTF-8 text: set it as text, \
+                 or unset it"
+            )));
+        }
+        Ok(Env(Arc::new(|name| std::env::var(name).ok())))
     }
 
     /// Variables answered by `lookup`.

@@ -251,7 +251,7 @@ impl S3Delivery {
     /// Checks the settings and resolves endpoint, region and credentials from the process
     /// environment and the shared credentials file. No network I/O.
     pub fn new(settings: S3Settings) -> Result<Self, SinkError> {
-        Self::with_env(settings, &Env::process())
+        Self::with_env(settings, &Env::process()?)
     }
 
     /// [`S3Delivery::new`] reading environment variables from `env` instead of the process.
