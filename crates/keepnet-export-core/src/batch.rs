@@ -167,7 +167,7 @@ impl Batch<'_> {
                 });
             }
         }
-        for spec in crate::rollup::Rollup::of(self).targets(&self.started) {
+        for spec in templates::rollup_specs(&self.report.rollup, &self.started) {
             if spec.target != "-" {
                 targets.push(Target {
                     path: spec.path().to_owned(),

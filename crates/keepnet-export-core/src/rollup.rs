@@ -53,17 +53,6 @@ pub struct Rollup<'a> {
 }
 
 impl<'a> Rollup<'a> {
-    /// The rollup specs with `{date}` and `{timestamp}` filled in from `started`.
-    pub fn targets(&self, started: &Timestamp) -> Vec<SinkSpec> {
-        self.specs
-            .iter()
-            .map(|spec| SinkSpec {
-                kind: spec.kind.clone(),
-                target: crate::templates::expand(&spec.target, "rollup", "", started),
-            })
-            .collect()
-    }
-
     /// The rollup outputs of `batch` (`--rollup`; none when it asked for none).
     pub fn of(batch: &'a Batch<'_>) -> Self {
         Self {
@@ -84,7 +73,7 @@ impl<'a> Rollup<'a> {
         if self.specs.is_empty() {
             return Ok(Vec::new());
         }
-        let specs = self.targets(started);
+        let specs = crate::templates::rollup_specs(self.specs, started);
         let mut sinks = self
             .registry
             .build_all(&specs, self.settings, self.from)?

@@ -5,6 +5,7 @@ use keepnet_api::Company;
 use keepnet_sink::Timestamp;
 
 use crate::output::safe_file_name;
+use crate::spec::SinkSpec;
 
 /// `text` with the placeholders filled in for one company, in one pass: a substituted value
 /// is never read for placeholders again (a company named `{company_id}` is written as that
@@ -39,6 +40,17 @@ pub fn expand(text: &str, file_name: &str, company_id: &str, date: &Timestamp) -
     }
     out.push_str(rest);
     out
+}
+
+/// The rollup specs with `{date}` and `{timestamp}` filled in (a rollup names no company).
+pub fn rollup_specs(specs: &[SinkSpec], started: &Timestamp) -> Vec<SinkSpec> {
+    specs
+        .iter()
+        .map(|spec| SinkSpec {
+            kind: spec.kind.clone(),
+            target: expand(&spec.target, "rollup", "", started),
+        })
+        .collect()
 }
 
 /// A file-name-safe name for each company, in order: no path separators or `..`, no names
