@@ -514,6 +514,11 @@ async fn stream_raw(
     let mut out = std::io::BufWriter::with_capacity(64 * 1024, stdout.lock());
     let (mut users, mut page_count) = (0u64, 0u64);
     let mut line = Vec::with_capacity(1024);
+    // Every field is written as served; their number is bounded as in any export.
+    let (record, mut unknown) = (
+        crate::columns::Layout::record(),
+        crate::columns::UnknownFields::default(),
+    );
     loop {
         let next = tokio::select! {
             biased;
@@ -536,6 +541,12 @@ async fn stream_raw(
             break;
         };
         page_count += 1;
+        unknown.check(&record, &page, |_| ()).map_err(|e| {
+            e.with_note(match users {
+                0 => "nothing was written",
+                _ => "output on stdout stopped here",
+            })
+        })?;
         for user in &page.results {
             line.clear();
             serde_json::to_writer(&mut line, user)
