@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use keepnet_api::{Page, TargetUser};
 use keepnet_sink::{Cell, Changes, Column, ColumnKind, ExportInfo};
-use keepnet_state::{Change, Named, State, Tracker};
+use keepnet_state::{Change, NameRef, Named, Next, Previous, Tracker};
 
 use crate::columns::Layout;
 use crate::exit::{self, Failure};
@@ -41,18 +41,24 @@ pub struct StateKeeping {
 impl StateKeeping {
     /// The previous state of `company_id`; `None` when this run is the baseline. A state of
     /// another version, company or status filter is an error.
-    pub fn load(&self, company_id: &str) -> Result<Option<State>, Failure> {
+    pub fn load(&self, company_id: &str) -> Result<Option<Previous>, Failure> {
         keepnet_state::load(&self.dir, company_id, &self.scope).map_err(|e| {
             let code = match e {
-                keepnet_state::StateError::Read { .. } => exit::OUTPUT,
+                keepnet_state::StateError::Read { .. }
+                | keepnet_state::StateError::Working { .. } => exit::OUTPUT,
                 _ => exit::USAGE,
             };
             Failure::msg(code, format!("{}: {e}", self.label))
         })
     }
 
+    /// A failure of the comparison's working files.
+    fn failed(&self, e: keepnet_state::StateError) -> Failure {
+        Failure::msg(exit::OUTPUT, format!("{}: {e}", self.label))
+    }
+
     /// Writes the next state, creating the folder (owner-only) when it does not exist.
-    pub fn save(&self, state: &State) -> Result<PathBuf, Failure> {
+    pub fn save(&self, state: &Next) -> Result<PathBuf, Failure> {
         if !self.dir.exists() {
             create_private_dir(&self.dir).map_err(|e| {
                 Failure::output(
@@ -80,7 +86,7 @@ fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
 #[derive(Debug)]
 pub struct Tracked {
     /// The state to keep if the run succeeds.
-    pub state: State,
+    pub state: Next,
     /// The counts and the first names, for the summary and the e-mail.
     pub changes: Changes,
     /// What the user should know (columns not compared, users without a resourceId).
@@ -90,37 +96,41 @@ pub struct Tracked {
 /// The change-tracking lane: compares every user with the previous state and writes the
 /// change rows.
 pub struct Track {
-    previous: Arc<Option<State>>,
+    previous: Option<Arc<Previous>>,
+    keeping: StateKeeping,
     company_id: String,
     taken_at: String,
-    scope: String,
     /// The change sinks (`--changes`), handed back for publication once the read finished.
     pub sinks: Vec<NamedSink>,
     tracker: Option<Tracker>,
     /// The counts and names so far.
     changes: Changes,
     untracked: u64,
+    /// A row's fingerprints, reused.
+    hashes: Vec<u64>,
     /// Set by `finish`.
     pub tracked: Option<Tracked>,
 }
 
 impl Track {
-    /// A tracker comparing with `previous`, writing change rows to `sinks`.
+    /// A tracker comparing with `previous` (none: a baseline), keeping its working files
+    /// where `keeping` keeps the state, writing change rows to `sinks`.
     pub fn new(
-        previous: Arc<Option<State>>,
+        previous: Option<Arc<Previous>>,
         export: &ExportInfo,
-        scope: &str,
+        keeping: &StateKeeping,
         sinks: Vec<NamedSink>,
     ) -> Self {
         Self {
             previous,
+            keeping: keeping.clone(),
             company_id: export.company_id.clone(),
             taken_at: export.started_at.to_string(),
-            scope: scope.to_owned(),
             sinks,
             tracker: None,
             changes: Changes::default(),
             untracked: 0,
+            hashes: Vec::new(),
             tracked: None,
         }
     }
@@ -163,8 +173,15 @@ fn named(user: &TargetUser) -> Named {
 impl Consumer for Track {
     fn begin(&mut self, export: &ExportInfo, layout: &Arc<Layout>) -> Result<(), Failure> {
         let fields: Vec<String> = layout.columns().iter().map(|c| c.key.clone()).collect();
-        let current = State::new(&self.company_id, &self.taken_at, &self.scope, fields);
-        let tracker = Tracker::new((*self.previous).clone(), current);
+        let tracker = Tracker::new(
+            self.previous.clone(),
+            &self.keeping.dir,
+            &self.company_id,
+            &self.taken_at,
+            &self.keeping.scope,
+            fields,
+        )
+        .map_err(|e| self.keeping.failed(e))?;
         self.changes.baseline = tracker.is_baseline();
         self.tracker = Some(tracker);
         let mut columns: Vec<Column> = CHANGE_COLUMNS
@@ -192,8 +209,21 @@ impl Consumer for Track {
             let prepared = layout.prepare(user);
             let mut row = Vec::with_capacity(width);
             layout.row(user, &prepared, &mut row);
-            let hashes = row.iter().map(keepnet_state::fingerprint).collect();
-            let change = tracker.observe(id, hashes, named(user));
+            self.hashes.clear();
+            self.hashes
+                .extend(row.iter().map(keepnet_state::fingerprint));
+            let name = NameRef {
+                email: user.email.as_deref(),
+                first_name: user.first_name.as_deref(),
+                last_name: user.last_name.as_deref(),
+            };
+            let change = match tracker.observe(id, &self.hashes, name) {
+                Ok(change) => change,
+                Err(e) => {
+                    outcome = Err(self.keeping.failed(e));
+                    break;
+                }
+            };
             let written = match change {
                 Change::Baseline | Change::Same => Ok(()),
                 Change::Joined => {
@@ -245,9 +275,11 @@ impl Consumer for Track {
             ));
         }
         let fields: Vec<String> = tracker.fields().to_vec();
-        let (state, left) = tracker.finish();
+        let (state, left) = tracker.finish().map_err(|e| self.keeping.failed(e))?;
         self.changes.left = left.len() as u64;
-        for (id, name) in &left {
+        for gone in left {
+            let (id, name) = gone.map_err(|e| self.keeping.failed(e))?;
+            let (id, name) = (&id, &name);
             if self.changes.left_names.len() < Changes::NAMES_SHOWN {
                 self.changes.left_names.push(name.display(id));
             }

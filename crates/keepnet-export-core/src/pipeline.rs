@@ -188,14 +188,14 @@ pub async fn run(
     };
     // A state that cannot be read fails now, before anything is fetched.
     let previous = match &state {
-        Some(keeping) => Some(Arc::new(keeping.load(company.resource_id.as_str())?)),
+        Some(keeping) => Some(keeping.load(company.resource_id.as_str())?.map(Arc::new)),
         None => None,
     };
     let new_track = |sinks: Vec<NamedSink>| {
         previous
             .as_ref()
             .zip(state.as_ref())
-            .map(|(previous, keeping)| Track::new(previous.clone(), &export, &keeping.scope, sinks))
+            .map(|(previous, keeping)| Track::new(previous.clone(), &export, keeping, sinks))
     };
     let mut track = new_track(change_sinks);
     let mut extras: Option<Extras> = None;
@@ -375,7 +375,7 @@ pub async fn run(
                     published_list(&artifacts)
                 ))
             })?;
-            tracing::info!(path = %path.display(), users = tracked.state.users.len(), "state advanced");
+            tracing::info!(path = %path.display(), users = tracked.state.len(), "state advanced");
             Some(path)
         }
         _ => None,
