@@ -178,6 +178,9 @@ pub async fn run(ctx: &Context<'_>, args: &RunArgs) -> Result<(), Failure> {
             recipients: None,
             progress: ctx.progress,
         });
+        if let Some(state) = batch.report.state.as_mut() {
+            state.wait = std::time::Duration::from_secs(args.state_wait);
+        }
         batch.reserved.extend(summary_target.clone());
         batch.check_fixed_targets()?;
         batches.push(batch);

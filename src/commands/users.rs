@@ -71,6 +71,9 @@ fn prepare<'a>(ctx: &Context<'a>, args: &UsersArgs) -> Result<Prepared<'a>, Fail
         recipients: None,
         progress: ctx.progress,
     });
+    if let Some(state) = batch.report.state.as_mut() {
+        state.wait = std::time::Duration::from_secs(args.state_wait);
+    }
     if let Some(path) = &args.summary_json {
         let path = Sourced::new(path.clone(), origin(args, "summary_json", "--summary-json"));
         summary::check_target(&path)?;

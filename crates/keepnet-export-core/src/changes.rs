@@ -13,10 +13,12 @@
 //! (the API names of the fields that changed, comma-separated) and then the export's columns.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use keepnet_api::{Page, TargetUser};
 use keepnet_sink::{Cell, Changes, Column, ColumnKind, ExportInfo};
+use keepnet_state::lock::Lock;
 use keepnet_state::{Change, NameRef, Named, Next, Previous, Tracker};
 
 use crate::columns::Layout;
@@ -27,7 +29,10 @@ use crate::sinks::NamedSink;
 /// The first two columns of a change row.
 pub const CHANGE_COLUMNS: [&str; 2] = ["change", "changedFields"];
 
-/// Where and how a company's state is kept.
+/// Where and how a company's state is kept. Clones share one lock on the folder
+/// ([`keepnet_state::lock`]): taken by the first company that loads its state, held until
+/// the last clone is dropped (the end of the run), so every company of a run compares and
+/// saves while no other run can.
 #[derive(Debug, Clone)]
 pub struct StateKeeping {
     /// The state folder (`--state DIR`).
@@ -36,12 +41,58 @@ pub struct StateKeeping {
     pub label: String,
     /// Which users are exported (the status filter), recorded in the state.
     pub scope: String,
+    /// How long to wait for another run's lock on the folder before refusing (zero: refuse
+    /// at once).
+    pub wait: Duration,
+    lock: Arc<Mutex<Option<Arc<Lock>>>>,
 }
 
 impl StateKeeping {
+    /// The state kept in `dir` (named `label` in messages) for users read with `scope`; a
+    /// run waits for no other run's lock unless [`StateKeeping::wait`] says.
+    pub fn new(dir: PathBuf, label: String, scope: String) -> Self {
+        Self {
+            dir,
+            label,
+            scope,
+            wait: Duration::ZERO,
+            lock: Arc::default(),
+        }
+    }
+
+    /// Takes the folder's lock for the run, unless a clone already did; creates the folder
+    /// (owner-only) when it does not exist.
+    fn lock(&self) -> Result<(), Failure> {
+        let mut held = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        if held.is_some() {
+            return Ok(());
+        }
+        if !self.dir.exists() {
+            create_private_dir(&self.dir).map_err(|e| {
+                Failure::output(
+                    format!("{}: cannot create {}", self.label, self.dir.display()),
+                    e,
+                )
+            })?;
+        }
+        match Lock::acquire(&self.dir, self.wait) {
+            Ok(lock) => {
+                tracing::debug!(lock = %lock.path().display(), "state folder locked");
+                *held = Some(lock);
+                Ok(())
+            }
+            Err(_) if crate::stop::requested().is_some() => Err(crate::stop::requested()
+                .expect("a stop was requested")
+                .failure()),
+            Err(e) => Err(self.failed(e)),
+        }
+    }
+
     /// The previous state of `company_id`; `None` when this run is the baseline. A state of
-    /// another version, company or status filter is an error.
+    /// another version, company or status filter is an error. Takes the folder's lock first
+    /// (another run holding it is an error naming it, once [`StateKeeping::wait`] is over).
     pub fn load(&self, company_id: &str) -> Result<Option<Previous>, Failure> {
+        self.lock()?;
         keepnet_state::load(&self.dir, company_id, &self.scope).map_err(|e| {
             let code = match e {
                 keepnet_state::StateError::Read { .. }
@@ -57,8 +108,12 @@ impl StateKeeping {
         Failure::msg(exit::OUTPUT, format!("{}: {e}", self.label))
     }
 
-    /// Writes the next state, creating the folder (owner-only) when it does not exist.
+    /// Writes the next state, creating the folder (owner-only) when it does not exist;
+    /// refused when this run no longer holds the folder's lock.
     pub fn save(&self, state: &Next) -> Result<PathBuf, Failure> {
+        if let Some(lock) = self.lock.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            lock.check().map_err(|e| self.failed(e))?;
+        }
         if !self.dir.exists() {
             create_private_dir(&self.dir).map_err(|e| {
                 Failure::output(

@@ -38,6 +38,7 @@ use keepnet_sink::Cell;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+pub mod lock;
 mod read;
 mod spool;
 
@@ -104,6 +105,32 @@ pub enum StateError {
         path: PathBuf,
         /// Why.
         message: String,
+    },
+    /// Another run holds the state folder's lock.
+    #[error("the state folder is in use by another keepnet-export run ({holder}; its lock file: {path}; waited {waited} s): two runs on one state would report the same changes twice and the later one could move the state back in time, so nothing was exported; run again once it has ended (the lock of a run whose process is gone, or that stopped refreshing it, is taken over)")]
+    Locked {
+        /// The lock file.
+        path: PathBuf,
+        /// Who holds it, as its file says (host, pid, start and refresh times).
+        holder: String,
+        /// How long this run waited, in seconds.
+        waited: u64,
+    },
+    /// This run's lock was taken over (or removed) while it ran.
+    #[error("the state folder's lock ({path}) is no longer this run's, it is held by {holder}: the state was not advanced, so the next run compares against the state before this one")]
+    LockLost {
+        /// The lock file.
+        path: PathBuf,
+        /// Who holds it now.
+        holder: String,
+    },
+    /// The lock file could not be written or read.
+    #[error("cannot lock the state folder ({path}): {source}")]
+    Lock {
+        /// The lock file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
     },
     /// The comparison's working file could not be written or read.
     #[error("cannot keep the comparison's working file in {dir}: {source}")]
