@@ -3,7 +3,7 @@
 //! someone who left. A [`Tracker`] compares a run's users with the previous state as they
 //! stream, and builds the next one.
 //!
-//! Memory stays small whatever the number of users (about 70 bytes a user while comparing,
+//! Memory stays small whatever the number of users (about 80 bytes a user while comparing,
 //! where the whole state took 2.2 KB): [`load`] reads the file as a stream and keeps, per
 //! user, its id, a digest of its fingerprints and where the rest is in a working file (an
 //! unnamed temporary file in the state folder, removed by the system when the run ends); a
@@ -278,9 +278,42 @@ pub struct Previous {
     ids: String,
     /// Sorted by id, one per id.
     records: Vec<Record>,
+    /// Each record's index in an open-addressing table by [`id_hash`] (at most half full;
+    /// [`EMPTY`] for none): a lookup touches a slot or two and its record, where a binary
+    /// search over the records missed the cache 18 times (a third of the comparison's CPU
+    /// at 200,000 users).
+    table: Vec<u32>,
     spool: Spool,
     /// The folder of the working file, for messages.
     dir: PathBuf,
+}
+
+/// An empty slot of [`Previous::table`].
+const EMPTY: u32 = u32::MAX;
+
+/// An id's hash for [`Previous::table`] (FNV-1a, then mixed): not a security measure, ids come
+/// from the file the run itself wrote.
+fn id_hash(id: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in id.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h ^ (h >> 29)
+}
+
+/// The lookup table of `records` (see [`Previous::table`]).
+fn table_of(ids: &str, records: &[Record]) -> Vec<u32> {
+    let size = (records.len() * 2).next_power_of_two().max(16);
+    let mask = size - 1;
+    let mut table = vec![EMPTY; size];
+    for (index, record) in records.iter().enumerate() {
+        let mut slot = id_hash(id_in(ids, record.id)) as usize & mask;
+        while table[slot] != EMPTY {
+            slot = (slot + 1) & mask;
+        }
+        table[slot] = index as u32;
+    }
+    table
 }
 
 impl Previous {
@@ -318,11 +351,20 @@ impl Previous {
         id_in(&self.ids, self.records[index].id)
     }
 
-    /// The index of the user `id`: a binary search.
+    /// The index of the user `id`.
     fn find(&self, id: &str) -> Option<usize> {
-        self.records
-            .binary_search_by(|r| id_in(&self.ids, r.id).cmp(id))
-            .ok()
+        let mask = self.table.len() - 1;
+        let mut slot = id_hash(id) as usize & mask;
+        loop {
+            let index = self.table[slot];
+            if index == EMPTY {
+                return None;
+            }
+            if id_in(&self.ids, self.records[index as usize].id) == id {
+                return Some(index as usize);
+            }
+            slot = (slot + 1) & mask;
+        }
     }
 
     fn working(&self, source: std::io::Error) -> StateError {
@@ -341,8 +383,7 @@ impl Previous {
             let record = self.records[index];
             let mut hashes = Vec::new();
             self.spool
-                .hashes(record.spool, self.fields.len(), &mut hashes)
-                .and_then(|()| self.spool.name(record.spool, self.fields.len()))
+                .record(record.spool, self.fields.len(), &mut hashes)
                 .map(|name| (self.id(index).to_owned(), hashes, name))
                 .map_err(|e| self.working(e))
         })
@@ -444,7 +485,14 @@ pub fn load(dir: &Path, company_id: &str, scope: &str) -> Result<Option<Previous
     }
     records.shrink_to_fit();
     ids.shrink_to_fit();
+    if u32::try_from(records.len()).is_err() {
+        return Err(working(std::io::Error::other(
+            "more users than a state can hold",
+        )));
+    }
+    let table = table_of(&ids, &records);
     Ok(Some(Previous {
+        table,
         company_id: header.company_id,
         taken_at: header.taken_at,
         scope: header.scope,
@@ -772,6 +820,7 @@ impl Tracker {
             previous: self.previous,
             seen: self.seen,
             at: 0,
+            hashes: Vec::new(),
         };
         Ok((next, left))
     }
@@ -785,6 +834,8 @@ pub struct Left {
     seen: Vec<u64>,
     at: usize,
     remaining: usize,
+    /// The fingerprints read with a name, unused.
+    hashes: Vec<u64>,
 }
 
 impl Left {
@@ -814,7 +865,7 @@ impl Iterator for Left {
             let record = previous.records[index];
             let name = previous
                 .spool
-                .name(record.spool, previous.fields.len())
+                .record(record.spool, previous.fields.len(), &mut self.hashes)
                 .map_err(|e| previous.working(e));
             return Some(name.map(|name| (previous.id(index).to_owned(), name)));
         }
@@ -856,27 +907,29 @@ pub fn save(dir: &Path, next: &Next) -> Result<PathBuf, StateError> {
     out.write_all(b",\"fields\":").map_err(io)?;
     serde_json::to_writer(&mut out, &next.fields).map_err(json)?;
     out.write_all(b",\"users\":{").map_err(io)?;
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut hashes = Vec::new();
-    let mut hex = String::new();
+    let mut hex: Vec<u8> = Vec::new();
     for (i, entry) in next.entries.iter().enumerate() {
-        let working = |e| write(next.working(e).to_string());
-        next.spool
-            .hashes(entry.spool, next.fields.len(), &mut hashes)
-            .map_err(working)?;
         let name = next
             .spool
-            .name(entry.spool, next.fields.len())
-            .map_err(working)?;
+            .record(entry.spool, next.fields.len(), &mut hashes)
+            .map_err(|e| write(next.working(e).to_string()))?;
         if i > 0 {
             out.write_all(b",").map_err(io)?;
         }
         serde_json::to_writer(&mut out, id_in(&next.ids, entry.id)).map_err(json)?;
         hex.clear();
         for h in &hashes {
-            use std::fmt::Write;
-            let _ = write!(hex, "{h:016x}");
+            hex.extend(
+                h.to_be_bytes()
+                    .iter()
+                    .flat_map(|b| [DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 15)]]),
+            );
         }
-        write!(out, ":{{\"hashes\":\"{hex}\",\"name\":").map_err(io)?;
+        out.write_all(b":{\"hashes\":\"").map_err(io)?;
+        out.write_all(&hex).map_err(io)?;
+        out.write_all(b"\",\"name\":").map_err(io)?;
         serde_json::to_writer(&mut out, &name).map_err(json)?;
         out.write_all(b"}").map_err(io)?;
     }

@@ -110,28 +110,54 @@ impl Spool {
         Ok(())
     }
 
-    /// The name of the record at `offset`, whose fingerprints are `count`.
-    pub(crate) fn name(&self, offset: u64, count: usize) -> io::Result<Named> {
-        let mut at = offset + 8 * count as u64;
-        let mut read = || -> io::Result<Option<String>> {
-            let mut len = [0; 4];
-            self.read_at(&mut len, at)?;
+    /// The record at `offset`, whose fingerprints are `count`: its fingerprints into
+    /// `hashes`, and its name. One read for most records (names under a few hundred bytes).
+    pub(crate) fn record(
+        &self,
+        offset: u64,
+        count: usize,
+        hashes: &mut Vec<u64>,
+    ) -> io::Result<Named> {
+        let head = 8 * count;
+        let available = usize::try_from(self.len.saturating_sub(offset)).unwrap_or(usize::MAX);
+        let mut bytes = vec![0; (head + 12 + 244).min(available)];
+        self.read_at(&mut bytes, offset)?;
+        // Reads on when a name goes past what was read.
+        let more = |bytes: &mut Vec<u8>, needed: usize| -> io::Result<()> {
+            if bytes.len() < needed {
+                let had = bytes.len();
+                bytes.resize(needed, 0);
+                self.read_at(&mut bytes[had..], offset + had as u64)?;
+            }
+            Ok(())
+        };
+        more(&mut bytes, head)?;
+        hashes.clear();
+        hashes.extend(
+            bytes[..head]
+                .chunks_exact(8)
+                .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes"))),
+        );
+        let mut at = head;
+        let mut text = |bytes: &mut Vec<u8>| -> io::Result<Option<String>> {
+            more(bytes, at + 4)?;
+            let len = u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"));
             at += 4;
-            let len = u32::from_le_bytes(len);
             if len == NONE {
                 return Ok(None);
             }
-            let mut text = vec![0; len as usize];
-            self.read_at(&mut text, at)?;
-            at += u64::from(len);
-            String::from_utf8(text)
-                .map(Some)
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+            let len = len as usize;
+            more(bytes, at + len)?;
+            let text = std::str::from_utf8(&bytes[at..at + len])
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?
+                .to_owned();
+            at += len;
+            Ok(Some(text))
         };
         Ok(Named {
-            email: read()?,
-            first_name: read()?,
-            last_name: read()?,
+            email: text(&mut bytes)?,
+            first_name: text(&mut bytes)?,
+            last_name: text(&mut bytes)?,
         })
     }
 }
@@ -149,23 +175,38 @@ mod tests {
             first_name: Some("Ada".into()),
             last_name: None,
         };
+        let mut hashes = Vec::new();
         let first = spool
             .push(&[1, u64::MAX], [Some("ada@x"), Some("Ada"), None])
             .unwrap();
         let second = spool.push(&[7, 8], [None; 3]).unwrap();
         let third = spool.push(&[9, 10], [None, None, Some("Çelik")]).unwrap();
         spool.seal().unwrap();
-        let mut hashes = Vec::new();
         spool.hashes(first, 2, &mut hashes).unwrap();
         assert_eq!(hashes, [1, u64::MAX]);
-        assert_eq!(spool.name(first, 2).unwrap(), ada);
-        assert_eq!(spool.name(second, 2).unwrap(), Named::default());
-        spool.hashes(third, 2, &mut hashes).unwrap();
-        assert_eq!(hashes, [9, 10]);
+        assert_eq!(spool.record(first, 2, &mut hashes).unwrap(), ada);
+        assert_eq!(hashes, [1, u64::MAX]);
         assert_eq!(
-            spool.name(third, 2).unwrap().last_name.as_deref(),
-            Some("Çelik")
+            spool.record(second, 2, &mut hashes).unwrap(),
+            Named::default()
         );
+        assert_eq!(hashes, [7, 8]);
+        let named = spool.record(third, 2, &mut hashes).unwrap();
+        assert_eq!(hashes, [9, 10]);
+        assert_eq!(named.last_name.as_deref(), Some("Çelik"));
+        assert_eq!(named.email, None);
+        // A name longer than the first read, and the last record of the file.
+        let long = "ğ".repeat(400);
+        let mut spool = Spool::new(dir.path()).unwrap();
+        spool.push(&[1; 40], [None; 3]).unwrap();
+        let at = spool
+            .push(&[2; 40], [Some(&long), None, Some("x")])
+            .unwrap();
+        spool.seal().unwrap();
+        let named = spool.record(at, 40, &mut hashes).unwrap();
+        assert_eq!(hashes, [2; 40]);
+        assert_eq!(named.email.as_deref(), Some(long.as_str()));
+        assert_eq!(named.last_name.as_deref(), Some("x"));
         // Unnamed: nothing of it is left in the folder.
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
