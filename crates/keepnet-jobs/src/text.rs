@@ -15,9 +15,8 @@ pub(crate) fn position(text: &str, offset: usize) -> (usize, usize) {
 /// this many bytes, however long its line.
 const CHECKPOINT: usize = 4096;
 
-/// Where each line of a text starts, and how many characters come before every
-/// [`CHECKPOINT`] bytes, built once: a position is then a binary search and a count over at
-/// most a checkpoint's bytes. (Counting from the start for each position made `run --check`
+/// Where each line of a text starts, and how many characters come before every 4 KiB,
+/// built once: a position is then a binary search and a count over at most 4 KiB. (Counting from the start for each position made `run --check`
 /// quadratic in the file: 40,000 errors in a 349 KB file took 37 s.)
 #[derive(Debug, Clone)]
 pub struct Positions<'t> {
