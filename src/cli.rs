@@ -224,6 +224,10 @@ pub struct RunArgs {
     /// Write the run's summary (see docs/summary-json.md) to PATH, or - for stdout.
     #[arg(long, env = "KEEPNET_SUMMARY_JSON", value_name = "PATH")]
     pub summary_json: Option<std::path::PathBuf>,
+    /// How long to wait for another run that holds a job's state folder's lock before giving
+    /// up (0: give up at once). A lock whose run is gone is taken over.
+    #[arg(long, env = "KEEPNET_STATE_WAIT", value_name = "SECS", default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=86_400))]
+    pub state_wait: u64,
 }
 
 /// `whoami` options.
@@ -332,6 +336,10 @@ pub struct UsersArgs {
     /// only after a complete, successful run; the first run is the baseline.
     #[arg(long, env = "KEEPNET_STATE", value_name = "DIR")]
     pub state: Option<String>,
+    /// How long to wait for another run that holds the --state folder's lock before giving up
+    /// (0: give up at once). A lock whose run is gone is taken over.
+    #[arg(long, env = "KEEPNET_STATE_WAIT", value_name = "SECS", default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=86_400))]
+    pub state_wait: u64,
     /// Write one row per change since the previous run (columns change, changedFields, then
     /// the exported ones), repeatable, any row sink kind; needs --state.
     #[arg(long = "changes", env = "KEEPNET_CHANGES", value_name = "KIND:TARGET")]

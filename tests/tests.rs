@@ -26,6 +26,7 @@ mod faults;
 mod fidelity;
 mod golden;
 mod hostile;
+mod hostile_perf;
 mod hostile_second;
 mod jobs;
 mod paging;

@@ -31,17 +31,19 @@ fn load(
         .map_err(|e| Failure::usage(format!("cannot read the job file {shown}: {e}")))?;
     let text = String::from_utf8(bytes)
         .map_err(|_| Failure::usage(format!("the job file {shown} is not UTF-8 text")))?;
-    let file = keepnet_jobs::parse_with(&text, registry).map_err(|errors| {
-        let rendered: Vec<String> = errors
-            .iter()
-            .map(|e| keepnet_jobs::render_error_with(&shown, &text, e, &|t| registry.shown_text(t)))
-            .collect();
+    // Built once: every error is placed and shown by it (from the start each time, a file
+    // with thousands of errors took minutes).
+    let positions = keepnet_jobs::Positions::new(&text);
+    let rendered = |errors: &[keepnet_jobs::JobError]| {
+        let shown_errors = keepnet_jobs::render_errors_with(&shown, &positions, errors, &|t| {
+            registry.shown_text(t)
+        });
         Failure::usage(format!(
-            "{} error(s) in {shown}:\n{}",
-            errors.len(),
-            rendered.join("\n")
+            "{} error(s) in {shown}:\n{shown_errors}",
+            errors.len()
         ))
-    })?;
+    };
+    let file = keepnet_jobs::parse_with(&text, registry).map_err(|errors| rendered(&errors))?;
     // The deliveries' secrets, read once for every job (a password file is read here, once).
     let mut secrets = keepnet_export_core::options::Secrets::default();
     let password_file = std::env::var_os("KEEPNET_ENCRYPT_PASSWORD_FILE").map(PathBuf::from);
@@ -49,28 +51,19 @@ fn load(
     let mut errors = Vec::new();
     let mut prepared = Vec::new();
     for job in &file.jobs {
-        match prepare(job, &file, &text, registry, run_wide, &secrets) {
+        match prepare(job, &file, &positions, registry, run_wide, &secrets) {
             Ok(p) => prepared.push(p),
             Err(located) => errors.extend(located.into_iter().map(|(line, column, message)| {
-                keepnet_jobs::render_error_with(
-                    &shown,
-                    &text,
-                    &keepnet_jobs::JobError {
-                        line,
-                        column,
-                        message,
-                    },
-                    &|t| registry.shown_text(t),
-                )
+                keepnet_jobs::JobError {
+                    line,
+                    column,
+                    message,
+                }
             })),
         }
     }
     if !errors.is_empty() {
-        return Err(Failure::usage(format!(
-            "{} error(s) in {shown}:\n{}",
-            errors.len(),
-            errors.join("\n")
-        )));
+        return Err(rendered(&errors));
     }
     Ok((file, prepared))
 }
@@ -83,14 +76,14 @@ type Located3 = (usize, usize, String);
 fn prepare(
     job: &Job,
     file: &JobFile,
-    text: &str,
+    positions: &keepnet_jobs::Positions<'_>,
     registry: &Registry,
     run_wide: &[SinkOption],
     secrets: &keepnet_export_core::options::Secrets,
 ) -> Result<Export, Vec<Located3>> {
     let place =
         |origin: &keepnet_export_core::settings::Origin, at: usize| match origin.file_offset(at) {
-            Some(offset) => keepnet_jobs::position(text, offset),
+            Some(offset) => positions.position(offset),
             None => (job.email.as_ref().map_or(job.line, |e| e.line), 1),
         };
     for (list, name) in job.settings.unknown_columns() {
@@ -188,6 +181,9 @@ pub async fn run(ctx: &Context<'_>, args: &RunArgs) -> Result<(), Failure> {
             recipients: None,
             progress: ctx.progress,
         });
+        if let Some(state) = batch.report.state.as_mut() {
+            state.wait = std::time::Duration::from_secs(args.state_wait);
+        }
         batch.reserved.extend(summary_target.clone());
         batch.check_fixed_targets()?;
         batches.push(batch);

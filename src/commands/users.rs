@@ -71,6 +71,9 @@ fn prepare<'a>(ctx: &Context<'a>, args: &UsersArgs) -> Result<Prepared<'a>, Fail
         recipients: None,
         progress: ctx.progress,
     });
+    if let Some(state) = batch.report.state.as_mut() {
+        state.wait = std::time::Duration::from_secs(args.state_wait);
+    }
     if let Some(path) = &args.summary_json {
         let path = Sourced::new(path.clone(), origin(args, "summary_json", "--summary-json"));
         summary::check_target(&path)?;
@@ -512,6 +515,11 @@ async fn stream_raw(
     let mut out = std::io::BufWriter::with_capacity(64 * 1024, stdout.lock());
     let (mut users, mut page_count) = (0u64, 0u64);
     let mut line = Vec::with_capacity(1024);
+    // Every field is written as served; their number is bounded as in any export.
+    let (record, mut unknown) = (
+        crate::columns::Layout::record(),
+        crate::columns::UnknownFields::default(),
+    );
     loop {
         let next = tokio::select! {
             biased;
@@ -534,6 +542,12 @@ async fn stream_raw(
             break;
         };
         page_count += 1;
+        unknown.check(&record, &page, |_| ()).map_err(|e| {
+            e.with_note(match users {
+                0 => "nothing was written",
+                _ => "output on stdout stopped here",
+            })
+        })?;
         for user in &page.results {
             line.clear();
             serde_json::to_writer(&mut line, user)

@@ -118,8 +118,21 @@ impl Bench {
         args: &[String],
         expect: Expect,
     ) -> Result<Row> {
+        self.measure_each(sandbox, name, args, expect, &|| Ok(()))
+    }
+
+    /// [`Bench::measure`], calling `before` before each run.
+    fn measure_each(
+        &self,
+        sandbox: &Sandbox,
+        name: &str,
+        args: &[String],
+        expect: Expect,
+        before: &dyn Fn() -> Result<()>,
+    ) -> Result<Row> {
         let mut samples = Vec::new();
         for _ in 0..self.runs {
+            before()?;
             let mut command = Command::new(&self.binary);
             command
                 .args(args)
@@ -200,6 +213,44 @@ impl Bench {
             "all",
         ]));
         self.measure(sandbox, name, &args, Expect::Exactly(users))
+    }
+
+    /// A change report of Initech's `users` (`--state`, `--changes`, every user to CSV): a
+    /// baseline (the state folder emptied before each run), then a second run comparing
+    /// against the state the last one kept.
+    fn state(&self, sandbox: &Sandbox, users: u64) -> Result<(Row, Row)> {
+        let state = self.out.join("state");
+        let mut args = strings(&["users", "--company", "Initech", "--status", "all"]);
+        for (flag, file) in [
+            ("--sink", "bench-state.csv"),
+            ("--changes", "bench-changes.csv"),
+        ] {
+            args.push(flag.into());
+            args.push(format!("csv:{}", self.out.join(file).display()));
+        }
+        args.push("--state".into());
+        args.push(state.display().to_string());
+        let empty = || {
+            match std::fs::remove_dir_all(&state) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+                _ => {}
+            }
+            Ok(())
+        };
+        let baseline = self.measure_each(
+            sandbox,
+            &format!("--state, {users} users: the baseline run"),
+            &args,
+            Expect::Exactly(users),
+            &empty,
+        )?;
+        let second = self.measure(
+            sandbox,
+            &format!("--state, {users} users: a run comparing with it"),
+            &args,
+            Expect::Exactly(users),
+        )?;
+        Ok((baseline, second))
     }
 
     /// Every company of the sandbox to a CSV file each, `companies` of them at once.
@@ -430,6 +481,34 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     let tenth = format!("csv+xlsx at a tenth ({} users, no latency)", cpu_users / 10);
     notes.extend(peer_small.ratios(&tenth, small.wall, small.peak_rss_mib));
 
+    // A change report's memory: the comparison must stay within the export's bound.
+    let state_users = 200_000 / scale;
+    let sandbox = Sandbox::start(&binary, state_users, 1000, 0, &[])?;
+    let alone = bench.export(
+        &sandbox,
+        &format!("--state, {state_users} users: the csv export alone"),
+        state_users,
+        &[],
+        &["csv"],
+        None,
+    )?;
+    let (baseline, compared) = bench.state(&sandbox, state_users)?;
+    drop(sandbox);
+    targets.push(Target::at_most(
+        format!("peak RSS of a --state run comparing {state_users} users / 64 MiB"),
+        compared.peak_rss_mib / 64.0,
+        1.0,
+    ));
+    notes.push(format!(
+        "--state at {state_users} users, peak RSS / the export alone ({:.1} MiB): baseline \
+         {:.2}x, comparing {:.2}x; wall / the export alone: baseline {:.2}x, comparing {:.2}x",
+        alone.peak_rss_mib,
+        baseline.peak_rss_mib / alone.peak_rss_mib,
+        compared.peak_rss_mib / alone.peak_rss_mib,
+        baseline.secs() / alone.secs(),
+        compared.secs() / alone.secs()
+    ));
+
     // Many small customers: every company of a reseller, 20 ms per request, pages of 100.
     let extra = fleet_companies.to_string();
     let sandbox = Sandbox::start(
@@ -462,7 +541,8 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     }
 
     rows.extend([net_floor, net, serial, big_floor, big, refused]);
-    rows.extend([floor, jsonl, csv, current, xlsx, both, small, fleet, wide]);
+    rows.extend([floor, jsonl, csv, current, xlsx, both, small]);
+    rows.extend([alone, baseline, compared, fleet, wide]);
     println!(
         "| scenario | users | wall (median of {}) | rows/s | client peak RSS | API requests |",
         options.runs

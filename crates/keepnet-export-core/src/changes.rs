@@ -13,11 +13,13 @@
 //! (the API names of the fields that changed, comma-separated) and then the export's columns.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use keepnet_api::{Page, TargetUser};
 use keepnet_sink::{Cell, Changes, Column, ColumnKind, ExportInfo};
-use keepnet_state::{Change, Named, State, Tracker};
+use keepnet_state::lock::Lock;
+use keepnet_state::{Change, NameRef, Named, Next, Previous, Tracker};
 
 use crate::columns::Layout;
 use crate::exit::{self, Failure};
@@ -27,7 +29,10 @@ use crate::sinks::NamedSink;
 /// The first two columns of a change row.
 pub const CHANGE_COLUMNS: [&str; 2] = ["change", "changedFields"];
 
-/// Where and how a company's state is kept.
+/// Where and how a company's state is kept. Clones share one lock on the folder
+/// ([`keepnet_state::lock`]): taken by the first company that loads its state, held until
+/// the last clone is dropped (the end of the run), so every company of a run compares and
+/// saves while no other run can.
 #[derive(Debug, Clone)]
 pub struct StateKeeping {
     /// The state folder (`--state DIR`).
@@ -36,23 +41,79 @@ pub struct StateKeeping {
     pub label: String,
     /// Which users are exported (the status filter), recorded in the state.
     pub scope: String,
+    /// How long to wait for another run's lock on the folder before refusing (zero: refuse
+    /// at once).
+    pub wait: Duration,
+    lock: Arc<Mutex<Option<Arc<Lock>>>>,
 }
 
 impl StateKeeping {
+    /// The state kept in `dir` (named `label` in messages) for users read with `scope`; a
+    /// run waits for no other run's lock unless [`StateKeeping::wait`] says.
+    pub fn new(dir: PathBuf, label: String, scope: String) -> Self {
+        Self {
+            dir,
+            label,
+            scope,
+            wait: Duration::ZERO,
+            lock: Arc::default(),
+        }
+    }
+
+    /// Takes the folder's lock for the run, unless a clone already did; creates the folder
+    /// (owner-only) when it does not exist.
+    fn lock(&self) -> Result<(), Failure> {
+        let mut held = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        if held.is_some() {
+            return Ok(());
+        }
+        if !self.dir.exists() {
+            create_private_dir(&self.dir).map_err(|e| {
+                Failure::output(
+                    format!("{}: cannot create {}", self.label, self.dir.display()),
+                    e,
+                )
+            })?;
+        }
+        match Lock::acquire(&self.dir, self.wait) {
+            Ok(lock) => {
+                tracing::debug!(lock = %lock.path().display(), "state folder locked");
+                *held = Some(lock);
+                Ok(())
+            }
+            Err(_) if crate::stop::requested().is_some() => Err(crate::stop::requested()
+                .expect("a stop was requested")
+                .failure()),
+            Err(e) => Err(self.failed(e)),
+        }
+    }
+
     /// The previous state of `company_id`; `None` when this run is the baseline. A state of
-    /// another version, company or status filter is an error.
-    pub fn load(&self, company_id: &str) -> Result<Option<State>, Failure> {
+    /// another version, company or status filter is an error. Takes the folder's lock first
+    /// (another run holding it is an error naming it, once [`StateKeeping::wait`] is over).
+    pub fn load(&self, company_id: &str) -> Result<Option<Previous>, Failure> {
+        self.lock()?;
         keepnet_state::load(&self.dir, company_id, &self.scope).map_err(|e| {
             let code = match e {
-                keepnet_state::StateError::Read { .. } => exit::OUTPUT,
+                keepnet_state::StateError::Read { .. }
+                | keepnet_state::StateError::Working { .. } => exit::OUTPUT,
                 _ => exit::USAGE,
             };
             Failure::msg(code, format!("{}: {e}", self.label))
         })
     }
 
-    /// Writes the next state, creating the folder (owner-only) when it does not exist.
-    pub fn save(&self, state: &State) -> Result<PathBuf, Failure> {
+    /// A failure of the comparison's working files.
+    fn failed(&self, e: keepnet_state::StateError) -> Failure {
+        Failure::msg(exit::OUTPUT, format!("{}: {e}", self.label))
+    }
+
+    /// Writes the next state, creating the folder (owner-only) when it does not exist;
+    /// refused when this run no longer holds the folder's lock.
+    pub fn save(&self, state: &Next) -> Result<PathBuf, Failure> {
+        if let Some(lock) = self.lock.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            lock.check().map_err(|e| self.failed(e))?;
+        }
         if !self.dir.exists() {
             create_private_dir(&self.dir).map_err(|e| {
                 Failure::output(
@@ -80,7 +141,7 @@ fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
 #[derive(Debug)]
 pub struct Tracked {
     /// The state to keep if the run succeeds.
-    pub state: State,
+    pub state: Next,
     /// The counts and the first names, for the summary and the e-mail.
     pub changes: Changes,
     /// What the user should know (columns not compared, users without a resourceId).
@@ -90,37 +151,41 @@ pub struct Tracked {
 /// The change-tracking lane: compares every user with the previous state and writes the
 /// change rows.
 pub struct Track {
-    previous: Arc<Option<State>>,
+    previous: Option<Arc<Previous>>,
+    keeping: StateKeeping,
     company_id: String,
     taken_at: String,
-    scope: String,
     /// The change sinks (`--changes`), handed back for publication once the read finished.
     pub sinks: Vec<NamedSink>,
     tracker: Option<Tracker>,
     /// The counts and names so far.
     changes: Changes,
     untracked: u64,
+    /// A row's fingerprints, reused.
+    hashes: Vec<u64>,
     /// Set by `finish`.
     pub tracked: Option<Tracked>,
 }
 
 impl Track {
-    /// A tracker comparing with `previous`, writing change rows to `sinks`.
+    /// A tracker comparing with `previous` (none: a baseline), keeping its working files
+    /// where `keeping` keeps the state, writing change rows to `sinks`.
     pub fn new(
-        previous: Arc<Option<State>>,
+        previous: Option<Arc<Previous>>,
         export: &ExportInfo,
-        scope: &str,
+        keeping: &StateKeeping,
         sinks: Vec<NamedSink>,
     ) -> Self {
         Self {
             previous,
+            keeping: keeping.clone(),
             company_id: export.company_id.clone(),
             taken_at: export.started_at.to_string(),
-            scope: scope.to_owned(),
             sinks,
             tracker: None,
             changes: Changes::default(),
             untracked: 0,
+            hashes: Vec::new(),
             tracked: None,
         }
     }
@@ -163,8 +228,15 @@ fn named(user: &TargetUser) -> Named {
 impl Consumer for Track {
     fn begin(&mut self, export: &ExportInfo, layout: &Arc<Layout>) -> Result<(), Failure> {
         let fields: Vec<String> = layout.columns().iter().map(|c| c.key.clone()).collect();
-        let current = State::new(&self.company_id, &self.taken_at, &self.scope, fields);
-        let tracker = Tracker::new((*self.previous).clone(), current);
+        let tracker = Tracker::new(
+            self.previous.clone(),
+            &self.keeping.dir,
+            &self.company_id,
+            &self.taken_at,
+            &self.keeping.scope,
+            fields,
+        )
+        .map_err(|e| self.keeping.failed(e))?;
         self.changes.baseline = tracker.is_baseline();
         self.tracker = Some(tracker);
         let mut columns: Vec<Column> = CHANGE_COLUMNS
@@ -192,8 +264,21 @@ impl Consumer for Track {
             let prepared = layout.prepare(user);
             let mut row = Vec::with_capacity(width);
             layout.row(user, &prepared, &mut row);
-            let hashes = row.iter().map(keepnet_state::fingerprint).collect();
-            let change = tracker.observe(id, hashes, named(user));
+            self.hashes.clear();
+            self.hashes
+                .extend(row.iter().map(keepnet_state::fingerprint));
+            let name = NameRef {
+                email: user.email.as_deref(),
+                first_name: user.first_name.as_deref(),
+                last_name: user.last_name.as_deref(),
+            };
+            let change = match tracker.observe(id, &self.hashes, name) {
+                Ok(change) => change,
+                Err(e) => {
+                    outcome = Err(self.keeping.failed(e));
+                    break;
+                }
+            };
             let written = match change {
                 Change::Baseline | Change::Same => Ok(()),
                 Change::Joined => {
@@ -245,9 +330,11 @@ impl Consumer for Track {
             ));
         }
         let fields: Vec<String> = tracker.fields().to_vec();
-        let (state, left) = tracker.finish();
+        let (state, left) = tracker.finish().map_err(|e| self.keeping.failed(e))?;
         self.changes.left = left.len() as u64;
-        for (id, name) in &left {
+        for gone in left {
+            let (id, name) = gone.map_err(|e| self.keeping.failed(e))?;
+            let (id, name) = (&id, &name);
             if self.changes.left_names.len() < Changes::NAMES_SHOWN {
                 self.changes.left_names.push(name.display(id));
             }

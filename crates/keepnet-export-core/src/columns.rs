@@ -11,17 +11,31 @@
 //! Date text is read by the company's own date format ([`DateFormat`]): `03/04/2024` is 3 April
 //! in one company and 4 March in another, so text that is not certainly a date stays text.
 
-use keepnet_api::{TargetUser, Text};
+use std::collections::{HashMap, HashSet};
+use std::hash::{Hash, Hasher};
+
+use keepnet_api::{Page, TargetUser, Text};
 use keepnet_sink::{Cell, Column, ColumnKind, DateFormat, Field};
 use serde_json::Value;
 
-use crate::exit::Failure;
+use crate::exit::{self, Failure};
+
+/// The most distinct fields beyond the ones the client has a typed slot for (fields the API
+/// adds, and known fields served with another type) that one company's export accepts, over
+/// all its users. Without `--columns` each becomes a column of every row; a server that sent
+/// a new field per user would make the work grow with the square of its rows. More fails the
+/// export (exit 5), naming this limit.
+pub const MAX_UNKNOWN_FIELDS: usize = 1000;
+
+/// Up to this many fields, a user's field is found by a scan; beyond, through an index built
+/// for the user.
+const SCANNED: usize = 16;
 
 /// Prefix that selects one custom field as its own column.
 const CUSTOM_PREFIX: &str = "custom:";
 
 /// A field of the API's user view.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum UserField {
     Email,
     FirstName,
@@ -167,7 +181,7 @@ const STANDARD: [(&str, &str, ColumnKind, UserField); 21] = [
 ];
 
 /// Which value a column takes from a user.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Source {
     Standard(UserField),
     Custom(String),
@@ -177,11 +191,124 @@ enum Source {
     Record,
 }
 
+/// A field name compared and hashed ignoring ASCII case, as columns match served fields.
+#[derive(Debug, Clone, Copy)]
+struct Folded<'a>(&'a str);
+
+impl PartialEq for Folded<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.eq_ignore_ascii_case(other.0)
+    }
+}
+
+impl Eq for Folded<'_> {}
+
+impl Hash for Folded<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        for byte in self.0.bytes() {
+            state.write_u8(byte.to_ascii_lowercase());
+        }
+        state.write_u8(0xff);
+    }
+}
+
+/// The failure of an export whose server sent more unknown fields than a run accepts.
+fn too_many_unknown(what: &str) -> Failure {
+    Failure::msg(
+        exit::API,
+        format!(
+            "the API sent more than {MAX_UNKNOWN_FIELDS} distinct fields keepnet-export does \
+             not know ({what}); an export accepts at most {MAX_UNKNOWN_FIELDS} \
+             (MAX_UNKNOWN_FIELDS), so that a server sending a new field per user cannot make \
+             the run's work grow without bound: nothing was published"
+        ),
+    )
+}
+
+/// The fields beyond the known ones seen in one company's export, counted against
+/// [`MAX_UNKNOWN_FIELDS`], and the ones that arrived after the columns were fixed.
+#[derive(Debug, Default)]
+pub struct UnknownFields {
+    seen: HashSet<String>,
+}
+
+impl UnknownFields {
+    /// Counts the fields of `page`'s users; calls `unlisted` once for each field seen for the
+    /// first time that `layout` has no column for (see [`Layout::unlisted`]). Fails when a
+    /// user, or the export so far, has more than [`MAX_UNKNOWN_FIELDS`] such fields.
+    pub fn check(
+        &mut self,
+        layout: &Layout,
+        page: &Page<TargetUser>,
+        mut unlisted: impl FnMut(&str),
+    ) -> Result<(), Failure> {
+        for user in &page.results {
+            if user.extra.len() > MAX_UNKNOWN_FIELDS {
+                return Err(too_many_unknown(&format!(
+                    "{} for one user on page {}",
+                    user.extra.len(),
+                    page.page_number
+                )));
+            }
+            for (key, _) in &user.extra {
+                if self.seen.contains(key.as_str()) {
+                    continue;
+                }
+                if self.seen.len() == MAX_UNKNOWN_FIELDS {
+                    return Err(too_many_unknown(&format!(
+                        "a further one, {key:?}, on page {}",
+                        page.page_number
+                    )));
+                }
+                self.seen.insert(key.clone());
+                if layout.is_unlisted(key) {
+                    unlisted(key);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Finds a user's fields by name, ignoring ASCII case (the first of that name, as
+/// [`TargetUser::extra_field`] does), in time that does not grow with the columns.
+enum ExtraIndex<'u> {
+    Scan,
+    Map(HashMap<Folded<'u>, usize>),
+}
+
+impl<'u> ExtraIndex<'u> {
+    fn new(user: &'u TargetUser) -> Self {
+        if user.extra.len() <= SCANNED {
+            return Self::Scan;
+        }
+        let mut map = HashMap::with_capacity(user.extra.len());
+        for (index, (key, _)) in user.extra.iter().enumerate() {
+            map.entry(Folded(key.as_str())).or_insert(index);
+        }
+        Self::Map(map)
+    }
+
+    fn find(&self, user: &TargetUser, key: &str) -> Option<usize> {
+        match self {
+            Self::Scan => user
+                .extra
+                .iter()
+                .position(|(k, _)| k.eq_ignore_ascii_case(key)),
+            Self::Map(map) => map.get(&Folded(key)).copied(),
+        }
+    }
+}
+
 /// The selected columns and how to fill them.
 #[derive(Debug, Clone)]
 pub struct Layout {
     columns: Vec<Column>,
     sources: Vec<Source>,
+    /// The names of the [`Source::Extra`] columns, as written, for [`Layout::unlisted`].
+    extras: HashSet<String>,
+    /// Whether the `preferredLanguage` column is among the sources.
+    language: bool,
     /// Whether every served field not listed is added when the layout is resolved (no
     /// `--columns`).
     discover: bool,
@@ -195,6 +322,9 @@ pub struct Layout {
 pub struct Prepared<'a> {
     fields: Vec<Field<'a>>,
     json: Vec<String>,
+    /// For each [`Source::Extra`] column in order, the index of its field in the user's
+    /// `extra`.
+    extra: Vec<Option<usize>>,
 }
 
 impl Layout {
@@ -217,9 +347,10 @@ impl Layout {
     /// checks it against the first page.
     pub fn parse(list: &str) -> Result<Self, Failure> {
         let mut sources = Vec::new();
+        let mut listed = HashSet::new();
         for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
             let source = Self::source(name)?;
-            if sources.contains(&source) {
+            if !listed.insert(source.clone()) {
                 return Err(Failure::usage(format!("column {name:?} is listed twice")));
             }
             sources.push(source);
@@ -279,9 +410,21 @@ impl Layout {
 
     fn from_sources(sources: Vec<Source>) -> Self {
         let columns = sources.iter().map(column_of).collect();
+        let extras = sources
+            .iter()
+            .filter_map(|s| match s {
+                Source::Extra(key) => Some(key.clone()),
+                _ => None,
+            })
+            .collect();
+        let language = sources
+            .iter()
+            .any(|s| matches!(s, Source::Standard(UserField::PreferredLanguage)));
         Self {
             columns,
             sources,
+            extras,
+            language,
             discover: false,
             dates: DateFormat::UNKNOWN,
         }
@@ -301,22 +444,32 @@ impl Layout {
     /// Whether the `preferredLanguage` column is in the layout, so the other names the live
     /// API gives the language ([`LANGUAGE_ALIASES`]) fill it instead of columns of their own.
     fn has_language(&self) -> bool {
-        self.sources
-            .iter()
-            .any(|s| matches!(s, Source::Standard(UserField::PreferredLanguage)))
+        self.language
     }
 
     /// Fixes the columns from the first page of users: a named field the server does not send
     /// is an error (naming what it does send); without `--columns`, every field the server
     /// sends that the client has no column for is added, in the order first seen.
+    ///
+    /// Fails when the first page holds more than [`MAX_UNKNOWN_FIELDS`] distinct fields the
+    /// client does not know. Linear in the fields served (sets, not scans).
     pub fn resolve(&self, first_page: &[TargetUser]) -> Result<Layout, Failure> {
         let mut served: Vec<&str> = Vec::new();
+        let mut seen: HashSet<&str> = HashSet::new();
         for user in first_page {
             for (key, _) in &user.extra {
-                if !served.iter().any(|k| k == key) {
+                if seen.insert(key) {
+                    if served.len() == MAX_UNKNOWN_FIELDS {
+                        return Err(too_many_unknown("on the first page of users"));
+                    }
                     served.push(key);
                 }
             }
+        }
+        // The first served spelling of each name, ignoring case.
+        let mut spelled: HashMap<Folded<'_>, &str> = HashMap::with_capacity(served.len());
+        for key in &served {
+            spelled.entry(Folded(key)).or_insert(key);
         }
         let mut sources = Vec::with_capacity(self.sources.len() + served.len());
         for source in &self.sources {
@@ -324,7 +477,7 @@ impl Layout {
                 sources.push(source.clone());
                 continue;
             };
-            match served.iter().find(|k| k.eq_ignore_ascii_case(name)) {
+            match spelled.get(&Folded(name)) {
                 Some(key) => sources.push(Source::Extra((*key).to_owned())),
                 None if first_page.is_empty() => sources.push(source.clone()),
                 None => {
@@ -340,13 +493,20 @@ impl Layout {
         }
         if self.discover {
             let language = self.has_language();
+            // Every resolved extra column is the served spelling of a listed name.
+            let mut listed: HashSet<Folded<'_>> = self
+                .sources
+                .iter()
+                .filter_map(|s| match s {
+                    Source::Extra(name) => Some(Folded(name.as_str())),
+                    _ => None,
+                })
+                .collect();
             for key in served {
-                let known = sources
-                    .iter()
-                    .any(|s| matches!(s, Source::Extra(k) if k.eq_ignore_ascii_case(key)))
-                    || (language && is_language_alias(key));
+                let known = listed.contains(&Folded(key)) || (language && is_language_alias(key));
                 if !known {
                     sources.push(Source::Extra(key.to_owned()));
+                    listed.insert(Folded(key));
                 }
             }
         }
@@ -359,18 +519,18 @@ impl Layout {
     /// Fields of `user` this layout has no column for (only without `--columns`, where every
     /// field is meant to be exported): a field that first appears after the columns were fixed.
     pub fn unlisted<'u>(&'u self, user: &'u TargetUser) -> impl Iterator<Item = &'u str> + 'u {
-        let language = self.has_language();
         user.extra
             .iter()
             .map(|(k, _)| k.as_str())
-            .filter(move |key| {
-                self.discover
-                    && !(language && is_language_alias(key))
-                    && !self
-                        .sources
-                        .iter()
-                        .any(|s| matches!(s, Source::Extra(k) if k == key))
-            })
+            .filter(move |key| self.is_unlisted(key))
+    }
+
+    /// Whether a served field `key` is one this layout has no column for while every field is
+    /// meant to be exported (see [`Layout::unlisted`]).
+    fn is_unlisted(&self, key: &str) -> bool {
+        self.discover
+            && !self.extras.contains(key)
+            && !(self.has_language() && is_language_alias(key))
     }
 
     /// The columns, in order.
@@ -404,15 +564,23 @@ impl Layout {
                 })
                 .collect();
         }
+        let index = match self.extras.is_empty() {
+            true => ExtraIndex::Scan,
+            false => ExtraIndex::new(user),
+        };
         for source in &self.sources {
             let json = match source {
                 Source::Record => serde_json::to_string(user).expect("a user always serialises"),
-                Source::Extra(key) => match user.extra_field(key) {
-                    Some(value @ (Value::Number(_) | Value::Array(_) | Value::Object(_))) => {
-                        value.to_string()
+                Source::Extra(key) => {
+                    let at = index.find(user, key);
+                    prepared.extra.push(at);
+                    match at.map(|i| &user.extra[i].1) {
+                        Some(value @ (Value::Number(_) | Value::Array(_) | Value::Object(_))) => {
+                            value.to_string()
+                        }
+                        _ => String::new(),
                     }
-                    _ => String::new(),
-                },
+                }
                 _ => continue,
             };
             prepared.json.push(json);
@@ -430,6 +598,7 @@ impl Layout {
     ) {
         row.clear();
         let mut json = prepared.json.iter();
+        let mut extra = prepared.extra.iter();
         for source in &self.sources {
             row.push(match source {
                 Source::Standard(field) => standard(*field, user, &prepared.fields, &self.dates),
@@ -439,9 +608,10 @@ impl Layout {
                     .find(|f| f.name == name)
                     .map_or(Cell::Null, |f| f.value),
                 Source::Record => Cell::Json(json.next().map_or("null", String::as_str)),
-                Source::Extra(key) => {
+                Source::Extra(_) => {
                     let text = json.next().map_or("", String::as_str);
-                    match user.extra_field(key) {
+                    let at = extra.next().copied().flatten();
+                    match at.map(|i| &user.extra[i].1) {
                         None | Some(Value::Null) => Cell::Null,
                         Some(Value::String(s)) => Cell::Text(s),
                         Some(Value::Bool(b)) => Cell::Bool(*b),
@@ -678,6 +848,118 @@ mod tests {
             0,
             "chosen columns are deliberate"
         );
+    }
+
+    /// A user with `fields` extra fields `{prefix}0`, `{prefix}1`... (every fifth a number).
+    fn wide(prefix: &str, fields: usize) -> TargetUser {
+        let mut user = TargetUser::default();
+        user.resource_id = Some("w".into());
+        user.extra = (0..fields)
+            .map(|i| {
+                let value = match i % 5 {
+                    0 => json!(i),
+                    _ => json!(format!("v{i}")),
+                };
+                (format!("{prefix}{i}"), value)
+            })
+            .collect();
+        user
+    }
+
+    fn page(users: Vec<TargetUser>, number: u32) -> Page<TargetUser> {
+        serde_json::from_value(json!({
+            "pageNumber": number, "pageSize": users.len(), "totalNumberOfPages": 9,
+            "totalNumberOfRecords": 9, "results": users,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn forty_thousand_unknown_fields_cost_time_linear_in_them() {
+        // 40,000 columns of served fields, each found by name in each row: with a scan per
+        // column, 1.6 billion comparisons per row (3 such users took 70 s of CPU); here a
+        // map per row. The limit below keeps a run from ever getting there; the columns do
+        // not rely on it.
+        let fields = 40_000;
+        let mut layout = Layout::from_sources(
+            (0..fields)
+                .map(|i| Source::Extra(format!("F{i}")))
+                .collect(),
+        );
+        layout.discover = true;
+        let user = wide("f", fields);
+        let prepared = layout.prepare(&user);
+        let row = cells(&layout, &user, &prepared);
+        assert_eq!(row.len(), fields);
+        assert_eq!(row[0], Cell::Json("0"), "found ignoring case");
+        assert_eq!(row[39_999], Cell::Text("v39999"));
+        assert_eq!(row[25_000], Cell::Json("25000"));
+        assert_eq!(layout.unlisted(&user).count(), fields, "F0 is not f0 here");
+        let same = wide("F", fields);
+        assert_eq!(layout.unlisted(&same).count(), 0);
+        // A repeated name (ignoring case): the first one, as extra_field finds it.
+        let mut twice = wide("F", 20);
+        twice.extra.push(("f3".to_owned(), json!("later")));
+        let prepared = layout.prepare(&twice);
+        assert_eq!(cells(&layout, &twice, &prepared)[3], Cell::Text("v3"));
+        assert_eq!(twice.extra_field("f3"), Some(&json!("v3")));
+    }
+
+    #[test]
+    fn more_unknown_fields_than_a_run_accepts_fail_naming_the_limit() {
+        let limit = MAX_UNKNOWN_FIELDS;
+        // The first page: exactly the limit is fine, over it is not (over several users).
+        let at_limit = Layout::all()
+            .resolve(&[wide("a", limit / 2), wide("a", limit)])
+            .unwrap();
+        assert_eq!(at_limit.columns().len(), STANDARD.len() + limit);
+        let over = Layout::all()
+            .resolve(&[wide("a", limit / 2), wide("b", limit / 2 + 1)])
+            .unwrap_err();
+        assert_eq!(over.code(), crate::exit::API);
+        let text = over.to_string();
+        assert!(
+            text.contains("more than 1000 distinct fields") && text.contains("at most 1000"),
+            "{text}"
+        );
+        // Chosen columns do not lift it: every field served is kept and counted.
+        assert!(Layout::parse("email")
+            .unwrap()
+            .resolve(&[wide("a", limit + 1)])
+            .is_err());
+        // Later pages: counted over the whole export, and per user.
+        let mut unknown = UnknownFields::default();
+        let mut warned = Vec::new();
+        unknown
+            .check(&at_limit, &page(vec![wide("a", limit)], 1), |f| {
+                warned.push(f.to_owned())
+            })
+            .unwrap();
+        assert!(warned.is_empty(), "the columns' own fields: {warned:?}");
+        let e = unknown
+            .check(&at_limit, &page(vec![wide("z", 1)], 2), |_| ())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("a further one, \"z0\", on page 2"), "{e}");
+        let mut fresh = UnknownFields::default();
+        let mut warned = Vec::new();
+        fresh
+            .check(&at_limit, &page(vec![wide("z", 3)], 2), |f| {
+                warned.push(f.to_owned())
+            })
+            .unwrap();
+        assert_eq!(warned, ["z0", "z1", "z2"], "new fields warned once each");
+        fresh
+            .check(&at_limit, &page(vec![wide("z", 3)], 3), |f| {
+                warned.push(f.to_owned())
+            })
+            .unwrap();
+        assert_eq!(warned.len(), 3);
+        let e = UnknownFields::default()
+            .check(&at_limit, &page(vec![wide("a", limit + 1)], 4), |_| ())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("1001 for one user on page 4"), "{e}");
     }
 
     #[test]

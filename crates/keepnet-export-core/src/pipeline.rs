@@ -13,7 +13,6 @@
 //! company's counts (the scope guard), so a run whose answers cannot be that company's fails
 //! before anything is published or sent.
 
-use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::thread;
@@ -25,7 +24,7 @@ use keepnet_sink::{Artifact, Changes, DateFormat, ExportInfo, Figures, Sink, Tim
 use tokio::sync::mpsc;
 
 use crate::changes::{StateKeeping, Track, Tracked};
-use crate::columns::Layout;
+use crate::columns::{Layout, UnknownFields};
 use crate::exit::{self, Failure};
 use crate::lane::{self, Message, SharedPage};
 use crate::progress::CompanyProgress;
@@ -189,14 +188,14 @@ pub async fn run(
     };
     // A state that cannot be read fails now, before anything is fetched.
     let previous = match &state {
-        Some(keeping) => Some(Arc::new(keeping.load(company.resource_id.as_str())?)),
+        Some(keeping) => Some(keeping.load(company.resource_id.as_str())?.map(Arc::new)),
         None => None,
     };
     let new_track = |sinks: Vec<NamedSink>| {
         previous
             .as_ref()
             .zip(state.as_ref())
-            .map(|(previous, keeping)| Track::new(previous.clone(), &export, &keeping.scope, sinks))
+            .map(|(previous, keeping)| Track::new(previous.clone(), &export, keeping, sinks))
     };
     let mut track = new_track(change_sinks);
     let mut extras: Option<Extras> = None;
@@ -376,7 +375,7 @@ pub async fn run(
                     published_list(&artifacts)
                 ))
             })?;
-            tracing::info!(path = %path.display(), users = tracked.state.users.len(), "state advanced");
+            tracing::info!(path = %path.display(), users = tracked.state.len(), "state advanced");
             Some(path)
         }
         _ => None,
@@ -492,13 +491,13 @@ impl Sweep<'_> {
                     return Ok(None);
                 }
             }
-            let mut unlisted: HashSet<String> = HashSet::new();
+            let mut unknown = UnknownFields::default();
             let mut next = first;
             // Progress counts the rows served, as the total does: with a server that ignores
             // the status filter, more than the rows kept.
             let mut served = 0;
             while let Some(page) = next {
-                warn_unlisted(&file_layout, &page, &mut unlisted);
+                unknown.check(&file_layout, &page, |field| warn_unlisted(field, &page))?;
                 progress.advance(pager.report().served - served);
                 served = pager.report().served;
                 tracing::debug!(
@@ -776,19 +775,14 @@ fn company_dates(
     }
 }
 
-/// Warns once per field that appears after the columns were fixed (without `--columns`).
-fn warn_unlisted(layout: &Layout, page: &Page<TargetUser>, warned: &mut HashSet<String>) {
-    for user in &page.results {
-        for key in layout.unlisted(user) {
-            if warned.insert(key.to_owned()) {
-                tracing::warn!(
-                    field = key,
-                    page = page.page_number,
-                    "the API sent a field that was not on the first page, after the columns \
-                     were fixed: it is not in CSV or Excel files (JSON Lines without chosen \
-                     columns has it); name it among the columns to export it"
-                );
-            }
-        }
-    }
+/// Warns of a field that appeared after the columns were fixed (without `--columns`); called
+/// once per field.
+fn warn_unlisted(field: &str, page: &Page<TargetUser>) {
+    tracing::warn!(
+        field,
+        page = page.page_number,
+        "the API sent a field that was not on the first page, after the columns were fixed: it \
+         is not in CSV or Excel files (JSON Lines without chosen columns has it); name it among \
+         the columns to export it"
+    );
 }

@@ -518,11 +518,11 @@ impl ReportSettings {
                 ));
                 None
             }
-            Some(dir) => Some(crate::changes::StateKeeping {
-                dir: dir.value.clone().into(),
-                label: dir.origin.shown(&dir.value),
-                scope: statuses.describe(),
-            }),
+            Some(dir) => Some(crate::changes::StateKeeping::new(
+                dir.value.clone().into(),
+                dir.origin.shown(&dir.value),
+                statuses.describe(),
+            )),
             None => None,
         };
         if self.state.is_none() {

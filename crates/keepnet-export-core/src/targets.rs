@@ -33,20 +33,26 @@ fn key(target: &Target) -> Key {
     }
 }
 
-/// Fails on the first two targets that write one file.
+/// Fails on the first two targets that write one file. Linear in the targets (a map, and
+/// one look at the file system per target): `--company all` with 20,000 companies checks
+/// 20,000 targets per output.
 pub fn check_distinct(targets: &[Target]) -> Result<(), Failure> {
     let mut seen: HashMap<Key, usize> = HashMap::with_capacity(targets.len());
     for (index, target) in targets.iter().enumerate() {
-        if let Some(&first) = seen.get(&key(target)) {
-            return Err(Failure::usage(format!(
-                "{} and {} write one file ({}): each output needs a file of its own; nothing \
-                 was exported",
-                targets[first].what,
-                target.what,
-                target.path.display()
-            )));
+        match seen.entry(key(target)) {
+            std::collections::hash_map::Entry::Occupied(first) => {
+                return Err(Failure::usage(format!(
+                    "{} and {} write one file ({}): each output needs a file of its own; \
+                     nothing was exported",
+                    targets[*first.get()].what,
+                    target.what,
+                    target.path.display()
+                )));
+            }
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(index);
+            }
         }
-        seen.insert(key(target), index);
     }
     Ok(())
 }
@@ -60,6 +66,55 @@ mod tests {
             path: PathBuf::from(path),
             what: what.to_owned(),
         }
+    }
+
+    #[test]
+    fn twenty_thousand_companies_are_named_and_checked_in_linear_time() {
+        // `--company all` with 20,000 companies spent 33 s making safe names (a scan of every
+        // name per name); names, paths and the distinct-files check now take a map each.
+        // Half the names collide (ignoring case), so every round of suffixing is exercised.
+        let companies: Vec<keepnet_api::Company> = (0..20_000)
+            .map(|i| {
+                let id = keepnet_api::CompanyId::parse(&format!("C{i:011}")).unwrap();
+                let name = match i % 2 {
+                    0 => format!("Customer {}", i / 2),
+                    _ => format!("CUSTOMER {}", i / 2),
+                };
+                keepnet_api::Company::new(id, name)
+            })
+            .collect();
+        let names = crate::templates::safe_names(&companies);
+        let date = keepnet_sink::Timestamp::parse("2026-11-27T10:04:05Z").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let template = format!("{}/{{company}}.csv", dir.path().display());
+        let mut targets: Vec<Target> = companies
+            .iter()
+            .zip(&names)
+            .map(|(c, name)| Target {
+                path: crate::templates::expand(&template, name, c.resource_id.as_str(), &date)
+                    .into(),
+                what: format!("--sink for {}", c.name),
+            })
+            .collect();
+        assert!(check_distinct(&targets).is_ok());
+        assert_eq!(names[1], "CUSTOMER 0-C00000000001");
+        // One more output on the last company's file is found.
+        targets.push(Target {
+            path: dir.path().join(
+                targets[19_999]
+                    .path
+                    .file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .to_uppercase(),
+            ),
+            what: "--rollup".to_owned(),
+        });
+        let text = check_distinct(&targets).unwrap_err().to_string();
+        assert!(
+            text.contains("--sink for CUSTOMER 9999 and --rollup write one file"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Walks the parsed TOML tree, builds the [`JobFile`] and collects every error.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 use toml::de::{DeString, DeTable, DeValue};
@@ -53,6 +54,7 @@ pub(crate) fn parse(text: &str, registry: &Registry) -> Result<JobFile, Vec<JobE
     let (root, syntax) = DeTable::parse_recoverable(text);
     let mut checker = Checker {
         text,
+        positions: text::Positions::new(text),
         registry,
         errors: Vec::new(),
         smtp_options: Vec::new(),
@@ -90,6 +92,8 @@ impl Keys {
 
 struct Checker<'t> {
     text: &'t str,
+    /// Where each line starts, built once: every error and value is placed by it.
+    positions: text::Positions<'t>,
     /// The sink kinds the file may name (what the rules on sinks need to know of them).
     registry: &'t Registry,
     errors: Vec<JobError>,
@@ -102,7 +106,7 @@ struct Checker<'t> {
 
 impl Checker<'_> {
     fn at(&mut self, offset: usize, message: impl Into<String>) {
-        let (line, column) = text::position(self.text, offset);
+        let (line, column) = self.positions.position(offset);
         self.errors.push(JobError {
             line,
             column,
@@ -111,11 +115,11 @@ impl Checker<'_> {
     }
 
     fn line(&self, offset: usize) -> usize {
-        text::position(self.text, offset).0
+        self.positions.position(offset).0
     }
 
     fn located<T>(&self, offset: usize, value: T) -> Located<T> {
-        let (line, column) = text::position(self.text, offset);
+        let (line, column) = self.positions.position(offset);
         Located {
             value,
             line,
@@ -307,7 +311,7 @@ impl Checker<'_> {
             ),
             Some((key, value)) => match value.get_ref() {
                 DeValue::Array(items) if !items.is_empty() => {
-                    let mut names = Vec::new();
+                    let mut names = HashMap::new();
                     for item in items.iter() {
                         if let Some(job) =
                             self.job(item, smtp.as_ref(), smtp_entry.is_some(), &mut names)
@@ -561,7 +565,7 @@ impl Checker<'_> {
         value: &Value<'_>,
         smtp: Option<&Smtp>,
         has_smtp: bool,
-        names: &mut Vec<(String, usize)>,
+        names: &mut HashMap<String, usize>,
     ) -> Option<Job> {
         let start = value.span().start;
         let DeValue::Table(table) = value.get_ref() else {
@@ -869,7 +873,7 @@ impl Checker<'_> {
         &mut self,
         value: &Value<'_>,
         name: String,
-        names: &mut Vec<(String, usize)>,
+        names: &mut HashMap<String, usize>,
     ) -> Option<String> {
         let offset = value.span().start;
         let valid = !name.is_empty()
@@ -899,15 +903,14 @@ impl Checker<'_> {
             return None;
         }
         let line = self.line(offset);
-        if let Some((_, first)) = names.iter().find(|(n, _)| *n == name) {
-            let first = *first;
+        if let Some(&first) = names.get(&name) {
             self.at(
                 offset,
                 format!("duplicate job name {name:?} (first used on line {first}): give each job its own name"),
             );
             return None;
         }
-        names.push((name.clone(), line));
+        names.insert(name.clone(), line);
         Some(name)
     }
 
@@ -1228,5 +1231,64 @@ fn type_name(value: &DeValue<'_>) -> &'static str {
         DeValue::Datetime(_) => "a date-time",
         DeValue::Array(_) => "an array",
         DeValue::Table(_) => "a table",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use keepnet_export_core::sinks::Registry;
+
+    // Both files took tens of seconds when each position was counted from the start of the
+    // file and each job name was compared with every earlier one (issue 28, point 12); they
+    // are checked here in well under a second.
+
+    #[test]
+    fn ten_thousand_jobs_are_checked_in_one_pass() {
+        let text: String = (0..10_000)
+            .map(|i| {
+                format!(
+                    "[[job]]\nname = \"job-{i}\"\ncompanies = [\"Acme\"]\nsinks = [\"csv:out/{i}.csv\"]\n\n"
+                )
+            })
+            .collect();
+        let file = super::parse(&text, &Registry::builtin()).expect("every job is valid");
+        assert_eq!(file.jobs.len(), 10_000);
+        assert_eq!(file.jobs[9_999].name, "job-9999");
+        assert_eq!(file.jobs[9_999].line, 5 * 9_999 + 1, "each job at its line");
+        // A repeated name is still found, with the line of its first use.
+        let twice = format!(
+            "{text}[[job]]\nname = \"job-17\"\ncompanies = [\"Acme\"]\nsinks = [\"csv:x.csv\"]\n"
+        );
+        let errors = super::parse(&twice, &Registry::builtin()).unwrap_err();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0].message.contains("first used on line 87"),
+            "{}",
+            errors[0]
+        );
+    }
+
+    #[test]
+    fn forty_thousand_errors_are_each_placed() {
+        let mut text = String::from(
+            "[[job]]\nname = \"a\"\ncompanies = [\"Acme\"]\nsinks = [\"csv:a.csv\"]\n",
+        );
+        for i in 0..40_000 {
+            text.push_str(&format!("ünknown{i} = 1\n"));
+        }
+        let errors = super::parse(&text, &Registry::builtin()).unwrap_err();
+        assert_eq!(errors.len(), 40_000);
+        for (i, error) in errors.iter().enumerate() {
+            assert_eq!((error.line, error.column), (5 + i, 1), "{error}");
+        }
+        // One line of 40,000 wrong values: each at its own column, in characters.
+        let values = vec!["1"; 40_000].join(", ");
+        let text = format!("[[job]]\nname = \"a\"\ncompanies = [\"Acme\"]\nsinks = [\"csv:ü.csv\"]\nstatus = [{values}]\n");
+        let errors = super::parse(&text, &Registry::builtin()).unwrap_err();
+        assert_eq!(errors.len(), 40_000);
+        assert_eq!(
+            (errors[39_999].line, errors[39_999].column),
+            (5, 11 + 3 * 39_999)
+        );
     }
 }

@@ -114,6 +114,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 pub use plan::{plan_summary, plan_summary_resolved};
+pub use text::Positions;
 
 /// A whole job file: the optional SMTP settings and the jobs, in file order.
 #[derive(Debug, Clone)]
@@ -286,6 +287,7 @@ pub fn parse_with(
 
 /// The 1-based line and column (in characters) of byte `offset` of a job file's `text`: where
 /// an engine rule's [`Origin::File`](keepnet_export_core::settings::Origin::File) points.
+/// Scans the text from its start: for many offsets, build [`Positions`] once.
 pub fn position(text: &str, offset: usize) -> (usize, usize) {
     text::position(text, offset)
 }
@@ -316,8 +318,45 @@ pub fn render_error_with(
     e: &JobError,
     show: &dyn Fn(&str) -> String,
 ) -> String {
+    render_line(path, text.lines().nth(e.line.saturating_sub(1)), e, show)
+}
+
+/// How many errors [`render_errors_with`] shows; the rest are counted.
+pub const ERRORS_SHOWN: usize = 100;
+
+/// Every error of `errors` as [`render_error_with`] shows it, one after another, the first
+/// [`ERRORS_SHOWN`] of them, then `... and N more errors` for the rest. `positions` is the
+/// file's index ([`Positions::new`]), so a file with thousands of errors is shown in time
+/// linear in its size.
+pub fn render_errors_with(
+    path: &str,
+    positions: &Positions<'_>,
+    errors: &[JobError],
+    show: &dyn Fn(&str) -> String,
+) -> String {
+    let mut out: Vec<String> = errors
+        .iter()
+        .take(ERRORS_SHOWN)
+        .map(|e| render_line(path, positions.line(e.line), e, show))
+        .collect();
+    if errors.len() > ERRORS_SHOWN {
+        out.push(format!(
+            "... and {} more errors in {path} (the first {ERRORS_SHOWN} are shown)",
+            errors.len() - ERRORS_SHOWN
+        ));
+    }
+    out.join("\n")
+}
+
+/// One error with `source`, its line in the file (none: the message alone).
+fn render_line(
+    path: &str,
+    source: Option<&str>,
+    e: &JobError,
+    show: &dyn Fn(&str) -> String,
+) -> String {
     let mut out = format!("{path}:{e}");
-    let Some(source) = text.lines().nth(e.line.saturating_sub(1)) else {
+    let Some(source) = source else {
         return out;
     };
     let (source, column) = shown_values(&redacted(source), e.column, show);
