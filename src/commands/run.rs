@@ -196,28 +196,16 @@ pub async fn run(ctx: &Context<'_>, args: &RunArgs) -> Result<(), Failure> {
     let mut managed: Option<Vec<keepnet_api::Company>> = None;
     for (job, mut batch) in file.jobs.iter().zip(batches) {
         tracing::info!(job = %job.name, "job started");
-        // A job whose companies or recipients cannot be resolved fails alone: the other jobs
-        // run, and the summary says so.
-        let started_job = start_job(ctx, job, &args.file, &mut managed).await;
-        let (companies, recipients) = match started_job {
-            Ok(started_job) => started_job,
-            Err(failure) => {
-                tracing::error!(job = %job.name, "job not started: {failure}");
-                failed_jobs.push(JobFailure {
-                    job: job.name.clone(),
-                    failure,
-                    after: results.len(),
-                });
-                if job.fail_fast {
-                    break;
-                }
-                continue;
-            }
-        };
-        batch.recipients = recipients;
+        // A job whose companies or recipients cannot be resolved, or whose outputs would
+        // write one file twice, fails alone: the other jobs run, and the summary says so.
         let gated = batch.report.fail_on_changes;
-        let job_results = match batch.run(companies).await {
-            Ok(results) => results,
+        let started_job = async {
+            let (companies, recipients) = start_job(ctx, job, &args.file, &mut managed).await?;
+            batch.recipients = recipients;
+            batch.run(companies).await
+        };
+        let job_results = match started_job.await {
+            Ok(job_results) => job_results,
             Err(failure) => {
                 tracing::error!(job = %job.name, "job not started: {failure}");
                 failed_jobs.push(JobFailure {
