@@ -703,3 +703,27 @@ fn an_smtp_server_silent_after_ehlo_is_not_said_to_refuse_the_sender() {
     assert!(!run.stderr.contains("refused the sender"), "{}", run.stderr);
     server.join().unwrap();
 }
+
+#[test]
+fn two_jobs_writing_one_file_are_refused_before_any_request() {
+    let env = Env::small(3, 10);
+    std::fs::write(
+        env.path("reports.toml"),
+        "[[job]]\nname = \"first\"\ncompanies = [\"Initech\"]\nsinks = [\"csv:out/a.csv\"]\nrollup = [\"csv:rollup.csv\"]\n\n\
+         [[job]]\nname = \"second\"\ncompanies = [\"Globex Corporation\"]\nsinks = [\"csv:out/b.csv\"]\nrollup = [\"csv:rollup.csv\"]\n",
+    )
+    .unwrap();
+    for args in [
+        vec!["run", "reports.toml"],
+        vec!["run", "reports.toml", "--check"],
+    ] {
+        env.run(&args).fails_with(
+            2,
+            &["job first:", "job second:", "rollup.csv", "write one file"],
+        );
+    }
+    assert_eq!(env.sandbox.stats().requests, 0, "not one request");
+    assert!(files_below(env.dir.path())
+        .iter()
+        .all(|f| f == "reports.toml"));
+}

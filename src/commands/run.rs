@@ -135,7 +135,8 @@ pub fn check(args: &RunArgs, registry: &Registry, timeout: &SinkOption) -> Resul
     // The files each job writes whatever its companies, as a run checks them.
     let client = super::offline_client();
     let progress = keepnet_export_core::progress::Silent;
-    for export in prepared {
+    let mut across: Vec<keepnet_export_core::targets::Target> = Vec::new();
+    for (job, export) in file.jobs.iter().zip(prepared) {
         let mut batch = export.into_batch(RunWith {
             client: &client,
             registry,
@@ -149,7 +150,9 @@ pub fn check(args: &RunArgs, registry: &Registry, timeout: &SinkOption) -> Resul
             batch.reserved.extend(summary::target(&path));
         }
         batch.check_fixed_targets()?;
+        across.extend(job_targets(job, &batch));
     }
+    keepnet_export_core::targets::check_distinct(&across)?;
     crate::output::to_stdout(|out| out.write_all(plan.as_bytes()))
 }
 
@@ -170,9 +173,11 @@ pub async fn run(ctx: &Context<'_>, args: &RunArgs) -> Result<(), Failure> {
         }
         summary_target = summary::target(&path);
     }
-    // Every job's outputs, checked against each other and the summary before any request.
+    // Every job's outputs, checked against each other and the summary before any request,
+    // and the files each job writes whatever its companies against the other jobs'.
     let mut batches = Vec::with_capacity(prepared.len());
-    for prepared in prepared {
+    let mut across: Vec<keepnet_export_core::targets::Target> = Vec::new();
+    for (job, prepared) in file.jobs.iter().zip(prepared) {
         let mut batch = prepared.into_batch(RunWith {
             client: ctx.client,
             registry: ctx.registry,
@@ -186,8 +191,10 @@ pub async fn run(ctx: &Context<'_>, args: &RunArgs) -> Result<(), Failure> {
         }
         batch.reserved.extend(summary_target.clone());
         batch.check_fixed_targets()?;
+        across.extend(job_targets(job, &batch));
         batches.push(batch);
     }
+    keepnet_export_core::targets::check_distinct(&across)?;
     let mut results: Vec<CompanyResult> = Vec::new();
     let mut failed_jobs: Vec<JobFailure> = Vec::new();
     let mut gate: Option<Failure> = None;
@@ -279,4 +286,20 @@ async fn start_job(
         tracing::warn!(job = %job.name, "{line}");
     }
     Ok((companies, Some(resolved.recipients())))
+}
+
+/// The files `job` writes whatever its companies, each named with its job, to compare the
+/// jobs of a file with each other.
+fn job_targets(
+    job: &Job,
+    batch: &crate::batch::Batch<'_>,
+) -> Vec<keepnet_export_core::targets::Target> {
+    batch
+        .fixed_targets()
+        .into_iter()
+        .map(|mut target| {
+            target.what = format!("job {}: {}", job.name, target.what);
+            target
+        })
+        .collect()
 }

@@ -182,8 +182,18 @@ impl Batch<'_> {
     /// placeholder, the rollup, the reserved ones) against each other, before any request:
     /// `--sink jsonl:s.json --summary-json s.json`, `--changes csv:r.csv --rollup csv:r.csv`.
     pub fn check_fixed_targets(&self) -> Result<(), Failure> {
+        let mut targets = self.reserved.clone();
+        targets.extend(self.fixed_targets());
+        targets::check_distinct(&targets)
+    }
+
+    /// The files this batch writes whatever its companies: targets without a company
+    /// placeholder and the rollup (not the reserved ones). A job file's jobs are compared on
+    /// them with each other.
+    pub fn fixed_targets(&self) -> Vec<Target> {
         let fixed = |spec: &SinkSpec| !crate::spec::names_company(&spec.target);
         let mut targets = self.targets(&[], &[]);
+        targets.drain(..self.reserved.len());
         let expand = |spec: &SinkSpec| SinkSpec {
             kind: spec.kind.clone(),
             target: templates::expand(&spec.target, "", "", &self.started),
@@ -204,7 +214,7 @@ impl Batch<'_> {
                 });
             }
         }
-        targets::check_distinct(&targets)
+        targets
     }
 
     /// Exports every company; results in the companies' order. First, every file the run
