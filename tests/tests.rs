@@ -1,6 +1,8 @@
 //! End-to-end tests: the real `keepnet-export` binary against the sandbox over real HTTP.
 //! One test binary (autotests = false) keeps link time down.
 
+#[path = "support/python.rs"]
+mod python;
 #[path = "support/s3.rs"]
 mod s3;
 #[path = "support/smtp.rs"]

@@ -87,7 +87,7 @@ impl Moto {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let stderr = std::fs::File::create(dir.path().join("stderr.log")).unwrap();
-        let mut cmd = Command::new("python3");
+        let mut cmd = Command::new(crate::python::interpreter());
         cmd.arg(support().join("s3_server.py"))
             .arg("--port")
             .arg(port.to_string());
@@ -104,7 +104,7 @@ impl Moto {
             .stdout(Stdio::piped())
             .stderr(Stdio::from(stderr))
             .spawn()
-            .expect("start python3 tests/support/s3_server.py (needs moto[server])");
+            .expect("start tests/support/s3_server.py with target/test-python");
         let stdout = child.stdout.take().unwrap();
         let stdin = child.stdin.take().unwrap();
         let (tx, rx) = mpsc::channel();

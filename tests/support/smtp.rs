@@ -79,7 +79,7 @@ impl Server {
     pub fn start(options: &[Opt<'_>]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
-        let mut cmd = Command::new("/usr/bin/python3");
+        let mut cmd = Command::new(crate::python::interpreter());
         cmd.arg(support().join("smtp_server.py"))
             .arg("--port")
             .arg(port.to_string())
@@ -106,7 +106,7 @@ impl Server {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("start /usr/bin/python3 tests/support/smtp_server.py");
+            .expect("start tests/support/smtp_server.py with target/test-python");
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {

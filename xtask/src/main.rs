@@ -1,10 +1,16 @@
 //! Project automation, run as `cargo xtask <command>` (alias in `.cargo/config.toml`).
 //!
-//! - `ci`: everything CI checks, in the order that fails fastest: formatting, clippy with
-//!   warnings as errors, then the whole test suite.
+//! - `setup`: finds the programs and Python packages the tests need and installs what is
+//!   missing (`--no-install`: check only).
+//! - `ci`: `setup`, then everything CI checks, in the order that fails fastest: formatting,
+//!   clippy with warnings as errors, then the whole test suite.
 //! - `bench`: the release binary against the sandbox process; prints the performance table.
 //! - `layers`: checks that no module imports a module above it (no module cycles) and
 //!   prints each package's module order.
+//! - `links`: checks every relative link and `#anchor` in README.md, ARCHITECTURE.md and
+//!   docs/ (no network).
+//! - `workflows`: checks the GitHub Actions files that cannot run here (YAML, targets,
+//!   profiles).
 //! - `fixtures`: regenerates the golden files of tests/fixtures (`--check` verifies them).
 //! - `render-email`: renders the summary e-mail of a sample report in headless Chromium and
 //!   checks the screenshot (not blank, the chart's bars in proportion).
@@ -17,18 +23,24 @@ mod bench;
 mod ci;
 mod fixtures;
 mod layers;
+mod links;
 mod peer;
 mod render;
 mod sandbox;
+mod setup;
 mod timed;
+mod workflows;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
+        Some("setup") => setup::run(&args[1..]),
         Some("ci") => ci::run(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
         Some("fixtures") => fixtures::run(&args[1..]),
         Some("layers") => layers::run(&args[1..]),
+        Some("links") => links::run(&args[1..]),
+        Some("workflows") => workflows::run(&args[1..]),
         Some("render-email") => render::run(&args[1..]),
         Some("-h" | "--help") | None => {
             println!("{USAGE}");
@@ -49,9 +61,14 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  ci            fmt --check, clippy -D warnings, fixtures --check, docs (-D warnings), tests,
+  setup         [--no-install]: install what the tests need (Debian packages with apt-get as
+                root, Python packages into target/test-python); --no-install only checks
+  ci            setup, fmt --check, links, workflows, clippy -D warnings, fixtures --check, docs (-D warnings), tests,
                 render-email
   bench         [--runs N] [--quick]: release binary vs the sandbox process; prints the table
+  links         check every relative link and #anchor in README.md, ARCHITECTURE.md, docs/
+  workflows     check .github/workflows/*.yml and docs/*.yml: YAML parses, targets and
+                profiles exist
   fixtures      [--check]: regenerate (or verify) the golden files in tests/fixtures
   render-email  render the sample summary e-mail in headless Chromium (chromium on the PATH)
                 into target/email-render/summary.{html,png}; check the chart's bars";

@@ -13,7 +13,8 @@ use crate::timed::timed;
 use crate::workspace_root;
 
 /// What the peer needs, said when it is missing.
-const NEEDS: &str = "the Python peer needs: pip install requests XlsxWriter";
+const NEEDS: &str =
+    "the Python peer runs in target/test-python (requests, XlsxWriter): run `cargo xtask setup`";
 
 /// One timed run of the peer.
 pub(crate) struct PeerRun {
@@ -22,16 +23,21 @@ pub(crate) struct PeerRun {
     pub peak_rss_kib: u64,
 }
 
-/// Checks that `python3` runs and imports both modules the peer uses.
+/// The tests' Python environment's interpreter, which has the peer's packages.
+fn python() -> std::path::PathBuf {
+    crate::setup::python_env_dir().join("bin/python3")
+}
+
+/// Checks that the environment's Python runs and imports both modules the peer uses.
 pub(crate) fn available() -> Result<()> {
-    let imported = Command::new("python3")
+    let imported = Command::new(python())
         .args(["-c", "import requests, xlsxwriter"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success());
     if !imported {
-        bail!("{NEEDS} (python3 on the PATH, importing both)");
+        bail!("{NEEDS}");
     }
     Ok(())
 }
@@ -44,7 +50,7 @@ pub(crate) fn run(
     threads: usize,
     out_dir: &Path,
 ) -> Result<PeerRun> {
-    let mut command = Command::new("python3");
+    let mut command = Command::new(python());
     command
         .arg(workspace_root().join("xtask/peer/keepnet_peer.py"))
         .args(["--company", company, "--threads", &threads.to_string()])

@@ -1,12 +1,16 @@
 //! `cargo xtask render-email`: renders the summary e-mail of a fixed sample report in a real
 //! browser engine and checks the picture.
 //!
-//! Builds the message's HTML with [`EmailDelivery::preview`] (the code that builds what is
-//! sent), writes it to `target/email-render/summary.html` (the logo, embedded by Content-ID in
-//! a real message, next to it as `logo.png`), screenshots it with headless Chromium into
-//! `target/email-render/summary.png`, then decodes the PNG and checks that it is not blank and
-//! that the chart's bars, measured in pixels of their colour ([`BAR_COLOUR`]), are as long as
-//! the series says. Prints what it measured. `ci` runs it after the tests.
+//! Writes a logo to `target/email-render/logo.png`, then runs the e-mail crate's
+//! `sample_summary` example, which builds the message's HTML with `EmailDelivery::preview` (the
+//! code that builds what is sent) into `summary.html` beside it and prints what the picture
+//! must show (bar colour, full bar width, the monthly series). Screenshots the HTML with
+//! headless Chromium into `target/email-render/summary.png`, then decodes the PNG and checks
+//! that it is not blank and that the chart's bars, measured in pixels of their colour, are as
+//! long as the series says. Prints what it measured. `ci` runs it after the tests.
+//!
+//! The example, not xtask, links the e-mail crate: xtask stays small, so `setup` runs before
+//! anything heavy is compiled.
 
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
@@ -14,26 +18,19 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
-use keepnet_sink::{Artifact, Changes, ExportInfo, Figures, Report, Timestamp};
-use keepnet_sink_email::{
-    EmailDelivery, MailSettings, SmtpSettings, SmtpTls, BAR_COLOUR, BAR_WIDTH, LOGO_CONTENT_ID,
-};
 
-/// The sample's users added per month, oldest first: a large, a small, a zero month.
-const MONTHLY: [(&str, u64); 6] = [
-    ("2026-05", 12),
-    ("2026-06", 30),
-    ("2026-07", 1),
-    ("2026-08", 0),
-    ("2026-09", 18),
-    ("2026-10", 40),
-];
+/// What the picture must show, as the `sample_summary` example prints it.
+struct Expected {
+    /// The bars' colour, `#rrggbb`.
+    colour: String,
+    /// Width of the 100% bar, in pixels.
+    full_bar: f64,
+    /// Users added per month, oldest first.
+    monthly: Vec<(String, u64)>,
+}
 
 /// Browser window, in CSS pixels (the screenshot's size at scale 1).
 const WINDOW: (u32, u32) = (800, 1400);
-
-/// Width of the 100% bar, in pixels.
-const FULL_BAR: f64 = BAR_WIDTH as f64;
 
 /// How far a bar's measured length may be from its expected one: a fraction of the longest
 /// bar (rounding to whole percent and to whole pixels stays well within it).
@@ -52,9 +49,15 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     let html_path = dir.join("summary.html");
     let png_path = dir.join("summary.png");
 
-    let html = sample_html(&dir)?;
-    std::fs::write(&html_path, &html)
-        .with_context(|| format!("writing {}", html_path.display()))?;
+    let logo = dir.join("logo.png");
+    std::fs::write(&logo, sample_logo()?).with_context(|| format!("writing {}", logo.display()))?;
+    let _ = std::fs::remove_file(&html_path);
+    let expected = sample_html(&dir)?;
+    ensure!(
+        html_path.is_file(),
+        "{} was not written",
+        html_path.display()
+    );
     eprintln!("xtask: wrote {}", html_path.display());
 
     let browser = find_browser()?;
@@ -63,98 +66,55 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     eprintln!("xtask: rendered {}", png_path.display());
 
     let image = Image::decode(&png_path)?;
-    check(&image)
+    check(&image, &expected)
 }
 
-/// The sample report's HTML, with the logo's `cid:` reference pointing at a file beside it.
-fn sample_html(dir: &Path) -> Result<String> {
-    let users = dir.join("acme-users.csv");
-    std::fs::write(
-        &users,
-        "firstName,lastName,email\nAyse,Yilmaz,ayse@acme.example\n",
-    )?;
-    let list = dir.join("acme-changes.csv");
-    std::fs::write(&list, "change,email\njoined,ayse@acme.example\n")?;
-    let logo = dir.join("logo.png");
-    std::fs::write(&logo, sample_logo()?)?;
-
-    let artifact = |path: &Path, rows: u64| -> Result<Artifact> {
-        Ok(Artifact {
-            path: path.to_path_buf(),
-            media_type: "text/csv".to_owned(),
-            bytes: std::fs::metadata(path)?.len(),
-            rows,
-            sha256: None,
-        })
-    };
-    let artifacts = vec![artifact(&users, 431)?, artifact(&list, 14)?];
-    let info = ExportInfo {
-        company_name: "Acme Holdings".to_owned(),
-        company_id: "xC5kfGz7w2Nz".to_owned(),
-        started_at: Timestamp::parse("2026-11-02T07:30:00Z").context("the sample timestamp")?,
-        expected_rows: None,
-    };
-    let figures = Figures {
-        active: Some(412),
-        inactive: Some(19),
-        deleted: Some(7),
-        licence_limit: Some(500),
-        monthly: MONTHLY.iter().map(|(m, n)| ((*m).to_owned(), *n)).collect(),
-    };
-    let changes = Changes {
-        baseline: false,
-        joined: 9,
-        left: 2,
-        changed: 3,
-        joined_names: vec![
-            "Ayşe Yılmaz <ayse@acme.example>".to_owned(),
-            "Bob Builder <bob@acme.example>".to_owned(),
-            "Carol Chen <carol@acme.example>".to_owned(),
-        ],
-        left_names: vec![
-            "Dan Dare <dan@acme.example>".to_owned(),
-            "Eve Evans <eve@acme.example>".to_owned(),
-        ],
-        list: Some(list.clone()),
-    };
-    let summary = Vec::new();
-    let report = Report {
-        export: &info,
-        rows: 431,
-        artifacts: &artifacts,
-        published: &artifacts,
-        encryption: None,
-        summary: &summary,
-        figures: Some(&figures),
-        changes: Some(&changes),
-        before: &[],
-    };
-
-    let mut mail = MailSettings::new(
-        "Acme MSSP Reports <reports@mssp.example>",
-        vec!["it@acme.example".to_owned()],
-    );
-    mail.header = Some("Acme MSSP Security Awareness".to_owned());
-    mail.footer = Some("Acme MSSP, 1 Example Street\nsupport@mssp.example".to_owned());
-    mail.logo = Some(logo);
-    // Never contacted: a preview builds the message only.
-    let mut smtp = SmtpSettings::new("127.0.0.1");
-    smtp.tls = SmtpTls::None;
-    let delivery = EmailDelivery::new(smtp, mail).context("sample e-mail settings")?;
-    let preview = delivery
-        .preview(&report)
-        .context("building the sample message")?;
-    let cid = format!("cid:{LOGO_CONTENT_ID}");
+/// Runs the e-mail crate's `sample_summary` example into `dir`; what the picture must show.
+fn sample_html(dir: &Path) -> Result<Expected> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let args = [
+        "run",
+        "--quiet",
+        "--package",
+        "keepnet-sink-email",
+        "--example",
+        "sample_summary",
+        "--",
+    ];
+    eprintln!("xtask: cargo {} {}", args.join(" "), dir.display());
+    let out = Command::new(&cargo)
+        .args(args)
+        .arg(dir)
+        .current_dir(crate::workspace_root())
+        .stderr(Stdio::inherit())
+        .output()
+        .with_context(|| format!("cannot run {cargo}"))?;
     ensure!(
-        preview.html.contains(&cid),
-        "the HTML does not show the logo"
+        out.status.success(),
+        "the sample_summary example failed ({})",
+        out.status
     );
-    let html = preview.html_with_logo_file();
-    ensure!(
-        html.contains("src=\"logo.png\""),
-        "the logo is not logo.png beside the HTML"
-    );
-    Ok(html)
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .context("the sample_summary example's output is not JSON")?;
+    let colour = json["barColour"]
+        .as_str()
+        .context("no barColour in the example's output")?
+        .to_owned();
+    let full_bar = json["barWidth"]
+        .as_f64()
+        .context("no barWidth in the example's output")?;
+    let monthly = json["monthly"]
+        .as_array()
+        .context("no monthly in the example's output")?
+        .iter()
+        .map(|m| Some((m.get(0)?.as_str()?.to_owned(), m.get(1)?.as_u64()?)))
+        .collect::<Option<Vec<_>>>()
+        .context("monthly is not [[month, count], ...]")?;
+    Ok(Expected {
+        colour,
+        full_bar,
+        monthly,
+    })
 }
 
 /// A 160x48 logo: a dark rounded-looking badge with a light stripe (no bar colour in it).
@@ -195,8 +155,8 @@ fn find_browser() -> Result<PathBuf> {
     }
     bail!(
         "render-email needs Chromium to render the e-mail, and neither `chromium` nor \
-         `chromium-browser` is on the PATH; install it (Debian: apt-get install chromium; \
-         .ci/run does)"
+         `chromium-browser` is on the PATH; `cargo xtask setup` installs it (Debian: \
+         apt-get install chromium)"
     )
 }
 
@@ -299,9 +259,12 @@ impl Image {
 }
 
 /// `#1f6feb` as RGB.
-fn bar_rgb() -> Result<[u8; 3]> {
-    let hex = BAR_COLOUR.trim_start_matches('#');
-    ensure!(hex.len() == 6, "bar colour {BAR_COLOUR} is not #rrggbb");
+fn bar_rgb(colour: &str) -> Result<[u8; 3]> {
+    let hex = colour.trim_start_matches('#');
+    ensure!(
+        hex.len() == 6 && hex.is_ascii(),
+        "bar colour {colour} is not #rrggbb"
+    );
     let byte = |i: usize| u8::from_str_radix(&hex[i..i + 2], 16);
     Ok([byte(0)?, byte(2)?, byte(4)?])
 }
@@ -363,7 +326,9 @@ fn find_bars(image: &Image, colour: [u8; 3]) -> Vec<Bar> {
 }
 
 /// Not blank, and the bars in the series' proportions.
-fn check(image: &Image) -> Result<()> {
+fn check(image: &Image, expected: &Expected) -> Result<()> {
+    let bar_colour = expected.colour.as_str();
+    let full_bar = expected.full_bar;
     let total = image.width * image.height;
     let ink = image
         .rgb
@@ -390,12 +355,17 @@ fn check(image: &Image) -> Result<()> {
         shades.len()
     );
 
-    let colour = bar_rgb()?;
+    let colour = bar_rgb(bar_colour)?;
     let bars = find_bars(image, colour);
-    let expected: Vec<(&str, u64)> = MONTHLY.iter().copied().filter(|m| m.1 > 0).collect();
+    let expected: Vec<(&str, u64)> = expected
+        .monthly
+        .iter()
+        .map(|(month, n)| (month.as_str(), *n))
+        .filter(|m| m.1 > 0)
+        .collect();
     ensure!(
         bars.len() == expected.len(),
-        "found {} bars of colour {BAR_COLOUR}, expected {} (one per month with a non-zero count): {bars:?}",
+        "found {} bars of colour {bar_colour}, expected {} (one per month with a non-zero count): {bars:?}",
         bars.len(),
         expected.len()
     );
@@ -404,7 +374,7 @@ fn check(image: &Image) -> Result<()> {
     ensure!(longest > 0.0, "the bars have no length");
     let mut failures = Vec::new();
     println!(
-        "render-email: bars (colour {BAR_COLOUR}), longest {longest} px of {FULL_BAR} px for 100%:"
+        "render-email: bars (colour {bar_colour}), longest {longest} px of {full_bar} px for 100%:"
     );
     for (bar, (month, count)) in bars.iter().zip(&expected) {
         let want = *count as f64 / max_count;
@@ -427,9 +397,9 @@ fn check(image: &Image) -> Result<()> {
     if lefts.iter().max() != lefts.iter().min() {
         failures.push(format!("the bars do not start at one x: {lefts:?}"));
     }
-    if (longest - FULL_BAR).abs() > FULL_BAR * TOLERANCE {
+    if (longest - full_bar).abs() > full_bar * TOLERANCE {
         failures.push(format!(
-            "the longest bar is {longest} px, expected about {FULL_BAR} px (the chart's width)"
+            "the longest bar is {longest} px, expected about {full_bar} px (the chart's width)"
         ));
     }
     if !failures.is_empty() {

@@ -35,8 +35,9 @@ use std::path::{Path, PathBuf};
 use keepnet_sink::{Artifact, AtomicFile, SinkError};
 use secrecy::{ExposeSecret, SecretString};
 
-/// An age X25519 recipient (`age1…`), as [`Encryption::Age`] holds it.
-pub use age::x25519::Recipient as AgeRecipient;
+mod age;
+
+pub use age::{AgeRecipient, RecipientError};
 
 /// The environment variable the runner reads the `zip-aes` password from.
 pub const PASSWORD_ENV: &str = "KEEPNET_ENCRYPT_PASSWORD";
@@ -197,10 +198,7 @@ impl Encryption {
         let mut recipients: Vec<AgeRecipient> = Vec::new();
         for given in list.split(',').map(str::trim).filter(|r| !r.is_empty()) {
             let recipient = parse_recipient(given)?;
-            if !recipients
-                .iter()
-                .any(|r| r.to_string() == recipient.to_string())
-            {
+            if !recipients.contains(&recipient) {
                 recipients.push(recipient);
             }
         }
@@ -479,24 +477,17 @@ fn age_to<W: Write>(
     source: &Artifact,
     target: &Path,
 ) -> Result<W, EncryptError> {
-    let age_error = |e: age::EncryptError| match e {
-        age::EncryptError::Io(e) => EncryptError::Write {
-            path: target.to_path_buf(),
-            source: e,
-        },
-        other => EncryptError::Age {
-            path: target.to_path_buf(),
-            message: other.to_string(),
-        },
-    };
-    let encryptor =
-        age::Encryptor::with_recipients(recipients.iter().map(|r| r as &dyn age::Recipient))
-            .map_err(age_error)?;
     let write_error = |e| EncryptError::Write {
         path: target.to_path_buf(),
         source: e,
     };
-    let mut stream = encryptor.wrap_output(output).map_err(write_error)?;
+    let mut stream = age::AgeWriter::new(output, recipients).map_err(|e| match e {
+        age::StartError::Io(e) => write_error(e),
+        age::StartError::Crypto(e) => EncryptError::Age {
+            path: target.to_path_buf(),
+            message: e.to_string(),
+        },
+    })?;
     pump(&mut input.file, &mut stream, source, target)?;
     stream.finish().map_err(write_error)
 }

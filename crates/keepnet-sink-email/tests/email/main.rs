@@ -1,6 +1,8 @@
 //! `EmailDelivery` against a real SMTP server (aiosmtpd): plain, STARTTLS, implicit TLS, AUTH,
 //! envelopes, refusals, message contents, limits and validation.
 
+#[path = "../../../../tests/support/python.rs"]
+mod python;
 #[path = "../../../../tests/support/smtp.rs"]
 mod server;
 

@@ -1,5 +1,7 @@
 //! The S3 delivery against a real S3 implementation: moto in server mode.
 
+#[path = "../../../../tests/support/python.rs"]
+mod python;
 #[path = "../../../../tests/support/s3.rs"]
 mod s3;
 
