@@ -194,10 +194,12 @@ fn debian_packages(mode: Mode) -> Result<()> {
     eprintln!("xtask: setup: installing {}", missing.join(" "));
     let apt = |args: &[&str]| -> Result<()> {
         eprintln!("xtask: apt-get {}", args.join(" "));
+        // dpkg's progress (thousands of lines) is dropped; apt's errors go to stderr.
         let status = Command::new("apt-get")
             .args(args)
             .env("DEBIAN_FRONTEND", "noninteractive")
             .stdin(Stdio::null())
+            .stdout(Stdio::null())
             .status()
             .context("cannot run apt-get")?;
         if !status.success() {
