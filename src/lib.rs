@@ -4,6 +4,7 @@
 
 pub mod cli;
 mod commands;
+mod env_error;
 pub mod exit;
 mod logging;
 mod output;
@@ -102,7 +103,11 @@ impl Runner {
 
     /// Runs this process's command line and returns its exit code.
     pub fn main(self) -> ExitCode {
-        let matches = Cli::command().get_matches();
+        let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+        let matches = match Cli::command().try_get_matches_from(&argv) {
+            Ok(matches) => matches,
+            Err(e) => env_error::explain(e, &Cli::command(), &argv).exit(),
+        };
         let secret_source = match matches.value_source("client_secret") {
             Some(clap::parser::ValueSource::CommandLine) => SecretSource::CommandLine,
             _ => SecretSource::Other,

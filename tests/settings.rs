@@ -721,3 +721,74 @@ fn users_dry_run_prints_the_plan_run_check_prints_and_touches_nothing() {
     assert!(text.contains("every company -> it@acme.example"), "{text}");
     assert!(!text.contains("hunter2") && !mailed.stderr.contains("hunter2"));
 }
+
+/// A value refused by the command line's own parsing names where it came from: the
+/// `KEEPNET_*` variable when the flag was not typed, the flag when it was (the variable is then
+/// not read). Exit 2 either way, before any request.
+#[test]
+fn an_invalid_value_from_the_environment_names_the_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [(&str, &str, &str, &[&str]); 5] = [
+        (
+            "KEEPNET_CONCURRENCY",
+            "0",
+            "--concurrency",
+            &["0 is not in 1..=256"],
+        ),
+        (
+            "KEEPNET_SMTP_TLS",
+            "bogus",
+            "--smtp-tls",
+            &["possible values: starttls, tls, none"],
+        ),
+        ("KEEPNET_TIMEOUT", "soon", "--timeout", &["invalid digit"]),
+        (
+            "KEEPNET_LOG_FORMAT",
+            "xml",
+            "--log-format",
+            &["possible values: text, json"],
+        ),
+        ("KEEPNET_MAX_RPS", "fast", "--max-rps", &[]),
+    ];
+    for (var, value, flag, reasons) in cases {
+        let base = ["users", "--company", "Acme", "--sink", "csv:out.csv"];
+        let run = crate::util::Run::from_output(
+            crate::util::bare_command()
+                .args(base)
+                .env(var, value)
+                .current_dir(dir.path())
+                .output()
+                .unwrap(),
+        );
+        let mut needles = vec![
+            format!("invalid value '{value}' in the environment variable {var} (it sets {flag})"),
+            format!("unset {var} or give {flag} on the command line"),
+        ];
+        needles.extend(reasons.iter().map(|r| (*r).to_owned()));
+        let needles: Vec<&str> = needles.iter().map(String::as_str).collect();
+        run.fails_with(2, &needles);
+        assert!(
+            !run.stderr.contains(&format!("for '{flag}")),
+            "{var}: the flag the user never typed is not named as the culprit: {}",
+            run.stderr
+        );
+
+        // Typed on the command line, the flag is the culprit even with the variable set.
+        let mut typed: Vec<String> = base.iter().map(|s| (*s).to_owned()).collect();
+        typed.push(format!("{flag}={value}"));
+        let run = crate::util::Run::from_output(
+            crate::util::bare_command()
+                .args(&typed)
+                .env(var, value)
+                .current_dir(dir.path())
+                .output()
+                .unwrap(),
+        );
+        run.fails_with(2, &[&format!("invalid value '{value}' for '{flag}")]);
+        assert!(!run.stderr.contains(var), "{}", run.stderr);
+    }
+    assert!(
+        std::fs::read_dir(dir.path()).unwrap().next().is_none(),
+        "nothing written"
+    );
+}
