@@ -10,8 +10,9 @@ use std::time::Duration;
 use keepnet_sandbox::{Config, UserChanges};
 use serde_json::Value;
 
-use crate::smtp::{free_port, Server};
+use crate::smtp::Server;
 use crate::util::{plain_smtp_args, Env, Watched};
+use keepnet_test_support::closed_port as free_port;
 
 const COMPANY: &str = "Initech";
 const COLUMNS: &str = "resourceId,email,firstName,lastName,department,phoneNumber";

@@ -3,8 +3,9 @@
 
 use mail_parser::{MessageParser, MimeHeaders};
 
-use crate::smtp::{free_port, Opt, Server};
+use crate::smtp::{Opt, Server};
 use crate::util::{plain_smtp_args, Env};
+use keepnet_test_support::closed_port as free_port;
 
 const COMPANY: &str = "Müşteri A.Ş.";
 

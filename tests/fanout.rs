@@ -276,11 +276,7 @@ fn the_summary_has_its_documented_fields() {
     );
     let bytes = std::fs::read(&out).unwrap();
     assert_eq!(file["bytes"], bytes.len());
-    use sha2::Digest;
-    let digest: String = sha2::Sha256::digest(&bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let digest = keepnet_test_support::sha256_hex(&bytes);
     assert_eq!(file["sha256"], digest.as_str());
     let documented =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/summary-json.md"))

@@ -5,20 +5,15 @@
 use std::collections::HashSet;
 use std::path::Path;
 
-use calamine::{Data, Reader, Xlsx};
+use calamine::Data;
 use keepnet_sandbox::{Config, Faults};
 use serde_json::Value;
 
-use crate::sinks::{assert_same_instant, col, leftovers, read_csv, true_instants, COLUMNS};
+use crate::sinks::{
+    assert_same_instant, col, leftovers, read_csv, read_xlsx, true_instants, COLUMNS,
+};
 use crate::smtp::Server;
 use crate::util::{is_deleted, plain_smtp_args, Env};
-
-fn read_xlsx(path: &Path) -> Vec<Vec<Data>> {
-    let mut book: Xlsx<_> = calamine::open_workbook(path).unwrap();
-    let name = book.sheet_names()[0].clone();
-    let range = book.worksheet_range(&name).unwrap();
-    range.rows().map(<[Data]>::to_vec).collect()
-}
 
 pub(crate) fn read_jsonl(path: &Path) -> Vec<Value> {
     std::fs::read_to_string(path)

@@ -1,5 +1,5 @@
 //! The hostile-server suite (issue 11): the real binary against a deliberately misbehaving
-//! Keepnet stand-in on loopback (`tests/support/hostile.rs`), one misbehaviour per mode.
+//! Keepnet stand-in on loopback (`tests/standin.rs`), one misbehaviour per mode.
 
 use std::path::Path;
 
@@ -8,6 +8,7 @@ use crate::standin::{
     Hostile, Lie, Mode, CLIENT_ID, CLIENT_SECRET, COMPANY_ID, COMPANY_NAME, LYING_USERS,
 };
 use crate::util::{assert_previous_kept, bare_command, write_previous, Env, Run};
+use keepnet_test_support::sha256_hex;
 
 /// Runs the binary against `server` with its credential, in `dir`.
 fn run_against(server: &Hostile, dir: &Path, args: &[&str]) -> Run {
@@ -796,15 +797,6 @@ fn the_summary_hash_is_of_the_bytes_written() {
     .ok();
     assert_eq!(reported, sha256_hex(&std::fs::read(&again).unwrap()));
     assert_eq!(file["rows"], env.served(&env.company_id("Initech")).len());
-}
-
-/// SHA-256 of `bytes`, lower-case hex.
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 // 4. A FIFO, device or socket target is a stream, never renamed over --------------------------------

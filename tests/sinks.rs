@@ -123,7 +123,9 @@ pub fn read_csv(path: &Path) -> Vec<Vec<String>> {
         .collect()
 }
 
-fn read_xlsx(path: &Path) -> Vec<Vec<Data>> {
+/// Every row of every sheet (a continuation sheet's repeated header skipped), after checking
+/// that no cell is a formula.
+pub(crate) fn read_xlsx(path: &Path) -> Vec<Vec<Data>> {
     let mut book: Xlsx<_> = calamine::open_workbook(path).unwrap();
     let mut rows = Vec::new();
     for name in book.sheet_names() {

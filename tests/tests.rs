@@ -1,21 +1,10 @@
 //! End-to-end tests: the real `keepnet-export` binary against the sandbox over real HTTP.
 //! One test binary (autotests = false) keeps link time down.
 
-#[path = "support/python.rs"]
-mod python;
-#[path = "support/s3.rs"]
-mod s3;
-#[path = "support/smtp.rs"]
-#[allow(dead_code)]
-mod smtp;
-#[path = "support/sshd.rs"]
-mod sshd;
-#[path = "support/hostile.rs"]
+use keepnet_test_support::{s3, smtp, sshd, webhook};
 #[allow(dead_code)]
 mod standin;
 mod util;
-#[path = "support/webhook.rs"]
-mod webhook;
 
 mod changes;
 mod companies;

@@ -148,7 +148,7 @@ fn a_refused_key_and_an_unreachable_server_exit_6_with_the_file_kept() {
     ]);
     run(&env, &args, &[]).fails_with(6, &["delivery failed", "root@127.0.0.1"]);
     assert!(csv.exists(), "the published file is kept");
-    let closed = crate::sshd::free_port();
+    let closed = keepnet_test_support::closed_port();
     args[6] = args[6].replace(&format!(":{}/", server.port), &format!(":{closed}/"));
     run(&env, &args, &[]).fails_with(6, &["delivery failed", &closed.to_string()]);
     assert!(csv.exists());
@@ -352,7 +352,7 @@ fn s3_refusals_exit_6_name_the_cause_and_keep_the_files() {
     );
 
     // Nothing listens there: refused quickly, precisely.
-    let closed = crate::s3::free_port();
+    let closed = keepnet_test_support::closed_port();
     let mut args = s3_args(&env, &moto, "s3://reports/x/", &[]);
     args.extend([
         "--sink-option".into(),

@@ -7,6 +7,7 @@ use mail_parser::MessageParser;
 use crate::smtp::Server;
 use crate::util::{plain_smtp_args, Env, Run};
 use crate::webhook::{Answer, Receiver};
+use keepnet_test_support::sha256_hex;
 
 const COMPANY: &str = "Initech";
 
@@ -181,7 +182,7 @@ fn a_notice_reports_a_failed_upload() {
     let env = Env::small(12, 10);
     let receiver = Receiver::start(vec![Answer::ok()]);
     let mut args = base(&env, &receiver.url("/hook"));
-    let closed = crate::smtp::free_port();
+    let closed = keepnet_test_support::closed_port();
     args.extend(["--sink".into(), "email:it@initech.example".into()]);
     args.extend(plain_smtp_args(closed, "reports@mssp.example"));
     let run = run(&env, &args, &[]);
@@ -190,12 +191,4 @@ fn a_notice_reports_a_failed_upload() {
     assert_eq!(body["outcome"], "failed");
     assert_eq!(body["deliveries"][0]["kind"], "email");
     assert_eq!(body["deliveries"][0]["ok"], false);
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }

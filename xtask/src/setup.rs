@@ -9,7 +9,7 @@
 //!   requests and XlsxWriter for the Python peer of `bench`),
 //!   pinned in `xtask/test-requirements.txt` and installed into a virtual environment the project
 //!   owns, `target/test-python`: nothing goes into the system Python. The tests find it there
-//!   (`tests/support/python.rs`).
+//!   (`keepnet_test_support::python`).
 //! - The toolchain's `rustfmt` and `clippy` (`rustup component add`).
 //!
 //! `--no-install` checks and reports only. `ci` runs this first, before compiling anything.

@@ -7,10 +7,8 @@ use std::process::{Command, Output};
 use keepnet_encrypt::{encrypt, EncryptError, Encryption};
 use keepnet_sink::Artifact;
 use secrecy::SecretString;
-use sha2::{Digest, Sha256};
 
-#[path = "../../../tests/support/python.rs"]
-mod python;
+use keepnet_test_support::{python, sha256_hex};
 
 const PASSWORD: &str = "correct-horse-battery-staple-42";
 
@@ -44,13 +42,6 @@ fn ok(out: &Output) -> String {
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// Deterministic incompressible bytes (xorshift64).

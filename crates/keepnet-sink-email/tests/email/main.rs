@@ -1,10 +1,7 @@
 //! `EmailDelivery` against a real SMTP server (aiosmtpd): plain, STARTTLS, implicit TLS, AUTH,
 //! envelopes, refusals, message contents, limits and validation.
 
-#[path = "../../../../tests/support/python.rs"]
-mod python;
-#[path = "../../../../tests/support/smtp.rs"]
-mod server;
+use keepnet_test_support::smtp as server;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -452,7 +449,7 @@ fn message_contents_and_attachments() {
 
 #[test]
 fn the_size_limit_is_checked_before_connecting() {
-    let port = server::free_port(); // nothing listens here
+    let port = keepnet_test_support::closed_port(); // nothing listens here
     let export = Export::new(&[
         ("a.csv", CSV, &[b'a'; 80], 1),
         ("b.xlsx", XLSX, &[0u8; 50], 1),
@@ -499,7 +496,11 @@ fn a_missing_file_is_an_io_error() {
     let mut export = Export::small();
     export.artifacts[0].path = export.artifacts[0].path.with_file_name("gone.csv");
     let err = delivery(
-        smtp(server::free_port(), "127.0.0.1", SmtpTls::None),
+        smtp(
+            keepnet_test_support::closed_port(),
+            "127.0.0.1",
+            SmtpTls::None,
+        ),
         mail(),
     )
     .deliver(&export.report())
@@ -1081,9 +1082,16 @@ fn a_logo_is_checked_when_the_delivery_is_built() {
 /// The preview of a report, from a loopback delivery (nothing is contacted).
 fn preview_of(mail: MailSettings, figures: Option<&Figures>, changes: Option<&Changes>) -> Preview {
     let export = Export::small();
-    delivery(smtp(server::free_port(), "127.0.0.1", SmtpTls::None), mail)
-        .preview(&report(&export, figures, changes))
-        .unwrap()
+    delivery(
+        smtp(
+            keepnet_test_support::closed_port(),
+            "127.0.0.1",
+            SmtpTls::None,
+        ),
+        mail,
+    )
+    .preview(&report(&export, figures, changes))
+    .unwrap()
 }
 
 #[test]

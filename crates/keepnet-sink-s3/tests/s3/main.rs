@@ -1,9 +1,6 @@
 //! The S3 delivery against a real S3 implementation: moto in server mode.
 
-#[path = "../../../../tests/support/python.rs"]
-mod python;
-#[path = "../../../../tests/support/s3.rs"]
-mod s3;
+use keepnet_test_support::s3;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -11,7 +8,6 @@ use std::time::{Duration, Instant};
 use keepnet_sink::{Artifact, Delivery, ExportInfo, Report, SinkError, Timestamp};
 use keepnet_sink_s3::{Env, S3Delivery, S3Settings, ServerSideEncryption, PART_SIZE};
 use s3::Moto;
-use sha2::{Digest, Sha256};
 
 fn info() -> ExportInfo {
     ExportInfo {
@@ -38,12 +34,8 @@ fn artifact(dir: &Path, name: &str, media_type: &str, bytes: &[u8]) -> Artifact 
         media_type: media_type.into(),
         bytes: bytes.len() as u64,
         rows: 2,
-        sha256: Some(hex(&Sha256::digest(bytes))),
+        sha256: Some(keepnet_test_support::sha256_hex(bytes)),
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn deliver(delivery: &mut S3Delivery, artifacts: &[Artifact]) -> Result<String, SinkError> {
@@ -268,7 +260,7 @@ fn works_from_spawn_blocking_in_a_runtime() {
 
 #[test]
 fn unreachable_endpoint_fails_fast_and_precisely() {
-    let port = s3::free_port();
+    let port = keepnet_test_support::closed_port();
     let endpoint = format!("http://127.0.0.1:{port}");
     let dir = tempfile::tempdir().unwrap();
     let files = two_files(dir.path());

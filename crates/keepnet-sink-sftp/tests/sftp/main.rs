@@ -1,8 +1,7 @@
-//! `SftpDelivery` against a real OpenSSH server (`tests/support/sshd.rs`): uploads, atomic
+//! `SftpDelivery` against a real OpenSSH server (`keepnet_test_support::sshd`): uploads, atomic
 //! replacement, host key checks, logins (key, agent), refusals, timeouts and a full disk.
 
-#[path = "../../../../tests/support/sshd.rs"]
-mod sshd;
+use keepnet_test_support::sshd;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -410,7 +409,7 @@ fn agent_keys_log_in_when_no_identity_is_given() {
 fn unreachable_port_fails_fast_and_precisely() {
     let keys = tempfile::tempdir().unwrap();
     let key = sshd::keygen(keys.path(), "k", "ed25519");
-    let port = sshd::free_port();
+    let port = keepnet_test_support::closed_port();
     let known = keys.path().join("known_hosts");
     std::fs::write(&known, "").unwrap();
     let mut s = SftpSettings::new(format!("sftp://u@127.0.0.1:{port}/x/"));
@@ -534,7 +533,7 @@ fn no_artifacts_means_no_connection() {
     let keys = tempfile::tempdir().unwrap();
     let key = sshd::keygen(keys.path(), "k", "ed25519");
     let mut s = SftpSettings::new("u@127.0.0.1:/x/");
-    s.port = Some(sshd::free_port());
+    s.port = Some(keepnet_test_support::closed_port());
     s.host_key_fingerprint = Some(sshd::fingerprint(&key.with_extension("pub")));
     s.identity = Some(key);
     let line = deliver(s, &Export::new(&[])).unwrap();

@@ -1,8 +1,7 @@
 //! `WebhookDelivery` against a real local HTTP receiver: bodies (JSON, Teams, Slack), no
 //! personal data, retries, redirects, timeouts, the URL and header rules.
 
-#[path = "../../../../tests/support/webhook.rs"]
-mod receiver;
+use keepnet_test_support::webhook as receiver;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -14,9 +13,9 @@ use keepnet_sink_webhook::{
     adaptive_text, slack_text, AuthHeader, Format, RetryPolicy, WebhookDelivery, WebhookSettings,
     TOOL,
 };
+use keepnet_test_support::sha256_hex as sha256;
 use secrecy::SecretString;
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 
 use receiver::{Answer, Receiver};
 
@@ -102,13 +101,6 @@ impl Export {
             before: &[],
         }
     }
-}
-
-fn sha256(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 fn quick() -> RetryPolicy {

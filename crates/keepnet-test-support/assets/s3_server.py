@@ -1,8 +1,9 @@
 """moto in server mode for the S3 tests, on 127.0.0.1 only, driven over stdin/stdout.
 
-Usage: s3_server.py --port PORT [--auth]
+Usage: s3_server.py [--auth]
 
-Prints `READY {json}` once the server answers; the JSON holds the IAM users made with --auth
+Listens on a port the system picks (bound here, never released: no other process can take it
+between choosing and binding). Prints `READY PORT {json}` once the server answers; the JSON holds the IAM users made with --auth
 (`admin`, `writer`, `denied`: id and secret). Then reads one JSON command per line on stdin and
 answers one JSON line on stdout. Stops when stdin closes (the test process ended or dropped it).
 
@@ -25,13 +26,13 @@ from moto.server import ThreadedMotoServer
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--auth", action="store_true")
     args = parser.parse_args()
 
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=args.port, verbose=False)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
-    endpoint = f"http://127.0.0.1:{args.port}"
+    _, port = server.get_host_and_port()
+    endpoint = f"http://127.0.0.1:{port}"
     creds = {"id": "testing", "secret": "testing"}
 
     def client(service, c):
@@ -104,7 +105,7 @@ def main():
             return {"keys": [u["Key"] for u in answer.get("Uploads", [])]}
         raise ValueError(f"unknown op {op!r}")
 
-    print("READY " + json.dumps(users), flush=True)
+    print("READY %d %s" % (port, json.dumps(users)), flush=True)
     for line in sys.stdin:
         if not line.strip():
             continue

@@ -1,37 +1,21 @@
-//! A real SMTP server for the tests: `tests/support/smtp_server.py` (aiosmtpd), started on a
-//! free port and killed on drop. Shared by the e-mail crate's tests and the end-to-end tests
-//! (each includes this file with `#[path]`), so there is one harness.
+//! A real SMTP server for the tests: `assets/smtp_server.py` (aiosmtpd), on a port it binds
+//! and reports itself, killed on drop. Shared by the e-mail crate's tests and the end-to-end
+//! tests, so there is one harness.
 
 use std::io::{BufRead, BufReader, Read};
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-/// The workspace's `tests/support` folder, found upwards from the package being tested.
-pub fn support() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .map(|dir| dir.join("tests/support"))
-        .find(|dir| dir.join("smtp_server.py").exists())
-        .expect("tests/support/smtp_server.py above the package")
-}
-
 /// The test server certificate (CN/SAN localhost and 127.0.0.1).
 pub fn cert() -> PathBuf {
-    support().join("test-smtp.crt")
+    crate::assets().join("test-smtp.crt")
 }
 
 /// The certificate's private key (PEM, no certificate in it).
 pub fn key() -> PathBuf {
-    support().join("test-smtp.key")
-}
-
-/// A port nothing listens on (bound, then released).
-pub fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    listener.local_addr().unwrap().port()
+    crate::assets().join("test-smtp.key")
 }
 
 /// What the server saved for one message.
@@ -78,11 +62,8 @@ impl Server {
     /// Starts the server and waits for its `READY` line.
     pub fn start(options: &[Opt<'_>]) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
         let mut cmd = Command::new(crate::python::interpreter());
-        cmd.arg(support().join("smtp_server.py"))
-            .arg("--port")
-            .arg(port.to_string())
+        cmd.arg(crate::assets().join("smtp_server.py"))
             .arg("--dir")
             .arg(dir.path());
         for option in options {
@@ -106,7 +87,7 @@ impl Server {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("start tests/support/smtp_server.py with target/test-python");
+            .expect("start smtp_server.py with target/test-python");
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
@@ -117,10 +98,21 @@ impl Server {
                 }
             }
         });
-        let server = Server { child, port, dir };
-        match rx.recv_timeout(Duration::from_secs(20)) {
-            Ok(line) if line.starts_with("READY") => server,
-            other => {
+        let ready = rx.recv_timeout(Duration::from_secs(20));
+        let port = ready
+            .as_ref()
+            .ok()
+            .and_then(|line| line.strip_prefix("READY "))
+            .and_then(|port| port.trim().parse().ok());
+        let server = Server {
+            child,
+            port: port.unwrap_or(0),
+            dir,
+        };
+        match port {
+            Some(_) => server,
+            None => {
+                let other = ready;
                 let mut server = server;
                 let _ = server.child.kill();
                 let mut err = String::new();

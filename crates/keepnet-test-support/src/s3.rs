@@ -1,36 +1,16 @@
-//! A real S3 implementation for the tests: moto in server mode (`tests/support/s3_server.py`),
-//! started on a free 127.0.0.1 port and killed on drop (it also stops by itself when its stdin
-//! closes, so a test process that dies leaves nothing running). Shared by the S3 crate's tests
-//! and the end-to-end tests: include it with
-//! `#[path = "../../../../tests/support/s3.rs"] mod s3;`.
+//! A real S3 implementation for the tests: moto in server mode (`assets/s3_server.py`), on a
+//! 127.0.0.1 port it binds and reports itself, killed on drop (it also stops by itself when its
+//! stdin closes, so a test process that dies leaves nothing running). Shared by the S3 crate's
+//! tests and the end-to-end tests.
 //!
-//! Needs `python3` with `moto[server]` (5.x) and boto3. Helpers talk to the server through the
-//! script, with boto3 (path-style, region us-east-1).
-
-#![allow(dead_code)]
+//! Runs in the tests' Python environment (moto 5, boto3). Helpers talk to the server through
+//! the script, with boto3 (path-style, region us-east-1).
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{mpsc, Mutex};
 use std::time::Duration;
-
-/// The workspace's `tests/support` folder, found upwards from the package being tested.
-pub fn support() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .map(|dir| dir.join("tests/support"))
-        .find(|dir| dir.join("s3_server.py").exists())
-        .expect("tests/support/s3_server.py above the package")
-}
-
-/// A port nothing listens on (bound, then released).
-pub fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    listener.local_addr().unwrap().port()
-}
 
 /// An IAM user's access key, made by [`Moto::start_with_auth`].
 #[derive(Debug, Clone)]
@@ -85,12 +65,9 @@ impl Moto {
 
     fn launch(auth: bool) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
         let stderr = std::fs::File::create(dir.path().join("stderr.log")).unwrap();
         let mut cmd = Command::new(crate::python::interpreter());
-        cmd.arg(support().join("s3_server.py"))
-            .arg("--port")
-            .arg(port.to_string());
+        cmd.arg(crate::assets().join("s3_server.py"));
         if auth {
             cmd.arg("--auth");
         }
@@ -104,7 +81,7 @@ impl Moto {
             .stdout(Stdio::piped())
             .stderr(Stdio::from(stderr))
             .spawn()
-            .expect("start tests/support/s3_server.py with target/test-python");
+            .expect("start s3_server.py with target/test-python");
         let stdout = child.stdout.take().unwrap();
         let stdin = child.stdin.take().unwrap();
         let (tx, rx) = mpsc::channel();
@@ -119,7 +96,7 @@ impl Moto {
         let mut moto = Moto {
             child,
             io: Mutex::new(Io { stdin, lines: rx }),
-            port,
+            port: 0,
             users: serde_json::Value::Null,
             dir,
         };
@@ -131,7 +108,12 @@ impl Moto {
             .recv_timeout(Duration::from_secs(60));
         match first {
             Ok(line) if line.starts_with("READY ") => {
-                moto.users = serde_json::from_str(&line["READY ".len()..]).unwrap();
+                // READY PORT {users}
+                let (port, users) = line["READY ".len()..]
+                    .split_once(' ')
+                    .expect("READY PORT USERS");
+                moto.port = port.parse().expect("READY's port");
+                moto.users = serde_json::from_str(users).unwrap();
                 moto
             }
             other => {

@@ -1,10 +1,7 @@
 //! A real HTTP/1.1 receiver for the webhook tests: listens on 127.0.0.1 (a free port), records
 //! each request and answers from a script. It runs on its own thread with its own runtime and
-//! stops when dropped. Shared by the webhook crate's tests and the end-to-end tests (each
-//! includes this file with `#[path]`), so there is one harness. Needs `tokio` and
-//! `serde_json` as dev-dependencies.
-
-#![allow(dead_code)]
+//! stops when dropped. Shared by the webhook crate's tests and the end-to-end tests, so there is
+//! one harness. The listener is bound here and kept: no port is released and bound again.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

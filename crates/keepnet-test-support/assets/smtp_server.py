@@ -2,11 +2,11 @@
 """A real SMTP server for the tests (aiosmtpd, Debian's python3-aiosmtpd).
 
 Every accepted message is saved as DIR/msg-N.eml (the bytes exactly as received) with
-DIR/msg-N.json beside it: {"mail_from", "rcpt_tos", "tls", "auth"}. Prints "READY <port>" on
-stdout once listening, then serves until killed.
+DIR/msg-N.json beside it: {"mail_from", "rcpt_tos", "tls", "auth"}. Listens on a port the
+system picks, bound here and never released (no other process can take it between choosing
+and binding); prints "READY <port>" on stdout once listening, then serves until killed.
 
 Options:
-  --port N            port on 127.0.0.1 (required; the test picks a free one)
   --dir DIR           where messages are saved
   --starttls C K      offer STARTTLS with this certificate and key (PEM)
   --implicit-tls C K  speak TLS from the first byte (SMTPS) with this certificate and key
@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import signal
+import socket
 import ssl
 import sys
 import threading
@@ -64,9 +65,21 @@ class Handler:
         return "250 Message accepted for delivery"
 
 
+class BoundController(Controller):
+    """A Controller serving a socket bound here to 127.0.0.1 port 0: the system picks the port
+    and the socket keeps it (Controller itself binds host:port by number)."""
+
+    def __init__(self, handler, **kwargs):
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.bind(("127.0.0.1", 0))
+        super().__init__(handler, hostname="127.0.0.1", port=self._sock.getsockname()[1], **kwargs)
+
+    def _create_server(self):
+        return self.loop.create_server(self._factory_invoker, sock=self._sock, ssl=self.ssl_context)
+
+
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("--port", type=int, required=True)
     p.add_argument("--dir", required=True)
     p.add_argument("--starttls", nargs=2)
     p.add_argument("--implicit-tls", nargs=2)
@@ -100,15 +113,13 @@ def main():
         kwargs["auth_required"] = True
         kwargs["auth_require_tls"] = True
 
-    controller = Controller(
+    controller = BoundController(
         Handler(args.dir, args.refuse),
-        hostname="127.0.0.1",
-        port=args.port,
         server_hostname="localhost",
         **kwargs,
     )
     controller.start()
-    print("READY %d" % args.port, flush=True)
+    print("READY %d" % controller.port, flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

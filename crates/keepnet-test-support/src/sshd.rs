@@ -1,7 +1,8 @@
 //! A real OpenSSH server for the tests: `/usr/sbin/sshd` on 127.0.0.1 and a free port, with a
-//! fresh host key and user key in a temporary folder, killed on drop. Any test binary includes
-//! it with `#[path = "../../../../tests/support/sshd.rs"] mod sshd;` (from a crate's
-//! `tests/NAME/main.rs`), so there is one harness.
+//! fresh host key and user key in a temporary folder, killed on drop. One harness for the SFTP
+//! crate's tests and the end-to-end tests. sshd binds a port by number only, so the port is
+//! found free, released, and given to sshd; when something took it meanwhile, sshd says so and
+//! the start is retried on another port.
 //!
 //! Each server runs in a private mount namespace (`unshare -m --propagation private`): a
 //! tmpfs over `/run` holds the privilege separation folder `/run/sshd` sshd insists on, and
@@ -10,20 +11,12 @@
 //!
 //! Also: [`Agent`], an `ssh-agent` on a socket in its own temporary folder.
 
-#![allow(dead_code)]
-
 use std::io::{BufRead, BufReader};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
-
-/// A port nothing listens on (bound, then released).
-pub fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    listener.local_addr().unwrap().port()
-}
 
 /// Generates an unencrypted key pair `dir/name` (and `dir/name.pub`) of `kind` (`ed25519`,
 /// `ecdsa`, `rsa`) with `ssh-keygen`; returns the private key's path.
@@ -103,8 +96,28 @@ impl Sshd {
         Self::start_with(&Options::default())
     }
 
-    /// Starts a server and waits until it listens.
+    /// Starts a server and waits until it listens; on a port taken between choosing it and
+    /// sshd binding it, starts again on another (at most 5 tries).
     pub fn start_with(options: &Options) -> Self {
+        for _ in 0..4 {
+            match Self::try_start(options) {
+                Ok(server) => return server,
+                Err(server) if server.log().contains("Address already in use") => continue,
+                Err(server) => server.fail(),
+            }
+        }
+        Self::try_start(options).unwrap_or_else(|server| server.fail())
+    }
+
+    /// Kills a server that did not start, and fails the test with its log.
+    fn fail(mut self) -> ! {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        panic!("sshd did not start:\n{}", self.log())
+    }
+
+    /// One try: the server, listening, or the one that did not start.
+    fn try_start(options: &Options) -> Result<Self, Self> {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
         let host_key = keygen(root, "host_key", options.host_key_type.unwrap_or("ed25519"));
@@ -112,7 +125,7 @@ impl Sshd {
         let authorized = root.join("authorized_keys");
         std::fs::copy(user_key.with_extension("pub"), &authorized).unwrap();
         std::fs::create_dir(root.join("upload")).unwrap();
-        let port = free_port();
+        let port = crate::closed_port();
         let sftp = if options.read_only {
             "internal-sftp -R"
         } else {
@@ -193,13 +206,14 @@ impl Sshd {
         if !listening || TcpStream::connect(("127.0.0.1", port)).is_err() {
             let _ = server.child.kill();
             let _ = server.child.wait();
-            panic!(
-                "sshd did not start within {:?}:\n{}",
-                started.elapsed(),
-                server.log()
-            );
+            server
+                .log
+                .lock()
+                .unwrap()
+                .push(format!("(not listening after {:?})", started.elapsed()));
+            return Err(server);
         }
-        server
+        Ok(server)
     }
 
     /// The temporary folder holding the keys and the config.
