@@ -54,7 +54,7 @@ impl Default for Runner {
 }
 
 impl Runner {
-    /// The built-in kinds: csv, xlsx, jsonl, email, exec.
+    /// The built-in kinds: csv, xlsx, jsonl, exec; the deliveries email, s3, sftp, webhook.
     pub fn new() -> Self {
         Self {
             registry: Registry::builtin(),
@@ -87,6 +87,14 @@ impl Runner {
     /// declare theirs the same way.
     pub fn sink_option(mut self, kind: &str, option: options::OptionSpec) -> Self {
         self.registry.register_option(kind, option);
+        self
+    }
+
+    /// Adds a delivery kind described whole (options, rules, check, whether it sends the
+    /// files, runs last or has a secret target): the call the built-in deliveries are
+    /// registered with ([`sinks::DeliveryKind`], `keepnet_export_core::kinds`).
+    pub fn delivery_kind(mut self, kind: &sinks::DeliveryKind) -> Self {
+        self.registry.register_delivery_kind(kind);
         self
     }
 

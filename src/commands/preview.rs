@@ -5,7 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
-use keepnet_export_core::sinks::{check_email, email_settings, Registry};
+use keepnet_export_core::kinds::email;
+use keepnet_export_core::sinks::Registry;
 use keepnet_sink::{Delivery, Report, SinkError};
 use keepnet_sink_email::EmailDelivery;
 
@@ -60,14 +61,14 @@ fn registry(dir: &Path) -> Registry {
         "email",
         "write the e-mail to COMPANY.eml and COMPANY.html instead of sending it",
         Box::new(move |spec, s| {
-            let (smtp, mail) = email_settings(&spec.target, s)?;
+            let (smtp, mail) = email::settings(&spec.target, s)?;
             Ok(Box::new(PreviewDelivery {
                 delivery: EmailDelivery::new(smtp, mail)?,
                 dir: dir.clone(),
             }))
         }),
     );
-    registry.register_check("email", Box::new(check_email));
+    registry.register_check("email", Box::new(email::check));
     registry
 }
 

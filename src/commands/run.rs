@@ -111,7 +111,7 @@ fn prepare(
     };
     if let Some(password) = password {
         settings.outputs.secrets.set(
-            keepnet_export_core::sinks::SMTP_PASSWORD,
+            keepnet_export_core::kinds::email::SMTP_PASSWORD,
             SecretString::from(password),
         );
     }

@@ -179,7 +179,7 @@ fn output_settings(ctx: &Context<'_>, args: &UsersArgs) -> Result<OutputSettings
     if let Some(password) = smtp_password(&args.email)? {
         settings
             .secrets
-            .set(keepnet_export_core::sinks::SMTP_PASSWORD, password);
+            .set(keepnet_export_core::kinds::email::SMTP_PASSWORD, password);
     }
     crate::session::delivery_secrets(
         &mut settings.secrets,
@@ -373,7 +373,7 @@ pub fn dry_run(ctx: &Context<'_>, args: &UsersArgs) -> Result<(), Failure> {
     let mut out = String::from("Dry run: nothing is fetched, written or sent.\n");
     let email = match &prepared {
         Prepared::Batch(batch) if args.email.smtp_host.is_some() => {
-            keepnet_export_core::sinks::email_settings("", &batch.settings).ok()
+            keepnet_export_core::kinds::email::settings("", &batch.settings).ok()
         }
         _ => None,
     };
@@ -418,7 +418,7 @@ pub fn dry_run(ctx: &Context<'_>, args: &UsersArgs) -> Result<(), Failure> {
                 .filter(|s| s.kind == "email")
                 .flat_map(|s| s.target.split(',').map(|a| a.trim().to_owned()))
                 .collect();
-            let mail = keepnet_export_core::sinks::email_settings("", &batch.settings).ok();
+            let mail = keepnet_export_core::kinds::email::settings("", &batch.settings).ok();
             let email = (!to.is_empty()).then(|| EmailPlan {
                 subject: mail.as_ref().map(|(_, m)| m.subject.clone()),
                 default: to,

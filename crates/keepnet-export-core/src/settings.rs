@@ -982,12 +982,12 @@ mod tests {
             ));
         }
         settings.secrets.set(
-            crate::sinks::SMTP_PASSWORD,
+            crate::kinds::email::SMTP_PASSWORD,
             "hunter2-secret".to_owned().into(),
         );
         let checked = settings.validate(false, &registry).unwrap();
         let (smtp, mail) =
-            crate::sinks::email_settings("it@initech.example", &checked.settings).unwrap();
+            crate::kinds::email::settings("it@initech.example", &checked.settings).unwrap();
         assert_eq!(
             (smtp.host.as_str(), smtp.port, smtp.user.as_deref()),
             (

@@ -3,14 +3,14 @@
 //! Built-in kinds: the sinks `csv`, `xlsx`, `jsonl`, which receive rows while the export
 //! streams, and the deliveries `email`, `s3`, `sftp` and `webhook` ([`crate::kinds`]), which
 //! run once every file is published. A binary embedding this runner can register more kinds
-//! of either with [`Registry::register`] and [`Registry::register_delivery`] (or
-//! [`Registry::register_delivery_kind`]).
+//! of either with [`Registry::register`] (or [`Registry::register_command`], for a target
+//! that is a command) and [`Registry::register_delivery_kind`] (or
+//! [`Registry::register_delivery`]): the calls the built-in kinds are registered with.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use keepnet_sink::{Delivery, Setting, Sink, SinkError};
+use keepnet_sink::{Delivery, Sink, SinkError};
 use keepnet_sink_csv::{CsvOptions, CsvSink};
-use keepnet_sink_email::{EmailDelivery, MailSettings, SmtpSettings, SmtpTls};
 use keepnet_sink_exec::{ExecCommand, ExecSink};
 use keepnet_sink_jsonl::JsonlSink;
 use keepnet_sink_xlsx::{XlsxOptions, XlsxSink};
@@ -187,182 +187,6 @@ fn plugin_timeout(s: &SinkSettings) -> Result<std::time::Duration, SinkError> {
     s.options("exec").seconds(EXEC_TIMEOUT.name)
 }
 
-/// The e-mail kind's options (its password is the secret `email.smtp-password`).
-const EMAIL_OPTIONS: [OptionSpec; 15] = [
-    OptionSpec::new(
-        "smtp-host",
-        OptionType::Text,
-        "",
-        "the SMTP relay's host name or address",
-    ),
-    OptionSpec::new(
-        "smtp-port",
-        OptionType::Integer { min: 0, max: 65535 },
-        "",
-        "the relay's port [default: 587 for starttls, 465 for tls, 25 for none]",
-    ),
-    OptionSpec::new(
-        "smtp-tls",
-        OptionType::Choice(&["starttls", "tls", "none"]),
-        "starttls",
-        "STARTTLS required (no downgrade), implicit TLS, or none (loopback hosts only)",
-    ),
-    OptionSpec::new(
-        "smtp-user",
-        OptionType::Text,
-        "",
-        "the SMTP user (AUTH only ever happens over TLS)",
-    ),
-    OptionSpec::new(
-        "smtp-ca-file",
-        OptionType::Text,
-        "",
-        "a PEM file of extra trusted CA certificates, for a relay with a private CA",
-    ),
-    OptionSpec::new(
-        "smtp-timeout",
-        OptionType::Seconds,
-        "30",
-        "seconds to connect, and for each SMTP command",
-    ),
-    OptionSpec::new(
-        "from",
-        OptionType::Text,
-        "",
-        "the From address [default: smtp-user, when it is an address]",
-    ),
-    OptionSpec::new(
-        "subject",
-        OptionType::Text,
-        keepnet_sink_email::DEFAULT_SUBJECT,
-        "the subject; placeholders {company}, {company_id}, {date}, {rows}",
-    ),
-    OptionSpec::new("cc", OptionType::List, "", "Cc recipients, comma-separated"),
-    OptionSpec::new(
-        "bcc",
-        OptionType::List,
-        "",
-        "Bcc recipients, comma-separated; never shown in the message",
-    ),
-    OptionSpec::new(
-        "max-attachment-size",
-        OptionType::Size,
-        "20MiB",
-        "the largest total size of the attachments, checked before connecting",
-    ),
-    OptionSpec::new(
-        "sender-name",
-        OptionType::Text,
-        "",
-        "the sender's display name, e.g. the MSSP's (replaces the name in from)",
-    ),
-    OptionSpec::new(
-        "header",
-        OptionType::Text,
-        "",
-        "a header line at the top of the message, e.g. the MSSP's name",
-    ),
-    OptionSpec::new(
-        "logo",
-        OptionType::Text,
-        "",
-        "a PNG, JPEG or GIF file (at most 512 KiB) shown at the top, embedded in the message",
-    ),
-    OptionSpec::new(
-        "footer",
-        OptionType::Text,
-        "",
-        "the footer text, replacing \"Sent by keepnet-export\"",
-    ),
-];
-
-/// The secret the e-mail kind logs in with.
-pub const SMTP_PASSWORD: &str = "email.smtp-password";
-
-/// The SMTP and message settings of an `email:` output, from the kind's options and the
-/// secret [`SMTP_PASSWORD`]; `to` from `target` (`a@x.example,b@x.example`).
-pub fn email_settings(
-    target: &str,
-    s: &SinkSettings,
-) -> Result<(SmtpSettings, MailSettings), SinkError> {
-    let own = s.options("email");
-    let host = own.nonempty("smtp-host")?.ok_or_else(|| SinkError::Unset {
-        message: "e-mail needs an SMTP server, and none is set: give the relay's host \
-                      name (the email.smtp-host option)"
-            .into(),
-        setting: Setting::Option("email.smtp-host"),
-    })?;
-    let user = own.nonempty("smtp-user")?.map(str::to_owned);
-    let smtp = SmtpSettings {
-        // Declared as 0..=65535, so it fits.
-        port: own
-            .optional_integer("smtp-port")
-            .and_then(|p| u16::try_from(p).ok()),
-        tls: smtp_tls(own.text("smtp-tls")?),
-        user: user.clone(),
-        password: s.secrets.get(SMTP_PASSWORD).cloned(),
-        ca_file: own.nonempty("smtp-ca-file")?.map(Into::into),
-        timeout: own.seconds("smtp-timeout")?,
-        ..SmtpSettings::new(host)
-    };
-    let from = match own.nonempty("from")? {
-        Some(from) => from.to_owned(),
-        None => user.filter(|u| u.contains('@')).unwrap_or_default(),
-    };
-    let from = match own.nonempty("sender-name")? {
-        Some(name) if !from.is_empty() => keepnet_sink_email::with_display_name(&from, name),
-        _ => from,
-    };
-    let text = |name: &str| -> Result<Option<String>, SinkError> {
-        Ok(own.nonempty(name)?.map(str::to_owned))
-    };
-    let mail = MailSettings {
-        cc: own.list("cc")?.to_vec(),
-        bcc: own.list("bcc")?.to_vec(),
-        subject: own.text("subject")?.to_owned(),
-        max_attachment_bytes: own.size("max-attachment-size")?,
-        header: text("header")?,
-        logo: text("logo")?.map(Into::into),
-        footer: text("footer")?,
-        ..MailSettings::new(from, recipients(target))
-    };
-    Ok((smtp, mail))
-}
-
-/// The e-mail kind's check before a run: [`EmailDelivery::check`] of its settings.
-pub fn check_email(spec: &SinkSpec, s: &SinkSettings) -> Result<(), SinkError> {
-    let (smtp, mail) = email_settings(&spec.target, s)?;
-    EmailDelivery::check(&smtp, &mail)
-}
-
-/// `a@x.example, b@x.example` as addresses.
-fn recipients(target: &str) -> Vec<String> {
-    target
-        .split(',')
-        .map(str::trim)
-        .filter(|a| !a.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
-
-/// `smtp-tls` as the e-mail crate's mode (the option is a choice of these three words).
-fn smtp_tls(word: &str) -> SmtpTls {
-    match word {
-        "tls" => SmtpTls::Tls,
-        "none" => SmtpTls::None,
-        _ => SmtpTls::StartTls,
-    }
-}
-
-/// The e-mail kind's rule: no login without TLS, in every front end.
-fn email_rule(own: &Options, shown: &dyn Fn(&str) -> String) -> Result<(), (&'static str, String)> {
-    let (Ok(tls), Ok(user)) = (own.text("smtp-tls"), own.nonempty("smtp-user")) else {
-        return Ok(());
-    };
-    keepnet_sink_email::login_in_clear(smtp_tls(tls), user.is_some(), &shown("smtp-tls"))
-        .map_err(|message| ("smtp-tls", message))
-}
-
 /// The XLSX kind's option.
 const XLSX_COMPRESSION: OptionSpec = OptionSpec::new(
     "compression",
@@ -424,35 +248,18 @@ impl Registry {
             true,
             Box::new(|spec, s| Ok(Box::new(JsonlSink::new(spec.path(), s.header)))),
         );
-        registry.kinds.insert(
-            "exec".to_owned(),
-            Kind {
-                description: "any program: COMMAND (run by sh) reads the rows as JSON Lines on \
-                              stdin (docs/exec-protocol.md)"
-                    .to_owned(),
-                options: vec![EXEC_TIMEOUT],
-                factory: Factory::Command(Box::new(|spec, s| {
-                    Ok(Box::new(
-                        ExecSink::new(ExecCommand::Shell(spec.target.clone()), s.header)
-                            .with_timeout(plugin_timeout(s)?),
-                    ))
-                })),
-            },
-        );
-        registry.register_delivery(
-            "email",
-            "e-mail the run's files once published; ADDR[,ADDR...]",
+        registry.register_command(
+            "exec",
+            "any program: COMMAND (run by sh) reads the rows as JSON Lines on stdin \
+             (docs/exec-protocol.md)",
             Box::new(|spec, s| {
-                let (smtp, mail) = email_settings(&spec.target, s)?;
-                Ok(Box::new(EmailDelivery::new(smtp, mail)?))
+                Ok(Box::new(
+                    ExecSink::new(ExecCommand::Shell(spec.target.clone()), s.header)
+                        .with_timeout(plugin_timeout(s)?),
+                ))
             }),
         );
-        for option in EMAIL_OPTIONS {
-            registry.register_option("email", option);
-        }
-        registry.register_rule("email", email_rule);
-        registry.register_check("email", Box::new(check_email));
-        registry.sends_files("email");
+        registry.register_option("exec", EXEC_TIMEOUT);
         for kind in crate::kinds::BUILTIN {
             registry.register_delivery_kind(&kind);
         }
@@ -468,6 +275,9 @@ impl Registry {
             self.register_option(kind.name, *option);
         }
         self.register_check(kind.name, Box::new(check));
+        for rule in kind.rules {
+            self.register_rule(kind.name, *rule);
+        }
         if kind.sends_files {
             self.sends_files(kind.name);
         }
@@ -527,6 +337,20 @@ impl Registry {
                     stdout,
                     build: factory,
                 },
+                options,
+            },
+        );
+    }
+
+    /// Adds (or replaces) a sink kind whose target is a command line, not a path (as `exec`:
+    /// `exec:COMMAND` runs COMMAND with `sh -c`), so its target is never checked as a file.
+    pub fn register_command(&mut self, kind: &str, description: &str, factory: SinkFactory) {
+        let options = self.take_options(kind);
+        self.kinds.insert(
+            kind.to_ascii_lowercase(),
+            Kind {
+                description: description.to_owned(),
+                factory: Factory::Command(factory),
                 options,
             },
         );
@@ -878,6 +702,84 @@ mod tests {
 
     fn specs(list: &[&str]) -> Vec<SinkSpec> {
         list.iter().map(|s| SinkSpec::parse(s).unwrap()).collect()
+    }
+
+    /// A team's delivery described whole is registered as the built-in ones are: its options
+    /// declared, its rule run with the others, its check and its target's secrecy applied,
+    /// `encrypt` added because it sends the files. And every built-in delivery, e-mail
+    /// included, comes from one `DeliveryKind`, so what the registry knows of it is what its
+    /// descriptor says.
+    #[test]
+    fn a_delivery_kind_is_registered_whole() {
+        const OPTIONS: [OptionSpec; 1] = [OptionSpec::new(
+            "region",
+            OptionType::Text,
+            "",
+            "where to send",
+        )];
+        fn rule(
+            own: &Options,
+            shown: &dyn Fn(&str) -> String,
+        ) -> Result<(), (&'static str, String)> {
+            match own.nonempty("region") {
+                Ok(None) => Err(("region", format!("{} is required", shown("region")))),
+                _ => Ok(()),
+            }
+        }
+        fn check(spec: &SinkSpec, _: &SinkSettings) -> Result<(), SinkError> {
+            if spec.target.contains("bad") {
+                return Err(SinkError::Invalid("a bad target".into()));
+            }
+            Ok(())
+        }
+        fn build(_: &SinkSpec, _: &SinkSettings) -> Result<Box<dyn Delivery>, SinkError> {
+            Err(SinkError::Invalid("not built in this test".into()))
+        }
+        let kind = DeliveryKind {
+            name: "vault",
+            description: "a team's vault",
+            options: &OPTIONS,
+            rules: &[rule],
+            build,
+            check,
+            sends_files: true,
+            last: false,
+            secret_target: true,
+        };
+        let mut registry = Registry::builtin();
+        registry.register_delivery_kind(&kind);
+        let names: Vec<&str> = registry
+            .options_of("vault")
+            .iter()
+            .map(|o| o.name)
+            .collect();
+        assert_eq!(names, ["region", "encrypt"]);
+        let broken = registry.broken_rules(&registry.default_options(), &|k, n| format!("{k}.{n}"));
+        assert_eq!(
+            broken,
+            [(
+                "vault".to_owned(),
+                "region",
+                "vault.region is required".to_owned()
+            )]
+        );
+        let settings = settings();
+        let bad = SinkSpec::parse("vault:https://x.example/bad?token=1").unwrap();
+        assert!(registry.check_output(&bad, &settings).is_err());
+        assert_eq!(registry.shown_spec(&bad), "vault:https://x.example/…");
+
+        for builtin in crate::kinds::BUILTIN {
+            let declared: Vec<&str> = registry
+                .options_of(builtin.name)
+                .iter()
+                .map(|o| o.name)
+                .filter(|n| *n != ENCRYPT.name)
+                .collect();
+            let described: Vec<&str> = builtin.options.iter().map(|o| o.name).collect();
+            assert_eq!(declared, described, "{}", builtin.name);
+            assert!(registry.knows(builtin.name));
+        }
+        assert!(registry.knows("exec") && registry.is_sink("exec"));
     }
 
     /// `--csv-delimiter` and `csv.delimiter` read through the option the csv kind declares.

@@ -3,9 +3,10 @@
 
 use std::fmt::Write as _;
 
+use keepnet_export_core::kinds::email;
 use keepnet_export_core::plan::{self, EmailPlan, JobPlan, PasswordSource, ReportPlan, SmtpPlan};
 use keepnet_export_core::settings::Sourced;
-use keepnet_export_core::sinks::{email_settings, SinkSettings};
+use keepnet_export_core::sinks::SinkSettings;
 
 use crate::{Companies, Email, Header, Job, JobFile, Smtp};
 
@@ -57,7 +58,7 @@ fn write_smtp(out: &mut String, smtp: &Smtp) {
 
 fn write_job(out: &mut String, job: &Job, resolved: Option<&SinkSettings>) {
     let mail = resolved
-        .and_then(|s| email_settings("", s).ok())
+        .and_then(|s| email::settings("", s).ok())
         .map(|(_, mail)| mail);
     let builtin = keepnet_export_core::sinks::Registry::builtin();
     let values = |list: &[crate::Located<String>]| -> Vec<String> {

@@ -1,12 +1,15 @@
-//! The built-in delivery kinds besides e-mail, each in its own module: its options (as
-//! [`OptionSpec`]s), how its settings are read from them, its
-//! check before a run and its factory. [`Registry::builtin`](crate::sinks::Registry::builtin)
-//! registers them.
+//! The built-in delivery kinds, each in its own module: its options (as [`OptionSpec`]s), how
+//! its settings are read from them, its rules, its check before a run and its factory, all in
+//! one [`DeliveryKind`]. [`Registry::builtin`](crate::sinks::Registry::builtin) registers them
+//! with [`Registry::register_delivery_kind`](crate::sinks::Registry::register_delivery_kind),
+//! the call a binary embedding the runner uses for its own.
 //!
+//! - [`email`]: `email:ADDR[,ADDR...]`, the files by e-mail.
 //! - [`s3`]: `s3:s3://BUCKET/PREFIX/`, S3-compatible object storage.
 //! - [`sftp`]: `sftp:user@host:/path/`, upload over SSH.
 //! - [`webhook`]: `webhook:URL`, a JSON notice (Teams, Slack) after the other deliveries.
 
+pub mod email;
 pub mod s3;
 pub mod sftp;
 pub mod webhook;
@@ -14,6 +17,7 @@ pub mod webhook;
 use keepnet_sink::{Delivery, SinkError};
 
 use crate::options::{OptionSpec, SinkSettings};
+use crate::sinks::OptionRule;
 use crate::spec::SinkSpec;
 
 /// Builds a delivery from its target and the settings.
@@ -32,6 +36,8 @@ pub struct DeliveryKind {
     pub description: &'static str,
     /// Its options (`KIND.NAME`).
     pub options: &'static [OptionSpec],
+    /// Rules its options follow together, checked with every front end's settings.
+    pub rules: &'static [OptionRule],
     /// Builds it from its target and the settings.
     pub build: BuildDelivery,
     /// What building it would refuse, with no I/O beyond local files.
@@ -44,12 +50,24 @@ pub struct DeliveryKind {
     pub secret_target: bool,
 }
 
-/// The built-in delivery kinds besides e-mail.
-pub const BUILTIN: [DeliveryKind; 3] = [
+/// The built-in delivery kinds.
+pub const BUILTIN: [DeliveryKind; 4] = [
+    DeliveryKind {
+        name: email::KIND,
+        description: email::DESCRIPTION,
+        options: &email::OPTIONS,
+        rules: &[email::rule],
+        build: email::build,
+        check: email::check,
+        sends_files: true,
+        last: false,
+        secret_target: false,
+    },
     DeliveryKind {
         name: s3::KIND,
         description: s3::DESCRIPTION,
         options: &s3::OPTIONS,
+        rules: &[],
         build: s3::build,
         check: s3::check,
         sends_files: true,
@@ -60,6 +78,7 @@ pub const BUILTIN: [DeliveryKind; 3] = [
         name: sftp::KIND,
         description: sftp::DESCRIPTION,
         options: &sftp::OPTIONS,
+        rules: &[],
         build: sftp::build,
         check: sftp::check,
         sends_files: true,
@@ -70,6 +89,7 @@ pub const BUILTIN: [DeliveryKind; 3] = [
         name: webhook::KIND,
         description: webhook::DESCRIPTION,
         options: &webhook::OPTIONS,
+        rules: &[],
         build: webhook::build,
         check: webhook::check,
         sends_files: false,
