@@ -54,6 +54,12 @@ pub enum OptionValue {
     Size(u64),
 }
 
+/// A rule a kind's options follow together, checked with the settings alone (nothing is
+/// read): `Err((name, message))` names the option it is about. `shown(name)` is how that
+/// option was written (`--smtp-tls none`, `tls = "none"`), for a message that names it.
+pub type OptionRule =
+    fn(&Options, shown: &dyn Fn(&str) -> String) -> Result<(), (&'static str, String)>;
+
 /// A check beyond the type: `Err` says what is wrong with the value.
 pub type Validator = fn(&OptionValue) -> Result<(), String>;
 

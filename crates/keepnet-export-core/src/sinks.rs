@@ -83,11 +83,7 @@ pub type SinkFactory =
 pub type DeliveryFactory =
     Box<dyn Fn(&SinkSpec, &SinkSettings) -> Result<Box<dyn Delivery>, SinkError> + Send + Sync>;
 
-/// A rule a kind's options follow together, checked with the settings alone (nothing is
-/// read): `Err((name, message))` names the option it is about. `shown(name)` is how that
-/// option was written (`--smtp-tls none`, `tls = "none"`), for a message that names it.
-pub type OptionRule =
-    fn(&Options, shown: &dyn Fn(&str) -> String) -> Result<(), (&'static str, String)>;
+pub use crate::options::OptionRule;
 
 /// A kind's check of one output before the run: what building it would refuse (addresses, a
 /// CA file), found without building it. The target may still hold placeholders; an empty

@@ -16,8 +16,7 @@ pub mod webhook;
 
 use keepnet_sink::{Delivery, SinkError};
 
-use crate::options::{OptionSpec, SinkSettings};
-use crate::sinks::OptionRule;
+use crate::options::{OptionRule, OptionSpec, SinkSettings};
 use crate::spec::SinkSpec;
 
 /// Builds a delivery from its target and the settings.
