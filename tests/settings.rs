@@ -302,6 +302,32 @@ fn every_rule_gives_one_message_in_every_front_end() {
             needle: "\"current\" is not a status",
         },
         Case {
+            what: "an SMTP port of 0",
+            flags: &[
+                "--sink",
+                "email:it@initech.example",
+                "--smtp-host",
+                "127.0.0.1",
+                "--mail-from",
+                "r@mssp.example",
+                "--smtp-tls",
+                "none",
+                "--smtp-port",
+                "0",
+            ],
+            env: &[
+                ("KEEPNET_SINK", "email:it@initech.example"),
+                ("KEEPNET_SMTP_HOST", "127.0.0.1"),
+                ("KEEPNET_MAIL_FROM", "r@mssp.example"),
+                ("KEEPNET_SMTP_TLS", "none"),
+                ("KEEPNET_SMTP_PORT", "0"),
+            ],
+            file:
+                "sinks = [\"csv:{company}.csv\"]\n[job.email]\ndefault = [\"it@initech.example\"]\n",
+            shown: ("--smtp-port 0: ", "KEEPNET_SMTP_PORT=0: ", ""),
+            needle: "SMTP port 0 is not a port; give the mail server's port (587 for STARTTLS, 465 for TLS) or leave it unset",
+        },
+        Case {
             what: "a page size out of range",
             flags: &["--sink", "csv:a.csv", "--page-size", "20000"],
             env: &[
@@ -341,6 +367,7 @@ fn every_rule_gives_one_message_in_every_front_end() {
         }
         let smtp = match case.what {
             "a login without TLS" => "[smtp]\nhost = \"127.0.0.1\"\nfrom = \"r@mssp.example\"\ntls = \"none\"\nuser = \"u\"\npassword_env = \"KEEPNET_SMTP_PASSWORD\"\n",
+            "an SMTP port of 0" => "[smtp]\nhost = \"127.0.0.1\"\nfrom = \"r@mssp.example\"\ntls = \"none\"\nport = 0\n",
             _ => "",
         };
         let path = env.path("reports.toml");

@@ -21,6 +21,9 @@ pub enum OptionType {
         /// Largest value allowed.
         max: i64,
     },
+    /// A TCP port number, 0 to 65535, read as an [`OptionValue::Integer`]; whether 0 means
+    /// anything is the kind's to say (its validator).
+    Port,
     /// One ASCII character that is not a quote or a line break, or `tab`.
     Char,
     /// Any text.
@@ -116,6 +119,14 @@ impl OptionSpec {
                 _ => {
                     return Err(format!(
                         "{text:?} is not a whole number from {min} to {max}"
+                    ))
+                }
+            },
+            OptionType::Port => match text.parse::<u16>() {
+                Ok(port) => OptionValue::Integer(i64::from(port)),
+                Err(_) => {
+                    return Err(format!(
+                        "{text:?} is not a port: a port is a whole number between 1 and 65535, e.g. 587"
                     ))
                 }
             },

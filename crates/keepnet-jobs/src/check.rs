@@ -375,19 +375,17 @@ impl Checker<'_> {
         };
         ok &= host.is_some();
 
+        // The number goes to the e-mail kind's `smtp-port` option: the engine judges it, with
+        // the message a flag or a variable gets.
         let mut port = None;
+        let mut port_text = None;
         if let Some((_, v)) = entry(table, "port") {
             match v.get_ref() {
-                DeValue::Integer(i) => match i64::from_str_radix(i.as_str(), i.radix()) {
-                    Ok(n) if (1..=65535).contains(&n) => port = u16::try_from(n).ok(),
-                    _ => {
-                        ok = false;
-                        self.at(
-                            v.span().start,
-                            "`port` must be between 1 and 65535, e.g. port = 587",
-                        );
-                    }
-                },
+                DeValue::Integer(i) => {
+                    let n = i64::from_str_radix(i.as_str(), i.radix()).ok();
+                    port = n.and_then(|n| u16::try_from(n).ok());
+                    port_text = Some(n.map_or_else(|| i.as_str().to_owned(), |n| n.to_string()));
+                }
                 _ => {
                     ok = false;
                     self.type_error(v, "port", "an integer, e.g. port = 587");
@@ -527,7 +525,7 @@ impl Checker<'_> {
         .filter(|_| ok)?;
         let words = [
             ("host", "smtp-host", Some(smtp.host.clone())),
-            ("port", "smtp-port", smtp.port.map(|p| p.to_string())),
+            ("port", "smtp-port", port_text),
             (
                 "tls",
                 "smtp-tls",

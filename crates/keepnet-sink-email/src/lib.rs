@@ -393,11 +393,19 @@ impl Delivery for EmailDelivery {
     }
 }
 
+/// The one rule on an SMTP port, whichever front end set it: 0 is not a port.
+pub fn check_port(port: u16) -> Result<(), String> {
+    if port == 0 {
+        return Err("SMTP port 0 is not a port; give the mail server's port (587 for STARTTLS, 465 for TLS) or leave it unset".to_owned());
+    }
+    Ok(())
+}
+
 /// Checks the host and returns it without IPv6 brackets.
 fn checked(smtp: &SmtpSettings, mail: &MailSettings) -> Result<Checked, SinkError> {
     let host = check_host(&smtp.host)?;
-    if smtp.port == Some(0) {
-        return Err(invalid("SMTP port 0 is not a port; give the mail server's port (587 for STARTTLS, 465 for TLS) or leave it unset"));
+    if let Some(port) = smtp.port {
+        check_port(port).map_err(invalid)?;
     }
     if smtp.timeout.is_zero() {
         return Err(invalid(

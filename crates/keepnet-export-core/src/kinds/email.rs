@@ -6,7 +6,7 @@
 use keepnet_sink::{Delivery, Setting, SinkError};
 use keepnet_sink_email::{EmailDelivery, MailSettings, SmtpSettings, SmtpTls};
 
-use crate::options::{OptionSpec, OptionType, Options, SinkSettings};
+use crate::options::{OptionSpec, OptionType, OptionValue, Options, SinkSettings};
 use crate::spec::SinkSpec;
 
 /// The kind's name.
@@ -25,10 +25,11 @@ pub const OPTIONS: [OptionSpec; 15] = [
     ),
     OptionSpec::new(
         "smtp-port",
-        OptionType::Integer { min: 0, max: 65535 },
+        OptionType::Port,
         "",
         "the relay's port [default: 587 for starttls, 465 for tls, 25 for none]",
-    ),
+    )
+    .validated(smtp_port),
     OptionSpec::new(
         "smtp-tls",
         OptionType::Choice(&["starttls", "tls", "none"]),
@@ -104,6 +105,16 @@ pub const OPTIONS: [OptionSpec; 15] = [
     ),
 ];
 
+/// `smtp-port`: the e-mail crate's rule ([`keepnet_sink_email::check_port`]), so a flag, a
+/// variable and a job file's `port` get one message.
+fn smtp_port(value: &OptionValue) -> Result<(), String> {
+    match value {
+        // Read as a port, so it fits.
+        OptionValue::Integer(n) => u16::try_from(*n).map_or(Ok(()), keepnet_sink_email::check_port),
+        _ => Ok(()),
+    }
+}
+
 /// The secret the e-mail kind logs in with.
 pub const SMTP_PASSWORD: &str = "email.smtp-password";
 
@@ -119,7 +130,7 @@ pub fn settings(target: &str, s: &SinkSettings) -> Result<(SmtpSettings, MailSet
     })?;
     let user = own.nonempty("smtp-user")?.map(str::to_owned);
     let smtp = SmtpSettings {
-        // Declared as 0..=65535, so it fits.
+        // Declared as a port, so it fits.
         port: own
             .optional_integer("smtp-port")
             .and_then(|p| u16::try_from(p).ok()),
