@@ -144,7 +144,7 @@ impl OptionSpec {
             OptionType::Text => OptionValue::Text(text.to_owned()),
             OptionType::Choice(words) => match words.contains(&text) {
                 true => OptionValue::Text(text.to_owned()),
-                false => return Err(format!("{text:?} is not one of {}", words.join(", "))),
+                false => return Err(format!("{text:?} is not one of {}", one_of(words))),
             },
             OptionType::List => OptionValue::List(
                 text.split(',')
@@ -287,6 +287,15 @@ impl Options {
     }
 }
 
+/// `"a", "b" or "c"`: the words of a choice as a message lists them.
+fn one_of(words: &[&str]) -> String {
+    let quoted: Vec<String> = words.iter().map(|w| format!("{w:?}")).collect();
+    match quoted.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        _ => quoted.concat(),
+    }
+}
+
 /// Reads an [`OptionType::Seconds`] value: more than 0 and at most 86400 (a day).
 pub fn read_seconds(text: &str) -> Result<std::time::Duration, String> {
     match text.trim().parse::<f64>() {
@@ -419,7 +428,15 @@ mod tests {
     #[test]
     fn choices_lists_seconds_and_unset_numbers() {
         let tls = OptionSpec::new("tls", OptionType::Choice(&["tls", "none"]), "tls", "");
-        assert!(tls.read("ssl").unwrap_err().contains("one of tls, none"));
+        assert_eq!(
+            tls.read("ssl").unwrap_err(),
+            "\"ssl\" is not one of \"tls\" or \"none\""
+        );
+        let three = OptionSpec::new("t", OptionType::Choice(&["a", "b", "c"]), "a", "");
+        assert!(three
+            .read("d")
+            .unwrap_err()
+            .ends_with("one of \"a\", \"b\" or \"c\""));
         let cc = OptionSpec::new("cc", OptionType::List, "", "");
         assert_eq!(
             cc.read(" a@x.example, ,b@x.example"),
