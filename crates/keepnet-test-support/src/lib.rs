@@ -34,6 +34,22 @@ pub fn closed_port() -> u16 {
     listener.local_addr().expect("a bound address").port()
 }
 
+/// The lines a child prints, as a channel fed by a thread of their own (so a test can wait
+/// for one with a timeout); the channel closes when the child's output does.
+pub fn lines(output: impl std::io::Read + Send + 'static) -> std::sync::mpsc::Receiver<String> {
+    use std::io::BufRead;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(output).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
 /// Lower-case hex SHA-256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::{Digest, Sha256};

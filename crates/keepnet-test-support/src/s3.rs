@@ -7,7 +7,7 @@
 //! the script, with boto3 (path-style, region us-east-1).
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{mpsc, Mutex};
 use std::time::Duration;
@@ -84,15 +84,7 @@ impl Moto {
             .expect("start s3_server.py with target/test-python");
         let stdout = child.stdout.take().unwrap();
         let stdin = child.stdin.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let rx = crate::lines(stdout);
         let mut moto = Moto {
             child,
             io: Mutex::new(Io { stdin, lines: rx }),

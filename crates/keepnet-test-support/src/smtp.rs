@@ -2,10 +2,9 @@
 //! and reports itself, killed on drop. Shared by the e-mail crate's tests and the end-to-end
 //! tests, so there is one harness.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
 /// The test server certificate (CN/SAN localhost and 127.0.0.1).
@@ -89,15 +88,7 @@ impl Server {
             .spawn()
             .expect("start smtp_server.py with target/test-python");
         let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let rx = crate::lines(stdout);
         let ready = rx.recv_timeout(Duration::from_secs(20));
         let port = ready
             .as_ref()
