@@ -90,6 +90,14 @@ impl Runner {
         self
     }
 
+    /// Adds a file format described whole (options, whether `-` is stdout, whether it takes
+    /// records whole): the call the built-in formats are registered with
+    /// ([`sinks::SinkKind`]).
+    pub fn sink_kind(mut self, kind: &sinks::SinkKind) -> Self {
+        self.registry.register_sink_kind(kind);
+        self
+    }
+
     /// Adds a delivery kind described whole (options, rules, check, whether it sends the
     /// files, runs last or has a secret target): the call the built-in deliveries are
     /// registered with ([`sinks::DeliveryKind`], `keepnet_export_core::kinds`).

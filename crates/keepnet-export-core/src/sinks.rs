@@ -10,15 +10,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use keepnet_sink::{Delivery, Sink, SinkError};
-use keepnet_sink_csv::{CsvOptions, CsvSink};
 use keepnet_sink_exec::{ExecCommand, ExecSink};
-use keepnet_sink_jsonl::JsonlSink;
-use keepnet_sink_xlsx::{XlsxOptions, XlsxSink};
 
 use keepnet_encrypt::Encryption;
 
 use crate::exit::Failure;
-pub use crate::kinds::DeliveryKind;
+pub use crate::kinds::{DeliveryKind, SinkKind};
 pub use crate::options::SinkSettings;
 use crate::options::{OptionSpec, OptionType, Options};
 use crate::origin::Origin;
@@ -148,28 +145,6 @@ pub fn encryption(spec: &SinkSpec, s: &SinkSettings) -> Result<Option<Encryption
         .map_err(|e| SinkError::Invalid(format!("{}.{}: {e}", spec.kind, ENCRYPT.name)))
 }
 
-/// The CSV kind's options.
-const CSV_OPTIONS: [OptionSpec; 3] = [
-    OptionSpec::new(
-        "delimiter",
-        OptionType::Char,
-        ",",
-        "field delimiter: one ASCII character, or `tab`",
-    ),
-    OptionSpec::new(
-        "bom",
-        OptionType::Bool,
-        "false",
-        "start the file with a UTF-8 byte-order mark (for older Excel)",
-    ),
-    OptionSpec::new(
-        "raw-cells",
-        OptionType::Bool,
-        "false",
-        "write formula-like text (=, +, -, @) as is instead of guarding it with a quote",
-    ),
-];
-
 /// The exec kind's option, which plugins found on PATH read too.
 const EXEC_TIMEOUT: OptionSpec = OptionSpec::new(
     "timeout",
@@ -183,67 +158,22 @@ fn plugin_timeout(s: &SinkSettings) -> Result<std::time::Duration, SinkError> {
     s.options("exec").seconds(EXEC_TIMEOUT.name)
 }
 
-/// The XLSX kind's option.
-const XLSX_COMPRESSION: OptionSpec = OptionSpec::new(
-    "compression",
-    OptionType::Integer { min: 1, max: 9 },
-    "2",
-    "deflate level, 1 (fastest) to 9 (smallest)",
-);
-
 impl Registry {
-    /// The built-in kinds: csv, xlsx, jsonl.
+    /// The built-in kinds: the formats csv, xlsx, jsonl and exec; the deliveries email, s3,
+    /// sftp, webhook. Each is registered with the public call a team's kind uses.
     pub fn builtin() -> Self {
         let mut registry = Self {
             kinds: BTreeMap::new(),
-            record_kinds: BTreeSet::from(["jsonl".to_owned()]),
+            record_kinds: BTreeSet::new(),
             pending_options: BTreeMap::new(),
             rules: BTreeMap::new(),
             checks: BTreeMap::new(),
             last: BTreeSet::new(),
             secret_targets: BTreeSet::new(),
         };
-        registry.register(
-            "csv",
-            "CSV file (RFC 4180, UTF-8); PATH or - for stdout",
-            true,
-            Box::new(|spec, s| {
-                let own = s.options(&spec.kind);
-                let options = CsvOptions {
-                    delimiter: own.char("delimiter")?,
-                    bom: own.bool("bom")?,
-                    header: s.header,
-                    guard_formulas: !own.bool("raw-cells")?,
-                };
-                Ok(Box::new(CsvSink::new(spec.path(), options)))
-            }),
-        );
-        for option in CSV_OPTIONS {
-            registry.register_option("csv", option);
+        for kind in crate::kinds::files::BUILTIN {
+            registry.register_sink_kind(&kind);
         }
-        registry.register(
-            "xlsx",
-            "Excel workbook; PATH",
-            false,
-            Box::new(|spec, s| {
-                let level = s.options(&spec.kind).integer("compression")?;
-                let options = XlsxOptions {
-                    header: s.header,
-                    // Declared as 1..=9, so it fits.
-                    compression: u8::try_from(level)
-                        .unwrap_or(keepnet_sink_xlsx::DEFAULT_COMPRESSION),
-                    ..XlsxOptions::default()
-                };
-                Ok(Box::new(XlsxSink::new(spec.path(), options)))
-            }),
-        );
-        registry.register_option("xlsx", XLSX_COMPRESSION);
-        registry.register(
-            "jsonl",
-            "JSON Lines, one object per user; PATH or - for stdout",
-            true,
-            Box::new(|spec, s| Ok(Box::new(JsonlSink::new(spec.path(), s.header)))),
-        );
         registry.register_command(
             "exec",
             "any program: COMMAND (run by sh) reads the rows as JSON Lines on stdin \
@@ -260,6 +190,19 @@ impl Registry {
             registry.register_delivery_kind(&kind);
         }
         registry
+    }
+
+    /// Adds a file format described whole ([`SinkKind`]): its factory, options, whether `-`
+    /// means stdout and whether it takes records whole.
+    pub fn register_sink_kind(&mut self, kind: &SinkKind) {
+        let build = kind.build;
+        self.register(kind.name, kind.description, kind.stdout, Box::new(build));
+        for option in kind.options {
+            self.register_option(kind.name, *option);
+        }
+        if kind.records {
+            self.takes_records(kind.name);
+        }
     }
 
     /// Adds a delivery kind described whole ([`DeliveryKind`]): its factory, options, check
@@ -776,6 +719,44 @@ mod tests {
             assert!(registry.knows(builtin.name));
         }
         assert!(registry.knows("exec") && registry.is_sink("exec"));
+    }
+
+    /// The file formats come from one `SinkKind` each, registered as a team's would be: what
+    /// the registry knows of each (options, stdout, records) is what its descriptor says.
+    #[test]
+    fn file_formats_are_registered_from_their_descriptors() {
+        let registry = Registry::builtin();
+        for kind in crate::kinds::files::BUILTIN {
+            let declared: Vec<&str> = registry
+                .options_of(kind.name)
+                .iter()
+                .map(|o| o.name)
+                .collect();
+            let described: Vec<&str> = kind.options.iter().map(|o| o.name).collect();
+            assert_eq!(declared, described, "{}", kind.name);
+            assert!(registry.is_sink(kind.name) && registry.writes_files(kind.name));
+            assert_eq!(
+                registry.record_kinds.contains(kind.name),
+                kind.records,
+                "{}",
+                kind.name
+            );
+        }
+        let mut team = Registry::builtin();
+        team.register_sink_kind(&SinkKind {
+            name: "ndjson",
+            description: "JSON Lines under another name",
+            options: &[],
+            stdout: true,
+            records: true,
+            build: |spec, s| {
+                Ok(Box::new(keepnet_sink_jsonl::JsonlSink::new(
+                    spec.path(),
+                    s.header,
+                )))
+            },
+        });
+        assert!(team.record_kinds.contains("ndjson") && team.is_sink("ndjson"));
     }
 
     /// `--csv-delimiter` and `csv.delimiter` read through the option the csv kind declares.

@@ -4,23 +4,47 @@
 //! with [`Registry::register_delivery_kind`](crate::sinks::Registry::register_delivery_kind),
 //! the call a binary embedding the runner uses for its own.
 //!
+//! The file formats are described the same way, each one [`SinkKind`] ([`files`]).
+//!
 //! - [`email`]: `email:ADDR[,ADDR...]`, the files by e-mail.
 //! - [`s3`]: `s3:s3://BUCKET/PREFIX/`, S3-compatible object storage.
 //! - [`sftp`]: `sftp:user@host:/path/`, upload over SSH.
 //! - [`webhook`]: `webhook:URL`, a JSON notice (Teams, Slack) after the other deliveries.
 
 pub mod email;
+pub mod files;
 pub mod s3;
 pub mod sftp;
 pub mod webhook;
 
-use keepnet_sink::{Delivery, SinkError};
+use keepnet_sink::{Delivery, Sink, SinkError};
 
 use crate::options::{OptionRule, OptionSpec, SinkSettings};
 use crate::spec::SinkSpec;
 
 /// Builds a delivery from its target and the settings.
 pub type BuildDelivery = fn(&SinkSpec, &SinkSettings) -> Result<Box<dyn Delivery>, SinkError>;
+
+/// Builds a sink from its target and the settings.
+pub type BuildSink = fn(&SinkSpec, &SinkSettings) -> Result<Box<dyn Sink>, SinkError>;
+
+/// A file format described whole, for
+/// [`Registry::register_sink_kind`](crate::sinks::Registry::register_sink_kind).
+#[derive(Clone, Copy)]
+pub struct SinkKind {
+    /// The kind's name, before the `:` of `--sink KIND:TARGET`.
+    pub name: &'static str,
+    /// One line for `--help` and errors.
+    pub description: &'static str,
+    /// Its options (`KIND.NAME`).
+    pub options: &'static [OptionSpec],
+    /// Whether the target `-` means stdout.
+    pub stdout: bool,
+    /// Whether, with no columns chosen, it takes each record whole, every field as served.
+    pub records: bool,
+    /// Builds it from its target and the settings.
+    pub build: BuildSink,
+}
 
 /// Checks an output before the run, as building it would.
 pub type CheckOutput = fn(&SinkSpec, &SinkSettings) -> Result<(), SinkError>;
