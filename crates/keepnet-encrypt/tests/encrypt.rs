@@ -8,6 +8,7 @@ use keepnet_encrypt::{encrypt, EncryptError, Encryption};
 use keepnet_sink::Artifact;
 use secrecy::SecretString;
 
+use keepnet_sink::conformance::files_in as names;
 use keepnet_test_support::{python, sha256_hex};
 
 const PASSWORD: &str = "correct-horse-battery-staple-42";
@@ -78,15 +79,6 @@ fn published(dir: &Path, name: &str, bytes: &[u8], rows: u64) -> Artifact {
         rows,
         sha256: Some(sha256_hex(bytes)),
     }
-}
-
-fn names(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
 }
 
 /// Checks the returned artifact against the file on disk.

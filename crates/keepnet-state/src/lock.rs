@@ -436,18 +436,10 @@ fn refresh_once(path: &Path, holder: &std::sync::Mutex<Holder>, lost: &AtomicBoo
 #[cfg(test)]
 mod tests {
     use super::*;
+    use keepnet_sink::conformance::files_in;
 
     fn holder_file(dir: &Path, holder: &Holder) {
         std::fs::write(dir.join(LOCK_FILE), serde_json::to_vec(holder).unwrap()).unwrap();
-    }
-
-    fn files(dir: &Path) -> Vec<String> {
-        let mut names: Vec<String> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        names.sort();
-        names
     }
 
     /// A process id of this host that no longer exists.
@@ -462,7 +454,7 @@ mod tests {
     fn a_second_run_is_refused_naming_the_holder_and_gets_the_lock_once_released() {
         let dir = tempfile::tempdir().unwrap();
         let first = Lock::take(dir.path(), Duration::ZERO, REFRESH).unwrap();
-        assert_eq!(files(dir.path()), [LOCK_FILE]);
+        assert_eq!(files_in(dir.path()), [LOCK_FILE]);
         let text = std::fs::read_to_string(first.path()).unwrap();
         let holder: Holder = serde_json::from_str(&text).unwrap();
         assert_eq!(holder.pid, std::process::id());
@@ -493,7 +485,7 @@ mod tests {
         let second = waiter.join().unwrap().expect("the lock, once released");
         assert!(second.check().is_ok());
         drop(second);
-        assert!(files(dir.path()).is_empty(), "released: no file left");
+        assert!(files_in(dir.path()).is_empty(), "released: no file left");
     }
 
     #[test]
@@ -542,7 +534,7 @@ mod tests {
             .set_modified(old)
             .unwrap();
         drop(Lock::take(dir.path(), Duration::ZERO, REFRESH).expect("taken over"));
-        assert!(files(dir.path()).is_empty());
+        assert!(files_in(dir.path()).is_empty());
     }
 
     #[test]
@@ -554,7 +546,7 @@ mod tests {
         assert!(refresh_once(lock.path(), &lock.holder, &lock.lost));
         let after: Holder = serde_json::from_slice(&std::fs::read(lock.path()).unwrap()).unwrap();
         assert_eq!(after.id, before.id);
-        assert_eq!(files(dir.path()), [LOCK_FILE], "no file left beside it");
+        assert_eq!(files_in(dir.path()), [LOCK_FILE], "no file left beside it");
         // Another run's lock in its place (it judged this one stale).
         let mut other = Holder::this_process();
         other.id = "other".to_owned();
@@ -586,7 +578,7 @@ mod tests {
         drop(first);
         assert!(second.check().is_ok(), "held while one user holds it");
         drop(second);
-        assert!(files(dir.path()).is_empty());
+        assert!(files_in(dir.path()).is_empty());
         let again = Lock::acquire(dir.path(), Duration::ZERO).unwrap();
         assert!(again.check().is_ok());
     }
